@@ -1,0 +1,26 @@
+import type { MetricRecord } from '../collect/record.js'
+
+/**
+ * Where batches of finished records go. The Batcher calls `send` off the request path, never two at once
+ * for one sink; a rejected promise or a throw from `send` is caught and handed to the `onError` hook, never
+ * to the app.
+ *
+ * @example
+ * const logSink: Sink = {
+ *   send(batch) { for (const r of batch) console.log(r.route, r.timers.RequestTime) },
+ *   async flush() {},
+ *   async close() {},
+ * }
+ * http.createServer(withMetrics(app, { sink: logSink }))
+ */
+export interface Sink {
+  /** Takes one batch of finished records. The array is the sink's to keep. */
+  send(batch: MetricRecord[]): void | Promise<void>
+  /** Pushes out whatever the sink itself still buffers. */
+  flush(): Promise<void>
+  /** Flushes within a bounded time, then releases sockets and timers. Idempotent. */
+  close(): Promise<void>
+}
+
+/** Called with every error that happens off the request path (a sink's send, a socket, a DNS lookup). */
+export type ErrorHandler = (error: Error) => void
