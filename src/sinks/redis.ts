@@ -1,0 +1,302 @@
+/**
+ * `redisSink`: each batch becomes one Redis stream entry (`XADD <stream> MAXLEN ~ <maxLen> * v 1 n <count>
+ * p <payload>`), read later by `routemeter agent`.
+ *
+ * ```
+ * send(batch) ─► encodeBatch (v=1, ≤ maxEntryBytes each) ─► Backlog (≤ maxBacklog records, oldest dropped)
+ *                                                               │ pump: ≤ 32 XADDs in flight (pipelined)
+ *               Redis up ◄──────────────────────────────────────┘
+ *               Redis down: entries stay in the Backlog, one warning, reconnect with backoff (unref'd timer)
+ * ```
+ *
+ * Why the sink owns reconnection instead of node-redis: node-redis' offline queue is unbounded and its
+ * reconnect sleep is a ref'd timer (it would hold the app open while Redis is away). With
+ * `disableOfflineQueue` and `reconnectStrategy: false` every byte waiting for Redis sits in our bounded
+ * Backlog, and every timer and socket is unref'd.
+ */
+import type { RedisClientType } from 'redis'
+import type { MetricRecord } from '../collect/record.js'
+import type { ErrorHandler, Sink } from './sink.js'
+import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../pipeline/stream-encoding.js'
+import { Backlog } from './redis-backlog.js'
+import { resolveRedisUrl } from './redis-url.js'
+
+/** Options of {@link redisSink}. */
+export interface RedisSinkOptions {
+  /** `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). Default: env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  url?: string
+  /** Stream key. Default `routemeter`. */
+  stream?: string
+  /** Approximate cap on the stream's length in entries (`XADD … MAXLEN ~`); 0 disables trimming. Default 10,000. */
+  maxLen?: number
+  /** Records kept locally while Redis is unreachable; past it the oldest are dropped and counted. Default 100,000. */
+  maxBacklog?: number
+  /** Byte cap of one entry's payload; bigger batches split into several entries. Default 1 MiB. */
+  maxEntryBytes?: number
+  /** Upper bound of `flush()` and of `close()`'s flush, in ms. Default 5,000. */
+  flushTimeoutMs?: number
+  /** Connection attempt timeout in ms. Default 2,000. */
+  connectTimeoutMs?: number
+  /** Receives outage warnings and undeliverable-data reports (passwords redacted). Default: `process.emitWarning`. */
+  onError?: ErrorHandler
+}
+
+/** What a {@link redisSink} has done so far. */
+export interface RedisSinkStats {
+  /** `up`, `connecting`, `down` (waiting to reconnect), `idle` (nothing sent yet) or `closed`. */
+  readonly state: 'idle' | 'connecting' | 'up' | 'down' | 'closed'
+  /** Records acknowledged by Redis. */
+  readonly delivered: number
+  /** Entries acknowledged by Redis (drop reports included). */
+  readonly entries: number
+  /** Records currently waiting locally. */
+  readonly backlog: number
+  /** Records dropped because the backlog was full (total since start). */
+  readonly droppedBacklog: number
+  /** Records dropped because one alone exceeded `maxEntryBytes`. */
+  readonly droppedOversize: number
+  /** Outages seen (each warned about once). */
+  readonly outages: number
+}
+
+/** A {@link Sink} that writes to a Redis stream, plus its counters. */
+export interface RedisSink extends Sink {
+  stats(): RedisSinkStats
+}
+
+/** Name of the counter carrying backlog drops, in a `process` record sent once Redis is back. */
+export const DROPPED_BACKLOG_COUNTER = 'routemeter.dropped.backlog'
+
+// ≤ 32 XADDs in flight: node-redis pipelines them on one socket, so a drained backlog of 1,000 entries
+// goes out in ≈ 30 round trips while a single slow reply never holds more than 32 entries out of the queue.
+const MAX_IN_FLIGHT = 32
+const RECONNECT_MIN_MS = 100
+const RECONNECT_MAX_MS = 5000
+
+type Client = RedisClientType
+
+/**
+ * A sink that appends each batch to a Redis stream for `routemeter agent` to publish. Never blocks or
+ * throws into the app: while Redis is unreachable batches wait in a bounded backlog, one warning is given
+ * per outage, and the backlog is delivered once Redis is back (backlog drops reported as the counter
+ * `routemeter.dropped.backlog`). Uses node-redis (`redis`), loaded on first send.
+ *
+ * @example
+ * import http from 'node:http'
+ * import { withMetrics, redisSink } from 'routemeter'
+ * const sink = redisSink({ url: 'rediss://:secret@cache.internal:6380', stream: 'routemeter', maxLen: 50_000 })
+ * http.createServer(withMetrics(app, { sink })).listen(3000)
+ * process.on('SIGTERM', () => sink.close())
+ */
+export function redisSink(options: RedisSinkOptions = {}): RedisSink {
+  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: redisSink options must be an object')
+  const url = resolveRedisUrl(options.url, 'url')
+  const stream = options.stream ?? 'routemeter'
+  if (typeof stream !== 'string' || stream === '') throw new TypeError('routemeter: `stream` must be a non-empty string')
+  const maxLen = nonNegativeInt(options.maxLen, 10_000, 'maxLen')
+  const maxBacklog = nonNegativeInt(options.maxBacklog, 100_000, 'maxBacklog')
+  const maxEntryBytes = nonNegativeInt(options.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES, 'maxEntryBytes')
+  if (maxEntryBytes < 256) throw new TypeError('routemeter: `maxEntryBytes` must be at least 256')
+  const flushTimeoutMs = nonNegativeInt(options.flushTimeoutMs, 5000, 'flushTimeoutMs')
+  const connectTimeoutMs = nonNegativeInt(options.connectTimeoutMs, 2000, 'connectTimeoutMs')
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
+  const onError: ErrorHandler = options.onError ?? ((error) => process.emitWarning(error.message, { code: 'ROUTEMETER_REDIS' }))
+  // Trim arguments are built once; the per-entry XADD only adds the three fields.
+  const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
+
+  const backlog = new Backlog(maxBacklog)
+  let state: RedisSinkStats['state'] = 'idle'
+  let client: Client | undefined
+  let inFlight = 0
+  let attempt = 0
+  let reconnectTimer: NodeJS.Timeout | undefined
+  let warnedThisOutage = false
+  let delivered = 0
+  let entriesDelivered = 0
+  let droppedBacklog = 0
+  let droppedOversize = 0
+  let outages = 0
+  // Drops are reported with the dimensions and prefix of the app's own records, so they land beside its series.
+  let lastDimensions: Readonly<Record<string, string>> = {}
+  let lastPrefix = ''
+  let waiters: Array<() => void> = []
+  let closing: Promise<void> | undefined
+
+  const report = (message: string): void => {
+    try { onError(new Error(`routemeter redisSink: ${url.redact(message)}`)) } catch { /* the hook must not break us */ }
+  }
+
+  const settleWaiters = (): void => {
+    if (inFlight > 0 || (backlog.entries > 0 && (state === 'up' || state === 'connecting'))) return
+    const ready = waiters
+    waiters = []
+    for (const resolve of ready) resolve()
+  }
+
+  const noteDrops = (): void => {
+    const n = backlog.takeDropped()
+    if (n > 0) droppedBacklog += n
+    pendingDropReport += n
+  }
+  let pendingDropReport = 0
+
+  const enqueueDropReport = (): void => {
+    if (pendingDropReport === 0) return
+    const record: MetricRecord = {
+      kind: 'process', prefix: lastPrefix, route: '', method: '', status: 0, aborted: false,
+      dimensions: lastDimensions, counters: { [DROPPED_BACKLOG_COUNTER]: pendingDropReport }, timers: {},
+      timestamp: Date.now(),
+    }
+    report(`${pendingDropReport} records were dropped from the backlog while Redis was unreachable (counter ${DROPPED_BACKLOG_COUNTER})`)
+    pendingDropReport = 0
+    for (const entry of encodeBatch([record], maxEntryBytes).entries) backlog.frontUnbounded(entry)
+  }
+
+  const lost = (from: Client, error: unknown): void => {
+    if (from !== client || state === 'closed') return
+    client = undefined
+    state = 'down'
+    try { from.destroy() } catch { /* already gone */ }
+    if (!warnedThisOutage) {
+      warnedThisOutage = true
+      outages++
+      report(`Redis at ${url.safe} is unreachable (${describe(error)}); keeping up to ${maxBacklog} records and retrying`)
+    }
+    const delay = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** attempt++) * (0.8 + Math.random() * 0.4)
+    reconnectTimer = setTimeout(connect, delay)
+    reconnectTimer.unref()
+    settleWaiters()
+  }
+
+  const connect = (): void => {
+    reconnectTimer = undefined
+    if (state === 'closed') return
+    state = 'connecting'
+    void (async () => {
+      let next: Client | undefined
+      try {
+        const { createClient } = await import('redis')
+        next = createClient({
+          url: url.href,
+          disableOfflineQueue: true,
+          socket: { reconnectStrategy: false, connectTimeout: connectTimeoutMs },
+        }) as unknown as Client
+        client = next
+        const mine = next
+        mine.on('error', (error: unknown) => lost(mine, error))
+        mine.on('end', () => lost(mine, new Error('connection closed')))
+        mine.unref()
+        await mine.connect()
+        if (client !== mine || (state as string) === 'closed') { try { mine.destroy() } catch { /* closed */ } return }
+        state = 'up'
+        attempt = 0
+        warnedThisOutage = false
+        enqueueDropReport()
+        pump()
+      } catch (error) {
+        if (next !== undefined && client === next) lost(next, error)
+        else if (next === undefined && state === 'connecting') { client = undefined; state = 'down'; report(`cannot load the redis client (${describe(error)}); install the \`redis\` package`) }
+      }
+    })()
+  }
+
+  const pump = (): void => {
+    if (state !== 'up' || client === undefined) {
+      if (state === 'idle') connect()
+      return
+    }
+    const c = client
+    while (inFlight < MAX_IN_FLIGHT && backlog.entries > 0) {
+      const entry = backlog.shift() as EncodedEntry
+      inFlight++
+      c.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p }, trim).then(
+        () => {
+          inFlight--
+          delivered += entry.n
+          entriesDelivered++
+          pump()
+          settleWaiters()
+        },
+        (error: unknown) => {
+          inFlight--
+          // At-least-once: the entry goes back in front. If Redis applied the XADD but the reply was lost
+          // with the connection, the agent will see it twice (documented in docs/deploying.md).
+          backlog.unshift(entry)
+          noteDrops()
+          lost(c, error)
+          settleWaiters()
+        },
+      )
+    }
+  }
+
+  const send = (batch: MetricRecord[]): void => {
+    try {
+      if (state === 'closed' || batch.length === 0) return
+      const { entries, dropped } = encodeBatch(batch, maxEntryBytes)
+      if (dropped > 0) {
+        droppedOversize += dropped
+        report(`${dropped} records dropped: each alone is larger than maxEntryBytes (${maxEntryBytes})`)
+      }
+      const first = batch[0]
+      lastDimensions = first.dimensions
+      lastPrefix = first.prefix
+      for (const entry of entries) backlog.push(entry)
+      noteDrops()
+      pump()
+    } catch (error) {
+      report(`send failed: ${describe(error)}`)
+    }
+  }
+
+  const flush = async (): Promise<void> => {
+    if (state === 'closed' && closing === undefined) return
+    pump()
+    if (inFlight === 0 && (backlog.entries === 0 || state === 'down' || state === 'idle')) return
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, flushTimeoutMs)
+      timer.unref()
+      waiters.push(() => { clearTimeout(timer); resolve() })
+    })
+  }
+
+  return {
+    send,
+    flush,
+    close() {
+      closing ??= (async () => {
+        await flush()
+        const left = backlog.clear()
+        if (left > 0) report(`closed with ${left} records not delivered to Redis at ${url.safe}`)
+        state = 'closed'
+        if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
+        const c = client
+        client = undefined
+        if (c !== undefined) {
+          const timer = setTimeout(() => { try { c.destroy() } catch { /* closed */ } }, 1000)
+          timer.unref()
+          try { await c.close() } catch { /* already closed */ }
+          clearTimeout(timer)
+        }
+        settleWaiters()
+      })()
+      return closing
+    },
+    stats: () => ({
+      state, delivered, entries: entriesDelivered, backlog: backlog.records, droppedBacklog, droppedOversize, outages,
+    }),
+  }
+}
+
+function nonNegativeInt(value: unknown, fallback: number, option: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
+    throw new TypeError(`routemeter: \`${option}\` must be a non-negative integer, got ${String(value)}`)
+  }
+  return value
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message || error.name
+  return String(error)
+}

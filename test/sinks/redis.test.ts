@@ -1,0 +1,252 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn } from 'node:child_process'
+import { createClient } from 'redis'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { DROPPED_BACKLOG_COUNTER, redisSink, type RedisSink } from '../../src/sinks/redis.js'
+import { decodeEntry, toRecords } from '../../src/pipeline/stream-encoding.js'
+import { startRedis, type RedisServer } from '../support/redis-server.js'
+import { freePort, REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
+
+const test = suite('redisSink')
+const available = servicesAvailable('test/sinks/redis.test.ts (redisSink)', [REDIS])
+const it = available ? test : test.skip
+
+let server: RedisServer
+let streamNo = 0
+const sinks: RedisSink[] = []
+const newStream = (): string => `s${++streamNo}`
+
+test.before(async () => { if (available) server = await startRedis({ password: 'p@ss:w/rd' }) })
+test.after.each(async () => { await Promise.all(sinks.splice(0).map((s) => s.close())) })
+test.after(async () => { await server?.stop({ keepData: false }) })
+
+function makeSink(options: Parameters<typeof redisSink>[0] = {}, errors: Error[] = []): RedisSink {
+  const sink = redisSink({ url: server.url, onError: (e) => errors.push(e), ...options })
+  sinks.push(sink)
+  return sink
+}
+
+function records(n: number, from = 0): MetricRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    kind: 'request' as const, prefix: '', route: `r${(from + i) % 7}`, method: 'GET', status: 200, aborted: false,
+    dimensions: { service: 'shop' }, counters: { Failure: 0, ClientError: 0, Aborted: 0 },
+    timers: { RequestTime: 1 + (from + i) / 1000 }, timestamp: 1763798400000 + from + i,
+  }))
+}
+
+async function readStream(stream: string): Promise<Array<{ id: string, fields: Record<string, string> }>> {
+  const client = createClient({ url: server.url })
+  await client.connect()
+  try {
+    const entries = await client.xRange(stream, '-', '+')
+    return entries.map((e) => ({ id: e.id, fields: e.message as Record<string, string> }))
+  } finally { await client.close() }
+}
+
+async function countRecords(stream: string): Promise<number> {
+  return (await readStream(stream)).reduce((n, e) => n + toRecords(decodeEntry(e.fields.v, e.fields.p)).length, 0)
+}
+
+test('bad options throw a TypeError naming the option, never echoing a password', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ url: 'http://u:hunter2@x' }, 'url'], [{ url: 'redis://u:hunter2@[bad' }, 'url'], [{ url: 42 }, 'url'],
+    [{ maxLen: -1 }, 'maxLen'], [{ maxBacklog: 1.5 }, 'maxBacklog'], [{ stream: '' }, 'stream'],
+    [{ maxEntryBytes: 10 }, 'maxEntryBytes'], [{ onError: 'x' }, 'onError'],
+  ]
+  for (const [options, name] of cases) {
+    try { redisSink(options as never); assert.unreachable(name) } catch (e) {
+      assert.instance(e, TypeError)
+      assert.ok((e as Error).message.includes(`\`${name}\``), (e as Error).message)
+      assert.not.ok((e as Error).message.includes('hunter2'))
+    }
+  }
+})
+
+it('one send becomes one stream entry that decodes back to the batch', async () => {
+  const stream = newStream()
+  const sink = makeSink({ stream })
+  const batch = records(25)
+  sink.send(batch)
+  await sink.flush()
+  const entries = await readStream(stream)
+  assert.is(entries.length, 1)
+  assert.is(entries[0].fields.v, '1')
+  assert.is(entries[0].fields.n, '25')
+  assert.equal(toRecords(decodeEntry(entries[0].fields.v, entries[0].fields.p)), batch)
+  assert.is(sink.stats().delivered, 25)
+})
+
+it('a flush larger than maxEntryBytes is split into several entries, none lost', async () => {
+  const stream = newStream()
+  const sink = makeSink({ stream, maxEntryBytes: 4096 })
+  sink.send(records(1000))
+  await sink.flush()
+  const entries = await readStream(stream)
+  assert.ok(entries.length > 5, `${entries.length} entries`)
+  for (const e of entries) assert.ok(Buffer.byteLength(e.fields.p) <= 4096)
+  assert.is(await countRecords(stream), 1000)
+})
+
+it('maxLen trims the stream approximately', async () => {
+  const stream = newStream()
+  const sink = makeSink({ stream, maxLen: 100 })
+  for (let i = 0; i < 1000; i++) sink.send(records(1, i))
+  await sink.flush()
+  const length = (await readStream(stream)).length
+  // MAXLEN ~ trims whole macro nodes (100 entries by default), so the length stays within a node of the cap.
+  assert.ok(length >= 100 && length <= 300, `length ${length}`)
+})
+
+it('a wrong password is reported once, redacted, and send still never throws', async () => {
+  const errors: Error[] = []
+  const url = `redis://:wrong-secret@127.0.0.1:${server.port}`
+  const sink = makeSink({ url, stream: newStream() }, errors)
+  for (let i = 0; i < 50; i++) sink.send(records(2))
+  await waitFor('a warning', () => errors.length > 0)
+  await sleep(400)
+  assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+  assert.not.ok(errors[0].message.includes('wrong-secret'), errors[0].message)
+  assert.ok(errors[0].message.includes(':***@'), errors[0].message)
+})
+
+it('Redis down at start: sends stay fast, one warning, the backlog arrives once Redis is up', async () => {
+  const redis = await startRedis()
+  await redis.stop()
+  const errors: Error[] = []
+  const stream = newStream()
+  const sink = redisSink({ url: redis.url, stream, onError: (e) => errors.push(e) })
+  sinks.push(sink)
+  try {
+    const started = process.hrtime.bigint()
+    for (let i = 0; i < 200; i++) sink.send(records(10, i * 10))
+    const perSendUs = Number(process.hrtime.bigint() - started) / 1000 / 200
+    // Encoding 10 records costs ≈ 10–30 µs; nothing may wait for the network.
+    assert.ok(perSendUs < 1000, `${perSendUs} µs per send`)
+    await waitFor('the outage warning', () => errors.length > 0)
+    await sleep(800)
+    assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+    assert.is(sink.stats().backlog, 2000)
+    await redis.start()
+    await waitFor('delivery after Redis came up', () => sink.stats().delivered === 2000, 10_000)
+    const client = createClient({ url: redis.url })
+    await client.connect()
+    const entries = await client.xRange(stream, '-', '+')
+    await client.close()
+    const total = entries.reduce((n, e) => n + Number((e.message as Record<string, string>).n), 0)
+    assert.is(total, 2000)
+  } finally {
+    await sink.close()
+    await redis.stop({ keepData: false })
+  }
+})
+
+it('Redis lost mid-run and restarted: nothing within the backlog is lost, one warning per outage', async () => {
+  const redis = await startRedis()
+  const errors: Error[] = []
+  const stream = newStream()
+  const sink = redisSink({ url: redis.url, stream, onError: (e) => errors.push(e) })
+  sinks.push(sink)
+  try {
+    let sent = 0
+    const tick = async (n: number): Promise<void> => {
+      for (let i = 0; i < n; i++) { sink.send(records(5, sent)); sent += 5; await sleep(5) }
+    }
+    await tick(40)
+    await redis.stop()
+    await tick(100)
+    await redis.start()
+    await tick(40)
+    await waitFor('everything delivered', () => sink.stats().delivered === sent, 10_000)
+    assert.is(sink.stats().droppedBacklog, 0)
+    assert.is(sink.stats().outages, 1)
+    assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+    const client = createClient({ url: redis.url })
+    await client.connect()
+    const entries = await client.xRange(stream, '-', '+')
+    await client.close()
+    // Timestamps are unique per record, so a duplicate or a loss would both show.
+    const seen = new Set<number>()
+    for (const e of entries) {
+      const fields = e.message as Record<string, string>
+      for (const r of toRecords(decodeEntry(fields.v, fields.p))) seen.add(r.timestamp)
+    }
+    assert.is(seen.size, sent)
+  } finally {
+    await sink.close()
+    await redis.stop({ keepData: false })
+  }
+})
+
+it('a full backlog drops the oldest records and reports the count as a metric when Redis is back', async () => {
+  const redis = await startRedis()
+  await redis.stop()
+  const errors: Error[] = []
+  const stream = newStream()
+  const sink = redisSink({ url: redis.url, stream, maxBacklog: 100, onError: (e) => errors.push(e) })
+  sinks.push(sink)
+  try {
+    for (let i = 0; i < 30; i++) sink.send(records(10, i * 10))
+    assert.is(sink.stats().backlog, 100)
+    assert.is(sink.stats().droppedBacklog, 200)
+    await redis.start()
+    await waitFor('delivery', () => sink.stats().delivered === 101, 10_000)
+    const client = createClient({ url: redis.url })
+    await client.connect()
+    const entries = await client.xRange(stream, '-', '+')
+    await client.close()
+    const all = entries.flatMap((e) => {
+      const fields = e.message as Record<string, string>
+      return toRecords(decodeEntry(fields.v, fields.p))
+    })
+    const drops = all.filter((r) => r.kind === 'process')
+    assert.is(drops.length, 1)
+    assert.equal(drops[0].counters, { [DROPPED_BACKLOG_COUNTER]: 200 })
+    assert.equal(drops[0].dimensions, { service: 'shop' })
+    // The newest 100 survived.
+    assert.equal(all.filter((r) => r.kind === 'request').map((r) => r.timestamp - 1763798400000), Array.from({ length: 100 }, (_, i) => 200 + i))
+    assert.ok(errors.some((e) => e.message.includes('200 records were dropped')))
+  } finally {
+    await sink.close()
+    await redis.stop({ keepData: false })
+  }
+})
+
+it('close() delivers what is pending, reports what could not go, and is idempotent', async () => {
+  const stream = newStream()
+  const sink = makeSink({ stream })
+  sink.send(records(30))
+  await Promise.all([sink.close(), sink.close()])
+  assert.is(await countRecords(stream), 30)
+  sink.send(records(5))
+  await sink.flush()
+  assert.is(await countRecords(stream), 30)
+
+  const errors: Error[] = []
+  const dead = redisSink({ url: `redis://127.0.0.1:${await freePort()}`, flushTimeoutMs: 300, onError: (e) => errors.push(e) })
+  dead.send(records(7))
+  const started = Date.now()
+  await dead.close()
+  assert.ok(Date.now() - started < 1500, `close took ${Date.now() - started} ms`)
+  assert.ok(errors.some((e) => e.message.includes('7 records not delivered')), errors.map((e) => e.message).join('\n'))
+})
+
+it('a process whose Redis is unreachable still exits on its own (nothing holds it open)', async () => {
+  const port = await freePort()
+  const code = `
+    const { redisSink } = require('./src/sinks/redis.ts')
+    const sink = redisSink({ url: 'redis://127.0.0.1:${port}', onError: () => {} })
+    sink.send([{ kind: 'request', prefix: '', route: 'a', method: 'GET', status: 200, aborted: false,
+      dimensions: {}, counters: {}, timers: { RequestTime: 1 }, timestamp: Date.now() }])
+    setTimeout(() => sink.send([]), 50)
+  `
+  const started = Date.now()
+  const child = spawn(process.execPath, ['--import', 'tsx', '-e', code], { cwd: process.cwd(), stdio: 'ignore' })
+  const timer = setTimeout(() => child.kill('SIGKILL'), 8000)
+  const exitCode = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)))
+  clearTimeout(timer)
+  assert.is(exitCode, 0, 'killed after 8 s: something held the process open')
+  assert.ok(Date.now() - started < 8000)
+})
+
+test.run()

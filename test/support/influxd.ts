@@ -1,0 +1,96 @@
+/**
+ * A private InfluxDB 1.x (`influxd`, Debian package `influxdb`) for one test file: temp meta/data/wal
+ * dirs, HTTP on a free loopback port, the RPC bind address moved off 8088 so parallel suites and a system
+ * influxd never collide, reporting disabled.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { request } from 'undici'
+import { freePort, trackChild, waitFor } from './services.js'
+
+export interface Influxd {
+  readonly port: number
+  /** `http://127.0.0.1:<port>` */
+  readonly url: string
+  /** Runs an InfluxQL statement (`q`) against `db` and returns the parsed JSON. */
+  query(db: string, q: string): Promise<InfluxQueryResult>
+  /** The single number in the first row of a one-value query, 0 when the query returns no series. */
+  scalar(db: string, q: string): Promise<number>
+  /** Creates a database. */
+  createDatabase(db: string): Promise<void>
+  /** Stops the server; data stays so `start()` brings it back with the same content. */
+  stop(): Promise<void>
+  start(): Promise<void>
+  /** Stops and removes the temp dir. */
+  destroy(): Promise<void>
+}
+
+export interface InfluxQueryResult {
+  results: Array<{ error?: string, series?: Array<{ name: string, columns: string[], values: unknown[][], tags?: Record<string, string> }> }>
+}
+
+export async function startInfluxd(): Promise<Influxd> {
+  const [port, rpcPort] = [await freePort(), await freePort()]
+  const dir = mkdtempSync(join(tmpdir(), 'routemeter-influxd-'))
+  const config = join(dir, 'influxdb.conf')
+  writeFileSync(config, [
+    'reporting-disabled = true',
+    `bind-address = "127.0.0.1:${rpcPort}"`,
+    '[meta]', `  dir = "${join(dir, 'meta')}"`, '  logging-enabled = false',
+    '[data]', `  dir = "${join(dir, 'data')}"`, `  wal-dir = "${join(dir, 'wal')}"`, '  query-log-enabled = false',
+    '[monitor]', '  store-enabled = false',
+    '[http]', `  bind-address = "127.0.0.1:${port}"`, '  log-enabled = false',
+    '[logging]', '  level = "error"',
+    '',
+  ].join('\n'))
+  const url = `http://127.0.0.1:${port}`
+  let child: ChildProcess | undefined
+  let untrack = (): void => {}
+
+  const start = async (): Promise<void> => {
+    const proc = spawn('influxd', ['run', '-config', config], { stdio: ['ignore', 'ignore', 'ignore'] })
+    child = proc
+    untrack = trackChild(proc)
+    let exited = false
+    proc.once('exit', () => { exited = true })
+    await waitFor(`influxd on port ${port}`, async () => {
+      if (exited) throw new Error('influxd exited')
+      const res = await request(`${url}/ping`)
+      await res.body.dump()
+      return res.statusCode === 204
+    }, 20_000, 50)
+  }
+  const stop = async (): Promise<void> => {
+    const proc = child
+    child = undefined
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) { untrack(); return }
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+    proc.kill('SIGTERM')
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
+    await exited
+    clearTimeout(timer)
+    untrack()
+  }
+  const query = async (db: string, q: string): Promise<InfluxQueryResult> => {
+    const res = await request(`${url}/query?${new URLSearchParams({ db, q, epoch: 'ns' })}`, { method: 'POST' })
+    const body = await res.body.json() as InfluxQueryResult
+    if (res.statusCode !== 200) throw new Error(`influx query failed ${res.statusCode}: ${JSON.stringify(body)}`)
+    return body
+  }
+
+  await start()
+  return {
+    port, url, query, start, stop,
+    async scalar(db, q) {
+      const body = await query(db, q)
+      const result = body.results[0]
+      if (result?.error !== undefined) throw new Error(result.error)
+      const value = result?.series?.[0]?.values[0]?.[1]
+      return typeof value === 'number' ? value : 0
+    },
+    async createDatabase(db) { await query(db, `CREATE DATABASE "${db}"`) },
+    async destroy() { await stop(); rmSync(dir, { recursive: true, force: true }) },
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * A private `redis-server` for one test file: a free loopback port, a temp dir, append-only persistence
+ * (so a stop/start keeps the stream, like a real restart), and a `stop()` that always reaps the process.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Socket } from 'node:net'
+import { freePort, trackChild, waitFor } from './services.js'
+
+export interface RedisServer {
+  readonly port: number
+  /** `redis://[:password@]127.0.0.1:<port>` */
+  readonly url: string
+  /** Stops the server (SIGTERM, then SIGKILL after 3 s). The data dir stays until `stop()` with `{ keepData: false }`. */
+  stop(options?: { keepData?: boolean }): Promise<void>
+  /** Starts it again on the same port and data dir. */
+  start(): Promise<void>
+  /** SIGKILL, no save. */
+  kill(): Promise<void>
+}
+
+export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'routemeter-redis-'))
+  let child: ChildProcess | undefined
+  let untrack = (): void => {}
+  const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`
+
+  const start = async (): Promise<void> => {
+    const args = [
+      '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes',
+      '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
+    ]
+    if (options.password !== undefined) args.push('--requirepass', options.password)
+    const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
+    child = proc
+    untrack = trackChild(proc)
+    let exited = false
+    proc.once('exit', () => { exited = true })
+    await waitFor(`redis-server on port ${port}`, async () => {
+      if (exited) throw new Error('redis-server exited')
+      return await ping(port, options.password)
+    }, 10_000)
+  }
+
+  const halt = async (signal: NodeJS.Signals): Promise<void> => {
+    const proc = child
+    child = undefined
+    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) { untrack(); return }
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+    proc.kill(signal)
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 3000)
+    await exited
+    clearTimeout(timer)
+    untrack()
+  }
+
+  await start()
+  return {
+    port,
+    url: `redis://${auth}127.0.0.1:${port}`,
+    start,
+    kill: () => halt('SIGKILL'),
+    async stop({ keepData = true } = {}) {
+      await halt('SIGTERM')
+      if (!keepData) rmSync(dir, { recursive: true, force: true })
+    },
+  }
+}
+
+/** One PING over a raw socket: true once the server answers PONG (or NOAUTH-free PONG after AUTH). */
+function ping(port: number, password?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = new Socket()
+    let data = ''
+    const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
+    socket.setTimeout(500, () => done(false))
+    socket.once('error', () => done(false))
+    socket.on('data', (chunk) => { data += chunk.toString(); if (data.includes('+PONG')) done(true); else if (data.includes('-')) done(false) })
+    socket.connect(port, '127.0.0.1', () => {
+      socket.write((password === undefined ? '' : `AUTH ${password}\r\n`) + 'PING\r\n')
+    })
+  })
+}

@@ -1,0 +1,78 @@
+/**
+ * Skip policy for suites that need a real service binary. A plain `npm test` on a machine without
+ * `redis-server` or `influxd` skips those suites with one line on stderr saying what to install;
+ * `ROUTEMETER_REQUIRE_SERVICES=1` (set by `.ci/run`) turns a missing binary into a loud failure.
+ */
+import { accessSync, constants } from 'node:fs'
+import { delimiter, join } from 'node:path'
+import { createServer } from 'node:net'
+
+/** Where a binary is on PATH (or the absolute path given), or undefined. */
+export function findBinary(name: string): string | undefined {
+  if (name.includes('/')) return isExecutable(name) ? name : undefined
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const full = join(dir, name)
+    if (dir !== '' && isExecutable(full)) return full
+  }
+  return undefined
+}
+
+function isExecutable(path: string): boolean {
+  try { accessSync(path, constants.X_OK); return true } catch { return false }
+}
+
+/**
+ * True when every binary is present. Otherwise writes one line to stderr and returns false, or throws when
+ * `ROUTEMETER_REQUIRE_SERVICES=1`.
+ */
+export function servicesAvailable(suite: string, needs: ReadonlyArray<{ binary: string, debian: string }>): boolean {
+  for (const { binary, debian } of needs) {
+    if (findBinary(binary) !== undefined) continue
+    const line = `${suite}: skipped, \`${binary}\` not found on PATH (install the Debian package \`${debian}\`: apt-get install ${debian})`
+    if (process.env.ROUTEMETER_REQUIRE_SERVICES === '1') {
+      throw new Error(`${line}; ROUTEMETER_REQUIRE_SERVICES=1 makes this suite mandatory`)
+    }
+    process.stderr.write(`[skip] ${line}\n`)
+    return false
+  }
+  return true
+}
+
+export const REDIS = { binary: 'redis-server', debian: 'redis-server' }
+export const INFLUXD = { binary: 'influxd', debian: 'influxdb' }
+
+/** A loopback TCP port that was free a moment ago. */
+export async function freePort(): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const server = createServer()
+    server.unref()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+/** Child processes still alive at exit are killed, so a failing test never leaves a server behind. */
+const children = new Set<{ kill(signal?: NodeJS.Signals): boolean }>()
+process.once('exit', () => { for (const child of children) { try { child.kill('SIGKILL') } catch { /* gone */ } } })
+export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean }): () => void {
+  children.add(child)
+  return () => { children.delete(child) }
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls `check` until it returns true or `timeoutMs` passes; throws with `what` on timeout. */
+export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 25): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    let ok = false
+    try { ok = await check() } catch { ok = false }
+    if (ok) return
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await sleep(everyMs)
+  }
+}
