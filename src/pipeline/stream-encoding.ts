@@ -74,7 +74,10 @@ export interface DecodedGroup {
  */
 export interface DecodedBatch {
   readonly version: 1
+  /** Records in the entry. */
   readonly count: number
+  /** Records of kind `request` (the rest are `process` records). */
+  readonly requests: number
   readonly baseTimestamp: number
   readonly strings: readonly string[]
   readonly groups: readonly DecodedGroup[]
@@ -237,10 +240,12 @@ export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
   const rows = r as unknown[]
   const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x)
   let count = 0
+  let requests = 0
   let i = 0
   while (i < rows.length) {
     if (i + 5 > rows.length) throw malformed('truncated row')
     if (!isIndex(rows[i], groups.length)) throw malformed('bad row group')
+    if (groups[rows[i] as number].kind === 'request') requests++
     if (!num(rows[i + 1]) || !num(rows[i + 2]) || !num(rows[i + 3])) throw malformed('bad row header')
     i += 4
     for (let part = 0; part < 2; part++) {
@@ -253,7 +258,7 @@ export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
     }
     count++
   }
-  return { version: 1, count, baseTimestamp: t, strings, groups, rows: rows as number[] }
+  return { version: 1, count, requests, baseTimestamp: t, strings, groups, rows: rows as number[] }
 }
 
 function malformed(message: string): StreamDecodeError {

@@ -1,0 +1,320 @@
+/**
+ * `startAgent`: moves entries from the Redis stream to the publishers, through a consumer group, so any
+ * number of agents on any number of hosts share one stream and Redis does the distribution.
+ *
+ * ```
+ * start: XGROUP CREATE … MKSTREAM ─► own pending entries (a restart after a crash): XCLAIM, handle
+ * loop:  every claimInterval: XAUTOCLAIM entries idle > claimIdle in dead agents' lists, handle
+ *        XREADGROUP … COUNT readCount BLOCK blockMs STREAMS <stream> >, handle
+ * handle: decode ── garbage / unknown version / delivered > maxDeliveries ──► XADD <stream>:dead, XACK
+ *         deliver to every publisher (retries inside) ── refused permanently ──► XADD <stream>:dead, XACK
+ *         accepted by all ──► XACK
+ * stop:  stop reading, finish and ack in-flight work; at drainTimeout abort (entries stay pending), close.
+ * ```
+ *
+ * Two connections: XREADGROUP BLOCK occupies its connection, so acks, claims and XINFO go on a second one.
+ */
+import { hostname } from 'node:os'
+import type { RedisClientType } from 'redis'
+import type { ErrorHandler } from '../sinks/sink.js'
+import { resolveRedisUrl } from '../sinks/redis-url.js'
+import { decodeEntry } from '../pipeline/stream-encoding.js'
+import type { AgentEntry, Publisher } from './publisher.js'
+import { agentEntry } from './aggregate.js'
+import { deliver, DeliveryAborted } from './deliver.js'
+import { backoffDelay, sleep } from './backoff.js'
+import { agentStats, type AgentStats, type MutableAgentStats } from './agent-stats.js'
+
+export type { AgentStats } from './agent-stats.js'
+
+/** Options of {@link startAgent}. */
+export interface AgentOptions {
+  /** Redis URL (`redis://`, `rediss://`). Default env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  redis?: string
+  /** Stream key. Default `routemeter`. */
+  stream?: string
+  /** Consumer group. Default `routemeter`. */
+  group?: string
+  /** This agent's name in the group; keep it stable across restarts so a restart resumes its own pending entries at once. Default `<hostname>-<pid>`. */
+  consumer?: string
+  /** Where entries go; an entry is acked only after every publisher accepted it. At least one. */
+  publishers: Publisher[]
+  /** Entries per XREADGROUP. Default 100. */
+  readCount?: number
+  /** XREADGROUP BLOCK in ms; also bounds how long `stop()` waits for the current read. Default 1,000. */
+  blockMs?: number
+  /** An entry pending this long in another consumer's list is reclaimed (XAUTOCLAIM). Default 60,000. */
+  claimIdleMs?: number
+  /** How often to look for such entries. Default `min(claimIdleMs, 10,000)`. */
+  claimIntervalMs?: number
+  /** Deliveries after which an entry is dead-lettered instead of published again. Default 5. */
+  maxDeliveries?: number
+  /** Dead-letter stream. Default `<stream>:dead`. */
+  deadLetterStream?: string
+  /** Retry backoff bounds for a failing publisher, in ms. Default 250 → 30,000. */
+  retryMinMs?: number
+  retryMaxMs?: number
+  /** `stop()` finishes in-flight work within this many ms, then abandons it (it stays pending). Default 10,000. */
+  drainTimeoutMs?: number
+  /** Warnings: Redis unreachable, a publisher failing, entries dead-lettered. Default `process.emitWarning`. */
+  onError?: ErrorHandler
+}
+
+/** A running agent. */
+export interface Agent {
+  /** Resolves once connected and the consumer group exists (rejects only if the agent is stopped first). */
+  readonly ready: Promise<void>
+  /** Stops reading, finishes and acks in-flight work (bounded by `drainTimeoutMs`), closes publishers and connections. Idempotent. */
+  stop(): Promise<void>
+  /** Counters since start, plus the group's lag and pending count (refreshed every second). */
+  stats(): AgentStats
+}
+
+interface StreamMessage { id: string, message: Record<string, string> }
+
+/**
+ * Starts an agent. Connects in the background; problems are reported through `onError`, never thrown.
+ *
+ * @example
+ * import { startAgent, influxPublisher } from 'routemeter'
+ * const agent = startAgent({
+ *   redis: 'redis://127.0.0.1:6379', stream: 'routemeter', group: 'routemeter', consumer: 'agent-1',
+ *   publishers: [influxPublisher({ url: 'http://127.0.0.1:8086', db: 'metrics' })],
+ * })
+ * process.on('SIGTERM', () => agent.stop().then(() => process.exit(0)))
+ */
+export function startAgent(options: AgentOptions): Agent {
+  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: startAgent options must be an object')
+  const url = resolveRedisUrl(options.redis, 'redis')
+  const stream = nonEmpty(options.stream, 'routemeter', 'stream')
+  const group = nonEmpty(options.group, 'routemeter', 'group')
+  const consumer = nonEmpty(options.consumer, `${hostname()}-${process.pid}`, 'consumer')
+  const deadStream = nonEmpty(options.deadLetterStream, `${stream}:dead`, 'deadLetterStream')
+  const publishers = options.publishers
+  if (!Array.isArray(publishers) || publishers.length === 0 || !publishers.every((p) => typeof p?.publish === 'function' && typeof p.close === 'function')) {
+    throw new TypeError('routemeter: `publishers` must be a non-empty array of publishers')
+  }
+  const readCount = positiveInt(options.readCount, 100, 'readCount')
+  const blockMs = positiveInt(options.blockMs, 1000, 'blockMs')
+  const claimIdleMs = positiveInt(options.claimIdleMs, 60_000, 'claimIdleMs')
+  const claimIntervalMs = positiveInt(options.claimIntervalMs, Math.min(claimIdleMs, 10_000), 'claimIntervalMs')
+  const maxDeliveries = positiveInt(options.maxDeliveries, 5, 'maxDeliveries')
+  const retryMinMs = positiveInt(options.retryMinMs, 250, 'retryMinMs')
+  const retryMaxMs = positiveInt(options.retryMaxMs, 30_000, 'retryMaxMs')
+  const drainTimeoutMs = positiveInt(options.drainTimeoutMs, 10_000, 'drainTimeoutMs')
+  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
+  const onError: ErrorHandler = options.onError ?? ((error) => process.emitWarning(error.message, { code: 'ROUTEMETER_AGENT' }))
+
+  const stats: MutableAgentStats = agentStats()
+  const warned = new Set<string>()
+  /** One warning per kind of trouble until it clears (`clear(kind)`), never one per entry or per retry. */
+  const warnOnce = (kind: string, message: string): void => {
+    if (warned.has(kind)) return
+    warned.add(kind)
+    try { onError(new Error(`routemeter agent: ${url.redact(message)}`)) } catch { /* hook must not throw into us */ }
+  }
+  const clear = (kind: string): void => { warned.delete(kind) }
+
+  let stopping = false
+  const stopSignal = new AbortController() // cuts idle sleeps at once on stop()
+  const workSignal = new AbortController() // cuts in-flight retries at the drain deadline
+
+  let client: RedisClientType | undefined
+  let reader: RedisClientType | undefined
+  let infoTimer: NodeJS.Timeout | undefined
+  let readyResolve: () => void = () => {}
+  let readyReject: (error: Error) => void = () => {}
+  const ready = new Promise<void>((resolve, reject) => { readyResolve = resolve; readyReject = reject })
+  ready.catch(() => {})
+
+  const ack = async (ids: string[]): Promise<void> => { if (ids.length > 0) await (client as RedisClientType).xAck(stream, group, ids) }
+
+  const deadLetter = async (id: string, fields: Record<string, string>, reason: string, deliveries: number): Promise<void> => {
+    const c = client as RedisClientType
+    await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: reason.slice(0, 1000), _deliveries: String(deliveries), _group: group },
+      { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
+    stats.deadLettered++
+    warnOnce(`dead:${reason.slice(0, 40)}`, `entry ${id} moved to ${deadStream}: ${reason}`)
+  }
+
+  /** Decode, deliver, dead-letter, ack. `deliveries` (when known) drives the poison-pill rule. */
+  const handle = async (messages: readonly StreamMessage[], deliveries?: ReadonlyMap<string, number>): Promise<void> => {
+    const good: AgentEntry[] = []
+    const fieldsOf = new Map<string, Record<string, string>>()
+    const doneIds: string[] = []
+    for (const m of messages) {
+      const count = deliveries?.get(m.id) ?? 1
+      if (count > maxDeliveries) {
+        await deadLetter(m.id, m.message, `delivered ${count} times without being acked (maxDeliveries ${maxDeliveries})`, count)
+        doneIds.push(m.id)
+        continue
+      }
+      try {
+        good.push(agentEntry(m.id, decodeEntry(m.message.v, m.message.p)))
+        fieldsOf.set(m.id, m.message)
+      } catch (error) {
+        // StreamDecodeError for anything unreadable; an unknown version is dead-lettered at once as well.
+        await deadLetter(m.id, m.message, error instanceof Error ? error.message : String(error), count)
+        doneIds.push(m.id)
+      }
+    }
+    const refused = await deliver(good, {
+      publishers, retryMinMs, retryMaxMs, signal: workSignal.signal, keepAliveMs: Math.max(1000, Math.floor(claimIdleMs / 3)),
+      onRetry: (publisher, error) => {
+        stats.retries++
+        warnOnce(`publisher:${publisher.name}`, `${publisher.name} failed (${error instanceof Error ? error.message : String(error)}); retrying with backoff`)
+      },
+      keepAlive: (entries) => {
+        // JUSTID claims reset the idle time without counting a delivery, so other agents leave these alone.
+        void client?.xClaimJustId(stream, group, consumer, 0, entries.map((e) => e.id)).catch(() => {})
+      },
+    })
+    for (const p of publishers) clear(`publisher:${p.name}`)
+    for (const entry of good) {
+      const reason = refused.get(entry.id)
+      if (reason !== undefined) await deadLetter(entry.id, fieldsOf.get(entry.id) as Record<string, string>, reason, deliveries?.get(entry.id) ?? 1)
+      else { stats.entries++; stats.records += entry.batch.count; stats.requests += entry.batch.requests }
+      doneIds.push(entry.id)
+    }
+    await ack(doneIds)
+  }
+
+  /** After a restart: this consumer's own pending entries, claimed (delivery count +1) and handled. */
+  const recoverOwn = async (): Promise<void> => {
+    const c = client as RedisClientType
+    let start = '-'
+    while (!stopping) {
+      const pending = await c.xPendingRange(stream, group, start, '+', readCount, { consumer })
+      if (pending.length === 0) return
+      start = `(${pending[pending.length - 1].id}`
+      const counts = new Map(pending.map((p) => [p.id, p.deliveriesCounter + 1]))
+      const claimed = (await c.xClaim(stream, group, consumer, 0, pending.map((p) => p.id))).filter(isMessage)
+      stats.trimmed += pending.length - claimed.length
+      await handle(claimed, counts)
+    }
+  }
+
+  /** XAUTOCLAIM: entries idle longer than claimIdleMs in any consumer's list (a dead agent's). */
+  const reclaimIdle = async (): Promise<void> => {
+    const c = client as RedisClientType
+    let cursor = '0-0'
+    do {
+      const res = await c.xAutoClaim(stream, group, consumer, claimIdleMs, cursor, { COUNT: readCount })
+      stats.trimmed += res.deletedMessages.length
+      const claimed = res.messages.filter(isMessage)
+      if (claimed.length > 0) {
+        const pending = await c.xPendingRange(stream, group, claimed[0].id, claimed[claimed.length - 1].id, claimed.length + readCount, { consumer })
+        stats.reclaimed += claimed.length
+        await handle(claimed, new Map(pending.map((p) => [p.id, p.deliveriesCounter])))
+      }
+      cursor = String(res.nextId)
+    } while (cursor !== '0-0' && !stopping)
+  }
+
+  const refreshInfo = async (): Promise<void> => {
+    try {
+      const groups = await (client as RedisClientType).xInfoGroups(stream)
+      for (const g of groups as unknown as Array<Record<string, unknown>>) {
+        if (g.name !== group) continue
+        stats.pending = Number(g.pending) || 0
+        stats.lag = Number(g.lag) || 0
+      }
+    } catch { /* stats only */ }
+  }
+
+  const loop = async (): Promise<void> => {
+    const { createClient } = await import('redis')
+    client = createClient({ url: url.href, socket: { connectTimeout: 5000 } }) as unknown as RedisClientType
+    reader = client.duplicate()
+    for (const c of [client, reader]) {
+      c.on('error', (error: Error) => { stats.connected = false; warnOnce('redis', `Redis at ${url.safe} unavailable (${error.message}); retrying`) })
+      c.on('ready', () => { stats.connected = client?.isReady === true && reader?.isReady === true; if (stats.connected) clear('redis') })
+    }
+    await Promise.all([client.connect(), reader.connect()])
+    stats.connected = true
+    infoTimer = setInterval(() => { void refreshInfo() }, 1000)
+    infoTimer.unref()
+
+    let groupReady = false
+    let nextClaimAt = Date.now() + claimIntervalMs
+    let attempt = 0
+    while (!stopping) {
+      try {
+        if (!groupReady) {
+          try { await client.xGroupCreate(stream, group, '0', { MKSTREAM: true }) } catch (error) {
+            if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error
+          }
+          groupReady = true
+          readyResolve()
+          await recoverOwn()
+          void refreshInfo()
+        }
+        if (Date.now() >= nextClaimAt) {
+          nextClaimAt = Date.now() + claimIntervalMs
+          await reclaimIdle()
+        }
+        const reply = await reader.xReadGroup(group, consumer, { key: stream, id: '>' }, { COUNT: readCount, BLOCK: blockMs })
+        const messages = (reply as unknown as Array<{ messages: StreamMessage[] }> | null)?.[0]?.messages ?? []
+        // Entries read are ours now: handle them even if stop() was called meanwhile (that is the drain).
+        if (messages.length > 0) await handle(messages)
+        attempt = 0
+        clear('loop')
+      } catch (error) {
+        if (error instanceof DeliveryAborted) return
+        const message = error instanceof Error ? error.message : String(error)
+        if (message.startsWith('NOGROUP')) { groupReady = false; continue }
+        warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
+        await sleep(backoffDelay(attempt++, 100, 5000), stopSignal.signal)
+      }
+    }
+  }
+
+  const running = loop().catch((error: unknown) => {
+    if (!stopping) warnOnce('fatal', `agent stopped: ${error instanceof Error ? error.message : String(error)}`)
+  })
+
+  let stopped: Promise<void> | undefined
+  return {
+    ready,
+    stats: () => ({ ...stats }),
+    stop() {
+      stopped ??= (async () => {
+        stopping = true
+        stopSignal.abort()
+        readyReject(new Error('agent stopped before it was ready'))
+        const drained = await Promise.race([running.then(() => true), sleep(drainTimeoutMs).then(() => false)])
+        if (!drained) {
+          workSignal.abort()
+          try { reader?.destroy() } catch { /* not open */ }
+          await Promise.race([running, sleep(2000)])
+        }
+        if (infoTimer !== undefined) clearInterval(infoTimer)
+        await Promise.race([Promise.allSettled(publishers.map((p) => p.close())), sleep(5000)])
+        for (const c of [reader, client]) {
+          if (c === undefined) continue
+          try { await Promise.race([c.close(), sleep(1000)]) } catch { /* closed */ }
+          try { c.destroy() } catch { /* closed */ }
+        }
+      })()
+      return stopped
+    },
+  }
+}
+
+function isMessage(m: unknown): m is StreamMessage {
+  return m !== null && typeof m === 'object' && typeof (m as StreamMessage).id === 'string'
+}
+
+function nonEmpty(value: unknown, fallback: string, option: string): string {
+  if (value === undefined) return fallback
+  if (typeof value !== 'string' || value === '') throw new TypeError(`routemeter: \`${option}\` must be a non-empty string`)
+  return value
+}
+
+function positiveInt(value: unknown, fallback: number, option: string): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
+    throw new TypeError(`routemeter: \`${option}\` must be a positive integer, got ${String(value)}`)
+  }
+  return value
+}

@@ -1,0 +1,45 @@
+/**
+ * Aggregation of one decoded entry into series (group × metric → count, sum, min, max). Keys are integers
+ * built from dictionary indices, so no string is created per record.
+ */
+import { forEachMetric, type DecodedBatch } from '../pipeline/stream-encoding.js'
+import type { AgentEntry, Series } from './publisher.js'
+
+/**
+ * Aggregates every metric value of `batch` per (group, type, name).
+ *
+ * @example
+ * for (const s of aggregate(batch)) console.log(s.group.route, s.name, s.sum / s.count)
+ */
+export function aggregate(batch: DecodedBatch): Series[] {
+  const out: Series[] = []
+  const byKey = new Map<number, Series>()
+  const names = batch.strings.length
+  forEachMetric(batch, (g, type, nameIndex, value) => {
+    // Exact integer key: g < groups and nameIndex < names, both bounded by the entry size, far below 2^53.
+    const key = (g * names + nameIndex) * 2 + (type === 'timer' ? 1 : 0)
+    const series = byKey.get(key)
+    if (series === undefined) {
+      const created: Series = { group: batch.groups[g], type, name: batch.strings[nameIndex], count: 1, sum: value, min: value, max: value }
+      byKey.set(key, created)
+      out.push(created)
+    } else {
+      series.count++
+      series.sum += value
+      if (value < series.min) series.min = value
+      if (value > series.max) series.max = value
+    }
+  })
+  return out
+}
+
+/**
+ * Wraps a decoded batch as an {@link AgentEntry} whose `series()` is computed once, on first call.
+ *
+ * @example
+ * const entry = agentEntry('1763798400000-0', decodeEntry(fields.v, fields.p))
+ */
+export function agentEntry(id: string, batch: DecodedBatch): AgentEntry {
+  let cached: Series[] | undefined
+  return { id, batch, series: () => (cached ??= aggregate(batch)) }
+}

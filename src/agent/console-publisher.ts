@@ -1,0 +1,80 @@
+/**
+ * `consolePublisher`: prints what the agent moves, for a first look or debugging. Table mode prints one
+ * block per read (all entries merged) with a row per route and method; `json: true` prints one JSON line
+ * per series per entry, ready for `jq`.
+ */
+import type { Writable } from 'node:stream'
+import type { AgentEntry, Publisher, Series } from './publisher.js'
+
+export interface ConsolePublisherOptions {
+  /** JSON lines instead of a table. Default false. */
+  json?: boolean
+  /** Where to write. Default `process.stdout`. */
+  output?: Pick<Writable, 'write'>
+}
+
+/**
+ * A publisher that writes to stdout.
+ *
+ * @example
+ * startAgent({ publishers: [consolePublisher()] })            // table
+ * startAgent({ publishers: [consolePublisher({ json: true })] }) // {"id":"…","measurement":"RequestTime",…}
+ */
+export function consolePublisher(options: ConsolePublisherOptions = {}): Publisher {
+  const output = options.output ?? process.stdout
+  if (typeof output?.write !== 'function') throw new TypeError('routemeter: consolePublisher `output` must be a writable stream')
+  const json = options.json === true
+  return {
+    name: 'console',
+    async publish(entries) {
+      const text = json ? jsonLines(entries) : table(entries)
+      if (text !== '') output.write(text)
+    },
+    async close() {},
+  }
+}
+
+function jsonLines(entries: readonly AgentEntry[]): string {
+  let out = ''
+  for (const entry of entries) {
+    for (const s of entry.series()) {
+      out += JSON.stringify({
+        id: entry.id, measurement: s.name, type: s.type, kind: s.group.kind, prefix: s.group.prefix,
+        route: s.group.route, method: s.group.method, dimensions: s.group.dimensions,
+        count: s.count, sum: s.sum, min: s.min, max: s.max,
+      }) + '\n'
+    }
+  }
+  return out
+}
+
+interface Row { route: string, method: string, requests: number, time: Series | undefined, failures: number, clientErrors: number }
+
+function table(entries: readonly AgentEntry[]): string {
+  const rows = new Map<string, Row>()
+  for (const entry of entries) {
+    for (const s of entry.series()) {
+      if (s.group.kind !== 'request') continue
+      const key = s.group.route + ' ' + s.group.method
+      let row = rows.get(key)
+      if (row === undefined) { row = { route: s.group.route, method: s.group.method, requests: 0, time: undefined, failures: 0, clientErrors: 0 }; rows.set(key, row) }
+      if (s.name === 'RequestTime' && s.type === 'timer') {
+        row.requests += s.count
+        if (row.time === undefined) row.time = { ...s }
+        else { row.time.count += s.count; row.time.sum += s.sum; row.time.min = Math.min(row.time.min, s.min); row.time.max = Math.max(row.time.max, s.max) }
+      } else if (s.name === 'Failure') row.failures += s.sum
+      else if (s.name === 'ClientError') row.clientErrors += s.sum
+    }
+  }
+  if (rows.size === 0) return ''
+  const header = ['route', 'method', 'requests', 'avg ms', 'max ms', '5xx', '4xx']
+  const body = [...rows.values()].sort((a, b) => b.requests - a.requests).map((r) => [
+    r.route, r.method, String(r.requests),
+    r.time === undefined ? '-' : (r.time.sum / r.time.count).toFixed(2),
+    r.time === undefined ? '-' : r.time.max.toFixed(2),
+    String(r.failures), String(r.clientErrors),
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i].length)))
+  const line = (cells: string[]): string => cells.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd()
+  return [line(header), ...body.map(line)].join('\n') + '\n\n'
+}

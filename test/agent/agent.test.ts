@@ -1,0 +1,237 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient } from 'redis'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { startAgent, type Agent } from '../../src/agent/agent.js'
+import { PublishError, type AgentEntry, type Publisher } from '../../src/agent/publisher.js'
+import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { startRedis, type RedisServer } from '../support/redis-server.js'
+import { REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
+
+const test = suite('startAgent')
+const available = servicesAvailable('test/agent/agent.test.ts (startAgent)', [REDIS])
+const it = available ? test : test.skip
+
+let server: RedisServer
+let redis: ReturnType<typeof createClient>
+let n = 0
+const agents: Agent[] = []
+
+test.before(async () => {
+  if (!available) return
+  server = await startRedis()
+  redis = createClient({ url: server.url })
+  await redis.connect()
+})
+test.after.each(async () => { await Promise.all(agents.splice(0).map((a) => a.stop())) })
+test.after(async () => { await redis?.close(); await server?.stop({ keepData: false }) })
+
+function records(count: number, from = 0): MetricRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    kind: 'request' as const, prefix: '', route: 'users.id', method: 'GET', status: 200, aborted: false,
+    dimensions: {}, counters: { Failure: 0 }, timers: { RequestTime: 1 }, timestamp: 1763798400000 + from + i,
+  }))
+}
+
+async function add(stream: string, batch: MetricRecord[]): Promise<string> {
+  const [e] = encodeBatch(batch).entries
+  return await redis.xAdd(stream, '*', { v: e.v, n: String(e.n), p: e.p })
+}
+
+/** Records every entry id it is given; can be told to fail. */
+function recorder(name = 'rec'): Publisher & { ids: string[], requests: number, fail: ((e: readonly AgentEntry[]) => Error | undefined) | undefined, closed: boolean } {
+  const pub = {
+    name, ids: [] as string[], requests: 0, closed: false,
+    fail: undefined as ((e: readonly AgentEntry[]) => Error | undefined) | undefined,
+    async publish(entries: readonly AgentEntry[]) {
+      const error = pub.fail?.(entries)
+      if (error !== undefined) throw error
+      for (const e of entries) { pub.ids.push(e.id); pub.requests += e.batch.requests }
+    },
+    async close() { pub.closed = true },
+  }
+  return pub
+}
+
+function agent(options: Partial<Parameters<typeof startAgent>[0]> & { stream: string }, errors: Error[] = []): Agent {
+  const a = startAgent({ redis: server.url, group: 'g', consumer: 'c1', publishers: [recorder()], blockMs: 100, onError: (e) => errors.push(e), ...options })
+  agents.push(a)
+  return a
+}
+
+test('bad options throw a TypeError naming the option', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ publishers: [] }, 'publishers'], [{ publishers: [{}] }, 'publishers'],
+    [{ publishers: [recorder()], stream: '' }, 'stream'], [{ publishers: [recorder()], readCount: 0 }, 'readCount'],
+    [{ publishers: [recorder()], redis: 'http://x' }, 'redis'], [{ publishers: [recorder()], maxDeliveries: 1.5 }, 'maxDeliveries'],
+  ]
+  for (const [options, name] of cases) {
+    try { startAgent(options as never); assert.unreachable(name) } catch (e) {
+      assert.instance(e, TypeError)
+      assert.ok((e as Error).message.includes(`\`${name}\``), (e as Error).message)
+    }
+  }
+})
+
+it('publishes every entry once and acks it, creating the stream and group if missing', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  const a = agent({ stream, publishers: [pub] })
+  await a.ready
+  const ids: string[] = []
+  for (let i = 0; i < 20; i++) ids.push(await add(stream, records(10, i * 10)))
+  await waitFor('all entries', () => a.stats().entries === 20)
+  assert.equal(pub.ids, ids)
+  assert.is(pub.requests, 200)
+  assert.is(a.stats().requests, 200)
+  const pending = await redis.xPending(stream, 'g')
+  assert.is(pending.pending, 0)
+})
+
+it('reads entries that were in the stream before the group existed', async () => {
+  const stream = `s${++n}`
+  for (let i = 0; i < 5; i++) await add(stream, records(3))
+  const pub = recorder()
+  const a = agent({ stream, publishers: [pub] })
+  await waitFor('backlog read', () => a.stats().entries === 5)
+  assert.is(pub.requests, 15)
+})
+
+it('two agents in one group publish each entry exactly once between them', async () => {
+  const stream = `s${++n}`
+  const p1 = recorder()
+  const p2 = recorder()
+  const a1 = agent({ stream, consumer: 'one', publishers: [p1], readCount: 3 })
+  const a2 = agent({ stream, consumer: 'two', publishers: [p2], readCount: 3 })
+  await Promise.all([a1.ready, a2.ready])
+  const ids: string[] = []
+  for (let i = 0; i < 200; i++) ids.push(await add(stream, records(1, i)))
+  await waitFor('all entries', () => a1.stats().entries + a2.stats().entries === 200)
+  await sleep(300)
+  const seen = [...p1.ids, ...p2.ids]
+  assert.is(seen.length, 200)
+  assert.equal(new Set(seen).size, 200)
+  assert.ok(p1.ids.length > 0 && p2.ids.length > 0, `split ${p1.ids.length}/${p2.ids.length}`)
+})
+
+it('a poisoned entry (garbage or unknown version) goes to <stream>:dead at once; the rest flow', async () => {
+  const stream = `s${++n}`
+  const errors: Error[] = []
+  const pub = recorder()
+  const a = agent({ stream, publishers: [pub] }, errors)
+  await a.ready
+  const good1 = await add(stream, records(2))
+  const garbage = await redis.xAdd(stream, '*', { v: '1', p: '{"not":"an entry"' })
+  const future = await redis.xAdd(stream, '*', { v: '2', p: 'whatever' })
+  const good2 = await add(stream, records(2))
+  await waitFor('processing', () => a.stats().entries === 2 && a.stats().deadLettered === 2)
+  assert.equal(pub.ids, [good1, good2])
+  const dead = await redis.xRange(`${stream}:dead`, '-', '+')
+  assert.equal(dead.map((d) => (d.message as Record<string, string>)._id), [garbage, future])
+  assert.match((dead[1].message as Record<string, string>)._reason, /version/)
+  assert.is((dead[0].message as Record<string, string>).p, '{"not":"an entry"')
+  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+  assert.ok(errors.length >= 1 && errors.length <= 2, errors.map((e) => e.message).join('\n'))
+})
+
+it('an entry a publisher refuses permanently is isolated and dead-lettered; its neighbours are published', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  const poisonTs = 1763798400000 + 5
+  pub.fail = (entries) => entries.some((e) => e.batch.baseTimestamp === poisonTs) ? new PublishError('400 bad point', { permanent: true }) : undefined
+  const other = recorder('other')
+  const ids: string[] = []
+  for (let i = 0; i < 10; i++) ids.push(await add(stream, records(1, i)))
+  const a = agent({ stream, publishers: [pub, other] })
+  await waitFor('processing', () => a.stats().entries === 9 && a.stats().deadLettered === 1)
+  assert.equal(pub.ids, ids.filter((_, i) => i !== 5))
+  const dead = await redis.xRange(`${stream}:dead`, '-', '+')
+  assert.is((dead[0].message as Record<string, string>)._id, ids[5])
+  assert.match((dead[0].message as Record<string, string>)._reason, /rec: 400 bad point/)
+  // The healthy publisher got everything exactly once.
+  assert.equal(other.ids, ids)
+})
+
+it('a transiently failing publisher is retried with backoff, others are not asked twice, nothing acked early', async () => {
+  const stream = `s${++n}`
+  const flaky = recorder('flaky')
+  const steady = recorder('steady')
+  let failures = 0
+  flaky.fail = () => (failures++ < 4 ? new Error('503 service unavailable') : undefined)
+  const errors: Error[] = []
+  const a = agent({ stream, publishers: [flaky, steady], retryMinMs: 20, retryMaxMs: 40 }, errors)
+  await a.ready
+  const id = await add(stream, records(4))
+  await sleep(40)
+  assert.is((await redis.xPending(stream, 'g')).pending, 1, 'not acked while a publisher still fails')
+  await waitFor('delivery', () => a.stats().entries === 1)
+  assert.equal(flaky.ids, [id])
+  assert.equal(steady.ids, [id])
+  assert.is(a.stats().retries, 4)
+  assert.is(errors.filter((e) => e.message.includes('flaky failed')).length, 1)
+  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+})
+
+it('entries idle in a dead consumer\'s pending list are reclaimed (XAUTOCLAIM) and published', async () => {
+  const stream = `s${++n}`
+  await redis.xGroupCreate(stream, 'g', '0', { MKSTREAM: true })
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) ids.push(await add(stream, records(1, i)))
+  // A consumer that read and died.
+  await redis.xReadGroup('g', 'dead-agent', { key: stream, id: '>' }, { COUNT: 10 })
+  const pub = recorder()
+  const a = agent({ stream, consumer: 'alive', publishers: [pub], claimIdleMs: 200, claimIntervalMs: 100 })
+  await waitFor('reclaim', () => a.stats().entries === 3, 5000)
+  assert.equal(pub.ids, ids)
+  assert.is(a.stats().reclaimed, 3)
+})
+
+it('an entry delivered more than maxDeliveries times is dead-lettered instead of published', async () => {
+  const stream = `s${++n}`
+  await redis.xGroupCreate(stream, 'g', '0', { MKSTREAM: true })
+  const id = await add(stream, records(1))
+  const ok = await add(stream, records(1, 1))
+  // Three crashed deliveries of the first entry (each read or claim counts one).
+  await redis.xReadGroup('g', 'crashy', { key: stream, id: '>' }, { COUNT: 1 })
+  await redis.xClaim(stream, 'g', 'crashy', 0, id)
+  await redis.xClaim(stream, 'g', 'crashy', 0, id)
+  const pub = recorder()
+  const a = agent({ stream, consumer: 'crashy', publishers: [pub], maxDeliveries: 3 })
+  await waitFor('processing', () => a.stats().deadLettered === 1 && a.stats().entries === 1)
+  assert.equal(pub.ids, [ok])
+  const dead = await redis.xRange(`${stream}:dead`, '-', '+')
+  assert.is((dead[0].message as Record<string, string>)._id, id)
+  assert.is((dead[0].message as Record<string, string>)._deliveries, '4')
+})
+
+it('stop() finishes and acks in-flight work, closes publishers, and resolves', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  const slow: Publisher = { name: 'slow', async publish() { await sleep(300) }, async close() {} }
+  const a = agent({ stream, publishers: [pub, slow] })
+  await a.ready
+  await add(stream, records(7))
+  await waitFor('read', async () => (await redis.xPending(stream, 'g')).pending === 1, 2000, 5)
+  const started = Date.now()
+  await a.stop()
+  assert.ok(Date.now() - started < 3000)
+  assert.is(a.stats().entries, 1)
+  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+  assert.ok(pub.closed)
+})
+
+it('stop() abandons a publisher that never recovers at drainTimeoutMs, leaving the entry pending', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  pub.fail = () => new Error('down')
+  const a = agent({ stream, publishers: [pub], retryMinMs: 20, retryMaxMs: 50, drainTimeoutMs: 300 })
+  await a.ready
+  await add(stream, records(1))
+  await waitFor('retrying', () => a.stats().retries > 0)
+  const started = Date.now()
+  await a.stop()
+  assert.ok(Date.now() - started < 2500, `${Date.now() - started} ms`)
+  assert.is((await redis.xPending(stream, 'g')).pending, 1)
+})
+
+test.run()
