@@ -15,16 +15,23 @@ import type { Series } from './publisher.js'
 const RESERVED_TAGS = new Set(['route', 'method', 'prefix', 'time'])
 
 /**
- * Escapes a measurement name: commas, spaces and backslashes; line breaks, which cannot be escaped, become
- * spaces; a leading `#` (a comment line to InfluxDB, silently ignored) becomes `_`.
+ * Escapes a measurement name: commas and spaces. Line breaks, which cannot be escaped, become spaces; a
+ * leading `#` (a comment line to InfluxDB, silently ignored) becomes `_`; see {@link escapeTag} for `\\`.
  */
 export function escapeMeasurement(name: string): string {
-  return name.replace(/[\r\n]/g, ' ').replace(/^#/, '_').replace(/([\\, ])/g, '\\$1')
+  return name.replace(/[\r\n]/g, ' ').replace(/^#/, '_').replace(/\\(?=[, ]|$)/g, '/').replace(/([, ])/g, '\\$1')
 }
 
-/** Escapes a tag key, tag value or field key: commas, equals signs, spaces and backslashes. */
+/**
+ * Escapes a tag key, tag value or field key: commas, equals signs and spaces.
+ *
+ * Backslashes are written as they are: InfluxDB 1.x reads `\\` literally and does not unescape `\\\\`
+ * (measured against influxd 1.6: `\\\\` came back doubled). A backslash right before a special character
+ * or at the end would escape our own separator, and no spelling of it reads back exactly in 1.x, so that
+ * one backslash becomes `/`.
+ */
 export function escapeTag(text: string): string {
-  return text.replace(/[\r\n]/g, ' ').replace(/([\\,= ])/g, '\\$1')
+  return text.replace(/[\r\n]/g, ' ').replace(/\\(?=[,= ]|$)/g, '/').replace(/([,= ])/g, '\\$1')
 }
 
 /**

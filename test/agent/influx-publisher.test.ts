@@ -1,0 +1,169 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createServer, type IncomingHttpHeaders } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { influxPublisher } from '../../src/agent/influx-publisher.js'
+import { entryTimestampNs, escapeMeasurement, escapeTag, seriesToLines } from '../../src/agent/influx-line.js'
+import { agentEntry } from '../../src/agent/aggregate.js'
+import { PublishError, type AgentEntry } from '../../src/agent/publisher.js'
+import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { startInfluxd, type Influxd } from '../support/influxd.js'
+import { freePort, INFLUXD, servicesAvailable } from '../support/services.js'
+
+const test = suite('influxPublisher')
+const available = servicesAvailable('test/agent/influx-publisher.test.ts (influxPublisher)', [INFLUXD])
+const it = available ? test : test.skip
+
+let influx: Influxd
+let dbNo = 0
+test.before(async () => { if (available) influx = await startInfluxd() })
+test.after(async () => { await influx?.destroy() })
+
+async function newDb(): Promise<string> {
+  const db = `db${++dbNo}`
+  await influx.createDatabase(db)
+  return db
+}
+
+function record(over: Partial<MetricRecord> = {}): MetricRecord {
+  return {
+    kind: 'request', prefix: '', route: 'users.id', method: 'GET', status: 200, aborted: false,
+    dimensions: { service: 'shop' }, counters: { Failure: 0, ClientError: 0 }, timers: { RequestTime: 2 },
+    timestamp: 1763798400000, ...over,
+  }
+}
+
+function entry(id: string, batch: MetricRecord[]): AgentEntry {
+  const [e] = encodeBatch(batch).entries
+  return agentEntry(id, decodeEntry(e.v, e.p))
+}
+
+test('entry ids become nanosecond timestamps past 2^53, exactly', () => {
+  assert.is(entryTimestampNs('1763798400123-7'), '1763798400123000007')
+  assert.is(entryTimestampNs('1763798400123-999999'), '1763798400123999999')
+  assert.is(entryTimestampNs('0-0'), '0000000')
+  for (const bad of ['x', '1-', '-1', '1-1000000', '1-2-3']) assert.throws(() => entryTimestampNs(bad), TypeError)
+})
+
+test('escaping covers every line protocol special character', () => {
+  assert.is(escapeMeasurement('Request Time,x'), 'Request\\ Time\\,x')
+  assert.is(escapeMeasurement('#comment'), '_comment')
+  assert.is(escapeTag('a=b, c\\d'), 'a\\=b\\,\\ c\\d')
+  assert.is(escapeTag('x\\,y\\'), 'x/\\,y/')
+  assert.is(escapeMeasurement('m\\ x\\'), 'm/\\ x/')
+  assert.is(escapeTag('line\nbreak'), 'line\\ break')
+})
+
+test('one point per series per entry with count, sum, min and max, tags sorted, empty tags left out', () => {
+  const e = entry('1763798400123-7', [
+    record({ timers: { RequestTime: 2 } }), record({ timers: { RequestTime: 6 }, counters: { Failure: 1, ClientError: 0 } }),
+    record({ kind: 'process', route: '', method: '', dimensions: {}, counters: { 'jobs.done': 3 }, timers: {} }),
+  ])
+  assert.is(seriesToLines(e.series(), entryTimestampNs(e.id)), [
+    'Failure,method=GET,route=users.id,service=shop count=2i,sum=1,min=0,max=1 1763798400123000007',
+    'ClientError,method=GET,route=users.id,service=shop count=2i,sum=0,min=0,max=0 1763798400123000007',
+    'RequestTime,method=GET,route=users.id,service=shop count=2i,sum=8,min=2,max=6 1763798400123000007',
+    'jobs.done count=1i,sum=3,min=3,max=3 1763798400123000007',
+  ].join('\n'))
+})
+
+test('bad options throw a TypeError naming the option', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ url: 'ftp://x', db: 'a' }, 'url'], [{ url: 'http://x' }, 'db'], [{ url: 'http://x', org: 'o', bucket: 'b' }, 'token'],
+    [{ url: 'http://x', db: 'a', timeoutMs: 0 }, 'timeoutMs'],
+  ]
+  for (const [options, name] of cases) {
+    try { influxPublisher(options as never); assert.unreachable(name) } catch (e) {
+      assert.instance(e, TypeError)
+      assert.ok((e as Error).message.includes(`\`${name}\``), (e as Error).message)
+    }
+  }
+})
+
+it('writes points InfluxDB reads back exactly, special characters included', async () => {
+  const db = await newDb()
+  const pub = influxPublisher({ url: influx.url, db })
+  const nasty = 'a b,c=d\\e"f\'g é😀'
+  await pub.publish([entry('1763798400000-1', [
+    record({ route: nasty, dimensions: { 'k ey,=': nasty, service: 'shop', edge: 'x\\,y\\' }, counters: { 'My Metric,x': 5 }, timers: { RequestTime: 1.5 } }),
+    record({ route: nasty, dimensions: { 'k ey,=': nasty, service: 'shop', edge: 'x\\,y\\' }, counters: { 'My Metric,x': 2 }, timers: { RequestTime: 3.5 } }),
+  ])])
+  await pub.close()
+  const res = await influx.query(db, 'SELECT "count","sum","min","max","route","k ey,=","edge" FROM "RequestTime"')
+  const series = res.results[0].series?.[0]
+  assert.ok(series !== undefined, JSON.stringify(res))
+  assert.equal(series.columns, ['time', 'count', 'sum', 'min', 'max', 'route', 'k ey,=', 'edge'])
+  assert.equal(series.values, [[1763798400000000001, 2, 5, 1.5, 3.5, nasty, nasty, 'x/,y/']])
+  assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "My Metric,x"'), 7)
+})
+
+it('publishing the same entry twice leaves the counts unchanged (exactly-once)', async () => {
+  const db = await newDb()
+  const pub = influxPublisher({ url: influx.url, db })
+  const batch = Array.from({ length: 10 }, () => record())
+  const e1 = entry('1763798400000-0', batch)
+  const e2 = entry('1763798400000-1', batch)
+  await pub.publish([e1, e2])
+  await pub.publish([e1])
+  await pub.publish([e2, e1])
+  await pub.close()
+  assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 20)
+})
+
+it('a point InfluxDB refuses (400) rejects with a permanent PublishError', async () => {
+  const db = await newDb()
+  // A string field `count` first: our integer `count` then conflicts, which InfluxDB answers with 400.
+  const res = await fetch(`${influx.url}/write?db=${db}`, { method: 'POST', body: 'RequestTime,route=users.id,method=GET,service=shop count="x" 1763798400000000000' })
+  assert.is(res.status, 204)
+  const pub = influxPublisher({ url: influx.url, db })
+  try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
+    assert.instance(e, PublishError)
+    assert.ok((e as PublishError).permanent, (e as Error).message)
+    assert.match((e as Error).message, /400/)
+  } finally { await pub.close() }
+})
+
+it('a missing database (404) and an unreachable server are transient failures', async () => {
+  const missing = influxPublisher({ url: influx.url, db: 'nope' })
+  const down = influxPublisher({ url: `http://127.0.0.1:${await freePort()}`, db: 'x', timeoutMs: 1000 })
+  for (const pub of [missing, down]) {
+    try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
+      assert.instance(e, PublishError)
+      assert.not.ok((e as PublishError).permanent, (e as Error).message)
+    } finally { await pub.close() }
+  }
+})
+
+// No server runnable here implements the v2 API (the Debian influxd is 1.6), so this checks the request
+// shape against a tiny real HTTP server that records what it receives, as InfluxDB 2.x documents it.
+test('the v2 API gets /api/v2/write with org, bucket, ns precision and a Token header; the token is never in errors', async () => {
+  const seen: Array<{ url: string, headers: IncomingHttpHeaders, body: string }> = []
+  let status = 204
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => { seen.push({ url: req.url ?? '', headers: req.headers, body }); res.statusCode = status; res.end(status === 204 ? '' : '{"code":"invalid","message":"token s3cr3t-token bad"}') })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  const pub = influxPublisher({ url: `http://127.0.0.1:${port}/`, org: 'my org', bucket: 'web&co', token: 's3cr3t-token' })
+  try {
+    await pub.publish([entry('1763798400000-3', [record()])])
+    assert.is(seen[0].url, '/api/v2/write?org=my+org&bucket=web%26co&precision=ns')
+    assert.is(seen[0].headers.authorization, 'Token s3cr3t-token')
+    assert.match(String(seen[0].headers['content-type']), /^text\/plain/)
+    assert.match(seen[0].body, /^Failure,method=GET,route=users\.id,service=shop count=1i,sum=0,min=0,max=0 1763798400000000003$/m)
+    status = 401
+    try { await pub.publish([entry('1763798400000-4', [record()])]); assert.unreachable() } catch (e) {
+      assert.instance(e, PublishError)
+      assert.not.ok((e as PublishError).permanent)
+      assert.not.ok((e as Error).message.includes('s3cr3t-token'), (e as Error).message)
+    }
+  } finally {
+    await pub.close()
+    server.close()
+  }
+})
+
+test.run()
