@@ -1,0 +1,105 @@
+import type { ServerResponse } from 'node:http'
+import type { Http2ServerResponse } from 'node:http2'
+import { performance } from 'node:perf_hooks'
+import { Collector, type AnyRequest } from '../collect/collector.js'
+import { attributedClock } from '../collect/cpu-attributed.js'
+import { offClock, windowClock, type CpuClock } from '../collect/cpu-clock.js'
+import { createRouteNamer } from '../collect/route-namer.js'
+import { createBatcher } from '../pipeline/batcher.js'
+import { register } from '../pipeline/registry.js'
+import { recordBuilder } from '../pipeline/to-record.js'
+import { defaultSink } from '../sinks/default.js'
+import { resolveOptions, type MetricsOptions } from '../options.js'
+import { warnOnce } from '../util/warn.js'
+
+/** A response of `node:http`, `node:https` or the `node:http2` compatibility API. */
+export type AnyResponse = ServerResponse | Http2ServerResponse
+
+/** Where a response keeps its collector, so `finish`/`close` handlers shared by all requests can find it. */
+export const kCollector = Symbol('routemeter.collector')
+
+type Measured = AnyResponse & { [kCollector]?: Collector }
+/** What Express (and Connect apps using Express' router) leave on the request. */
+type RoutedRequest = AnyRequest & { route?: { path?: unknown }; baseUrl?: string }
+
+/** The per-wrapper state every adapter shares: options read once, a lean `begin` per request. */
+export interface Recorder {
+  readonly enabled: boolean
+  readonly clock: CpuClock
+  /** Starts measuring; `undefined` when the request is excluded or an outer wrapper already measures it. */
+  begin(req: AnyRequest, res: AnyResponse): Collector | undefined
+}
+
+/** The collector measuring `res`, if any (an outer `withMetrics` around a framework using its middleware). */
+export function collectorOf(res: AnyResponse): Collector | undefined {
+  return (res as Measured)[kCollector]
+}
+
+/**
+ * Reads the options once and builds the namer, CPU clock and batcher. Throws `TypeError` on bad options.
+ *
+ * @example
+ * const recorder = createRecorder({ sink: memorySink() })
+ */
+export function createRecorder(options?: MetricsOptions): Recorder {
+  const resolved = resolveOptions(options)
+  if (!resolved.enabled) return { enabled: false, clock: offClock, begin: () => undefined }
+
+  const clock = resolved.cpu === 'attributed' ? attributedClock() : resolved.cpu === 'window' ? windowClock : offClock
+  const onError = resolved.onError ?? ((error: Error) => warnOnce(`RM_SINK_${error.name}`, `routemeter: a sink failed; the batch was dropped and counted: ${error.message}`))
+  let isPrimary: () => boolean = () => false
+  const batcher = createBatcher({
+    sink: resolved.sink ?? defaultSink(),
+    toRecord: recordBuilder({ prefix: resolved.prefix, namer: createRouteNamer(resolved) }),
+    flushInterval: resolved.flushInterval,
+    batchSize: resolved.batchSize,
+    maxBuffer: resolved.maxBuffer,
+    onError,
+    isPrimary: () => isPrimary(),
+  })
+  isPrimary = register(batcher)
+
+  const defaults = resolved.dimensions as Record<string, string>
+  const exclude = resolved.exclude
+
+  function end(res: Measured, aborted: boolean): void {
+    const c = res[kCollector]
+    if (c === undefined || c.closed) return
+    c.closed = true
+    c.end = performance.now()
+    clock.close(c)
+    c.aborted = aborted
+    c.status = aborted && !res.headersSent ? 0 : res.statusCode
+    const req = c.req as RoutedRequest
+    c.req = null
+    // Express sets `req.route` on the raw request when a route handled it; reading it here gives withMetrics
+    // route templates on Express without the middleware.
+    if (c.template === undefined && req.route !== undefined && typeof req.route?.path === 'string') {
+      c.template = req.route.path
+      c.templateBase = req.baseUrl ?? ''
+    }
+    batcher.push(c)
+  }
+  // One pair of handlers per wrapper, shared by every request: no closure is created per request.
+  function onFinish(this: Measured): void {
+    end(this, false)
+  }
+  function onClose(this: Measured): void {
+    end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
+  }
+
+  return {
+    enabled: true,
+    clock,
+    begin(req, res) {
+      const measured = res as Measured
+      if (measured[kCollector] !== undefined) return undefined
+      if (exclude !== undefined && exclude(req)) return undefined
+      const c = new Collector(clock, req, req.url ?? '/', req.method ?? 'GET', defaults, performance.now())
+      measured[kCollector] = c
+      res.on('finish', onFinish)
+      res.on('close', onClose)
+      return c
+    },
+  }
+}

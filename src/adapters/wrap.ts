@@ -1,0 +1,59 @@
+import type { AnyRequest } from '../collect/collector.js'
+import { requestContext } from '../collect/context.js'
+import type { MetricsOptions } from '../options.js'
+import { invoke, isThenable } from './invoke.js'
+import { createRecorder, type AnyResponse } from './recorder.js'
+
+/** Any `(req, res)` request listener: `node:http`, `node:https`, `node:http2` compat, Koa's `callback()`, Connect, Express. */
+export type RequestListener<Req extends AnyRequest = AnyRequest, Res extends AnyResponse = AnyResponse> = (this: unknown, req: Req, res: Res) => unknown
+
+/**
+ * Wraps a request listener so every request it serves is measured. The wrapper changes no status, header,
+ * body, stream or error: a synchronous throw and a rejected promise reach the server as they would without
+ * it (with `Failure = 1` recorded). Metrics leave after the response ends, in batches, off the request path.
+ *
+ * @example
+ * import http from 'node:http'
+ * import { withMetrics, statsdSink } from 'routemeter'
+ *
+ * http.createServer(withMetrics((req, res) => res.end('ok'), { sink: statsdSink(), prefix: 'shop' })).listen(3000)
+ *
+ * @example
+ * // Koa and Express: wrap what you would give to http.createServer
+ * http.createServer(withMetrics(koaApp.callback()))
+ * http.createServer(withMetrics(expressApp))
+ */
+export function withMetrics<L extends RequestListener<any, any>>(listener: L, options?: MetricsOptions): L {
+  if (typeof listener !== 'function') {
+    throw new TypeError(`routemeter: withMetrics(listener) needs a (req, res) function (for Koa pass app.callback()), got ${listener === null ? 'null' : typeof listener}`)
+  }
+  const recorder = createRecorder(options)
+  if (!recorder.enabled) {
+    return function routemeterDisabled(this: unknown, req: AnyRequest, res: AnyResponse) {
+      return listener.call(this, req, res)
+    } as L
+  }
+  const clock = recorder.clock
+
+  return function routemeter(this: unknown, req: AnyRequest, res: AnyResponse) {
+    const c = recorder.begin(req, res)
+    if (c === undefined) return listener.call(this, req, res)
+    const previous = clock.enter(c)
+    let result: unknown
+    try {
+      result = requestContext.run(c, invoke, listener, this, req, res)
+    } catch (error) {
+      c.threw = true
+      throw error
+    } finally {
+      clock.leave(previous)
+    }
+    if (!isThenable(result)) return result
+    // Only async listeners pay for this closure. The returned promise settles as the listener's does, so a
+    // rejection is still unhandled (or handled) exactly where it was.
+    return Promise.resolve(result).then(undefined, (error: unknown) => {
+      c.threw = true
+      throw error
+    })
+  } as L
+}

@@ -1,0 +1,167 @@
+import type { IncomingMessage } from 'node:http'
+import type { Http2ServerRequest } from 'node:http2'
+import { countDrop } from '../util/drops.js'
+import { warnOnce } from '../util/warn.js'
+import type { CpuClock } from './cpu-clock.js'
+
+/** A request object of `node:http`, `node:https` or the `node:http2` compatibility API. */
+export type AnyRequest = IncomingMessage | Http2ServerRequest
+
+/** Metric names the collector writes itself; the app may not count into them. */
+export const STANDARD_METRICS: ReadonlySet<string> = new Set([
+  'RequestTime',
+  'CpuTime',
+  'Failure',
+  'ClientError',
+  'Aborted',
+])
+
+/** Distinct app metric names one collector holds; past it names are dropped (counted), so no loop can grow it. */
+export const MAX_NAMES_PER_COLLECTOR = 256
+/** Distinct dimensions one collector holds. */
+export const MAX_DIMENSIONS = 32
+const MAX_NAME_LENGTH = 128
+const MAX_DIMENSION_VALUE_LENGTH = 256
+
+/**
+ * Everything one request records while it runs. Allocated at entry with every field it will ever have, so
+ * V8 keeps one hidden class for all of them; the record a sink sees is built from it at flush time.
+ */
+export class Collector {
+  /** `performance.now()` at entry. */
+  start: number
+  /** `performance.now()` when the response finished or the connection closed; 0 while open. */
+  end = 0
+  /** Milliseconds this request's own callbacks held the thread (attributed CPU mode). */
+  onThread = 0
+  /** Window CPU mode: `process.cpuUsage()` user+system µs at entry. Later: CPU ms of the request. */
+  cpu = 0
+  status = 0
+  aborted = false
+  threw = false
+  closed = false
+  /** The raw URL at entry (frameworks rewrite `req.url` while routing). */
+  url: string
+  /** The raw method string; mapped to a known verb or `OTHER` at flush. */
+  method: string
+  /** The request, held only while open, to read the framework's route at the end. */
+  req: AnyRequest | null
+  /** Name set by `metrics.route()`. */
+  explicitRoute: string | undefined = undefined
+  /** The framework's route template (`/users/:id`), when one matched. */
+  template: string | undefined = undefined
+  /**
+   * The concrete path a template is mounted under (Express' `req.baseUrl`: `/api/users/42/posts`). Express
+   * keeps the matched path, not the mount pattern, so this part is named by the id heuristic.
+   */
+  templateBase = ''
+  /** Dimensions: the shared defaults until the app sets one, then a private copy. */
+  dimensions: Record<string, string>
+  ownDimensions = false
+  counters: Record<string, number> | null = null
+  timers: Record<string, number> | null = null
+  names = 0
+  /** How this request's CPU is measured (also for `metrics.timed` blocks inside it). */
+  readonly clock: CpuClock
+
+  constructor(clock: CpuClock, req: AnyRequest | null, url: string, method: string, dimensions: Record<string, string>, start: number) {
+    this.clock = clock
+    this.req = req
+    this.url = url
+    this.method = method
+    this.dimensions = dimensions
+    this.start = start
+  }
+
+  /** Adds `value` to the app counter `name`. Returns false (and counts the drop) when it was refused. */
+  count(name: string, value: number): boolean {
+    if (!checkName(name)) return false
+    if (typeof value !== 'number' || !Number.isFinite(value)) return refuse('value', 'RM_BAD_VALUE', name, value)
+    const counters = this.counters ?? (this.counters = Object.create(null) as Record<string, number>)
+    const previous = counters[name]
+    if (previous === undefined) {
+      if (!this.admit()) return false
+      counters[name] = value
+    } else counters[name] = previous + value
+    return true
+  }
+
+  /** Adds `ms` to the app timer `name` (repeats sum: the total time spent in `name` during the request). */
+  timing(name: string, ms: number): boolean {
+    if (!checkName(name)) return false
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return refuse('value', 'RM_BAD_VALUE', name, ms)
+    const timers = this.timers ?? (this.timers = Object.create(null) as Record<string, number>)
+    const previous = timers[name]
+    if (previous === undefined) {
+      if (!this.admit()) return false
+      timers[name] = ms
+    } else timers[name] = previous + ms
+    return true
+  }
+
+  dimension(name: string, value: unknown): boolean {
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+      return refuse('name', 'RM_BAD_DIMENSION', name, value)
+    }
+    const type = typeof value
+    if (type !== 'string' && type !== 'number' && type !== 'boolean') {
+      return refuse('value', 'RM_BAD_DIMENSION', name, value)
+    }
+    const text = String(value)
+    if (text.length === 0 || text.length > MAX_DIMENSION_VALUE_LENGTH) return refuse('value', 'RM_BAD_DIMENSION', name, value)
+    if (!this.ownDimensions) {
+      this.dimensions = { ...this.dimensions }
+      this.ownDimensions = true
+    }
+    if (!(name in this.dimensions) && Object.keys(this.dimensions).length >= MAX_DIMENSIONS) {
+      return refuse('limit', 'RM_TOO_MANY_DIMENSIONS', name, value)
+    }
+    this.dimensions[name] = text
+    return true
+  }
+
+  route(name: string): boolean {
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+      return refuse('name', 'RM_BAD_ROUTE', name, name)
+    }
+    this.explicitRoute = name
+    return true
+  }
+
+  /** True when there is nothing to send (a process collector between intervals). */
+  isEmpty(): boolean {
+    return this.counters === null && this.timers === null
+  }
+
+  private admit(): boolean {
+    if (this.names >= MAX_NAMES_PER_COLLECTOR) {
+      countDrop('limit')
+      warnOnce('RM_TOO_MANY_NAMES', `routemeter: a collector holds at most ${MAX_NAMES_PER_COLLECTOR} metric names; further names are dropped`)
+      return false
+    }
+    this.names++
+    return true
+  }
+}
+
+function checkName(name: unknown): name is string {
+  if (typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME_LENGTH && !STANDARD_METRICS.has(name)) return true
+  return refuse('name', 'RM_BAD_NAME', name, undefined)
+}
+
+function refuse(reason: 'name' | 'value' | 'limit', code: string, name: unknown, value: unknown): false {
+  countDrop(reason)
+  warnOnce(code, `routemeter: dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); further drops are counted in stats() without a warning`)
+  return false
+}
+
+function explain(reason: 'name' | 'value' | 'limit'): string {
+  if (reason === 'name') return `names are strings of 1 to ${MAX_NAME_LENGTH} characters, not one of ${[...STANDARD_METRICS].join(', ')}`
+  if (reason === 'value') return 'values are finite numbers, times are not negative, dimensions are short strings'
+  return 'too many distinct names in one request'
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  return String(value)
+}

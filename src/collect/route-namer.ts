@@ -1,0 +1,155 @@
+import { match, type MatchFunction } from 'path-to-regexp'
+import { countDrop } from '../util/drops.js'
+import { warnOnce } from '../util/warn.js'
+import type { Collector } from './collector.js'
+import { normalizePath } from './normalize-path.js'
+
+/** Name of requests past the `maxRoutes` budget. */
+export const OVERFLOW_ROUTE = 'other'
+/** Name of 404/405 responses no template, pattern or explicit name claimed: scanners cannot mint names. */
+export const UNMATCHED_ROUTE = 'unmatched'
+
+// Raw paths seen → their name. Paths with ids are mostly unique, so the cache is bounded and simply
+// cleared when full: an LRU would cost a delete+set on every hit, and a clear costs one miss per path.
+const PATH_CACHE_SIZE = 10_000
+
+interface Resolved {
+  readonly name: string
+  /** True when a declared `routes` pattern produced the name (kept even on 404/405). */
+  readonly declared: boolean
+}
+
+/** Resolves a closed request's route name: explicit → template → `routes` pattern → heuristic, then the budget. */
+export interface RouteNamer {
+  name(c: Collector): string
+}
+
+/**
+ * Builds a namer. Patterns are compiled here, once; at flush a repeated path costs one map lookup.
+ *
+ * @example
+ * const namer = createRouteNamer({ routes: ['/users/:id'], maxRoutes: 1000 })
+ */
+export function createRouteNamer(options: { routes: readonly string[]; maxRoutes: number }): RouteNamer {
+  const patterns = options.routes.map(compilePattern)
+  const maxRoutes = options.maxRoutes
+  const admitted = new Set<string>()
+  const pathCache = new Map<string, Resolved>()
+  const templateCache = new Map<string, string>()
+  const explicitCache = new Map<string, string>()
+  const baseCache = new Map<string, string>()
+
+  function admit(name: string): string {
+    if (admitted.has(name)) return name
+    if (admitted.size < maxRoutes) {
+      admitted.add(name)
+      return name
+    }
+    countDrop('route')
+    warnOnce(
+      'RM_ROUTE_BUDGET',
+      `routemeter: more than ${maxRoutes} distinct route names (maxRoutes); further new names are recorded as "${OVERFLOW_ROUTE}". Declare patterns with the \`routes\` option or use a framework router`,
+    )
+    return OVERFLOW_ROUTE
+  }
+
+  function cached(cache: Map<string, string>, key: string, separator: string): string {
+    let name = cache.get(key)
+    if (name === undefined) {
+      name = templateToName(key, separator)
+      if (cache.size >= PATH_CACHE_SIZE) cache.clear()
+      cache.set(key, name)
+    }
+    return name
+  }
+
+  function fromTemplate(base: string, template: string): string {
+    const name = cached(templateCache, template, '/')
+    if (base === '') return name
+    let baseName = baseCache.get(base)
+    if (baseName === undefined) {
+      baseName = normalizePath(base)
+      if (baseCache.size >= PATH_CACHE_SIZE) baseCache.clear()
+      baseCache.set(base, baseName)
+    }
+    if (name === 'root') return baseName
+    return baseName === 'root' ? name : `${baseName}.${name}`
+  }
+
+  function fromPath(url: string): Resolved {
+    const path = pathOf(url)
+    let resolved = pathCache.get(path)
+    if (resolved === undefined) {
+      resolved = { name: normalizePath(path), declared: false }
+      for (const pattern of patterns) {
+        if (pattern.test(path)) {
+          resolved = { name: pattern.name, declared: true }
+          break
+        }
+      }
+      if (pathCache.size >= PATH_CACHE_SIZE) pathCache.clear()
+      pathCache.set(path, resolved)
+    }
+    return resolved
+  }
+
+  return {
+    name(c) {
+      if (c.explicitRoute !== undefined) return admit(cached(explicitCache, c.explicitRoute, '.'))
+      if (c.template !== undefined) return admit(fromTemplate(c.templateBase, c.template))
+      const resolved = fromPath(c.url)
+      if (!resolved.declared && (c.status === 404 || c.status === 405)) return UNMATCHED_ROUTE
+      return admit(resolved.name)
+    },
+  }
+}
+
+interface CompiledPattern {
+  readonly name: string
+  test(path: string): boolean
+}
+
+function compilePattern(pattern: string): CompiledPattern {
+  let fn: MatchFunction<object>
+  try {
+    fn = match(pattern, { decode: false, end: true })
+  } catch (error) {
+    throw new TypeError(`routemeter: option "routes" has an invalid path-to-regexp pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`)
+  }
+  return { name: templateToName(pattern), test: (path) => fn(path) !== false }
+}
+
+/** The path part of a request target: no query, no fragment, no `scheme://host` of absolute-form. */
+export function pathOf(url: string): string {
+  let end = url.length
+  const query = url.indexOf('?')
+  if (query !== -1) end = query
+  const hash = url.indexOf('#')
+  if (hash !== -1 && hash < end) end = hash
+  let start = 0
+  if (url.charCodeAt(0) !== 47 /* / */) {
+    const scheme = url.indexOf('://')
+    if (scheme !== -1 && scheme < end) {
+      const slash = url.indexOf('/', scheme + 3)
+      start = slash === -1 || slash > end ? end : slash
+    }
+  }
+  return start === 0 && end === url.length ? url : url.slice(start, end) || '/'
+}
+
+/**
+ * A route template (`/users/:id/posts`, `/files/*path`, `/a{/:b}`) as a metric name (`users.id.posts`):
+ * parameter markers and groups dropped, every character a backend could misread replaced with `_`.
+ *
+ * @example
+ * templateToName('/api/users/:userId') // 'api.users.userId'
+ */
+export function templateToName(template: string, separator = '/'): string {
+  const parts: string[] = []
+  for (const raw of template.split(separator === '/' ? /[/.]/ : '.')) {
+    const segment = raw.replace(/[{}()?*+:]/g, '').replace(/[^A-Za-z0-9_-]/g, '_')
+    if (segment.length > 0) parts.push(segment.length > 64 ? segment.slice(0, 64) : segment)
+    if (parts.length >= 16) break
+  }
+  return parts.length === 0 ? 'root' : parts.join('.')
+}

@@ -1,0 +1,20 @@
+/*
+ * routemeter: per-route metrics for any Node.js HTTP server.
+ *
+ *  (req,res) ─► adapter ─► Collector ──(response ends)──► Batcher ─► Sink ─► StatsD / Redis stream ─► agent
+ *   adapters/    wrap       collect/                       pipeline/   sinks/                          agent/
+ */
+export { withMetrics, type RequestListener } from './adapters/wrap.js'
+export { connectMetrics, type ConnectMiddleware } from './adapters/connect.js'
+export { koaMetrics, type KoaMiddleware, type KoaContextLike } from './adapters/koa.js'
+export { metrics, type Metrics, type MetricsStats } from './collect/metrics.js'
+export { normalizePath } from './collect/normalize-path.js'
+export { templateToName } from './collect/route-namer.js'
+export type { MetricRecord } from './collect/record.js'
+export type { AnyRequest } from './collect/collector.js'
+export type { AnyResponse } from './adapters/recorder.js'
+export type { CpuMode } from './collect/cpu-clock.js'
+export type { MetricsOptions } from './options.js'
+export { memorySink, type MemorySink, type MemorySinkOptions } from './sinks/memory.js'
+export { statsdSink, type StatsdSinkOptions } from './sinks/statsd.js'
+export type { Sink, ErrorHandler } from './sinks/sink.js'

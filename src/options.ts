@@ -1,0 +1,158 @@
+import type { AnyRequest } from './collect/collector.js'
+import type { CpuMode } from './collect/cpu-clock.js'
+import type { ErrorHandler, Sink } from './sinks/sink.js'
+
+/** Options shared by `withMetrics`, `koaMetrics` and `connectMetrics`. Every one is optional. */
+export interface MetricsOptions {
+  /** Where records go. Default: `statsdSink()` when `ROUTEMETER_STATSD` is set, else `redisSink()`. */
+  sink?: Sink
+  /** Namespace in front of every name (`shop` → `shop.users.id.RequestTime`). Default `ROUTEMETER_PREFIX`, else none. */
+  prefix?: string
+  /** Dimensions added to every request (`{ service: 'shop', env: 'prod' }`). */
+  dimensions?: Record<string, string>
+  /** path-to-regexp patterns naming paths no framework router names (`'/users/:id'` → `users.id`). */
+  routes?: readonly string[]
+  /** Distinct route names this wrapper admits; later new names become `other`. Default `ROUTEMETER_MAX_ROUTES`, else 1000. */
+  maxRoutes?: number
+  /** Requests not to measure: exact paths, RegExps tested on the path, or a predicate on the request. */
+  exclude?: readonly (string | RegExp)[] | ((req: AnyRequest) => boolean)
+  /** How `CpuTime` is measured: `'attributed'` (default), `'window'`, or `false` (not at all). See the README. */
+  cpu?: CpuMode
+  /** `false` keeps the wrapper in place and records nothing. Default: not `ROUTEMETER_DISABLED`. */
+  enabled?: boolean
+  /** Receives errors that happen off the request path (sink failures). Default: one warning per kind. */
+  onError?: ErrorHandler
+  /** Milliseconds between flushes to the sink. Default 1000. */
+  flushInterval?: number
+  /** Records that trigger a flush before the interval. Default 500. */
+  batchSize?: number
+  /** Records buffered while the sink is busy; past it the oldest are dropped and counted. Default 10,000. */
+  maxBuffer?: number
+}
+
+/** Options after defaults and environment were applied and everything was checked. */
+export interface ResolvedOptions {
+  readonly sink: Sink | undefined
+  readonly prefix: string
+  readonly dimensions: Readonly<Record<string, string>>
+  readonly routes: readonly string[]
+  readonly maxRoutes: number
+  readonly exclude: ((req: AnyRequest) => boolean) | undefined
+  readonly cpu: CpuMode
+  readonly enabled: boolean
+  readonly onError: ErrorHandler | undefined
+  readonly flushInterval: number
+  readonly batchSize: number
+  readonly maxBuffer: number
+}
+
+const KNOWN = new Set(['sink', 'prefix', 'dimensions', 'routes', 'maxRoutes', 'exclude', 'cpu', 'enabled', 'onError', 'flushInterval', 'batchSize', 'maxBuffer'])
+
+function fail(option: string, allowed: string, got: unknown): never {
+  let shown: string
+  try {
+    shown = typeof got === 'function' ? 'a function' : JSON.stringify(got) ?? String(got)
+  } catch {
+    shown = String(got)
+  }
+  throw new TypeError(`routemeter: option "${option}" must be ${allowed}, got ${shown}`)
+}
+
+function integer(option: string, value: unknown, min: number, max: number): number {
+  if (typeof value === 'string' && /^\d+$/.test(value)) value = Number(value)
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    fail(option, `an integer from ${min} to ${max}`, value)
+  }
+  return value
+}
+
+function truthy(text: string | undefined): boolean {
+  return text !== undefined && /^(1|true|yes|on)$/i.test(text.trim())
+}
+
+/**
+ * Checks the options and fills what they leave out from the environment, then from defaults. Throws a
+ * `TypeError` that names the option and what it allows: bad configuration fails at startup, never later.
+ *
+ * @example
+ * resolveOptions({ maxRoutes: 200 }, process.env).maxRoutes // 200
+ */
+export function resolveOptions(options: MetricsOptions | undefined, env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
+  if (options === undefined || options === null) options = {}
+  if (typeof options !== 'object') fail('options', 'an object', options)
+  for (const key of Object.keys(options)) {
+    if (!KNOWN.has(key)) fail(key, `one of the known options (${[...KNOWN].join(', ')}); it is not an option`, (options as Record<string, unknown>)[key])
+  }
+  const o = options
+
+  const sink = o.sink
+  if (sink !== undefined && (sink === null || typeof sink !== 'object' || typeof sink.send !== 'function' || typeof sink.flush !== 'function' || typeof sink.close !== 'function')) {
+    fail('sink', 'an object with send(batch), flush() and close() (memorySink(), statsdSink(), redisSink())', sink)
+  }
+
+  const prefix = o.prefix ?? env.ROUTEMETER_PREFIX ?? ''
+  if (typeof prefix !== 'string' || prefix.length > 128 || /[\s:|@#,=]/.test(prefix)) {
+    fail('prefix', 'a string of at most 128 characters without spaces or any of : | @ # , =', prefix)
+  }
+
+  const dimensions = o.dimensions ?? {}
+  if (typeof dimensions !== 'object' || dimensions === null || Array.isArray(dimensions)) fail('dimensions', 'an object of string values', dimensions)
+  for (const [key, value] of Object.entries(dimensions)) {
+    if (key.length === 0 || key.length > 128 || typeof value !== 'string' || value.length === 0 || value.length > 256) {
+      fail('dimensions', 'an object whose keys and values are non-empty strings (keys ≤ 128, values ≤ 256 characters)', dimensions)
+    }
+  }
+
+  const routes = o.routes ?? []
+  if (!Array.isArray(routes) || routes.some((r) => typeof r !== 'string' || !r.startsWith('/'))) {
+    fail('routes', "an array of path-to-regexp patterns starting with '/' (e.g. ['/users/:id'])", routes)
+  }
+
+  const maxRoutes = integer('maxRoutes', o.maxRoutes ?? env.ROUTEMETER_MAX_ROUTES ?? 1000, 1, 1_000_000)
+
+  const cpu = o.cpu ?? (env.ROUTEMETER_CPU === 'false' ? false : env.ROUTEMETER_CPU) ?? 'attributed'
+  if (cpu !== 'attributed' && cpu !== 'window' && cpu !== false) fail('cpu', "'attributed', 'window' or false", cpu)
+
+  const enabled = o.enabled ?? !truthy(env.ROUTEMETER_DISABLED)
+  if (typeof enabled !== 'boolean') fail('enabled', 'a boolean', enabled)
+
+  if (o.onError !== undefined && typeof o.onError !== 'function') fail('onError', 'a function (error) => void', o.onError)
+
+  return {
+    sink,
+    prefix,
+    dimensions: Object.freeze({ ...dimensions }),
+    routes: [...routes],
+    maxRoutes,
+    exclude: compileExclude(o.exclude),
+    cpu,
+    enabled,
+    onError: o.onError,
+    flushInterval: integer('flushInterval', o.flushInterval ?? 1000, 10, 3_600_000),
+    batchSize: integer('batchSize', o.batchSize ?? 500, 1, 100_000),
+    maxBuffer: integer('maxBuffer', o.maxBuffer ?? 10_000, 1, 10_000_000),
+  }
+}
+
+function compileExclude(exclude: MetricsOptions['exclude']): ((req: AnyRequest) => boolean) | undefined {
+  if (exclude === undefined) return undefined
+  if (typeof exclude === 'function') return exclude
+  const allowed = 'an array of paths (strings starting with /) and RegExps, or a function (req) => boolean'
+  if (!Array.isArray(exclude)) fail('exclude', allowed, exclude)
+  const paths = new Set<string>()
+  const patterns: RegExp[] = []
+  for (const entry of exclude) {
+    if (typeof entry === 'string' && entry.startsWith('/')) paths.add(entry)
+    else if (entry instanceof RegExp) patterns.push(entry)
+    else fail('exclude', allowed, exclude)
+  }
+  if (paths.size === 0 && patterns.length === 0) return undefined
+  return (req) => {
+    const url = req.url ?? '/'
+    const q = url.indexOf('?')
+    const path = q === -1 ? url : url.slice(0, q)
+    if (paths.has(path)) return true
+    for (const pattern of patterns) if (pattern.test(path)) return true
+    return false
+  }
+}

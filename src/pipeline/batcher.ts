@@ -1,0 +1,129 @@
+import type { Collector } from '../collect/collector.js'
+import { takeProcessRecord } from '../collect/process-collector.js'
+import type { MetricRecord } from '../collect/record.js'
+import type { ErrorHandler, Sink } from '../sinks/sink.js'
+import { countDrop } from '../util/drops.js'
+import { warnOnce } from '../util/warn.js'
+
+/**
+ *   response ends ─► push(c) ─► buffer ─┬─ size ≥ batchSize ─► setImmediate ─┐
+ *                     (O(1))            └─ every flushInterval ──────────────┴─► flush: build records ─► sink.send
+ *
+ * The only thing the request path does is `push`. Records are built and sent in a later macrotask, never
+ * two sends at once for one batcher; while a send is in flight the buffer keeps filling, bounded by
+ * `maxBuffer`, past which the oldest are dropped and counted.
+ */
+export interface Batcher {
+  push(c: Collector): void
+  /** Sends everything buffered now (waiting for an in-flight send first). */
+  flush(): Promise<void>
+  /** Flushes, stops the timer, closes the sink; bounded by `timeoutMs`. */
+  close(timeoutMs?: number): Promise<void>
+  readonly sink: Sink
+}
+
+export interface BatcherOptions {
+  sink: Sink
+  toRecord: (c: Collector) => MetricRecord
+  flushInterval: number
+  batchSize: number
+  maxBuffer: number
+  onError: ErrorHandler
+  /** True for the batcher that also ships the process-level collector. */
+  isPrimary: () => boolean
+}
+
+/**
+ * @example
+ * const batcher = createBatcher({ sink, toRecord, flushInterval: 1000, batchSize: 500, maxBuffer: 10_000, onError, isPrimary: () => true })
+ */
+export function createBatcher(options: BatcherOptions): Batcher {
+  const { sink, toRecord, batchSize, maxBuffer, onError, isPrimary } = options
+  let buffer: Collector[] = []
+  let sending: Promise<void> | null = null
+  let scheduled = false
+  let closed = false
+
+  const timer = setInterval(() => void flush(), options.flushInterval)
+  timer.unref()
+
+  function scheduledFlush(): void {
+    scheduled = false
+    void flush()
+  }
+
+  function push(c: Collector): void {
+    if (buffer.push(c) < batchSize) return
+    if (buffer.length > maxBuffer) {
+      // Drop a tenth at once, not one per push: `splice` is O(n), and a stuck sink would otherwise make every
+      // request pay it.
+      const dropped = buffer.length - maxBuffer + (maxBuffer / 10 | 0)
+      buffer.splice(0, dropped)
+      countDrop('buffer', dropped)
+      warnOnce('RM_BUFFER_FULL', `routemeter: the sink is slower than the traffic; dropped the oldest ${dropped} records (maxBuffer ${maxBuffer}). Drops are counted in stats()`)
+    }
+    if (!scheduled && sending === null) {
+      scheduled = true
+      setImmediate(scheduledFlush)
+    }
+  }
+
+  function build(items: Collector[]): MetricRecord[] {
+    const batch: MetricRecord[] = []
+    for (const c of items) {
+      try {
+        batch.push(toRecord(c))
+      } catch (error) {
+        countDrop('sink')
+        onError(error as Error)
+      }
+    }
+    if (isPrimary()) {
+      const processRecord = takeProcessRecord()
+      if (processRecord !== undefined) batch.push(processRecord)
+    }
+    return batch
+  }
+
+  async function sendNow(): Promise<void> {
+    const items = buffer
+    buffer = []
+    const batch = build(items)
+    if (batch.length === 0) return
+    try {
+      await sink.send(batch)
+    } catch (error) {
+      countDrop('sink', batch.length)
+      onError(error as Error)
+    }
+  }
+
+  async function flush(): Promise<void> {
+    while (sending !== null) await sending
+    if (buffer.length === 0 && !isPrimary()) return
+    sending = sendNow().finally(() => {
+      sending = null
+      if (buffer.length >= batchSize && !closed) void flush()
+    })
+    return sending
+  }
+
+  async function close(timeoutMs = 5000): Promise<void> {
+    if (closed) return
+    closed = true
+    clearInterval(timer)
+    let timeout: NodeJS.Timeout | undefined
+    const bounded = new Promise<void>((resolve) => {
+      timeout = setTimeout(resolve, timeoutMs)
+      timeout.unref()
+    })
+    const work = (async () => {
+      await flush()
+      await sink.close()
+    })().catch((error: Error) => onError(error))
+    await Promise.race([work, bounded])
+    clearTimeout(timeout)
+  }
+
+  return { push, flush, close, sink }
+}

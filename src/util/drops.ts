@@ -1,0 +1,48 @@
+/** Why a metric (or a whole record) did not reach a sink unchanged. */
+export type DropReason =
+  | 'name' // metric or dimension name not a string of 1..128 characters, or reserved
+  | 'value' // NaN, ±Infinity, a negative time, a non-number
+  | 'limit' // a request tried to record more distinct names than a collector holds
+  | 'route' // route name over the `maxRoutes` budget: the request was kept, named `other`
+  | 'buffer' // the Batcher's buffer was full: the oldest records were dropped
+  | 'sink' // a sink's `send` failed: that batch is gone
+  | 'backlog' // a sink's own backlog (Redis unreachable) was full: its oldest entries were dropped
+
+const total: Record<string, number> = Object.create(null)
+const unreported: Record<string, number> = Object.create(null)
+let anyUnreported = false
+
+/**
+ * Counts a drop. Every drop is visible twice: in `stats()` and as a `routemeter.dropped.<reason>` counter on
+ * the next process record, so a backend can alert on it.
+ *
+ * @example
+ * countDrop('value')
+ */
+export function countDrop(reason: DropReason, n = 1): void {
+  total[reason] = (total[reason] ?? 0) + n
+  unreported[reason] = (unreported[reason] ?? 0) + n
+  anyUnreported = true
+}
+
+/**
+ * Totals since the process started, by reason.
+ *
+ * @example
+ * dropTotals() // { value: 2, route: 14 }
+ */
+export function dropTotals(): Record<string, number> {
+  return { ...total }
+}
+
+/** Drops counted since the last call, as `routemeter.dropped.<reason>` counters; `undefined` when none. */
+export function takeUnreportedDrops(): Record<string, number> | undefined {
+  if (!anyUnreported) return undefined
+  const out: Record<string, number> = Object.create(null)
+  for (const reason in unreported) {
+    out[`routemeter.dropped.${reason}`] = unreported[reason]!
+    delete unreported[reason]
+  }
+  anyUnreported = false
+  return out
+}
