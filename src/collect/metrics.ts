@@ -1,0 +1,118 @@
+import { performance } from 'node:perf_hooks'
+import { closeAll, flushAll } from '../pipeline/registry.js'
+import { countDrop, dropTotals } from '../util/drops.js'
+import { warnOnce } from '../util/warn.js'
+import type { Collector } from './collector.js'
+import { requestContext } from './context.js'
+import { processCollector } from './process-collector.js'
+
+/** What `metrics.stats()` returns. */
+export interface MetricsStats {
+  /** Metrics and records dropped since the process started, by reason (see the README's "Drops"). */
+  dropped: Record<string, number>
+}
+
+/** The app's handle on the current request's metrics. Every method is safe to call from anywhere. */
+export interface Metrics {
+  /** Adds `value` (default 1) to counter `name` of the current request; repeated counts of a name add up. */
+  count(name: string, value?: number): void
+  /** Adds `ms` to timer `name` of the current request; repeated timings of a name add up. */
+  timing(name: string, ms: number): void
+  /**
+   * Runs `fn` and records timers `name` (wall ms) and `name.cpu` (CPU ms, unless `cpu: false`), also when it
+   * throws. Returns what `fn` returns; for a promise, a promise that settles as `fn`'s does.
+   */
+  timed<T>(name: string, fn: () => T): T
+  /** Sets a dimension (tag) of the current request. */
+  dimension(name: string, value: string | number | boolean): void
+  /** Names the current request's route explicitly (wins over templates and the heuristic). */
+  route(name: string): void
+  /** Sends everything recorded so far to the sinks and waits for them to flush. */
+  flush(): Promise<void>
+  /** Flushes and closes every sink in use (bounded by `timeoutMs`, default 5 s); for SIGTERM handlers. */
+  close(timeoutMs?: number): Promise<void>
+  /** Drop counters. */
+  stats(): MetricsStats
+}
+
+/** The collector to record into: the running request's while it is open, else the process-level one. */
+function target(): Collector {
+  const c = requestContext.getStore()
+  return c !== undefined && !c.closed ? c : processCollector()
+}
+
+function openRequest(method: string): Collector | undefined {
+  const c = requestContext.getStore()
+  if (c !== undefined && !c.closed) return c
+  warnOnce(`RM_NO_REQUEST_${method}`, `routemeter: metrics.${method}() was called outside an open request; it only applies to a request and was ignored`)
+  return undefined
+}
+
+function settle(c: Collector, name: string, startedAt: number, cpuAt: number | undefined): void {
+  const into = c.closed ? processCollector() : c
+  if (into.timing(name, performance.now() - startedAt) && cpuAt !== undefined) {
+    into.timing(`${name}.cpu`, c.clock.since(c, cpuAt))
+  }
+}
+
+/**
+ * Records into the request whose code is running (found through AsyncLocalStorage, so it works from any
+ * depth of the app's code), or, outside a request, into a process-level collector shipped every flush.
+ * Never throws: a bad name or value is dropped, counted in `stats()` and warned about once.
+ *
+ * @example
+ * import { metrics } from 'routemeter'
+ *
+ * async function loadUser(id) {
+ *   metrics.count('user.load')
+ *   return metrics.timed('db.user', () => db.users.find(id))
+ * }
+ */
+export const metrics: Metrics = {
+  count(name, value = 1) {
+    target().count(name, value)
+  },
+  timing(name, ms) {
+    target().timing(name, ms)
+  },
+  timed<T>(name: string, fn: () => T): T {
+    if (typeof fn !== 'function') {
+      countDrop('value')
+      warnOnce('RM_TIMED_NOT_FUNCTION', `routemeter: metrics.timed(${JSON.stringify(String(name))}, fn) needs a function; nothing was run`)
+      return undefined as T
+    }
+    const c = target()
+    const startedAt = performance.now()
+    const cpuAt = c.clock.read(c)
+    let result: T
+    try {
+      result = fn()
+    } catch (error) {
+      settle(c, name, startedAt, cpuAt)
+      throw error
+    }
+    if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
+      settle(c, name, startedAt, cpuAt)
+      return result
+    }
+    return (result as unknown as PromiseLike<unknown>).then(
+      (value) => {
+        settle(c, name, startedAt, cpuAt)
+        return value
+      },
+      (error: unknown) => {
+        settle(c, name, startedAt, cpuAt)
+        throw error
+      },
+    ) as T
+  },
+  dimension(name, value) {
+    openRequest('dimension')?.dimension(name, value)
+  },
+  route(name) {
+    openRequest('route')?.route(name)
+  },
+  flush: () => flushAll(),
+  close: (timeoutMs) => closeAll(timeoutMs),
+  stats: () => ({ dropped: dropTotals() }),
+}
