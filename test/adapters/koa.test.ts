@@ -1,0 +1,82 @@
+import http from 'node:http'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import Koa from 'koa'
+import Router from '@koa/router'
+import { koaMetrics, memorySink, metrics, withMetrics } from '../../src/index.js'
+import { fetchText, listen } from '../support/http.js'
+
+function buildApp(middleware?: Koa.Middleware) {
+  const app = new Koa()
+  app.silent = true
+  if (middleware) app.use(middleware)
+  const users = new Router()
+  users.get('/:id', (ctx) => {
+    metrics.count('user.lookups')
+    ctx.body = { id: ctx.params.id }
+  })
+  users.get('/:id/secret', (ctx) => ctx.throw(403, 'no'))
+  const api = new Router({ prefix: '/api' })
+  api.use('/users', users.routes(), users.allowedMethods())
+  api.get('/crash', () => {
+    throw new Error('handler bug')
+  })
+  app.use(api.routes()).use(api.allowedMethods())
+  return app
+}
+
+test('koaMetrics names requests by the matched route, nested routers included', async () => {
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(buildApp(koaMetrics({ sink }) as Koa.Middleware).callback()))
+  const ok = await fetchText(`${url}/api/users/3F2504E0-4F89-11D3-9A0C-0305E82C3301`)
+  await fetchText(`${url}/api/users/7/secret`)
+  await fetchText(`${url}/api/crash`)
+  await fetchText(`${url}/nope/123`)
+  await sink.flush()
+  await close()
+  assert.is(ok.status, 200)
+  const rows = sink.records().map((r) => [r.route, r.status, r.counters.Failure, r.counters.ClientError])
+  assert.equal(rows, [
+    ['api.users.id', 200, 0, 0],
+    ['api.users.id.secret', 403, 0, 1],
+    ['api.crash', 500, 1, 0],
+    ['unmatched', 404, 0, 1],
+  ])
+  assert.is(sink.records()[0]!.counters['user.lookups'], 1)
+})
+
+test('koaMetrics re-throws downstream errors unchanged, so Koa answers exactly as without it', async () => {
+  const seen: string[][] = [[], []]
+  const bare = buildApp()
+  const wrapped = buildApp(koaMetrics({ sink: memorySink() }) as Koa.Middleware)
+  bare.on('error', (error: Error) => seen[0]!.push(error.message))
+  wrapped.on('error', (error: Error) => seen[1]!.push(error.message))
+  const a = await listen(http.createServer(bare.callback()))
+  const b = await listen(http.createServer(wrapped.callback()))
+  for (const path of ['/api/crash', '/api/users/1/secret', '/api/users/1']) {
+    const [x, y] = await Promise.all([fetchText(a.url + path), fetchText(b.url + path)])
+    assert.equal([y.status, y.text, y.headers['content-type']], [x.status, x.text, x.headers['content-type']], path)
+  }
+  await a.close()
+  await b.close()
+  // Koa's own 'error' events are the same errors, in the same order.
+  assert.equal(seen[0], ['handler bug', 'no'])
+  assert.equal(seen[1], seen[0])
+})
+
+test('withMetrics(app.callback()) measures a Koa app too, and koaMetrics inside it adds the template without double counting', async () => {
+  const sink = memorySink()
+  const plain = memorySink()
+  const a = await listen(http.createServer(withMetrics(buildApp().callback(), { sink: plain })))
+  const b = await listen(http.createServer(withMetrics(buildApp(koaMetrics({ sink: memorySink() }) as Koa.Middleware).callback(), { sink })))
+  await fetchText(`${a.url}/api/users/42`)
+  await fetchText(`${b.url}/api/users/42`)
+  await plain.flush()
+  await sink.flush()
+  await a.close()
+  await b.close()
+  assert.equal(plain.records().map((r) => r.route), ['api.users.id'])
+  assert.equal(sink.records().map((r) => r.route), ['api.users.id'])
+})
+
+test.run()

@@ -1,0 +1,94 @@
+import http from 'node:http'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
+import { fetchText, listen } from '../support/http.js'
+
+/** Burns `ms` of this process's CPU (not wall time), so "its burn" is well defined even when preempted. */
+function burn(ms: number): void {
+  const start = process.cpuUsage()
+  for (;;) {
+    for (let i = 0; i < 10_000; i++) Math.sqrt(i)
+    const used = process.cpuUsage(start)
+    if ((used.user + used.system) / 1000 >= ms) return
+  }
+}
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+async function app(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if (req.url === '/burn') burn(20)
+  else if (req.url === '/sleep') await sleep(20)
+  else if (req.url === '/await-burn') {
+    await sleep(10)
+    burn(20)
+  }
+  res.end('done')
+}
+
+function cpuOf(records: MetricRecord[], route: string): number[] {
+  return records.filter((r) => r.route === route).map((r) => r.timers.CpuTime!)
+}
+
+test("attributed CpuTime tells each request's own CPU under 60 concurrent requests", async () => {
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics(app, { sink })))
+  await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => fetchText(url + p))) // warm-up
+  await sink.flush()
+  sink.clear()
+  const paths = Array.from({ length: 20 }, () => ['/burn', '/sleep', '/await-burn']).flat()
+  await Promise.all(paths.map((p) => fetchText(url + p)))
+  await sink.flush()
+  await close()
+  const records = sink.records()
+  assert.is(records.length, 60)
+  const burners = [...cpuOf(records, 'burn'), ...cpuOf(records, 'await-burn')]
+  const sleepers = cpuOf(records, 'sleep')
+  assert.is(burners.length, 40)
+  for (const cpu of burners) assert.ok(cpu >= 15 && cpu <= 25, `a 20 ms burner reported ${cpu.toFixed(2)} ms: ${burners.map((c) => c.toFixed(1)).join(' ')}`)
+  for (const cpu of sleepers) assert.ok(cpu < 2, `a sleeper reported ${cpu.toFixed(2)} ms: ${sleepers.map((c) => c.toFixed(2)).join(' ')}`)
+})
+
+test('window CpuTime is the process CPU between entry and end: exact for one request at a time', async () => {
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics(app, { sink, cpu: 'window' })))
+  for (let i = 0; i < 3; i++) await fetchText(`${url}/burn`)
+  await sink.flush()
+  await close()
+  for (const cpu of cpuOf(sink.records(), 'burn')) assert.ok(cpu >= 19 && cpu <= 30, `window burner reported ${cpu}`)
+})
+
+test('cpu: false records no CpuTime and no .cpu timers', async () => {
+  const sink = memorySink()
+  const { url, close } = await listen(
+    http.createServer(withMetrics((_req, res) => {
+      metrics.timed('block', () => burn(1))
+      res.end()
+    }, { sink, cpu: false })),
+  )
+  await fetchText(`${url}/x`)
+  await sink.flush()
+  await close()
+  const [r] = sink.records()
+  assert.equal(Object.keys(r!.timers).sort(), ['RequestTime', 'block'])
+})
+
+test('metrics.timed charges a block its own CPU in attributed mode, even when the request also sleeps', async () => {
+  const sink = memorySink()
+  const { url, close } = await listen(
+    http.createServer(withMetrics(async (_req, res) => {
+      await metrics.timed('work', async () => {
+        await sleep(15)
+        burn(10)
+      })
+      res.end()
+    }, { sink })),
+  )
+  await fetchText(`${url}/x`)
+  await sink.flush()
+  await close()
+  const t = sink.records()[0]!.timers
+  assert.ok(t.work! >= 24, `wall ${t.work}`)
+  assert.ok(t['work.cpu']! >= 7 && t['work.cpu']! <= 14, `cpu ${t['work.cpu']}`)
+})
+
+test.run()

@@ -1,0 +1,185 @@
+import http from 'node:http'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
+import { fetchText, listen } from '../support/http.js'
+
+async function one(handler: (req: http.IncomingMessage, res: http.ServerResponse) => unknown): Promise<MetricRecord[]> {
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics(handler, { sink })))
+  await fetchText(`${url}/x`)
+  await new Promise((r) => setTimeout(r, 10))
+  await sink.flush()
+  await close()
+  return sink.records()
+}
+
+test('count adds up repeated counts of a name, default 1', async () => {
+  const [r] = await one((_req, res) => {
+    metrics.count('hits')
+    metrics.count('hits', 2)
+    metrics.count('bytes', 512)
+    res.end()
+  })
+  assert.is(r!.counters.hits, 3)
+  assert.is(r!.counters.bytes, 512)
+})
+
+test('timing adds up repeated timings of a name', async () => {
+  const [r] = await one((_req, res) => {
+    metrics.timing('db', 2.5)
+    metrics.timing('db', 1.5)
+    res.end()
+  })
+  assert.is(r!.timers.db, 4)
+})
+
+test('timed returns what a sync fn returns and records wall and cpu timers', async () => {
+  let got: unknown
+  const [r] = await one((_req, res) => {
+    got = metrics.timed('calc', () => 41 + 1)
+    res.end()
+  })
+  assert.is(got, 42)
+  assert.type(r!.timers.calc, 'number')
+  assert.type(r!.timers['calc.cpu'], 'number')
+})
+
+test('timed re-throws what a sync fn throws and still records the block', async () => {
+  const boom = new Error('x')
+  let caught: unknown
+  const [r] = await one((_req, res) => {
+    try {
+      metrics.timed('bad', () => {
+        throw boom
+      })
+    } catch (error) {
+      caught = error
+    }
+    res.end()
+  })
+  assert.is(caught, boom)
+  assert.type(r!.timers.bad, 'number')
+})
+
+test('timed resolves and rejects as an async fn does and records the block both ways', async () => {
+  let value: unknown
+  let reason: unknown
+  const boom = new Error('async')
+  const [r] = await one(async (_req, res) => {
+    value = await metrics.timed('ok', async () => {
+      await new Promise((x) => setTimeout(x, 12))
+      return 'v'
+    })
+    reason = await metrics.timed('fails', async () => {
+      throw boom
+    }).catch((e: unknown) => e)
+    res.end()
+  })
+  assert.is(value, 'v')
+  assert.is(reason, boom)
+  assert.ok(r!.timers.ok! >= 10, `ok ${r!.timers.ok}`)
+  assert.type(r!.timers.fails, 'number')
+})
+
+test('route() wins over the path; dimension() tags the request', async () => {
+  const [r] = await one((_req, res) => {
+    metrics.route('checkout')
+    metrics.dimension('plan', 'pro')
+    metrics.dimension('retries', 2)
+    res.end()
+  })
+  assert.is(r!.route, 'checkout')
+  assert.equal(r!.dimensions, { plan: 'pro', retries: '2' })
+})
+
+test('bad names and values never throw: they are dropped, counted and leave the rest intact', async () => {
+  const before = metrics.stats().dropped
+  const [r] = await one((_req, res) => {
+    metrics.count('', 1)
+    metrics.count('x'.repeat(500))
+    metrics.count('nan', NaN)
+    metrics.count('inf', Infinity)
+    metrics.count('str', '3' as unknown as number)
+    metrics.timing('neg', -1)
+    metrics.timing(undefined as unknown as string, 1)
+    metrics.count('Failure')
+    metrics.dimension('', 'x')
+    metrics.dimension('obj', {} as unknown as string)
+    metrics.route('')
+    metrics.timed('notfn', 5 as unknown as () => void)
+    metrics.count('fine')
+    res.end()
+  })
+  const after = metrics.stats().dropped
+  const delta = (k: string) => (after[k] ?? 0) - (before[k] ?? 0)
+  assert.equal(Object.keys(r!.counters).sort(), ['Aborted', 'ClientError', 'Failure', 'fine'])
+  assert.is(r!.counters.Failure, 0)
+  assert.equal(Object.keys(r!.timers), ['RequestTime', 'CpuTime'])
+  assert.is(delta('name'), 6)
+  assert.is(delta('value'), 6)
+})
+
+test('a request holds a bounded number of metric names', async () => {
+  const before = metrics.stats().dropped.limit ?? 0
+  const [r] = await one((_req, res) => {
+    for (let i = 0; i < 1000; i++) metrics.count(`n${i}`)
+    res.end()
+  })
+  assert.is(Object.keys(r!.counters).length, 256 + 3)
+  assert.is((metrics.stats().dropped.limit ?? 0) - before, 1000 - 256)
+})
+
+test('outside a request, metrics go to a process record shipped with the next flush of the first live wrapper', async () => {
+  await metrics.close() // forget earlier wrappers, so this test's is the first live one
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics((_req, res) => res.end(), { sink })))
+  metrics.count('jobs.done', 2)
+  metrics.count('jobs.done')
+  metrics.timing('job', 3)
+  assert.is(metrics.timed('startup', () => 7), 7)
+  await fetchText(url)
+  await metrics.flush()
+  await close()
+  const processRecord = sink.records().find((r) => r.kind === 'process')
+  assert.ok(processRecord, 'a process record was shipped')
+  assert.equal([processRecord!.route, processRecord!.method, processRecord!.status], ['', '', 0])
+  assert.is(processRecord!.counters['jobs.done'], 3)
+  assert.is(processRecord!.timers.job, 3)
+  assert.type(processRecord!.timers.startup, 'number')
+  assert.type(processRecord!.timers['startup.cpu'], 'number')
+})
+
+test('metrics after the response ended go to the process collector instead of being lost', async () => {
+  let late!: () => void
+  const done = new Promise<void>((r) => (late = r))
+  await metrics.close()
+  const sink = memorySink()
+  const { url, close } = await listen(
+    http.createServer(withMetrics((_req, res) => {
+      res.end()
+      res.on('finish', () =>
+        setTimeout(() => {
+          metrics.count('after.end')
+          late()
+        }, 5),
+      )
+    }, { sink })),
+  )
+  await fetchText(url)
+  await done
+  await sink.flush()
+  await close()
+  const request = sink.records().find((r) => r.kind === 'request')
+  const processRecord = sink.records().find((r) => r.kind === 'process')
+  assert.is(request!.counters['after.end'], undefined)
+  assert.is(processRecord?.counters['after.end'], 1)
+})
+
+test('dimension() and route() outside a request are ignored without throwing', () => {
+  metrics.dimension('a', 'b')
+  metrics.route('r')
+  assert.ok(true)
+})
+
+test.run()
