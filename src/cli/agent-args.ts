@@ -1,0 +1,167 @@
+/**
+ * Flags and environment of `routemeter agent`, turned into `startAgent` options. Flags win over the
+ * environment, which wins over defaults. Any mistake is a {@link UsageError} with a message fit for a
+ * human, printed by `main` with exit code 2.
+ */
+import { parseArgs } from 'node:util'
+import type { AgentOptions } from '../agent/agent.js'
+import type { Publisher } from '../agent/publisher.js'
+import { influxPublisher } from '../agent/influx-publisher.js'
+import { statsdPublisher } from '../agent/statsd-publisher.js'
+import { consolePublisher } from '../agent/console-publisher.js'
+import { resolveRedisUrl } from '../sinks/redis-url.js'
+
+export class UsageError extends Error {
+  override readonly name = 'UsageError'
+}
+
+export const AGENT_HELP = `Usage: routemeter agent [options]
+
+Moves metrics from the Redis stream that redisSink() writes to InfluxDB, StatsD and/or the console.
+Any number of agents can share one stream: they form a Redis consumer group.
+
+Redis:
+  --redis URL            redis://[user:password@]host[:port][/db] or rediss://… (TLS)
+                         env ROUTEMETER_REDIS_URL, default redis://127.0.0.1:6379
+  --stream NAME          stream key; env ROUTEMETER_STREAM, default routemeter
+  --group NAME           consumer group; env ROUTEMETER_GROUP, default routemeter
+  --consumer NAME        this agent's name in the group, keep it stable across restarts;
+                         env ROUTEMETER_CONSUMER, default <hostname>-<pid>
+
+Publishers (at least one):
+  --influx URL           InfluxDB base URL, e.g. http://127.0.0.1:8086; env ROUTEMETER_INFLUX_URL
+  --influx-db NAME       InfluxDB 1.x database; env ROUTEMETER_INFLUX_DB
+  --influx-org NAME      InfluxDB 2.x org;    env ROUTEMETER_INFLUX_ORG
+  --influx-bucket NAME   InfluxDB 2.x bucket; env ROUTEMETER_INFLUX_BUCKET
+  --influx-token TOKEN   InfluxDB 2.x token;  env ROUTEMETER_INFLUX_TOKEN (prefer the env: flags show in ps)
+  --statsd HOST:PORT     StatsD server (UDP); env ROUTEMETER_STATSD
+  --statsd-prefix NAME   prefix for StatsD names; env ROUTEMETER_PREFIX
+  --console              print a per-route table of what passes through
+  --json                 with --console: JSON lines instead of the table
+
+Tuning:
+  --status-interval S    seconds between status lines on stderr, 0 for none (default 5)
+  --claim-idle-ms MS     reclaim entries idle this long in a dead agent's list (default 60000)
+  --max-deliveries N     dead-letter an entry delivered this many times unacked (default 5)
+  --drain-timeout-ms MS  on SIGINT/SIGTERM, finish in-flight work within this bound (default 10000)
+  -h, --help             show this help
+
+Entries that cannot be decoded, or that a backend refuses as malformed, go to <stream>:dead.
+`
+
+/** What `routemeter agent` will run. */
+export interface AgentCommand {
+  readonly options: Omit<AgentOptions, 'publishers' | 'onError'>
+  readonly publishers: Publisher[]
+  /** One line per publisher, credentials redacted, for the startup message. */
+  readonly describe: string[]
+  readonly statusIntervalMs: number
+  readonly help: boolean
+}
+
+/**
+ * Parses `argv` (after `agent`) and `env`. Publishers are constructed here, so their own TypeErrors
+ * become usage errors too.
+ *
+ * @example
+ * const command = parseAgentArgs(['--influx', 'http://influx:8086', '--influx-db', 'metrics'], process.env)
+ */
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): AgentCommand {
+  let values: Record<string, string | boolean | undefined>
+  try {
+    ({ values } = parseArgs({
+      args: [...argv],
+      strict: true,
+      allowPositionals: false,
+      options: {
+        redis: { type: 'string' }, stream: { type: 'string' }, group: { type: 'string' }, consumer: { type: 'string' },
+        influx: { type: 'string' }, 'influx-db': { type: 'string' }, 'influx-org': { type: 'string' },
+        'influx-bucket': { type: 'string' }, 'influx-token': { type: 'string' },
+        statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' },
+        console: { type: 'boolean' }, json: { type: 'boolean' },
+        'status-interval': { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
+        'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      },
+    }))
+  } catch (error) {
+    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
+  }
+  const empty = { options: {}, publishers: [], describe: [], statusIntervalMs: 0 }
+  if (values.help === true) return { ...empty, help: true }
+  const pick = (flag: string, name: string): string | undefined => {
+    const value = values[flag]
+    if (typeof value === 'string') return value
+    const fromEnv = env[name]
+    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
+  }
+  const int = (flag: string, fallback: number, min: number): number => {
+    const text = values[flag]
+    if (text === undefined) return fallback
+    const n = Number(text)
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`)
+    return n
+  }
+
+  const redis = pick('redis', 'ROUTEMETER_REDIS_URL')
+  let safeRedis: string
+  try { safeRedis = resolveRedisUrl(redis, 'redis').safe } catch (error) { throw new UsageError(flagged((error as Error).message)) }
+
+  const publishers: Publisher[] = []
+  const describe: string[] = []
+  const build = (what: string, make: () => Publisher): void => {
+    try { publishers.push(make()) } catch (error) { throw new UsageError(`${what}: ${flagged((error as Error).message)}`) }
+  }
+  const influx = pick('influx', 'ROUTEMETER_INFLUX_URL')
+  const db = pick('influx-db', 'ROUTEMETER_INFLUX_DB')
+  const org = pick('influx-org', 'ROUTEMETER_INFLUX_ORG')
+  const bucket = pick('influx-bucket', 'ROUTEMETER_INFLUX_BUCKET')
+  const token = pick('influx-token', 'ROUTEMETER_INFLUX_TOKEN')
+  if (influx !== undefined) {
+    const v2 = org !== undefined || bucket !== undefined || token !== undefined
+    if (!v2 && db === undefined) throw new UsageError('--influx needs --influx-db (InfluxDB 1.x) or --influx-org, --influx-bucket and --influx-token (2.x)')
+    if (v2 && (org === undefined || bucket === undefined || token === undefined)) {
+      throw new UsageError('InfluxDB 2.x needs all of --influx-org, --influx-bucket and --influx-token')
+    }
+    build('--influx', () => (v2 ? influxPublisher({ url: influx, org: org as string, bucket: bucket as string, token: token as string }) : influxPublisher({ url: influx, db: db as string })))
+    describe.push(`influx ${redactHttp(influx)} ${v2 ? `org ${org} bucket ${bucket}` : `db ${db}`}`)
+  } else if (db !== undefined || org !== undefined || bucket !== undefined) {
+    throw new UsageError('--influx-db/--influx-org/--influx-bucket need --influx URL')
+  }
+  const statsd = pick('statsd', 'ROUTEMETER_STATSD')
+  if (statsd !== undefined) {
+    const match = /^(.+):(\d{1,5})$/.exec(statsd)
+    const port = match === null ? NaN : Number(match[2])
+    if (match === null || port < 1 || port > 65535) throw new UsageError(`--statsd must be HOST:PORT, got ${JSON.stringify(statsd)}`)
+    const host = match[1].replace(/^\[(.*)\]$/, '$1')
+    build('--statsd', () => statsdPublisher({ host, port, prefix: pick('statsd-prefix', 'ROUTEMETER_PREFIX') }))
+    describe.push(`statsd ${statsd}`)
+  }
+  if (values.json === true && values.console !== true) throw new UsageError('--json only applies with --console')
+  if (values.console === true) {
+    build('--console', () => consolePublisher({ json: values.json === true }))
+    describe.push(values.json === true ? 'console (JSON lines)' : 'console')
+  }
+  if (publishers.length === 0) throw new UsageError('no publisher: give --influx, --statsd or --console (or their environment variables)')
+
+  const options: AgentCommand['options'] = {
+    redis, stream: pick('stream', 'ROUTEMETER_STREAM'), group: pick('group', 'ROUTEMETER_GROUP'),
+    consumer: pick('consumer', 'ROUTEMETER_CONSUMER'),
+    claimIdleMs: int('claim-idle-ms', 60_000, 1), maxDeliveries: int('max-deliveries', 5, 1),
+    drainTimeoutMs: int('drain-timeout-ms', 10_000, 1),
+  }
+  describe.unshift(`redis ${safeRedis}`)
+  return { options, publishers, describe, statusIntervalMs: int('status-interval', 5, 0) * 1000, help: false }
+}
+
+/** Turns an option name in a library TypeError (`` `redis` ``) into the flag the user typed. */
+function flagged(message: string): string {
+  return message.replace(/^routemeter: (\w+ )?/, '').replace(/`(\w+)`/g, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`)
+}
+
+function redactHttp(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password !== '') u.password = '***'
+    return u.toString()
+  } catch { return url }
+}

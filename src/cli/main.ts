@@ -1,0 +1,75 @@
+#!/usr/bin/env node
+/**
+ * The `routemeter` command. Today it has one subcommand, `agent` (see `routemeter agent --help`).
+ * Exit codes: 0 after a clean stop (SIGINT/SIGTERM drained), 1 when the drain deadline had to be
+ * forced, 2 for bad arguments.
+ */
+import { startAgent } from '../agent/agent.js'
+import { AGENT_HELP, parseAgentArgs, UsageError } from './agent-args.js'
+import { statusLine } from './status-line.js'
+
+const MAIN_HELP = `Usage: routemeter <command> [options]
+
+Commands:
+  agent    move metrics from Redis to InfluxDB / StatsD / console (routemeter agent --help)
+`
+
+const log = (line: string): void => { process.stderr.write(`${new Date().toISOString()} routemeter agent: ${line}\n`) }
+
+function main(argv: string[]): void {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(MAIN_HELP)
+    process.exitCode = command === undefined ? 2 : 0
+    return
+  }
+  if (command !== 'agent') {
+    process.stderr.write(`routemeter: unknown command ${JSON.stringify(command)}\n\n${MAIN_HELP}`)
+    process.exitCode = 2
+    return
+  }
+  let parsed
+  try { parsed = parseAgentArgs(rest, process.env) } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    process.stderr.write(`routemeter agent: ${error.message}\nRun \`routemeter agent --help\` for the options.\n`)
+    process.exitCode = 2
+    return
+  }
+  if (parsed.help) { process.stdout.write(AGENT_HELP); return }
+
+  const agent = startAgent({ ...parsed.options, publishers: parsed.publishers, onError: (error) => log(error.message) })
+  log(`starting: ${parsed.describe.join(', ')}`)
+  void agent.ready.then(() => log('connected; reading'), () => {})
+
+  let status: NodeJS.Timeout | undefined
+  if (parsed.statusIntervalMs > 0) {
+    let previous = agent.stats()
+    let at = Date.now()
+    status = setInterval(() => {
+      const now = agent.stats()
+      log(statusLine(previous, now, Date.now() - at))
+      previous = now
+      at = Date.now()
+    }, parsed.statusIntervalMs)
+  }
+
+  let stopping = false
+  const drainTimeoutMs = parsed.options.drainTimeoutMs ?? 10_000
+  const shutdown = (signal: string): void => {
+    if (stopping) { log(`${signal} again: exiting without draining`); process.exit(1) }
+    stopping = true
+    log(`${signal}: draining (up to ${drainTimeoutMs} ms)`)
+    if (status !== undefined) clearInterval(status)
+    // Belt and braces: stop() is bounded, but never let a stuck close keep the process alive.
+    setTimeout(() => { log('drain deadline passed; exiting'); process.exit(1) }, drainTimeoutMs + 10_000).unref()
+    agent.stop().then(() => {
+      const s = agent.stats()
+      log(`stopped: ${s.entries} entries, ${s.requests} requests published, ${s.deadLettered} dead-lettered`)
+      process.exit(0)
+    }, (error: unknown) => { log(`stop failed: ${String(error)}`); process.exit(1) })
+  }
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+}
+
+main(process.argv.slice(2))
