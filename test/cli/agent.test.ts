@@ -1,0 +1,127 @@
+/**
+ * `routemeter agent` as a real child process (`node --import tsx src/cli/main.ts`): arguments, status
+ * line, SIGTERM drain, and a SIGKILL mid-stream followed by a restart with InfluxDB counts still exact.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createClient } from 'redis'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { startRedis, type RedisServer } from '../support/redis-server.js'
+import { startInfluxd, type Influxd } from '../support/influxd.js'
+import { INFLUXD, REDIS, servicesAvailable, sleep, trackChild, waitFor } from '../support/services.js'
+
+const test = suite('routemeter agent (CLI)')
+const available = servicesAvailable('test/cli/agent.test.ts (routemeter agent)', [REDIS, INFLUXD])
+const it = available ? test : test.skip
+
+interface Run { child: ChildProcess, output: () => string, exited: Promise<number | null> }
+
+function cli(args: string[], env: Record<string, string> = {}): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
+    cwd: process.cwd(), env: { ...process.env, ROUTEMETER_REDIS_URL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  const untrack = trackChild(child)
+  let output = ''
+  child.stdout?.on('data', (c: Buffer) => { output += c.toString() })
+  child.stderr?.on('data', (c: Buffer) => { output += c.toString() })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => { untrack(); resolve(code) }))
+  return { child, output: () => output, exited }
+}
+
+test('--help prints the flags and exits 0', async () => {
+  const run = cli(['agent', '--help'])
+  assert.is(await run.exited, 0)
+  for (const flag of ['--redis', '--stream', '--group', '--influx', '--influx-db', '--influx-token', '--statsd', '--console', '--json']) {
+    assert.ok(run.output().includes(flag), flag)
+  }
+})
+
+test('bad arguments exit 2 with a clear one-line reason', async () => {
+  const cases: Array<[string[], RegExp]> = [
+    [['agent', '--nope'], /Unknown option '--nope'/],
+    [['agent'], /no publisher/],
+    [['agent', '--influx', 'http://x:8086'], /--influx needs --influx-db/],
+    [['agent', '--console', '--redis', 'mysql://u:hunter2@x'], /--redis must use redis:\/\/ or rediss:\/\//],
+    [['agent', '--statsd', 'nohostport'], /--statsd must be HOST:PORT/],
+    [['agent', '--console', '--max-deliveries', 'many'], /--max-deliveries must be an integer/],
+    [['frobnicate'], /unknown command "frobnicate"/],
+  ]
+  await Promise.all(cases.map(async ([args, pattern]) => {
+    const run = cli(args)
+    assert.is(await run.exited, 2, args.join(' '))
+    assert.match(run.output(), pattern)
+    assert.not.match(run.output(), /hunter2|at .*\.ts:\d+/)
+  }))
+})
+
+let redis: RedisServer
+let influx: Influxd
+let no = 0
+test.before(async () => { if (available) [redis, influx] = await Promise.all([startRedis(), startInfluxd()]) })
+test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
+
+let ts = 0
+async function produce(client: ReturnType<typeof createClient>, stream: string, entries: number, perEntry: number): Promise<void> {
+  for (let e = 0; e < entries; e++) {
+    const batch: MetricRecord[] = Array.from({ length: perEntry }, () => ({
+      kind: 'request' as const, prefix: '', route: `r${ts % 5}`, method: 'GET', status: 200, aborted: false, dimensions: {},
+      counters: { Failure: 0 }, timers: { RequestTime: 1 }, timestamp: 1763798400000 + ts++,
+    }))
+    const [x] = encodeBatch(batch).entries
+    await client.xAdd(stream, '*', { v: x.v, n: String(x.n), p: x.p })
+  }
+}
+
+it('SIGTERM drains, acks and exits 0; the status line is printed meanwhile', async () => {
+  const db = `cli${++no}`
+  const stream = `st${no}`
+  await influx.createDatabase(db)
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  try {
+    const run = cli(['agent', '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '1'], { ROUTEMETER_REDIS_URL: redis.url })
+    await waitFor('connected', () => run.output().includes('connected'), 15_000)
+    await produce(client, stream, 50, 20)
+    await waitFor('a status line', () => /entries\/s \d+ · requests\/s [\d,]+ · lag \d+ · pending \d+ · retries 0 · dead-lettered 0/.test(run.output()), 5000)
+    run.child.kill('SIGTERM')
+    const started = Date.now()
+    assert.is(await run.exited, 0, run.output())
+    assert.ok(Date.now() - started < 5000)
+    assert.match(run.output(), /SIGTERM: draining/)
+    assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
+    assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 1000)
+  } finally { await client.close() }
+})
+
+it('SIGKILL mid-stream then restart: InfluxDB counts exact, no loss and no duplicates', async () => {
+  const db = `cli${++no}`
+  const stream = `st${no}`
+  await influx.createDatabase(db)
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  const args = ['agent', '--redis', redis.url, '--stream', stream, '--consumer', 'k1', '--influx', influx.url, '--influx-db', db, '--status-interval', '0']
+  try {
+    const N = 400 * 50
+    await produce(client, stream, 400, 50)
+    const first = cli(args)
+    // Kill once it is visibly part-way: some requests in InfluxDB, not all.
+    await waitFor('progress', async () => (await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')) > 0, 15_000, 2)
+    first.child.kill('SIGKILL')
+    assert.is(await first.exited, null)
+    const before = await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')
+    const pendingAtKill = (await client.xPending(stream, 'routemeter')).pending
+    assert.ok(before < N && pendingAtKill > 0, `killed too late: ${before} published, ${pendingAtKill} pending`)
+    await produce(client, stream, 100, 50)
+    const second = cli(args)
+    await waitFor('all published', async () => (await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')) >= N + 5000, 20_000, 50)
+    await sleep(500)
+    assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), N + 5000, `before kill ${before}, pending at kill ${pendingAtKill}`)
+    second.child.kill('SIGTERM')
+    assert.is(await second.exited, 0)
+    assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
+  } finally { await client.close() }
+})
+
+test.run()
