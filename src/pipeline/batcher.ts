@@ -113,9 +113,9 @@ export function createBatcher(options: BatcherOptions): Batcher {
     closed = true
     clearInterval(timer)
     let timeout: NodeJS.Timeout | undefined
+    // Not unref'd: whoever awaits close() (a SIGTERM handler) wants it to finish, and it is bounded.
     const bounded = new Promise<void>((resolve) => {
       timeout = setTimeout(resolve, timeoutMs)
-      timeout.unref()
     })
     const work = (async () => {
       await flush()

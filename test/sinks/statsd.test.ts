@@ -4,6 +4,17 @@ import * as assert from 'uvu/assert'
 import { metrics, statsdSink, withMetrics, type MetricRecord } from '../../src/index.js'
 import { fetchText, listen, pool } from '../support/http.js'
 import { parseLine, udpCollector } from '../support/udp.js'
+import { sinkContract } from './contract.js'
+
+sinkContract('statsdSink', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port })
+  return {
+    sink,
+    delivered: async (route) => udp.lines.filter((l) => l.startsWith(`${route}.RequestTime:`)).length,
+    dispose: () => udp.close(),
+  }
+})
 
 function record(over: Partial<MetricRecord> = {}): MetricRecord {
   return {

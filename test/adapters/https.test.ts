@@ -1,0 +1,53 @@
+import https from 'node:https'
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { once } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { memorySink, withMetrics } from '../../src/index.js'
+
+/** A throwaway self-signed certificate made with openssl, or undefined when openssl is missing. */
+function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
+  const dir = mkdtempSync(join(tmpdir(), 'routemeter-tls-'))
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
+  } catch {
+    return undefined
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+const tls = selfSigned()
+if (tls === undefined) {
+  if (process.env.ROUTEMETER_REQUIRE_SERVICES === '1') throw new Error('https suite: openssl is required (apt-get install openssl)')
+  console.error('SKIPPED https suite: no openssl binary to make a test certificate (apt-get install openssl)')
+} else {
+  test('works on node:https', async () => {
+    const sink = memorySink()
+    const server = https.createServer(tls, withMetrics((_req, res) => res.end('secure'), { sink }))
+    server.listen(0, '127.0.0.1')
+    await once(server, 'listening')
+    const { port } = server.address() as AddressInfo
+    const body = await new Promise<string>((resolve, reject) => {
+      https
+        .get({ host: '127.0.0.1', port, path: '/accounts/991/statements', rejectUnauthorized: false }, (res) => {
+          let text = ''
+          res.on('data', (d) => (text += d))
+          res.on('end', () => resolve(text))
+        })
+        .on('error', reject)
+    })
+    await sink.flush()
+    server.closeAllConnections()
+    server.close()
+    assert.is(body, 'secure')
+    assert.equal(sink.records().map((r) => [r.route, r.status]), [['accounts.id.statements', 200]])
+  })
+}
+
+test.run()

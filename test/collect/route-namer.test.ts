@@ -1,0 +1,67 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Collector } from '../../src/collect/collector.js'
+import { offClock } from '../../src/collect/cpu-clock.js'
+import { createRouteNamer, pathOf, templateToName } from '../../src/collect/route-namer.js'
+import { metrics } from '../../src/index.js'
+
+function closed(url: string, status = 200, extra: Partial<Collector> = {}): Collector {
+  const c = new Collector(offClock, null, url, 'GET', {}, 0)
+  c.status = status
+  return Object.assign(c, extra)
+}
+
+test('resolution order: explicit name, then template, then declared pattern, then the heuristic', () => {
+  const namer = createRouteNamer({ routes: ['/users/:name'], maxRoutes: 100 })
+  assert.is(namer.name(closed('/users/bob', 200, { explicitRoute: 'profile.show' })), 'profile.show')
+  assert.is(namer.name(closed('/users/bob', 200, { template: '/people/:who' })), 'people.who')
+  assert.is(namer.name(closed('/users/bob')), 'users.name')
+  assert.is(namer.name(closed('/orders/77')), 'orders.id')
+})
+
+test('a 404 or 405 with no template, pattern or explicit name is unmatched; a declared one keeps its name', () => {
+  const namer = createRouteNamer({ routes: ['/users/:name'], maxRoutes: 100 })
+  assert.is(namer.name(closed('/wp-admin/setup.php', 404)), 'unmatched')
+  assert.is(namer.name(closed('/x', 405)), 'unmatched')
+  assert.is(namer.name(closed('/users/ghost', 404)), 'users.name')
+  assert.is(namer.name(closed('/gone', 404, { template: '/gone' })), 'gone')
+  assert.is(namer.name(closed('/x', 404, { explicitRoute: 'custom' })), 'custom')
+})
+
+test('past maxRoutes distinct names every new name is other, counted; admitted names keep working', () => {
+  const before = metrics.stats().dropped.route ?? 0
+  const namer = createRouteNamer({ routes: [], maxRoutes: 3 })
+  const names = ['a', 'b', 'c', 'd', 'e', 'a'].map((p) => namer.name(closed(`/${p}`)))
+  assert.equal(names, ['a', 'b', 'c', 'other', 'other', 'a'])
+  assert.is((metrics.stats().dropped.route ?? 0) - before, 2)
+})
+
+test('Express mounts: the concrete base path goes through the id heuristic, the template is kept', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
+  assert.is(namer.name(closed('/', 200, { templateBase: '/api/users/42/posts', template: '/:postId' })), 'api.users.id.posts.postId')
+  assert.is(namer.name(closed('/', 200, { templateBase: '/api/users', template: '/' })), 'api.users')
+})
+
+test('templateToName drops parameter markers and groups and replaces what a backend could misread', () => {
+  const cases: Array<[string, string]> = [
+    ['/users/:id', 'users.id'],
+    ['/files/*path', 'files.path'],
+    ['/a{/:b}', 'a.b'],
+    ['/', 'root'],
+    ['', 'root'],
+    ['/weird name/x|y', 'weird_name.x_y'],
+    ['/report.:format', 'report.format'],
+  ]
+  for (const [template, name] of cases) assert.is(templateToName(template), name, template)
+  assert.is(templateToName('shop.checkout step', '.'), 'shop.checkout_step')
+})
+
+test('pathOf strips query, fragment and the scheme and host of absolute-form targets', () => {
+  assert.is(pathOf('/a/b?c=1#d'), '/a/b')
+  assert.is(pathOf('/a#x?y'), '/a')
+  assert.is(pathOf('http://example.com/x/y?z'), '/x/y')
+  assert.is(pathOf('http://example.com'), '/')
+  assert.is(pathOf('*'), '*')
+})
+
+test.run()

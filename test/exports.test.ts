@@ -1,0 +1,39 @@
+import { execFileSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { join } from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+
+// `npm test` builds first (pretest); these check the built package the way users load it.
+const root = join(__dirname, '..')
+const API = ['withMetrics', 'metrics', 'koaMetrics', 'connectMetrics', 'normalizePath', 'memorySink', 'statsdSink']
+
+function node(args: string[]): string {
+  return execFileSync(process.execPath, args, { cwd: root, encoding: 'utf8' })
+}
+
+test('the build emitted JavaScript and declarations for both entry points', () => {
+  for (const file of ['dist/index.js', 'dist/index.d.ts', 'dist/index.mjs', 'dist/index.d.mts']) {
+    assert.ok(existsSync(join(root, file)), `${file} exists (run npm run build)`)
+  }
+})
+
+test('require("routemeter") exposes the public API', () => {
+  const keys = JSON.parse(node(['-e', 'console.log(JSON.stringify(Object.keys(require("routemeter"))))'])) as string[]
+  for (const name of API) assert.ok(keys.includes(name), `${name} is exported to require`)
+})
+
+test('import "routemeter" exposes the same API and the same module instance as require', () => {
+  const out = node([
+    '--input-type=module',
+    '-e',
+    `import * as esm from 'routemeter'; import { createRequire } from 'node:module';
+     const cjs = createRequire(import.meta.url)('routemeter');
+     console.log(JSON.stringify({ keys: Object.keys(esm), same: esm.metrics === cjs.metrics && esm.withMetrics === cjs.withMetrics }))`,
+  ])
+  const { keys, same } = JSON.parse(out) as { keys: string[]; same: boolean }
+  for (const name of API) assert.ok(keys.includes(name), `${name} is exported to import`)
+  assert.ok(same, 'one module instance: metrics recorded through import reach wrappers created through require')
+})
+
+test.run()

@@ -1,0 +1,51 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { resolveOptions } from '../src/options.js'
+import { connectMetrics, koaMetrics, memorySink, withMetrics } from '../src/index.js'
+
+const listener = () => {}
+
+const bad: Array<[string, Record<string, unknown>, RegExp]> = [
+  ['an unknown option', { sinks: [] }, /option "sinks".*not an option/],
+  ['a sink without send', { sink: { flush() {} } }, /option "sink" must be an object with send/],
+  ['a prefix with a colon', { prefix: 'a:b' }, /option "prefix"/],
+  ['dimensions with a number value', { dimensions: { a: 1 } }, /option "dimensions"/],
+  ['routes not starting with /', { routes: ['users/:id'] }, /option "routes"/],
+  ['an invalid route pattern', { routes: ['/users/:'] }, /option "routes" has an invalid path-to-regexp pattern/],
+  ['maxRoutes of zero', { maxRoutes: 0 }, /option "maxRoutes" must be an integer from 1/],
+  ['maxRoutes not an integer', { maxRoutes: 1.5 }, /option "maxRoutes"/],
+  ['an unknown cpu mode', { cpu: 'thread' }, /option "cpu" must be 'attributed', 'window' or false/],
+  ['enabled as a string', { enabled: 'no' }, /option "enabled" must be a boolean/],
+  ['onError not a function', { onError: 'log' }, /option "onError"/],
+  ['exclude with a number', { exclude: [5] }, /option "exclude"/],
+  ['flushInterval below 10 ms', { flushInterval: 1 }, /option "flushInterval"/],
+]
+
+for (const [what, options, message] of bad) {
+  test(`${what} throws a TypeError naming the option, from every adapter`, () => {
+    for (const make of [() => withMetrics(listener, options as never), () => connectMetrics(options as never), () => koaMetrics(options as never)]) {
+      assert.throws(make, (e: Error) => e instanceof TypeError && message.test(e.message))
+    }
+  })
+}
+
+test('the environment fills what the options leave out, and options win', () => {
+  const env = { ROUTEMETER_PREFIX: 'envprefix', ROUTEMETER_MAX_ROUTES: '50', ROUTEMETER_DISABLED: '1', ROUTEMETER_CPU: 'window' }
+  const fromEnv = resolveOptions({}, env)
+  assert.equal([fromEnv.prefix, fromEnv.maxRoutes, fromEnv.enabled, fromEnv.cpu], ['envprefix', 50, false, 'window'])
+  const explicit = resolveOptions({ prefix: 'p', maxRoutes: 7, enabled: true, cpu: false }, env)
+  assert.equal([explicit.prefix, explicit.maxRoutes, explicit.enabled, explicit.cpu], ['p', 7, true, false])
+  assert.is(resolveOptions({}, { ROUTEMETER_CPU: 'false' }).cpu, false)
+})
+
+test('a malformed environment value is a TypeError too', () => {
+  assert.throws(() => resolveOptions({}, { ROUTEMETER_MAX_ROUTES: 'lots' }), /option "maxRoutes"/)
+})
+
+test('defaults: no prefix, 1000 routes, attributed CPU, enabled, 1 s flushes of up to 500', () => {
+  const d = resolveOptions(undefined, {})
+  assert.equal([d.prefix, d.maxRoutes, d.cpu, d.enabled, d.flushInterval, d.batchSize, d.maxBuffer], ['', 1000, 'attributed', true, 1000, 500, 10_000])
+  assert.ok(resolveOptions({ sink: memorySink() }, {}).sink)
+})
+
+test.run()

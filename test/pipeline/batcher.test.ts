@@ -1,0 +1,109 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { Collector } from '../../src/collect/collector.js'
+import { offClock } from '../../src/collect/cpu-clock.js'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { createBatcher } from '../../src/pipeline/batcher.js'
+import type { Sink } from '../../src/sinks/sink.js'
+import { metrics } from '../../src/index.js'
+
+const toRecord = (c: Collector) => ({ route: c.url }) as unknown as MetricRecord
+const collector = (i: number) => new Collector(offClock, null, String(i), 'GET', {}, 0)
+
+function slowSink(delayMs: number) {
+  const batches: MetricRecord[][] = []
+  let inFlight = 0
+  let maxInFlight = 0
+  const sink: Sink = {
+    async send(batch) {
+      inFlight++
+      maxInFlight = Math.max(maxInFlight, inFlight)
+      await new Promise((r) => setTimeout(r, delayMs))
+      batches.push(batch)
+      inFlight--
+    },
+    async flush() {},
+    async close() {},
+  }
+  return { sink, batches, maxInFlight: () => maxInFlight }
+}
+
+test('push never sends on the request path; a full batch is sent in a later macrotask', async () => {
+  const { sink, batches } = slowSink(0)
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 3, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  b.push(collector(1))
+  b.push(collector(2))
+  b.push(collector(3))
+  assert.is(batches.length, 0)
+  await new Promise((r) => setImmediate(r))
+  await b.flush()
+  assert.equal(batches.map((x) => x.length), [3])
+  await b.close()
+})
+
+test('never two sends at once: records arriving during a send wait for the next one', async () => {
+  const { sink, batches, maxInFlight } = slowSink(20)
+  const b = createBatcher({ sink, toRecord, flushInterval: 5, batchSize: 2, maxBuffer: 1000, onError: () => {}, isPrimary: () => false })
+  for (let i = 0; i < 50; i++) {
+    b.push(collector(i))
+    if (i % 5 === 0) await new Promise((r) => setTimeout(r, 3))
+  }
+  await b.flush()
+  await b.close()
+  assert.is(maxInFlight(), 1)
+  assert.is(batches.flat().length, 50)
+  assert.equal(batches.flat().map((r) => r.route), Array.from({ length: 50 }, (_, i) => String(i)))
+})
+
+test('a full buffer drops the oldest records and counts them', async () => {
+  const before = metrics.stats().dropped.buffer ?? 0
+  const { sink, batches } = slowSink(50)
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  b.push(collector(-1))
+  for (let i = 0; i < 9; i++) b.push(collector(-1))
+  await new Promise((r) => setImmediate(r)) // the first send is now in flight for 50 ms
+  for (let i = 0; i < 1000; i++) b.push(collector(i))
+  await b.flush()
+  await b.close()
+  const dropped = (metrics.stats().dropped.buffer ?? 0) - before
+  const delivered = batches.flat().length
+  assert.ok(dropped > 0)
+  assert.is(delivered + dropped, 1010)
+  assert.is(batches.flat().at(-1)!.route, '999', 'the newest survive')
+})
+
+test('a failing sink goes to onError and its batch is counted as dropped; the next batch still goes', async () => {
+  const errors: Error[] = []
+  let calls = 0
+  const sink: Sink = {
+    send(batch) {
+      calls++
+      if (calls === 1) throw new Error('sink down')
+      assert.is(batch.length, 1)
+    },
+    async flush() {},
+    async close() {},
+  }
+  const before = metrics.stats().dropped.sink ?? 0
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: (e) => errors.push(e), isPrimary: () => false })
+  b.push(collector(1))
+  b.push(collector(2))
+  await b.flush()
+  b.push(collector(3))
+  await b.flush()
+  await b.close()
+  assert.equal(errors.map((e) => e.message), ['sink down'])
+  assert.is((metrics.stats().dropped.sink ?? 0) - before, 2)
+  assert.is(calls, 2)
+})
+
+test('close is bounded even when the sink hangs forever', async () => {
+  const sink: Sink = { send: () => new Promise(() => {}), flush: async () => {}, close: async () => {} }
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  b.push(collector(1))
+  const started = Date.now()
+  await b.close(100)
+  assert.ok(Date.now() - started < 1000)
+})
+
+test.run()

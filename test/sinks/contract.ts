@@ -1,0 +1,85 @@
+import http from 'node:http'
+import { test as uvuTest } from 'uvu'
+import * as assert from 'uvu/assert'
+import { withMetrics, type MetricRecord, type Sink } from '../../src/index.js'
+import { fetchText, listen } from '../support/http.js'
+
+/** What a sink under contract exposes to the suite. */
+export interface SinkUnderTest {
+  sink: Sink
+  /** How many request records (by route) reached the sink's destination so far. */
+  delivered(route: string): Promise<number>
+  /** Releases what the harness started (sockets, servers). */
+  dispose?(): Promise<void> | void
+}
+
+export function record(over: Partial<MetricRecord> = {}): MetricRecord {
+  return {
+    kind: 'request', prefix: '', route: 'contract', method: 'GET', status: 200, aborted: false,
+    dimensions: {}, counters: { Failure: 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: 1, CpuTime: 0.1 },
+    timestamp: Date.now(), ...over,
+  }
+}
+
+async function eventually(read: () => Promise<number>, expected: number, ms = 3000): Promise<number> {
+  const until = Date.now() + ms
+  let got = await read()
+  while (got < expected && Date.now() < until) {
+    await new Promise((r) => setTimeout(r, 20))
+    got = await read()
+  }
+  return got
+}
+
+/**
+ * The behaviour every sink shares. Each sink's test file calls this with a factory for a fresh sink.
+ *
+ * @example
+ * sinkContract('memorySink', async () => { const sink = memorySink(); return { sink, delivered: async (r) => … } })
+ */
+export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): void {
+  const test = uvuTest
+  test(`${name} contract: a sent batch is delivered after flush()`, async () => {
+    const h = await make()
+    await h.sink.send([record({ route: 'contract.a' }), record({ route: 'contract.a' })])
+    await h.sink.flush()
+    assert.is(await eventually(() => h.delivered('contract.a'), 2), 2)
+    await h.sink.close()
+    await h.dispose?.()
+  })
+
+  test(`${name} contract: flush() also sends what a wrapper still buffers`, async () => {
+    const h = await make()
+    const server = http.createServer(withMetrics((_req, res) => res.end(), { sink: h.sink, flushInterval: 3_600_000 }))
+    const { url, close } = await listen(server)
+    await fetchText(`${url}/contract/b`)
+    await fetchText(`${url}/contract/b`)
+    await close()
+    await h.sink.flush()
+    assert.is(await eventually(() => h.delivered('contract.b'), 2), 2)
+    await h.sink.close()
+    await h.dispose?.()
+  })
+
+  test(`${name} contract: hostile names, dimensions and values never throw`, async () => {
+    const h = await make()
+    const nasty = 'a:b|c@d#e,f=g h\nI\u0000j/\\.'
+    await h.sink.send([
+      record({ route: nasty, prefix: nasty, method: nasty, dimensions: { [nasty]: nasty }, counters: { [nasty]: 1 }, timers: { [nasty]: 0 } }),
+      record({ kind: 'process', route: '', method: '', status: 0, counters: { x: -5 }, timers: {} }),
+    ])
+    await h.sink.flush()
+    await h.sink.close()
+    await h.dispose?.()
+    assert.ok(true)
+  })
+
+  test(`${name} contract: close() is idempotent and bounded`, async () => {
+    const h = await make()
+    const started = Date.now()
+    await Promise.all([h.sink.close(), h.sink.close()])
+    await h.sink.close()
+    assert.ok(Date.now() - started < 5000)
+    await h.dispose?.()
+  })
+}

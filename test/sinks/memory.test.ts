@@ -1,0 +1,32 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { memorySink, metrics } from '../../src/index.js'
+import { record, sinkContract } from './contract.js'
+
+sinkContract('memorySink', async () => {
+  const sink = memorySink()
+  return { sink, delivered: async (route) => sink.records().filter((r) => r.route === route).length }
+})
+
+test('memorySink keeps the newest max records and counts the rest as dropped', async () => {
+  const before = metrics.stats().dropped.sink ?? 0
+  const sink = memorySink({ max: 3 })
+  await sink.send([1, 2, 3, 4, 5].map((n) => record({ status: n })))
+  assert.equal(sink.records().map((r) => r.status), [3, 4, 5])
+  assert.is((metrics.stats().dropped.sink ?? 0) - before, 2)
+  sink.clear()
+  assert.equal(sink.records(), [])
+})
+
+test('records() is a copy: changing it does not change the sink', async () => {
+  const sink = memorySink()
+  await sink.send([record()])
+  sink.records().pop()
+  assert.is(sink.records().length, 1)
+})
+
+test('a bad max is a TypeError', () => {
+  assert.throws(() => memorySink({ max: 0 }), /option "max"/)
+})
+
+test.run()
