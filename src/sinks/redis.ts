@@ -20,6 +20,7 @@ import type { ErrorHandler, Sink } from './sink.js'
 import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../pipeline/stream-encoding.js'
 import { Backlog } from './redis-backlog.js'
 import { resolveRedisUrl } from './redis-url.js'
+import { drainInto } from '../pipeline/registry.js'
 
 /** Options of {@link redisSink}. */
 export interface RedisSinkOptions {
@@ -251,6 +252,8 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
 
   const flush = async (): Promise<void> => {
     if (state === 'closed' && closing === undefined) return
+    // Records still in a wrapper's batcher are part of "everything so far".
+    await drainInto(sink)
     pump()
     if (inFlight === 0 && (backlog.entries === 0 || state === 'down' || state === 'idle')) return
     await new Promise<void>((resolve) => {
@@ -260,7 +263,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     })
   }
 
-  return {
+  const sink: RedisSink = {
     send,
     flush,
     close() {
@@ -286,6 +289,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       state, delivered, entries: entriesDelivered, backlog: backlog.records, droppedBacklog, droppedOversize, outages,
     }),
   }
+  return sink
 }
 
 function nonNegativeInt(value: unknown, fallback: number, option: string): number {

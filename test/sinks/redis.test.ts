@@ -1,4 +1,4 @@
-import { suite } from 'uvu'
+import { suite, test as defaultSuite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { createClient } from 'redis'
@@ -7,6 +7,7 @@ import { DROPPED_BACKLOG_COUNTER, redisSink, type RedisSink } from '../../src/si
 import { decodeEntry, toRecords } from '../../src/pipeline/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { freePort, REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
+import { sinkContract } from './contract.js'
 
 const test = suite('redisSink')
 const available = servicesAvailable('test/sinks/redis.test.ts (redisSink)', [REDIS])
@@ -250,3 +251,31 @@ it('a process whose Redis is unreachable still exits on its own (nothing holds i
 })
 
 test.run()
+
+if (available) {
+  // The contract every sink passes, with delivery checked in the stream itself.
+  let contractServer: RedisServer | undefined
+  let contractNo = 0
+  defaultSuite.after(async () => { await contractServer?.stop({ keepData: false }) })
+  sinkContract('redisSink', async () => {
+    contractServer ??= await startRedis()
+    const url = contractServer.url
+    const stream = `contract${++contractNo}`
+    const sink = redisSink({ url, stream, onError: () => {} })
+    return {
+      sink,
+      delivered: async (route) => {
+        const client = createClient({ url })
+        await client.connect()
+        try {
+          const entries = await client.xRange(stream, '-', '+')
+          return entries.flatMap((e) => {
+            const fields = e.message as Record<string, string>
+            return toRecords(decodeEntry(fields.v, fields.p))
+          }).filter((r) => r.kind === 'request' && r.route === route).length
+        } finally { await client.close() }
+      },
+    }
+  })
+  defaultSuite.run()
+}
