@@ -12,12 +12,18 @@ import type { Collector } from './collector.js'
  * Node runs one JavaScript callback at a time, so the time between a callback's `before` and `after` belongs
  * to the request whose AsyncLocalStorage store that callback carries. The clock is `performance.now()`
  * (≈ 0.04 µs) rather than `process.cpuUsage()` (≈ 0.86 µs, a syscall) because there are about 8 switches per
- * request; DESIGN.md measured ≈ 12 µs/request for cpuUsage-per-switch against ≈ 2 µs for this. Wall time on
- * the thread is turned into CPU once per flush: the process's CPU over the window divided by the thread time
- * we saw charged over the same window (`factor`), which corrects for preemption and for GC threads.
+ * request; DESIGN.md measured ≈ 12 µs/request for cpuUsage-per-switch against ≈ 2 µs for this.
+ *
+ * Wall time on the thread overstates CPU when the OS preempts the thread. Two corrections, both cheap:
+ * - a long hold (> 2 ms, where preemption matters) is capped by the process CPU measured across it;
+ * - once per flush window, the ratio of process CPU to charged thread time, when below 1, scales every
+ *   request down (short holds on a machine so busy that the thread waited for a core).
+ * The ratio is never applied above 1: CPU the process spends outside any callback (GC helper threads, the
+ * JIT compiler, the runtime between callbacks) is not caused by a particular request, and spreading it in
+ * proportion billed heavy requests ≈ 9% more than they burned (test/collect/cpu.test.ts, 2 loaded cores).
  *
  * IDLE is never charged: it is the time the loop waits in epoll. OUTSIDE is charged (HTTP parsing, timers of
- * the app that belong to no request) so it is part of the denominator of `factor`, not billed to requests.
+ * the app that belong to no request) so that it is part of the ratio's denominator, not billed to requests.
  */
 
 interface Slot {
@@ -32,14 +38,35 @@ let since = 0
 /** Thread milliseconds charged to any slot but IDLE, since the process started. */
 let charged = 0
 
+// Preemption guard. On a busy machine the OS can take the CPU away in the middle of a long callback, and
+// wall time would bill that to the request. So a hold longer than LONG_HOLD_MS is charged at most the
+// process CPU that passed during it, read against a `process.cpuUsage()` sample taken at a switch at most
+// CPU_SAMPLE_MS earlier. Sampling only when a millisecond has passed bounds the syscalls to ~1,000/s of
+// busy time (≈ 0.09% of a core); short holds, the vast majority, never read it.
+const LONG_HOLD_MS = 2
+const CPU_SAMPLE_MS = 1
+let sampledCpu = 0
+let sampledAt = 0
+
 function switchTo(next: Slot): Slot {
   const previous = current
   if (next === previous) return previous
   const now = performance.now()
   if (previous !== IDLE) {
-    const held = now - since
+    let held = now - since
+    if (held > LONG_HOLD_MS) {
+      const cpu = processCpuMicros()
+      const cpuHeld = (cpu - sampledCpu) / 1000
+      if (cpuHeld < held) held = cpuHeld
+      sampledCpu = cpu
+      sampledAt = now
+    }
     previous.onThread += held
     charged += held
+  }
+  if (now - sampledAt > CPU_SAMPLE_MS) {
+    sampledCpu = processCpuMicros()
+    sampledAt = now
   }
   current = next
   since = now
@@ -60,7 +87,7 @@ function enableHook(): void {
   }).enable()
 }
 
-// The CPU/thread ratio over the last window. Windows shorter than this reuse the last ratio: over a few ms
+// The CPU/thread ratio over the last window (capped at 1, see above). Windows shorter than this reuse the last ratio: over a few ms
 // `process.cpuUsage()` granularity (clock ticks) makes the ratio meaningless.
 const MIN_WINDOW_MS = 50
 let windowStartCpu = 0
@@ -76,7 +103,7 @@ export function attributionFactor(): number {
   const cpuMs = (cpuNow - windowStartCpu) / 1000
   const threadMs = charged - windowStartCharged
   // Below a millisecond of observed thread time the ratio is noise (and could explode on GC-thread CPU).
-  if (threadMs >= 1) factor = Math.min(Math.max(cpuMs / threadMs, 0), 2)
+  if (threadMs >= 1) factor = Math.min(Math.max(cpuMs / threadMs, 0), 1)
   windowStartCpu = cpuNow
   windowStartCharged = charged
   windowStartTime = now
