@@ -1,0 +1,20 @@
+// Every server the bench runs, in table order. `base` is the contender whose CPU per request is
+// subtracted to get "added"; a base is its own base. `needs` says which external receiver the orchestrator
+// must provide (a UDP socket counting StatsD packets, or the bench's own redis-server) and check.
+
+export const CONTENDERS = [
+  { name: 'bare', base: 'bare', module: 'bare.mjs', options: {} },
+  { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
+  { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },
+  { name: 'rm-memory-window', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', cpu: 'window' }, routemeter: true },
+  { name: 'rm-memory-nocpu', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', cpu: false }, routemeter: true },
+  { name: 'rm-redis', base: 'bare', module: 'routemeter.mjs', options: { sink: 'redis' }, needs: 'redis', routemeter: true },
+  { name: 'rm-statsd', base: 'bare', module: 'routemeter.mjs', options: { sink: 'statsd' }, needs: 'statsd', routemeter: true },
+  { name: 'otel-http', base: 'bare', module: 'otel.mjs', options: {} },
+  { name: 'hot-shots', base: 'bare', module: 'hotshots.mjs', options: {}, needs: 'statsd' },
+  { name: 'express', base: 'express', module: 'express.mjs', options: { variant: 'express' } },
+  { name: 'express-prom-bundle', base: 'express', module: 'express.mjs', options: { variant: 'prom' } },
+  { name: 'connect-datadog', base: 'express', module: 'express.mjs', options: { variant: 'datadog' }, needs: 'statsd' }
+]
+
+export const PEERS = ['otel-http', 'hot-shots', 'express-prom-bundle', 'connect-datadog']

@@ -1,0 +1,46 @@
+// routemeter's withMetrics on bare node:http, zero route configuration, with one sink and one cpu mode per
+// contender. Imported from ../../dist: the bench measures the compiled library, as users run it.
+import { app } from '../app.mjs'
+
+export async function create ({ sink: sinkName, cpu, statsdPort, redisUrl, stream }) {
+  const lib = await import('../../dist/index.js')
+  const rm = lib.withMetrics ? lib : lib.default
+  const errors = []
+  let sink
+  switch (sinkName) {
+    case 'memory': sink = rm.memorySink(); break
+    case 'statsd': sink = rm.statsdSink({ host: '127.0.0.1', port: statsdPort }); break
+    case 'redis':
+      if (typeof rm.redisSink !== 'function') throw new Error('dist/index.js exports no redisSink')
+      sink = rm.redisSink({ url: redisUrl, stream })
+      break
+    default: throw new TypeError(`unknown sink ${sinkName}`)
+  }
+  // Only the options a contender varies are passed, so `cpu: undefined` means the library's default.
+  const options = { sink, onError: err => errors.push(err) }
+  if (cpu !== undefined) options.cpu = cpu
+  const listener = rm.withMetrics(app, options)
+
+  return {
+    listener,
+    async verify (served) {
+      await rm.metrics.flush()
+      const failed = errors.length ? `; ${errors.length} sink errors, first: ${errors[0].message}` : ''
+      if (sinkName !== 'memory') return { ok: errors.length === 0 && served > 0, detail: `flushed${failed}` }
+      const records = sink.records()
+      const requests = records.filter(r => r.kind === undefined || r.kind === 'request')
+      const last = requests[requests.length - 1]
+      const routes = [...new Set(requests.map(r => r.route))]
+      const hasCpu = last !== undefined && typeof last.timers.CpuTime === 'number'
+      // A bounded memorySink keeps the newest records; it must hold every request or be full.
+      const ok = errors.length === 0 && requests.length > 0 && (cpu === false ? !hasCpu : hasCpu) &&
+        routes.every(r => r !== '' && !/\d{3,}/.test(r))
+      return {
+        ok,
+        detail: `${requests.length} records for ${served} requests served; routes ${routes.slice(0, 8).join(' ')}` +
+          `${last ? `; last ${JSON.stringify({ route: last.route, status: last.status, timers: last.timers })}` : ''}${failed}`
+      }
+    },
+    reset () { if (sinkName === 'memory') sink.clear() }
+  }
+}

@@ -1,0 +1,66 @@
+// What the contenders send their metrics to, so the bench can count what arrived before it times them:
+// a UDP socket per StatsD contender, and a redis-server of our own (never the machine's 6379).
+import dgram from 'node:dgram'
+import net from 'node:net'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { spawnCommand } from './child.mjs'
+
+/** A UDP socket on 127.0.0.1 counting StatsD packets and lines; keeps a few lines as a sample. */
+export async function statsdReceiver () {
+  const socket = dgram.createSocket('udp4')
+  const stats = { packets: 0, lines: 0, sample: [] }
+  socket.on('message', buf => {
+    stats.packets++
+    const text = buf.toString('latin1')
+    let lines = 1
+    for (let i = text.indexOf('\n'); i !== -1 && i < text.length - 1; i = text.indexOf('\n', i + 1)) lines++
+    stats.lines += lines
+    if (stats.sample.length < 5) stats.sample.push(text.split('\n')[0])
+  })
+  await new Promise((resolve, reject) => { socket.once('error', reject); socket.bind(0, '127.0.0.1', resolve) })
+  try { socket.setRecvBufferSize(8 * 2 ** 20) } catch {}
+  return { port: socket.address().port, stats, close: () => socket.close() }
+}
+
+async function freePort () {
+  const server = net.createServer()
+  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address()
+  await new Promise(resolve => server.close(resolve))
+  return port
+}
+
+/** Starts redis-server on a free port with a temp dir and no persistence; resolves once it answers. */
+export async function startRedis ({ cpu } = {}) {
+  const port = await freePort()
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-bench-redis-'))
+  const child = spawnCommand('redis-server', [
+    '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
+    '--logfile', path.join(dir, 'redis.log')
+  ], { cpu })
+  const { createClient } = await import('redis')
+  const url = `redis://127.0.0.1:${port}`
+  const client = createClient({ url, socket: { reconnectStrategy: false } })
+  client.on('error', () => {})
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try { await client.connect(); await client.ping(); break } catch (err) {
+      if (Date.now() > deadline || child.exitCode !== null) {
+        throw new Error(`redis-server on port ${port} did not start: ${err.message} (log: ${path.join(dir, 'redis.log')})`)
+      }
+      await new Promise(resolve => setTimeout(resolve, 100))
+    }
+  }
+  return {
+    url,
+    client,
+    async close () {
+      try { await client.quit() } catch {}
+      child.kill('SIGTERM')
+      await new Promise(resolve => child.exitCode !== null ? resolve() : child.once('exit', resolve))
+      fs.rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// The targets of issue 4, checked against the rows of one run. Each result says met or missed and by how
+// much, so a miss is a number, not a feeling.
+import { PEERS } from '../contenders.mjs'
+
+const fmt = x => x.toFixed(2)
+
+export function checkTargets (rows) {
+  const row = (server, route) => rows.find(r => r.server === server && r.route === route)
+  const results = []
+  const floor = row('floor', 'tiny')
+
+  const ratio = (server, factor) => {
+    const r = row(server, 'tiny')
+    if (!r || !floor) return
+    const limit = factor * floor.addedUsPerReq
+    results.push({
+      target: `${server} adds ≤ ${factor}× the floor's added CPU on tiny`,
+      met: r.addedUsPerReq <= limit,
+      detail: `${fmt(r.addedUsPerReq)} µs vs limit ${factor} × ${fmt(floor.addedUsPerReq)} = ${fmt(limit)} µs` +
+        ` (${r.addedUsPerReq <= limit ? 'under' : 'over'} by ${fmt(Math.abs(limit - r.addedUsPerReq))} µs; ` +
+        `${fmt(r.addedUsPerReq / floor.addedUsPerReq)}× the floor)`
+    })
+  }
+  ratio('rm-memory', 1.25)
+  ratio('rm-redis', 1.5)
+
+  const peers = PEERS.map(p => row(p, 'tiny')).filter(Boolean)
+  for (const server of ['rm-memory', 'rm-redis', 'rm-statsd']) {
+    const r = row(server, 'tiny')
+    if (!r || peers.length === 0) continue
+    const cheapest = peers.reduce((a, b) => (a.addedUsPerReq <= b.addedUsPerReq ? a : b))
+    results.push({
+      target: `${server} adds less CPU than every peer on tiny`,
+      met: r.addedUsPerReq < cheapest.addedUsPerReq,
+      detail: `${fmt(r.addedUsPerReq)} µs vs cheapest peer ${cheapest.server} ${fmt(cheapest.addedUsPerReq)} µs` +
+        ` (margin ${fmt(cheapest.addedUsPerReq - r.addedUsPerReq)} µs)`
+    })
+  }
+
+  const bareJson = row('bare', 'json')
+  for (const server of ['rm-memory', 'rm-redis']) {
+    const r = row(server, 'json')
+    if (!r || !bareJson) continue
+    const share = r.addedUsPerReq / bareJson.cpuUsPerReq
+    results.push({
+      target: `${server} adds < 5% of bare's CPU on json`,
+      met: share < 0.05,
+      detail: `${fmt(r.addedUsPerReq)} µs of ${fmt(bareJson.cpuUsPerReq)} µs = ${(share * 100).toFixed(1)}%` +
+        ` (limit ${fmt(0.05 * bareJson.cpuUsPerReq)} µs)`
+    })
+  }
+  return results
+}

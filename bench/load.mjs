@@ -1,0 +1,176 @@
+// The load generator, in its own process (pinned to its own CPU by run.mjs), driven over IPC:
+//
+//   {type:'run', port, route, connections, pipelining}  open N keep-alive connections and keep
+//                                                       `pipelining` requests in flight on each
+//   {type:'mark', on}                                   record latencies only while on (the window)
+//   {type:'end'}                                        stop, let in-flight requests finish, answer
+//                                                       {type:'done', total, errors, non2xx, p50Ms, p99Ms}
+//
+// A minimal HTTP/1.1 client on raw sockets rather than autocannon or undici; bench/README.md says why
+// (every request gets a fresh id, so a route-name cache meets real traffic, not a loop of a few hundred
+// URLs; and the client costs little enough CPU to load the server from one core). It understands exactly
+// what the bench servers send: a status line, headers with Content-Length, a body of that length.
+// Anything else (chunked encoding, a missing length) is counted as an error and fails the run.
+import net from 'node:net'
+import { requestFactory } from './paths.mjs'
+
+const CRLFCRLF = Buffer.from('\r\n\r\n')
+let current = null
+
+function percentile (sorted, p) {
+  if (sorted.length === 0) return 0
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
+}
+
+function start ({ port, route, connections, pipelining }) {
+  const nextRequest = requestFactory(route)
+  const run = {
+    running: true,
+    recording: false,
+    latencies: new Float64Array(1 << 16),
+    n: 0,
+    total: 0,
+    errors: 0,
+    non2xx: 0,
+    firstError: null,
+    sockets: [],
+    inFlight: 0,
+    onIdle: null
+  }
+
+  function record (ms) {
+    if (run.n === run.latencies.length) {
+      const bigger = new Float64Array(run.latencies.length * 2)
+      bigger.set(run.latencies)
+      run.latencies = bigger
+    }
+    run.latencies[run.n++] = ms
+  }
+
+  function fail (err) {
+    run.errors++
+    run.firstError ??= err.message
+  }
+
+  for (let i = 0; i < connections; i++) {
+    const socket = net.connect(port, '127.0.0.1')
+    socket.setNoDelay(true)
+    // Send times of in-flight requests, oldest first (responses come back in order).
+    const sent = []
+    let head = 0
+    let pending = null // unparsed bytes carried over from the previous chunk
+    let bodyLeft = 0 // body bytes of the current response still to skip
+
+    const send = count => {
+      let text = ''
+      const now = performance.now()
+      for (let k = 0; k < count; k++) {
+        text += nextRequest()
+        sent.push(now)
+      }
+      run.inFlight += count
+      socket.write(text)
+    }
+
+    socket.on('connect', () => send(pipelining))
+    socket.on('error', fail)
+    socket.on('close', () => {
+      const lost = sent.length - head
+      if (lost > 0) {
+        run.inFlight -= lost
+        if (run.running) fail(new Error(`connection closed with ${lost} requests in flight`))
+        head = sent.length
+      }
+      if (run.inFlight === 0 && run.onIdle) run.onIdle()
+    })
+    socket.on('data', chunk => {
+      let buf = pending ? Buffer.concat([pending, chunk]) : chunk
+      pending = null
+      let at = 0
+      let completed = 0
+      while (at < buf.length) {
+        if (bodyLeft > 0) {
+          const take = Math.min(bodyLeft, buf.length - at)
+          bodyLeft -= take
+          at += take
+          if (bodyLeft > 0) break
+          completed++
+          continue
+        }
+        const end = buf.indexOf(CRLFCRLF, at)
+        if (end === -1) { pending = buf.subarray(at); break }
+        const headers = buf.latin1Slice(at, end).toLowerCase()
+        const status = Number(headers.slice(9, 12))
+        if (status < 200 || status > 299) run.non2xx++
+        const cl = headers.indexOf('\r\ncontent-length:')
+        if (cl === -1) {
+          fail(new Error(`response without Content-Length: ${JSON.stringify(headers.slice(0, 200))}`))
+          socket.destroy()
+          return
+        }
+        let eol = headers.indexOf('\r\n', cl + 2)
+        if (eol === -1) eol = headers.length
+        bodyLeft = parseInt(headers.slice(cl + 17, eol), 10)
+        at = end + 4
+        if (bodyLeft === 0) completed++
+      }
+      if (completed === 0) return
+      const now = performance.now()
+      for (let k = 0; k < completed; k++) {
+        const t = sent[head++]
+        if (run.recording) record(now - t)
+      }
+      if (head > 4096) { sent.splice(0, head); head = 0 }
+      run.total += completed
+      run.inFlight -= completed
+      if (run.running) send(completed)
+      else if (run.inFlight === 0 && run.onIdle) run.onIdle()
+    })
+    run.sockets.push(socket)
+  }
+  return run
+}
+
+function finish (run) {
+  run.running = false
+  run.recording = false
+  const report = () => {
+    for (const s of run.sockets) s.destroy()
+    const lat = run.latencies.subarray(0, run.n).sort()
+    process.send({
+      type: 'done',
+      total: run.total,
+      errors: run.errors,
+      firstError: run.firstError,
+      non2xx: run.non2xx,
+      inWindow: run.n,
+      p50Ms: percentile(lat, 0.5),
+      p99Ms: percentile(lat, 0.99)
+    })
+  }
+  // Let in-flight requests complete so the server is idle before the next contender runs.
+  let reported = false
+  const once = () => { if (!reported) { reported = true; clearTimeout(timer); report() } }
+  const timer = setTimeout(once, 5000)
+  run.onIdle = once
+  if (run.inFlight <= 0) once()
+}
+
+process.on('message', msg => {
+  switch (msg.type) {
+    case 'run':
+      current = start(msg)
+      return
+    case 'mark':
+      if (current) current.recording = msg.on
+      return
+    case 'end': {
+      const run = current
+      current = null
+      if (run) finish(run)
+      else process.send({ type: 'done', error: 'no run in progress' })
+    }
+  }
+})
+
+process.send({ type: 'ready' })

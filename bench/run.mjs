@@ -1,0 +1,281 @@
+// routemeter's overhead bench. See bench/README.md for what is measured and how.
+//
+//   orchestrator (this process, CPU 1) ──IPC──► server child per contender (all on CPU 0, one loaded at a time)
+//        │   start/stop: each server reports its own process.cpuUsage() delta and requests served
+//        └──IPC──► load child (CPU 1): autocannon, N keep-alive connections, paths cycled per route
+//   receivers (here, CPU 1): one UDP socket per StatsD contender; our own redis-server (CPU 1)
+//
+// Order: spawn everything → check every contender's responses → per contender: warm up every route, then
+// verify it recorded metrics (fail loudly if not) → rounds: route by route, every contender in turn
+// (A B C … A B C …, the starting contender rotating per round) → medians → table, targets, JSON.
+//
+// Usage: node bench/run.mjs [--quick] [--rounds N] [--window S] [--lead S] [--warmup S]
+//          [--connections N] [--pipelining N] [--only a,b] [--routes tiny,json,cpu] [--out path] [--no-pin]
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { request } from 'undici'
+import { CONTENDERS } from './contenders.mjs'
+import { ROUTES, checkResponse } from './app.mjs'
+import { pathsFor } from './paths.mjs'
+import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
+import { statsdReceiver, startRedis } from './lib/receivers.mjs'
+import { median, min, max, round, table } from './lib/stats.mjs'
+import { checkTargets } from './lib/targets.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    rounds: { type: 'string' },
+    window: { type: 'string' },
+    lead: { type: 'string' },
+    warmup: { type: 'string' },
+    connections: { type: 'string' },
+    pipelining: { type: 'string' },
+    only: { type: 'string' },
+    routes: { type: 'string' },
+    out: { type: 'string' },
+    'no-pin': { type: 'boolean', default: false }
+  }
+})
+
+// Full run: 36 cells × 7 rounds × ~1.6 s, plus 1 s of warm-up per cell ≈ 7.5 minutes. 64 connections
+// without pipelining keep the server's event loop ~97% busy on every route (measured), so every contender
+// is timed in the same regime: saturated, one request per read, like traffic from a keep-alive proxy.
+const defaults = args.quick
+  ? { rounds: 1, window: 0.15, lead: 0.05, warmup: 0.1, connections: 16, pipelining: 1 }
+  : { rounds: 7, window: 1.2, lead: 0.3, warmup: 1, connections: 64, pipelining: 1 }
+const config = {
+  rounds: Number(args.rounds ?? defaults.rounds),
+  windowS: Number(args.window ?? defaults.window),
+  leadS: Number(args.lead ?? defaults.lead),
+  warmupS: Number(args.warmup ?? defaults.warmup),
+  connections: Number(args.connections ?? defaults.connections),
+  pipelining: Number(args.pipelining ?? defaults.pipelining),
+  quick: args.quick
+}
+const routes = args.routes ? args.routes.split(',') : Object.keys(ROUTES)
+const outPath = path.resolve(args.out ?? path.join(here, 'results', 'latest.json'))
+const sleep = s => new Promise(resolve => setTimeout(resolve, s * 1000))
+const log = (...xs) => console.error(...xs)
+
+async function selectContenders () {
+  let list = CONTENDERS
+  if (args.only) {
+    const wanted = new Set(args.only.split(','))
+    // a contender needs its base to be measured in the same run
+    for (const c of CONTENDERS) if (wanted.has(c.name)) wanted.add(c.base)
+    list = list.filter(c => wanted.has(c.name))
+  }
+  const left = []
+  if (list.some(c => c.routemeter)) {
+    let lib = null
+    try {
+      const mod = await import(path.join(here, '..', 'dist', 'index.js'))
+      lib = mod.withMetrics ? mod : mod.default
+    } catch (err) {
+      left.push(`routemeter rows: cannot import dist/index.js (${err.message}); run npm run build`)
+    }
+    if (lib && typeof lib.withMetrics !== 'function') left.push('routemeter rows: dist/index.js exports no withMetrics yet')
+    list = list.filter(c => {
+      if (!c.routemeter) return true
+      if (!lib || typeof lib.withMetrics !== 'function') return false
+      const sink = `${c.options.sink}Sink`
+      if (typeof lib[sink] !== 'function') { left.push(`${c.name}: dist/index.js exports no ${sink}`); return false }
+      return true
+    })
+  }
+  return { list, left }
+}
+
+async function main () {
+  const started = Date.now()
+  const plan = args['no-pin'] ? null : cpuPlan()
+  if (plan) pinSelf(plan.load)
+  const { list, left } = await selectContenders()
+  for (const note of left) log(`NOTE: ${note} — left out of this run`)
+  const cpuModel = os.cpus()[0]?.model ?? 'unknown'
+  log(`node ${process.version}, ${os.cpus().length} CPUs (${cpuModel}), ` +
+    `${plan ? `servers pinned to CPU ${plan.server}, load generator to CPU ${plan.load}` : 'no CPU pinning'}`)
+  log(`config: ${JSON.stringify(config)}; routes ${routes.join(',')}; contenders ${list.map(c => c.name).join(',')}`)
+
+  // Receivers first, so no contender ever sends into a closed port.
+  const receivers = {}
+  const redis = list.some(c => c.needs === 'redis') ? await startRedis({ cpu: plan?.load }) : null
+  for (const c of list) if (c.needs === 'statsd') receivers[c.name] = await statsdReceiver()
+
+  const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
+  await ask(load, null, 'ready', 30_000, 'load generator')
+
+  const servers = new Map()
+  await Promise.all(list.map(async c => {
+    const options = { statsdPort: receivers[c.name]?.port, redisUrl: redis?.url, stream: `routemeter-bench:${c.name}` }
+    const child = spawnNode(path.join(here, 'server.mjs'), [c.name, JSON.stringify(options)], { cpu: plan?.server })
+    const { port } = await ask(child, null, 'ready', 60_000, c.name)
+    servers.set(c.name, { child, port })
+  }))
+
+  // 1. Every contender answers every route correctly.
+  for (const c of list) {
+    const { port } = servers.get(c.name)
+    for (const route of routes) {
+      for (const p of pathsFor(route).slice(0, 5)) {
+        const res = await request(`http://127.0.0.1:${port}${p}`)
+        const problem = checkResponse(route, res.statusCode, await res.body.text())
+        if (problem) throw new Error(`${c.name} answered GET ${p} wrongly: ${problem}`)
+      }
+    }
+  }
+  log('responses checked: every contender answers every route correctly')
+
+  // One load run against one server. With `measure`, the server's CPU and request count are taken over a
+  // window that starts `lead` seconds in (connections open, steady state) and lasts `window` seconds.
+  async function drive (c, route, { measure, seconds }) {
+    const { child, port } = servers.get(c.name)
+    const done = ask(load, { type: 'run', port, route, connections: config.connections, pipelining: config.pipelining }, 'done', 120_000, 'load generator')
+    let sample = null
+    if (measure) {
+      await sleep(config.leadS)
+      await ask(child, { type: 'start' }, 'started', 10_000, c.name)
+      load.send({ type: 'mark', on: true })
+      await sleep(config.windowS)
+      sample = await ask(child, { type: 'stop' }, 'stopped', 10_000, c.name)
+      load.send({ type: 'mark', on: false })
+    } else {
+      await sleep(seconds)
+    }
+    load.send({ type: 'end' })
+    const result = await done
+    if (result.error) throw new Error(`load generator failed against ${c.name}: ${result.error}`)
+    if (result.errors || result.non2xx) {
+      throw new Error(`${c.name} on ${route}: ${result.errors} errors, ${result.non2xx} non-2xx responses` +
+        `${result.firstError ? `; first error: ${result.firstError}` : ''}`)
+    }
+    if (!measure) return result
+    if (sample.requests === 0) throw new Error(`${c.name} on ${route}: served nothing in the measured window`)
+    return {
+      cpuUs: sample.cpuUs / sample.requests,
+      rps: sample.requests / (sample.ms / 1000),
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      rssMb: sample.rssMb,
+      elu: sample.elu
+    }
+  }
+
+  // 2. Warm up, then check that each contender recorded metrics, before timing anything.
+  for (const c of list) {
+    for (const route of routes) await drive(c, route, { measure: false, seconds: config.warmupS })
+    const { child } = servers.get(c.name)
+    const verdict = await ask(child, { type: 'verify' }, 'verified', 30_000, c.name)
+    let external = ''
+    if (c.needs === 'statsd') {
+      const { stats } = receivers[c.name]
+      for (let i = 0; i < 30 && stats.packets === 0; i++) await sleep(0.1)
+      if (stats.packets === 0) verdict.ok = false
+      external = `; UDP receiver got ${stats.packets} packets, ${stats.lines} lines, e.g. ${JSON.stringify(stats.sample[0] ?? '')}`
+    }
+    if (c.needs === 'redis') {
+      const key = `routemeter-bench:${c.name}`
+      let entries = 0
+      for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(0.1) }
+      if (entries === 0) verdict.ok = false
+      external = `; redis stream ${key} holds ${entries} entries`
+    }
+    const line = `${c.name}: ${verdict.served} requests served; ${verdict.detail}${external}`
+    if (!verdict.ok) throw new Error(`VERIFY FAILED, ${line}`)
+    log(`verified ${line.length > 300 ? line.slice(0, 300) + '…' : line}`)
+    await ask(child, { type: 'reset' }, 'reset', 10_000, c.name)
+  }
+
+  // 3. Interleaved rounds.
+  const samples = new Map() // `${name}|${route}` → [sample per round]
+  for (let r = 0; r < config.rounds; r++) {
+    const order = list.map((_, i) => list[(i + r) % list.length])
+    for (const route of routes) {
+      for (const c of order) {
+        const s = await drive(c, route, { measure: true })
+        const key = `${c.name}|${route}`
+        if (!samples.has(key)) samples.set(key, [])
+        samples.get(key).push(s)
+        await ask(servers.get(c.name).child, { type: 'reset' }, 'reset', 10_000, c.name)
+      }
+      log(`round ${r + 1}/${config.rounds} ${route}: ` +
+        order.map(c => `${c.name} ${samples.get(`${c.name}|${route}`)[r].cpuUs.toFixed(1)}µs`).join(', '))
+    }
+  }
+
+  // 4. Medians; "added" is the median over rounds of (contender − its base) in the same round.
+  const rows = []
+  for (const route of routes) {
+    for (const c of list) {
+      const own = samples.get(`${c.name}|${route}`)
+      const base = samples.get(`${c.base}|${route}`)
+      const cpu = own.map(s => s.cpuUs)
+      const added = own.map((s, i) => s.cpuUs - base[i].cpuUs)
+      rows.push({
+        server: c.name,
+        base: c.base,
+        route,
+        rps: round(median(own.map(s => s.rps)), 0),
+        cpuUsPerReq: round(median(cpu)),
+        addedUsPerReq: c.base === c.name ? 0 : round(median(added)),
+        p50Ms: round(median(own.map(s => s.p50Ms)), 3),
+        p99Ms: round(median(own.map(s => s.p99Ms)), 3),
+        rssMb: round(median(own.map(s => s.rssMb)), 1),
+        cpuUsPerReqRange: [round(min(cpu)), round(max(cpu))],
+        addedUsPerReqRange: c.base === c.name ? [0, 0] : [round(min(added)), round(max(added))],
+        elu: round(median(own.map(s => s.elu)), 3)
+      })
+    }
+  }
+
+  const targets = config.quick ? [] : checkTargets(rows)
+  const result = {
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel,
+    date: new Date().toISOString(),
+    rounds: config.rounds,
+    config: { ...config, routes, pinned: Boolean(plan) },
+    leftOut: left,
+    rows,
+    targets
+  }
+  fs.mkdirSync(path.dirname(outPath), { recursive: true })
+  fs.writeFileSync(outPath, JSON.stringify(result, null, 2) + '\n')
+
+  console.log(`\nnode ${process.version} · ${os.cpus().length} × ${cpuModel} · ${config.rounds} round(s) of ` +
+    `${config.windowS} s per cell, ${config.connections} connections · medians [min…max over rounds]\n`)
+  console.log(table(rows))
+  if (config.quick) {
+    console.log('\n--quick is a smoke test: cold JIT, tiny windows; its numbers mean nothing. Targets not evaluated.')
+  } else if (targets.length) {
+    console.log('\nTargets (tiny route unless stated):')
+    for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.detail}`)
+  }
+  for (const note of left) console.log(`\nLeft out: ${note}`)
+  console.log(`\nwritten ${path.relative(process.cwd(), outPath)} in ${((Date.now() - started) / 1000).toFixed(0)} s`)
+
+  for (const { child } of servers.values()) child.send({ type: 'exit' })
+  load.kill()
+  for (const r of Object.values(receivers)) r.close()
+  await redis?.close()
+}
+
+process.on('SIGINT', () => { killAll(); process.exit(130) })
+process.on('SIGTERM', () => { killAll(); process.exit(143) })
+
+let exitCode = 0
+try {
+  await main()
+} catch (err) {
+  console.error(`\nbench failed: ${err.stack || err.message}`)
+  exitCode = 1
+}
+killAll()
+// Receivers, redis clients and timers are not worth unwinding one by one: everything we started is gone.
+process.exit(exitCode)

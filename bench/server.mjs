@@ -1,0 +1,55 @@
+// One contender's server, run in its own process by run.mjs:  node bench/server.mjs <name> '<json options>'
+//
+// The server measures itself. Between a `start` and a `stop` message it reports its own process CPU
+// (process.cpuUsage(), user + system, all threads) and the number of requests its handlers served, so
+// CPU per request is this process's CPU divided by the requests it answered. Nothing else runs in it.
+import http from 'node:http'
+import { CONTENDERS } from './contenders.mjs'
+import { served } from './app.mjs'
+
+const [name, json = '{}'] = process.argv.slice(2)
+const spec = CONTENDERS.find(c => c.name === name)
+if (!spec) throw new Error(`unknown contender ${name}`)
+
+const { create } = await import(`./contenders/${spec.module}`)
+const contender = await create({ ...spec.options, ...JSON.parse(json) })
+const server = http.createServer(contender.listener)
+server.keepAliveTimeout = 30_000
+
+let window = null
+
+process.on('message', async msg => {
+  try {
+    switch (msg.type) {
+      case 'start':
+        window = { cpu: process.cpuUsage(), t: performance.now(), served: served.count, elu: performance.eventLoopUtilization() }
+        return process.send({ type: 'started' })
+      case 'stop': {
+        const cpu = process.cpuUsage(window.cpu)
+        const ms = performance.now() - window.t
+        const elu = performance.eventLoopUtilization(window.elu).utilization
+        const requests = served.count - window.served
+        window = null
+        return process.send({
+          type: 'stopped', cpuUs: cpu.user + cpu.system, requests, ms, elu, rssMb: process.memoryUsage.rss() / 2 ** 20
+        })
+      }
+      case 'verify': {
+        const result = await contender.verify(served.count)
+        return process.send({ type: 'verified', served: served.count, ...result })
+      }
+      case 'reset':
+        contender.reset?.()
+        return process.send({ type: 'reset' })
+      case 'exit':
+        server.closeAllConnections()
+        server.close()
+        process.disconnect()
+        setTimeout(() => process.exit(0), 200).unref()
+    }
+  } catch (err) {
+    process.send({ type: 'error', message: err.stack || String(err) })
+  }
+})
+
+server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }))

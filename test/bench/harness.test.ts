@@ -1,0 +1,87 @@
+import { spawn } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+
+// The bench harness must keep working as the library changes: `node bench/run.mjs --quick` (one short
+// round, every contender, every route) exits 0, prints the table and writes results with the documented
+// shape. It asserts nothing about speed. Needs a built dist/ (the `pretest` script builds it).
+
+const root = path.resolve(__dirname, '..', '..')
+
+interface Row {
+  server: string
+  base: string
+  route: string
+  rps: number
+  cpuUsPerReq: number
+  addedUsPerReq: number
+  p50Ms: number
+  p99Ms: number
+  rssMb: number
+}
+
+function runQuick(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // The bench's own processes must not report coverage: the bench exercises dist/, not the tests.
+  const env = { ...process.env }
+  delete env.NODE_V8_COVERAGE
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { cwd: root, env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d })
+    child.stderr.on('data', (d: Buffer) => { stderr += d })
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+    child.on('error', reject)
+    child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+  })
+}
+
+test('bench/run.mjs --quick checks and times every contender and writes results with the documented shape', async () => {
+  assert.ok(fs.existsSync(path.join(root, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build first')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-bench-test-'))
+  const out = path.join(dir, 'latest.json')
+  try {
+    const { code, stdout, stderr } = await runQuick(out)
+    assert.is(code, 0, `bench exited ${code}:\n${stderr.slice(-3000)}`)
+    assert.match(stdout, /\| server\s+\| base\s+\| route/)
+
+    const result = JSON.parse(fs.readFileSync(out, 'utf8'))
+    assert.type(result.node, 'string')
+    assert.ok(result.node.startsWith('v'))
+    assert.type(result.cpus, 'number')
+    assert.ok(!Number.isNaN(Date.parse(result.date)), 'date is an ISO timestamp')
+    assert.is(result.rounds, 1)
+    assert.ok(Array.isArray(result.rows))
+
+    const rows: Row[] = result.rows
+    const servers = new Set(rows.map(r => r.server))
+    for (const name of ['bare', 'floor', 'rm-memory', 'rm-memory-window', 'rm-memory-nocpu', 'rm-statsd',
+      'otel-http', 'hot-shots', 'express', 'express-prom-bundle', 'connect-datadog']) {
+      assert.ok(servers.has(name), `no row for ${name}`)
+    }
+    for (const route of ['tiny', 'json', 'cpu']) {
+      assert.is(rows.filter(r => r.route === route).length, servers.size, `one ${route} row per server`)
+    }
+    for (const row of rows) {
+      const label = `${row.server}/${row.route}`
+      for (const key of ['rps', 'cpuUsPerReq', 'addedUsPerReq', 'p50Ms', 'p99Ms', 'rssMb'] as const) {
+        assert.type(row[key], 'number', `${label} ${key}`)
+        assert.ok(Number.isFinite(row[key]), `${label} ${key} is finite`)
+      }
+      assert.type(row.base, 'string')
+      assert.ok(servers.has(row.base), `${label} has a measured base`)
+      assert.ok(row.rps > 0, `${label} rps > 0`)
+      assert.ok(row.cpuUsPerReq > 0, `${label} cpuUsPerReq > 0`)
+      assert.ok(row.rssMb > 0, `${label} rssMb > 0`)
+      assert.ok(row.p99Ms >= row.p50Ms, `${label} p99 ≥ p50`)
+      if (row.server === row.base) assert.is(row.addedUsPerReq, 0, `${label} is its own base`)
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test.run()
