@@ -1,0 +1,46 @@
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { consolePublisher } from '../../src/agent/console-publisher.js'
+import { agentEntry } from '../../src/agent/aggregate.js'
+import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+
+function entry(id: string, batch: MetricRecord[]) {
+  const [e] = encodeBatch(batch).entries
+  return agentEntry(id, decodeEntry(e.v, e.p))
+}
+function record(route: string, ms: number, status = 200): MetricRecord {
+  return {
+    kind: 'request', prefix: '', route, method: 'GET', status, aborted: false, dimensions: {},
+    counters: { Failure: status >= 500 ? 1 : 0, ClientError: status >= 400 && status < 500 ? 1 : 0 }, timers: { RequestTime: ms },
+    timestamp: 1763798400000,
+  }
+}
+function capture(): { write(s: string): boolean, text: string } {
+  const out = { text: '', write(s: string) { out.text += s; return true } }
+  return out
+}
+
+test('the table has a row per route and method, busiest first, with avg, max and error counts', async () => {
+  const out = capture()
+  const pub = consolePublisher({ output: out })
+  await pub.publish([
+    entry('1-0', [record('health', 1), record('users.id', 2), record('users.id', 4, 500)]),
+    entry('1-1', [record('users.id', 6, 404)]),
+  ])
+  const lines = out.text.trim().split('\n')
+  assert.match(lines[0], /^route\s+method\s+requests\s+avg ms\s+max ms\s+5xx\s+4xx$/)
+  assert.match(lines[1], /^users\.id\s+GET\s+3\s+4\.00\s+6\.00\s+1\s+1$/)
+  assert.match(lines[2], /^health\s+GET\s+1\s+1\.00\s+1\.00\s+0\s+0$/)
+})
+
+test('json: true prints one parseable line per series per entry', async () => {
+  const out = capture()
+  const pub = consolePublisher({ json: true, output: out })
+  await pub.publish([entry('7-3', [record('a', 1), record('a', 3)])])
+  const rows = out.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
+  const time = rows.find((r) => r.measurement === 'RequestTime')
+  assert.equal(time, { id: '7-3', measurement: 'RequestTime', type: 'timer', kind: 'request', prefix: '', route: 'a', method: 'GET', dimensions: {}, count: 2, sum: 4, min: 1, max: 3 })
+})
+
+test.run()
