@@ -32,6 +32,15 @@ test('a batch survives encode then decode unchanged', () => {
   assert.equal(decodeAll(batch), batch)
 })
 
+test('records differing only in prefix, kind or dimensions stay distinct', () => {
+  const base = request(1)
+  const batch: MetricRecord[] = [
+    base, { ...base, prefix: 'shop' }, { ...base, kind: 'process' }, { ...base, dimensions: { service: 'other' } },
+    { ...base, dimensions: { ...dims } },
+  ]
+  assert.equal(decodeAll(batch), batch)
+})
+
 test('one batch becomes one entry carrying version 1 and the record count', () => {
   const { entries, dropped } = encodeBatch(Array.from({ length: 10 }, (_, i) => request(i)))
   assert.is(entries.length, 1)
