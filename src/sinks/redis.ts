@@ -257,8 +257,10 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     pump()
     if (inFlight === 0 && (backlog.entries === 0 || state === 'down' || state === 'idle')) return
     await new Promise<void>((resolve) => {
+      // Deliberately ref'd: whoever awaits flush() or close() (a SIGTERM handler after server.close()) wants
+      // the data out, and with an unref'd socket nothing else may keep the process alive until it is. Bounded
+      // by flushTimeoutMs; when nobody waits, nothing is ref'd.
       const timer = setTimeout(resolve, flushTimeoutMs)
-      timer.unref()
       waiters.push(() => { clearTimeout(timer); resolve() })
     })
   }

@@ -15,6 +15,7 @@ import { INFLUXD, REDIS, servicesAvailable, sleep, trackChild, waitFor } from '.
 const test = suite('routemeter agent (CLI)')
 const available = servicesAvailable('test/cli/agent.test.ts (routemeter agent)', [REDIS, INFLUXD])
 const it = available ? test : test.skip
+const withTls = available && servicesAvailable('test/cli/agent.test.ts (routemeter agent over TLS)', [{ binary: 'openssl', debian: 'openssl' }]) ? test : test.skip
 
 interface Run { child: ChildProcess, output: () => string, exited: Promise<number | null> }
 
@@ -122,6 +123,27 @@ it('SIGKILL mid-stream then restart: InfluxDB counts exact, no loss and no dupli
     assert.is(await second.exited, 0)
     assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
   } finally { await client.close() }
+})
+
+withTls('reads over rediss:// (TLS) and prints JSON lines with --console --json', async () => {
+  const tlsServer = await startRedis({ tls: true, password: 'pw' })
+  const client = createClient({ url: tlsServer.url })
+  await client.connect()
+  try {
+    const tls = tlsServer.tls as { url: string, caFile: string }
+    await produce(client, 'tls', 2, 3)
+    const run = cli(['agent', '--stream', 'tls', '--console', '--json', '--status-interval', '0'], { ROUTEMETER_REDIS_URL: tls.url, NODE_EXTRA_CA_CERTS: tls.caFile })
+    await waitFor('JSON lines', () => run.output().split('\n').filter((l) => l.includes('"measurement":"RequestTime"')).length >= 2, 15_000)
+    const line = run.output().split('\n').find((l) => l.startsWith('{')) as string
+    assert.ok(typeof (JSON.parse(line) as { count: number }).count === 'number')
+    assert.match(run.output(), /redis rediss:\/\/:\*\*\*@127\.0\.0\.1/)
+    assert.not.match(run.output(), /:pw@/)
+    run.child.kill('SIGINT')
+    assert.is(await run.exited, 0)
+  } finally {
+    await client.close()
+    await tlsServer.stop({ keepData: false })
+  }
 })
 
 test.run()

@@ -12,6 +12,7 @@ import { sinkContract } from './contract.js'
 const test = suite('redisSink')
 const available = servicesAvailable('test/sinks/redis.test.ts (redisSink)', [REDIS])
 const it = available ? test : test.skip
+const withTls = available && servicesAvailable('test/sinks/redis.test.ts (redisSink over TLS)', [{ binary: 'openssl', debian: 'openssl' }]) ? test : test.skip
 
 let server: RedisServer
 let streamNo = 0
@@ -248,6 +249,34 @@ it('a process whose Redis is unreachable still exits on its own (nothing holds i
   clearTimeout(timer)
   assert.is(exitCode, 0, 'killed after 8 s: something held the process open')
   assert.ok(Date.now() - started < 8000)
+})
+
+withTls('rediss:// works: a sink in a process that trusts the server certificate delivers over TLS', async () => {
+  const tlsServer = await startRedis({ tls: true, password: 'tls-secret' })
+  try {
+    const tls = tlsServer.tls as { url: string, caFile: string }
+    const code = `
+      const { redisSink } = require('./src/sinks/redis.ts')
+      const errors = []
+      const sink = redisSink({ url: process.env.TLS_URL, stream: 'tls', onError: (e) => errors.push(e.message) })
+      sink.send([{ kind: 'request', prefix: '', route: 'tls', method: 'GET', status: 200, aborted: false,
+        dimensions: {}, counters: {}, timers: { RequestTime: 1 }, timestamp: 1 }])
+      sink.close().then(() => { console.log(JSON.stringify({ stats: sink.stats(), errors })) })
+    `
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', code], {
+      cwd: process.cwd(), env: { ...process.env, TLS_URL: tls.url, NODE_EXTRA_CA_CERTS: tls.caFile }, stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    let out = ''
+    child.stdout.on('data', (c: Buffer) => { out += c.toString() })
+    await new Promise((resolve) => child.once('exit', resolve))
+    const result = JSON.parse(out) as { stats: { delivered: number }, errors: string[] }
+    assert.is(result.stats.delivered, 1, out)
+    assert.equal(result.errors, [])
+    const client = createClient({ url: tlsServer.url })
+    await client.connect()
+    assert.is(await client.xLen('tls'), 1)
+    await client.close()
+  } finally { await tlsServer.stop({ keepData: false }) }
 })
 
 test.run()

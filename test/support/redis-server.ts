@@ -2,7 +2,7 @@
  * A private `redis-server` for one test file: a free loopback port, a temp dir, append-only persistence
  * (so a stop/start keeps the stream, like a real restart), and a `stop()` that always reaps the process.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -19,11 +19,21 @@ export interface RedisServer {
   start(): Promise<void>
   /** SIGKILL, no save. */
   kill(): Promise<void>
+  /** With `{ tls: true }`: `rediss://127.0.0.1:<tlsPort>` and the self-signed certificate to trust (NODE_EXTRA_CA_CERTS). */
+  readonly tls?: { readonly url: string, readonly caFile: string }
 }
 
-export async function startRedis(options: { password?: string } = {}): Promise<RedisServer> {
+export async function startRedis(options: { password?: string, tls?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort()
+  const tlsPort = options.tls === true ? await freePort() : 0
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-redis-'))
+  const certFile = join(dir, 'cert.pem')
+  const keyFile = join(dir, 'key.pem')
+  if (options.tls === true) {
+    // A self-signed certificate for 127.0.0.1, used as its own CA by the client (needs `openssl`).
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '1',
+      '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1'], { stdio: 'ignore' })
+  }
   let child: ChildProcess | undefined
   let untrack = (): void => {}
   const auth = options.password === undefined ? '' : `:${encodeURIComponent(options.password)}@`
@@ -34,6 +44,9 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
       '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
     ]
     if (options.password !== undefined) args.push('--requirepass', options.password)
+    if (options.tls === true) {
+      args.push('--tls-port', String(tlsPort), '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', certFile, '--tls-auth-clients', 'no')
+    }
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     untrack = trackChild(proc)
@@ -61,6 +74,7 @@ export async function startRedis(options: { password?: string } = {}): Promise<R
   return {
     port,
     url: `redis://${auth}127.0.0.1:${port}`,
+    ...(options.tls === true ? { tls: { url: `rediss://${auth}127.0.0.1:${tlsPort}`, caFile: certFile } } : {}),
     start,
     kill: () => halt('SIGKILL'),
     async stop({ keepData = true } = {}) {
