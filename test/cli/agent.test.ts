@@ -5,7 +5,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createClient } from 'redis'
+import { createClient, type RedisClientType } from 'redis'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
@@ -64,7 +64,7 @@ test.before(async () => { if (available) [redis, influx] = await Promise.all([st
 test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
 
 let ts = 0
-async function produce(client: ReturnType<typeof createClient>, stream: string, entries: number, perEntry: number): Promise<void> {
+async function produce(client: Pick<RedisClientType, 'xAdd'>, stream: string, entries: number, perEntry: number): Promise<void> {
   for (let e = 0; e < entries; e++) {
     const batch: MetricRecord[] = Array.from({ length: perEntry }, () => ({
       kind: 'request' as const, prefix: '', route: `r${ts % 5}`, method: 'GET', status: 200, aborted: false, dimensions: {},

@@ -41,7 +41,7 @@ async function readStream(stream: string): Promise<Array<{ id: string, fields: R
   const client = createClient({ url: server.url })
   await client.connect()
   try {
-    const entries = await client.xRange(stream, '-', '+')
+    const entries = ((await client.xRange(stream, '-', '+')) ?? [])
     return entries.map((e) => ({ id: e.id, fields: e.message as Record<string, string> }))
   } finally { await client.close() }
 }
@@ -133,7 +133,7 @@ it('Redis down at start: sends stay fast, one warning, the backlog arrives once 
     await waitFor('delivery after Redis came up', () => sink.stats().delivered === 2000, 10_000)
     const client = createClient({ url: redis.url })
     await client.connect()
-    const entries = await client.xRange(stream, '-', '+')
+    const entries = ((await client.xRange(stream, '-', '+')) ?? [])
     await client.close()
     const total = entries.reduce((n, e) => n + Number((e.message as Record<string, string>).n), 0)
     assert.is(total, 2000)
@@ -165,7 +165,7 @@ it('Redis lost mid-run and restarted: nothing within the backlog is lost, one wa
     assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
     const client = createClient({ url: redis.url })
     await client.connect()
-    const entries = await client.xRange(stream, '-', '+')
+    const entries = ((await client.xRange(stream, '-', '+')) ?? [])
     await client.close()
     // Timestamps are unique per record, so a duplicate or a loss would both show.
     const seen = new Set<number>()
@@ -195,7 +195,7 @@ it('a full backlog drops the oldest records and reports the count as a metric wh
     await waitFor('delivery', () => sink.stats().delivered === 101, 10_000)
     const client = createClient({ url: redis.url })
     await client.connect()
-    const entries = await client.xRange(stream, '-', '+')
+    const entries = ((await client.xRange(stream, '-', '+')) ?? [])
     await client.close()
     const all = entries.flatMap((e) => {
       const fields = e.message as Record<string, string>
@@ -297,7 +297,7 @@ if (available) {
         const client = createClient({ url })
         await client.connect()
         try {
-          const entries = await client.xRange(stream, '-', '+')
+          const entries = ((await client.xRange(stream, '-', '+')) ?? [])
           return entries.flatMap((e) => {
             const fields = e.message as Record<string, string>
             return toRecords(decodeEntry(fields.v, fields.p))
