@@ -4,14 +4,29 @@ import * as assert from 'uvu/assert'
 import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
 
-/** Burns `ms` of this process's CPU (not wall time), so "its burn" is well defined even when preempted. */
-function burn(ms: number): void {
-  const start = process.cpuUsage()
-  for (;;) {
-    for (let i = 0; i < 10_000; i++) Math.sqrt(i)
-    const used = process.cpuUsage(start)
-    if ((used.user + used.system) / 1000 >= ms) return
+/*
+ * A burn is a fixed amount of work, calibrated once to take about `ms` on this machine (the fastest of several
+ * timed runs, i.e. the run nobody preempted). Defining it by wall time would bill preemption to it, and by
+ * process CPU would count GC and JIT threads running beside it; a fixed loop costs the same thread CPU each time.
+ */
+function spin(iterations: number): number {
+  let x = 0
+  for (let i = 0; i < iterations; i++) x += Math.sqrt(i)
+  return x
+}
+const ITERATIONS_PER_MS = (() => {
+  const probe = 200_000
+  for (let i = 0; i < 5; i++) spin(probe) // let V8 optimise the loop before timing it
+  let best = Infinity
+  for (let i = 0; i < 15; i++) {
+    const start = performance.now()
+    spin(probe)
+    best = Math.min(best, performance.now() - start)
   }
+  return probe / best
+})()
+function burn(ms: number): void {
+  spin(Math.round(ms * ITERATIONS_PER_MS))
 }
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 

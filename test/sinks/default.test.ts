@@ -1,24 +1,42 @@
-import http from 'node:http'
+import { execFile } from 'node:child_process'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { metrics, withMetrics } from '../../src/index.js'
-import { fetchText, listen } from '../support/http.js'
 import { parseLine, udpCollector } from '../support/udp.js'
+
+const run = promisify(execFile)
+const root = join(__dirname, '..', '..')
+
+// In a child process: the default sink is chosen once per process, at the first wrapper without a sink.
+const script = `
+const http = require('node:http')
+const { withMetrics, metrics } = require('routemeter')
+const server = http.createServer(withMetrics((req, res) => res.end(), { prefix: 'dflt' }))
+server.listen(0, '127.0.0.1', () => {
+  http.get({ host: '127.0.0.1', port: server.address().port, path: '/things/12' }, (res) => {
+    res.resume()
+    res.on('end', async () => { await metrics.close(); server.close() })
+  })
+})`
 
 test('with ROUTEMETER_STATSD set and no sink option, records go to that StatsD', async () => {
   const udp = await udpCollector()
-  process.env.ROUTEMETER_STATSD = `127.0.0.1:${udp.port}`
   try {
-    const { url, close } = await listen(http.createServer(withMetrics((_req, res) => res.end(), { prefix: 'dflt' })))
-    await fetchText(`${url}/things/12`)
-    await metrics.flush()
+    await run(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ROUTEMETER_STATSD: `127.0.0.1:${udp.port}` }, timeout: 20_000 })
     await udp.waitFor((lines) => lines.some((l) => l.startsWith('dflt.things.id.RequestTime:')))
-    await close()
     assert.ok(udp.lines.map(parseLine).some((p) => p.name === 'dflt.things.id.Failure' && p.value === 0))
   } finally {
-    delete process.env.ROUTEMETER_STATSD
     udp.close()
   }
+})
+
+test('a malformed ROUTEMETER_STATSD is a TypeError at the first wrapper, not a crash later', async () => {
+  const failed = await run(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ROUTEMETER_STATSD: 'host:99999' }, timeout: 20_000 }).then(
+    () => undefined,
+    (error: { stderr: string }) => error.stderr,
+  )
+  assert.match(failed ?? '', /TypeError: routemeter: ROUTEMETER_STATSD must be host\[:port\]/)
 })
 
 test.run()
