@@ -91,8 +91,15 @@ it('SIGTERM drains, acks and exits 0; the status line is printed meanwhile', asy
     assert.is(await run.exited, 0, run.output())
     assert.ok(Date.now() - started < 5000)
     assert.match(run.output(), /SIGTERM: draining/)
+    // Drained means: what it had read is published and acked; what it had not read stays for the next agent.
+    const stopped = /stopped: (\d+) entries, (\d+) requests published/.exec(run.output())
+    assert.ok(stopped !== null, run.output())
+    const [entries, requests] = [Number(stopped[1]), Number(stopped[2])]
+    assert.ok(requests > 0)
     assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
-    assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 1000)
+    assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), requests)
+    const [group] = await client.xInfoGroups(stream)
+    assert.is(Number((group as Record<string, unknown>).lag), 50 - entries)
   } finally { await client.close() }
 })
 
