@@ -1,7 +1,9 @@
 // The load generator, in its own process (pinned to its own CPU by run.mjs), driven over IPC:
 //
 //   {type:'run', port, route, connections, pipelining}  open N keep-alive connections and keep
-//                                                       `pipelining` requests in flight on each
+//                                                       `pipelining` requests in flight on each;
+//                                                       answers {type:'connected'} once every connection
+//                                                       has had a response (steady state can begin)
 //   {type:'mark', on}                                   record latencies only while on (the window)
 //   {type:'end'}                                        stop, let in-flight requests finish, answer
 //                                                       {type:'done', total, errors, non2xx, p50Ms, p99Ms}
@@ -35,7 +37,8 @@ function start ({ port, route, connections, pipelining }) {
     firstError: null,
     sockets: [],
     inFlight: 0,
-    onIdle: null
+    onIdle: null,
+    answered: 0 // connections that have had at least one response
   }
 
   function record (ms) {
@@ -60,6 +63,7 @@ function start ({ port, route, connections, pipelining }) {
     let head = 0
     let pending = null // unparsed bytes carried over from the previous chunk
     let bodyLeft = 0 // body bytes of the current response still to skip
+    let first = true
 
     const send = count => {
       let text = ''
@@ -115,6 +119,12 @@ function start ({ port, route, connections, pipelining }) {
         if (bodyLeft === 0) completed++
       }
       if (completed === 0) return
+      if (first) {
+        first = false
+        // A saturated server accepts new connections slowly (one accept per event-loop turn on a 1 ms
+        // route), so the window must not open before every connection is in play.
+        if (++run.answered === connections) process.send({ type: 'connected' })
+      }
       const now = performance.now()
       for (let k = 0; k < completed; k++) {
         const t = sent[head++]

@@ -5,6 +5,8 @@
 //        └──IPC──► load child (CPU 1): autocannon, N keep-alive connections, paths cycled per route
 //   receivers (here, CPU 1): one UDP socket per StatsD contender; our own redis-server (CPU 1)
 //
+// A cell: load starts; once every connection has had a response, `lead` s of steady load; then the
+// measured `window`; then load stops and in-flight requests finish.
 // Order: spawn everything → check every contender's responses → per contender: warm up every route, then
 // verify it recorded metrics (fail loudly if not) → rounds: route by route, every contender in turn
 // (A B C … A B C …, the starting contender rotating per round) → medians → table, targets, JSON.
@@ -42,12 +44,12 @@ const { values: args } = parseArgs({
   }
 })
 
-// Full run: 36 cells × 7 rounds × ~1.6 s, plus 1 s of warm-up per cell ≈ 7.5 minutes. 64 connections
+// Full run: 36 cells × 9 rounds × ~1.4 s, plus 1 s of warm-up per cell ≈ 8.5 minutes. 64 connections
 // without pipelining keep the server's event loop ~97% busy on every route (measured), so every contender
 // is timed in the same regime: saturated, one request per read, like traffic from a keep-alive proxy.
 const defaults = args.quick
   ? { rounds: 1, window: 0.15, lead: 0.05, warmup: 0.1, connections: 16, pipelining: 1 }
-  : { rounds: 7, window: 1.2, lead: 0.3, warmup: 1, connections: 64, pipelining: 1 }
+  : { rounds: 9, window: 1, lead: 0.3, warmup: 1, connections: 64, pipelining: 1 }
 const config = {
   rounds: Number(args.rounds ?? defaults.rounds),
   windowS: Number(args.window ?? defaults.window),
@@ -135,7 +137,9 @@ async function main () {
   // window that starts `lead` seconds in (connections open, steady state) and lasts `window` seconds.
   async function drive (c, route, { measure, seconds }) {
     const { child, port } = servers.get(c.name)
+    const connected = ask(load, null, 'connected', 60_000, 'load generator')
     const done = ask(load, { type: 'run', port, route, connections: config.connections, pipelining: config.pipelining }, 'done', 120_000, 'load generator')
+    await connected
     let sample = null
     if (measure) {
       await sleep(config.leadS)
