@@ -77,26 +77,14 @@ export class Collector {
   count(name: string, value: number): boolean {
     if (!checkName(name)) return false
     if (typeof value !== 'number' || !Number.isFinite(value)) return refuse('value', 'RM_BAD_VALUE', name, value)
-    const counters = this.counters ?? (this.counters = Object.create(null) as Record<string, number>)
-    const previous = counters[name]
-    if (previous === undefined) {
-      if (!this.admit()) return false
-      counters[name] = value
-    } else counters[name] = previous + value
-    return true
+    return this.add((this.counters ??= Object.create(null) as Record<string, number>), name, value)
   }
 
   /** Adds `ms` to the app timer `name` (repeats sum: the total time spent in `name` during the request). */
   timing(name: string, ms: number): boolean {
     if (!checkName(name)) return false
     if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return refuse('value', 'RM_BAD_VALUE', name, ms)
-    const timers = this.timers ?? (this.timers = Object.create(null) as Record<string, number>)
-    const previous = timers[name]
-    if (previous === undefined) {
-      if (!this.admit()) return false
-      timers[name] = ms
-    } else timers[name] = previous + ms
-    return true
+    return this.add((this.timers ??= Object.create(null) as Record<string, number>), name, ms)
   }
 
   dimension(name: string, value: unknown): boolean {
@@ -131,6 +119,14 @@ export class Collector {
   /** True when there is nothing to send (a process collector between intervals). */
   isEmpty(): boolean {
     return this.counters === null && this.timers === null
+  }
+
+  private add(table: Record<string, number>, name: string, value: number): boolean {
+    const previous = table[name]
+    if (previous !== undefined) table[name] = previous + value
+    else if (this.admit()) table[name] = value
+    else return false
+    return true
   }
 
   private admit(): boolean {
