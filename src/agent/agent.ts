@@ -17,7 +17,7 @@
 import { hostname } from 'node:os'
 import type { RedisClientType } from 'redis'
 import type { ErrorHandler } from '../sinks/sink.js'
-import { resolveRedisUrl } from '../sinks/redis-url.js'
+import { resolveRedisTarget } from '../sinks/redis-target.js'
 import { decodeEntry } from '../pipeline/stream-encoding.js'
 import type { AgentEntry, Publisher } from './publisher.js'
 import { agentEntry } from './aggregate.js'
@@ -29,7 +29,7 @@ export type { AgentStats } from './agent-stats.js'
 
 /** Options of {@link startAgent}. */
 export interface AgentOptions {
-  /** Redis URL (`redis://`, `rediss://`). Default env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  /** Redis URL (`redis://`, `rediss://`, `redis+cluster://h:p,h:p`, `redis+sentinel://h:p,h:p/<master>`). Default env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
   redis?: string
   /** Stream key. Default `routemeter`. */
   stream?: string
@@ -85,7 +85,7 @@ interface StreamMessage { id: string, message: Record<string, string> }
  */
 export function startAgent(options: AgentOptions): Agent {
   if (options === null || typeof options !== 'object') throw new TypeError('routemeter: startAgent options must be an object')
-  const url = resolveRedisUrl(options.redis, 'redis')
+  const url = resolveRedisTarget(options.redis, 'redis')
   const stream = nonEmpty(options.stream, 'routemeter', 'stream')
   const group = nonEmpty(options.group, 'routemeter', 'group')
   const consumer = nonEmpty(options.consumer, `${hostname()}-${process.pid}`, 'consumer')
@@ -223,9 +223,8 @@ export function startAgent(options: AgentOptions): Agent {
   }
 
   const loop = async (): Promise<void> => {
-    const { createClient } = await import('redis')
-    client = createClient({ url: url.href, socket: { connectTimeout: 5000 } }) as unknown as RedisClientType
-    reader = client.duplicate()
+    client = await url.create({ disableOfflineQueue: false, reconnect: true, connectTimeoutMs: 5000 })
+    reader = client.duplicate() as RedisClientType
     for (const c of [client, reader]) {
       c.on('error', (error: Error) => { stats.connected = false; warnOnce('redis', `Redis at ${url.safe} unavailable (${error.message}); retrying`) })
       c.on('ready', () => { stats.connected = client?.isReady === true && reader?.isReady === true; if (stats.connected) clear('redis') })

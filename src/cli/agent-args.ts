@@ -9,7 +9,7 @@ import type { Publisher } from '../agent/publisher.js'
 import { influxPublisher } from '../agent/influx-publisher.js'
 import { statsdPublisher } from '../agent/statsd-publisher.js'
 import { consolePublisher } from '../agent/console-publisher.js'
-import { resolveRedisUrl } from '../sinks/redis-url.js'
+import { resolveRedisTarget } from '../sinks/redis-target.js'
 
 export class UsageError extends Error {
   override readonly name = 'UsageError'
@@ -21,7 +21,9 @@ Moves metrics from the Redis stream that redisSink() writes to InfluxDB, StatsD 
 Any number of agents can share one stream: they form a Redis consumer group.
 
 Redis:
-  --redis URL            redis://[user:password@]host[:port][/db] or rediss://… (TLS)
+  --redis URL            redis://[user:password@]host[:port][/db] or rediss://… (TLS);
+                         Cluster: redis+cluster://[:password@]host:port,host:port
+                         Sentinel: redis+sentinel://[:password@]host:26379,host:26379/<master>
                          env ROUTEMETER_REDIS_URL, default redis://127.0.0.1:6379
   --stream NAME          stream key; env ROUTEMETER_STREAM, default routemeter
   --group NAME           consumer group; env ROUTEMETER_GROUP, default routemeter
@@ -104,7 +106,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
 
   const redis = pick('redis', 'ROUTEMETER_REDIS_URL')
   let safeRedis: string
-  try { safeRedis = resolveRedisUrl(redis, 'redis').safe } catch (error) { throw new UsageError(flagged((error as Error).message)) }
+  try { safeRedis = resolveRedisTarget(redis, 'redis').safe } catch (error) { throw new UsageError(flagged((error as Error).message)) }
 
   const publishers: Publisher[] = []
   const describe: string[] = []

@@ -19,12 +19,16 @@ import type { MetricRecord } from '../collect/record.js'
 import type { ErrorHandler, Sink } from './sink.js'
 import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../pipeline/stream-encoding.js'
 import { Backlog } from './redis-backlog.js'
-import { resolveRedisUrl } from './redis-url.js'
+import { resolveRedisTarget } from './redis-target.js'
 import { drainInto } from '../pipeline/registry.js'
 
 /** Options of {@link redisSink}. */
 export interface RedisSinkOptions {
-  /** `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS). Default: env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  /**
+   * `redis://[user:password@]host[:port][/db]` or `rediss://…` (TLS); `redis+cluster://host:port,host:port`
+   * for Cluster; `redis+sentinel://host:26379,host:26379/<master>` for Sentinel. Default: env
+   * `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`.
+   */
   url?: string
   /** Stream key. Default `routemeter`. */
   stream?: string
@@ -91,7 +95,7 @@ type Client = RedisClientType
  */
 export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   if (options === null || typeof options !== 'object') throw new TypeError('routemeter: redisSink options must be an object')
-  const url = resolveRedisUrl(options.url, 'url')
+  const url = resolveRedisTarget(options.url, 'url')
   const stream = options.stream ?? 'routemeter'
   if (typeof stream !== 'string' || stream === '') throw new TypeError('routemeter: `stream` must be a non-empty string')
   const maxLen = nonNegativeInt(options.maxLen, 10_000, 'maxLen')
@@ -176,17 +180,14 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     void (async () => {
       let next: Client | undefined
       try {
-        const { createClient } = await import('redis')
-        next = createClient({
-          url: url.href,
-          disableOfflineQueue: true,
-          socket: { reconnectStrategy: false, connectTimeout: connectTimeoutMs },
-        }) as unknown as Client
+        next = await url.create({ disableOfflineQueue: true, reconnect: false, connectTimeoutMs })
+        if ((state as string) === 'closed') return
         client = next
         const mine = next
         mine.on('error', (error: unknown) => lost(mine, error))
         mine.on('end', () => lost(mine, new Error('connection closed')))
-        mine.unref()
+        // Standalone clients can unref their socket; Cluster and Sentinel clients cannot (documented).
+        if (typeof mine.unref === 'function') mine.unref()
         await mine.connect()
         if (client !== mine || (state as string) === 'closed') { try { mine.destroy() } catch { /* closed */ } return }
         state = 'up'

@@ -3,7 +3,7 @@
  * (so a stop/start keeps the stream, like a real restart), and a `stop()` that always reaps the process.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Socket } from 'node:net'
@@ -23,7 +23,7 @@ export interface RedisServer {
   readonly tls?: { readonly url: string, readonly caFile: string }
 }
 
-export async function startRedis(options: { password?: string, tls?: boolean } = {}): Promise<RedisServer> {
+export async function startRedis(options: { password?: string, tls?: boolean, cluster?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort()
   const tlsPort = options.tls === true ? await freePort() : 0
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-redis-'))
@@ -44,6 +44,7 @@ export async function startRedis(options: { password?: string, tls?: boolean } =
       '--appendfsync', 'always', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning',
     ]
     if (options.password !== undefined) args.push('--requirepass', options.password)
+    if (options.cluster === true) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'))
     if (options.tls === true) {
       args.push('--tls-port', String(tlsPort), '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', certFile, '--tls-auth-clients', 'no')
     }
@@ -71,6 +72,11 @@ export async function startRedis(options: { password?: string, tls?: boolean } =
   }
 
   await start()
+  if (options.cluster === true) {
+    // A one-node cluster owning every slot: a real Cluster (MOVED, CLUSTER SLOTS) at the cost of one process.
+    await command(port, options.password, 'CLUSTER ADDSLOTSRANGE 0 16383')
+    await waitFor('cluster_state:ok', async () => (await command(port, options.password, 'CLUSTER INFO')).includes('cluster_state:ok'), 10_000, 50)
+  }
   return {
     port,
     url: `redis://${auth}127.0.0.1:${port}`,
@@ -97,4 +103,47 @@ function ping(port: number, password?: string): Promise<boolean> {
       socket.write((password === undefined ? '' : `AUTH ${password}\r\n`) + 'PING\r\n')
     })
   })
+}
+
+/** One inline command over a raw socket; resolves with whatever the server wrote back within 300 ms. */
+export function command(port: number, password: string | undefined, line: string): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = new Socket()
+    let data = ''
+    const done = (): void => { socket.destroy(); resolve(data) }
+    socket.setTimeout(300, done)
+    socket.once('error', done)
+    socket.on('data', (chunk) => { data += chunk.toString() })
+    socket.connect(port, '127.0.0.1', () => socket.write((password === undefined ? '' : `AUTH ${password}\r\n`) + line + '\r\n'))
+  })
+}
+
+export interface Sentinel {
+  readonly port: number
+  stop(): Promise<void>
+}
+
+/** A `redis-server --sentinel` watching the master on `masterPort` under `name` (quorum 1). */
+export async function startSentinel(masterPort: number, name: string, password?: string): Promise<Sentinel> {
+  const port = await freePort()
+  const dir = mkdtempSync(join(tmpdir(), 'routemeter-sentinel-'))
+  const config = join(dir, 'sentinel.conf')
+  writeFileSync(config, [
+    `port ${port}`, 'bind 127.0.0.1', `dir ${dir}`, 'protected-mode no',
+    `sentinel monitor ${name} 127.0.0.1 ${masterPort} 1`,
+    ...(password === undefined ? [] : [`sentinel auth-pass ${name} ${password}`]),
+    '',
+  ].join('\n'))
+  const proc = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' })
+  const untrack = trackChild(proc)
+  await waitFor(`sentinel on ${port}`, async () => (await command(port, undefined, `SENTINEL GET-MASTER-ADDR-BY-NAME ${name}`)).includes(String(masterPort)), 10_000, 50)
+  return {
+    port,
+    async stop() {
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
+      if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited }
+      untrack()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
 }

@@ -1,0 +1,119 @@
+/**
+ * Where Redis is: one server, a Cluster, or a master found through Sentinel, all named by one URL so the
+ * sink option `url`, the agent option `redis` and `ROUTEMETER_REDIS_URL` work the same way:
+ *
+ * ```
+ * redis://[user:password@]host[:port][/db]               one server (rediss:// for TLS)
+ * redis+cluster://[user:password@]host:port,host:port     Cluster: any reachable nodes, topology is discovered
+ * redis+sentinel://[user:password@]host:port,host:port/<master name>   Sentinel: the sentinels, then the master
+ * ```
+ *
+ * (`rediss+cluster://` and `rediss+sentinel://` for TLS.) Credentials are the data nodes' (ACL user or
+ * `requirepass`). The client library is node-redis (`redis`), loaded on first connect.
+ */
+import type { RedisClientType } from 'redis'
+import { resolveRedisUrl } from './redis-url.js'
+
+/** How a connection should behave; the sink and the agent want different things. */
+export interface RedisTuning {
+  /** Reject commands while disconnected instead of queueing them (the sink keeps its own bounded backlog). */
+  readonly disableOfflineQueue: boolean
+  /** Let node-redis reconnect by itself (the agent) or give up at once so the caller decides (the sink). */
+  readonly reconnect: boolean
+  readonly connectTimeoutMs: number
+}
+
+/** A validated Redis location. */
+export interface RedisTarget {
+  readonly kind: 'standalone' | 'cluster' | 'sentinel'
+  /** The URL with the password replaced by `***`, for logs and errors. */
+  readonly safe: string
+  /** Removes the password from any text. */
+  redact(text: string): string
+  /**
+   * A new, not yet connected client. Cluster and Sentinel clients are typed as the standalone client: they
+   * answer the same stream commands (`xAdd`, `xReadGroup`, …), which is all routemeter uses.
+   */
+  create(tuning: RedisTuning): Promise<RedisClientType>
+}
+
+const MULTI = /^(rediss?)\+(cluster|sentinel):\/\/(?:([^@/]*)@)?([^/?#]+)(\/[^?#]*)?$/
+
+/**
+ * Parses and validates `url` (falling back to `ROUTEMETER_REDIS_URL`, then `redis://127.0.0.1:6379`).
+ * Throws a TypeError naming `option` for anything it cannot use, never echoing a password.
+ *
+ * @example
+ * resolveRedisTarget('redis+sentinel://:pw@s1:26379,s2:26379/mymaster', 'url').safe
+ * // 'redis+sentinel://:***@s1:26379,s2:26379/mymaster'
+ */
+export function resolveRedisTarget(url: unknown, option: string): RedisTarget {
+  const env = process.env.ROUTEMETER_REDIS_URL
+  const text = url ?? (env !== undefined && env !== '' ? env : undefined)
+  const multi = typeof text === 'string' ? MULTI.exec(text) : null
+  if (multi === null) {
+    const single = resolveRedisUrl(text, option)
+    return {
+      kind: 'standalone', safe: single.safe, redact: single.redact,
+      async create(tuning) {
+        const { createClient } = await import('redis')
+        return createClient({
+          url: single.href, disableOfflineQueue: tuning.disableOfflineQueue,
+          socket: { connectTimeout: tuning.connectTimeoutMs, ...(tuning.reconnect ? {} : { reconnectStrategy: false }) },
+        }) as unknown as RedisClientType
+      },
+    }
+  }
+
+  const [, scheme, kind, credentials, hostList, path] = multi as unknown as [string, 'redis' | 'rediss', 'cluster' | 'sentinel', string | undefined, string, string | undefined]
+  let username: string | undefined
+  let password: string | undefined
+  if (credentials !== undefined && credentials !== '') {
+    const colon = credentials.indexOf(':')
+    const user = colon === -1 ? credentials : credentials.slice(0, colon)
+    const pass = colon === -1 ? undefined : credentials.slice(colon + 1)
+    try {
+      username = user === '' ? undefined : decodeURIComponent(user)
+      password = pass === undefined || pass === '' ? undefined : decodeURIComponent(pass)
+    } catch { throw new TypeError(`routemeter: \`${option}\` has malformed percent-encoding in its credentials`) }
+  }
+  const defaultPort = kind === 'cluster' ? 6379 : 26379
+  const hosts = hostList.split(',').map((part) => {
+    const found = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(part)
+    const port = found?.[2] === undefined ? defaultPort : Number(found[2])
+    if (found === null || port < 1 || port > 65535) throw new TypeError(`routemeter: \`${option}\` has a bad host in its host list (expected host:port,host:port)`)
+    return { host: found[1].replace(/^\[(.*)\]$/, '$1'), port }
+  })
+  const master = path === undefined ? '' : decodeURIComponent(path.slice(1))
+  if (kind === 'sentinel' && master === '') throw new TypeError(`routemeter: \`${option}\` needs the master name as its path: redis+sentinel://host:26379,host:26379/<master name>`)
+  const tls = scheme === 'rediss'
+  const secrets = password === undefined ? [] : [password, encodeURIComponent(password)]
+  const redact = (t: string): string => secrets.reduce((out, s) => out.split(s).join('***'), t)
+  const shownCredentials = username === undefined && password === undefined ? '' : `${username === undefined ? '' : encodeURIComponent(username)}${password === undefined ? '' : ':***'}@`
+  const safe = `${scheme}+${kind}://${shownCredentials}${hostList}${path ?? ''}`
+
+  return {
+    kind, safe, redact,
+    async create(tuning) {
+      const { createCluster, createSentinel } = await import('redis')
+      const socket = {
+        connectTimeout: tuning.connectTimeoutMs,
+        ...(tuning.reconnect ? {} : { reconnectStrategy: false as const }),
+        ...(tls ? { tls: true as const } : {}),
+      }
+      const node = { username, password, disableOfflineQueue: tuning.disableOfflineQueue, socket }
+      if (kind === 'cluster') {
+        return createCluster({
+          rootNodes: hosts.map((h) => ({ socket: { ...socket, host: h.host, port: h.port } })),
+          defaults: node,
+        }) as unknown as RedisClientType
+      }
+      return createSentinel({
+        name: master,
+        sentinelRootNodes: hosts,
+        nodeClientOptions: node,
+        sentinelClientOptions: { socket },
+      }) as unknown as RedisClientType
+    },
+  }
+}

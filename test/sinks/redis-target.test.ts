@@ -1,0 +1,90 @@
+/**
+ * Redis URLs for one server, Cluster and Sentinel; and the whole channel (redisSink → Redis → agent)
+ * through a real one-node Cluster and a real Sentinel.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { resolveRedisTarget } from '../../src/sinks/redis-target.js'
+import { redisSink } from '../../src/sinks/redis.js'
+import { startAgent } from '../../src/agent/agent.js'
+import type { AgentEntry, Publisher } from '../../src/agent/publisher.js'
+import { startRedis, startSentinel } from '../support/redis-server.js'
+import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
+
+const test = suite('Redis targets')
+const available = servicesAvailable('test/sinks/redis-target.test.ts (Cluster and Sentinel)', [REDIS])
+const it = available ? test : test.skip
+
+test('a plain URL is one server; the password is redacted', () => {
+  const t = resolveRedisTarget('redis://app:s%40cret@cache:6380/2', 'url')
+  assert.is(t.kind, 'standalone')
+  assert.is(t.safe, 'redis://app:***@cache:6380/2')
+  assert.is(t.redact('auth s@cret failed'), 'auth *** failed')
+})
+
+test('redis+cluster:// lists nodes; redis+sentinel:// lists sentinels and names the master', () => {
+  const c = resolveRedisTarget('redis+cluster://:pw@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002', 'url')
+  assert.is(c.kind, 'cluster')
+  assert.is(c.safe, 'redis+cluster://:***@10.0.0.1:7000,10.0.0.2:7001,[::1]:7002')
+  const s = resolveRedisTarget('rediss+sentinel://user:pw@s1,s2:26380/my%20master', 'url')
+  assert.is(s.kind, 'sentinel')
+  assert.is(s.safe, 'rediss+sentinel://user:***@s1,s2:26380/my%20master')
+  assert.is(s.redact('pw'), '***')
+})
+
+test('unusable URLs throw a TypeError naming the option, never echoing the password', () => {
+  for (const bad of ['redis+sentinel://:hunter2@s1:26379', 'redis+cluster://:hunter2@h1:99999', 'redis+cluster://:hunter2@h1:1,,h2:2', 'http://:hunter2@x', 'redis://:hunter2@[x']) {
+    try { resolveRedisTarget(bad, 'redis'); assert.unreachable(bad) } catch (e) {
+      assert.instance(e, TypeError, bad)
+      assert.ok((e as Error).message.includes('`redis`'), (e as Error).message)
+      assert.not.ok((e as Error).message.includes('hunter2'), (e as Error).message)
+    }
+  }
+})
+
+function records(n: number, from: number): MetricRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    kind: 'request' as const, prefix: '', route: 'r', method: 'GET', status: 200, aborted: false, dimensions: {},
+    counters: {}, timers: { RequestTime: 1 }, timestamp: from + i,
+  }))
+}
+
+async function roundTrip(url: string): Promise<void> {
+  const seen = new Set<number>()
+  const publisher: Publisher = {
+    name: 'rec',
+    async publish(entries: readonly AgentEntry[]) { for (const e of entries) for (let i = 0; i < e.batch.count; i++) seen.add(e.batch.baseTimestamp + i) },
+    async close() {},
+  }
+  const errors: Error[] = []
+  const sink = redisSink({ url, stream: '{rm}stream', onError: (e) => errors.push(e) })
+  const agent = startAgent({ redis: url, stream: '{rm}stream', consumer: 'c', blockMs: 100, publishers: [publisher], onError: (e) => errors.push(e) })
+  try {
+    await agent.ready
+    for (let i = 0; i < 20; i++) sink.send(records(10, i * 10))
+    await sink.flush()
+    assert.is(sink.stats().delivered, 200, errors.map((e) => e.message).join('\n'))
+    await waitFor('agent', () => agent.stats().requests === 200, 10_000)
+    assert.is(seen.size, 200)
+  } finally {
+    await sink.close()
+    await agent.stop()
+  }
+}
+
+it('the channel works through a real Redis Cluster (redis+cluster://)', async () => {
+  const node = await startRedis({ cluster: true, password: 'pw' })
+  try { await roundTrip(`redis+cluster://:pw@127.0.0.1:${node.port}`) } finally { await node.stop({ keepData: false }) }
+})
+
+it('the channel works through a real Sentinel (redis+sentinel://…/master)', async () => {
+  const master = await startRedis({ password: 'pw' })
+  const sentinel = await startSentinel(master.port, 'mymaster', 'pw')
+  try { await roundTrip(`redis+sentinel://:pw@127.0.0.1:${sentinel.port}/mymaster`) } finally {
+    await sentinel.stop()
+    await master.stop({ keepData: false })
+  }
+})
+
+test.run()
