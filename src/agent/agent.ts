@@ -122,6 +122,7 @@ export function startAgent(options: AgentOptions): Agent {
   let client: RedisClientType | undefined
   let reader: RedisClientType | undefined
   let infoTimer: NodeJS.Timeout | undefined
+  let everReady = false
   let readyResolve: () => void = () => {}
   let readyReject: (error: Error) => void = () => {}
   const ready = new Promise<void>((resolve, reject) => { readyResolve = resolve; readyReject = reject })
@@ -244,6 +245,7 @@ export function startAgent(options: AgentOptions): Agent {
             if (!String((error as Error).message).startsWith('BUSYGROUP')) throw error
           }
           groupReady = true
+          everReady = true
           readyResolve()
           await recoverOwn()
           void refreshInfo()
@@ -281,6 +283,8 @@ export function startAgent(options: AgentOptions): Agent {
         stopping = true
         stopSignal.abort()
         readyReject(new Error('agent stopped before it was ready'))
+        // Never connected (Redis down since start): nothing is in flight, so do not wait out the drain deadline.
+        if (!everReady) { for (const c of [reader, client]) { try { c?.destroy() } catch { /* not open */ } } }
         const drained = await Promise.race([running.then(() => true), sleep(drainTimeoutMs).then(() => false)])
         if (!drained) {
           workSignal.abort()

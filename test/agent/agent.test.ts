@@ -234,4 +234,16 @@ it('stop() abandons a publisher that never recovers at drainTimeoutMs, leaving t
   assert.is((await redis.xPending(stream, 'g')).pending, 1)
 })
 
+test('with Redis unreachable from the start, stop() returns at once and ready rejects', async () => {
+  const errors: Error[] = []
+  const { freePort } = await import('../support/services.js')
+  const a = startAgent({ redis: `redis://127.0.0.1:${await freePort()}`, publishers: [recorder()], onError: (e) => errors.push(e) })
+  await waitFor('a warning', () => errors.length > 0, 5000)
+  const started = Date.now()
+  await a.stop()
+  assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`)
+  try { await a.ready; assert.unreachable() } catch (e) { assert.match((e as Error).message, /stopped before it was ready/) }
+  assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+})
+
 test.run()
