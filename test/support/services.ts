@@ -28,11 +28,11 @@ function isExecutable(path: string): boolean {
 export function servicesAvailable(suite: string, needs: ReadonlyArray<{ binary: string, debian: string }>): boolean {
   for (const { binary, debian } of needs) {
     if (findBinary(binary) !== undefined) continue
-    const line = `${suite}: skipped, \`${binary}\` not found on PATH (install the Debian package \`${debian}\`: apt-get install ${debian})`
+    const missing = `\`${binary}\` not found on PATH (install the Debian package \`${debian}\`: apt-get install ${debian})`
     if (process.env.ROUTEMETER_REQUIRE_SERVICES === '1') {
-      throw new Error(`${line}; ROUTEMETER_REQUIRE_SERVICES=1 makes this suite mandatory`)
+      throw new Error(`${suite}: ${missing}, and ROUTEMETER_REQUIRE_SERVICES=1 makes this suite mandatory`)
     }
-    process.stderr.write(`[skip] ${line}\n`)
+    process.stderr.write(`[skip] ${suite}: skipped, ${missing}\n`)
     return false
   }
   return true
