@@ -5,6 +5,7 @@
 export const CONTENDERS = [
   { name: 'bare', base: 'bare', module: 'bare.mjs', options: {} },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
+  { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },
   { name: 'rm-memory-window', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', cpu: 'window' }, routemeter: true },
   { name: 'rm-memory-nocpu', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', cpu: false }, routemeter: true },

@@ -41,6 +41,7 @@ async function drive (load, port, seconds) {
   return result
 }
 
+const CLOCKS = new Set(['cpuUsage', 'now', 'hrtime', 'bigint', 'resourceUsage'])
 const sourceMaps = new Map()
 function original (url, line, column) {
   // line and column are 0-based, as in .cpuprofile call frames
@@ -96,6 +97,23 @@ function summarise (profile, top) {
   for (const r of rows.slice(0, top)) console.log(`  ${pct(r.us)}  ${r.isLib ? '*' : ' '} ${r.key}`)
   console.log(`\nInside routemeter (dist/ → src/): ${pct(inLibrary).trim()} of the profile`)
   for (const r of rows.filter(r => r.isLib).slice(0, top)) console.log(`  ${pct(r.us)}  ${r.key}`)
+  // Clock and CPU reads are native frames: name their JavaScript callers, which is where the fix goes.
+  const parent = new Map()
+  for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node)
+  const callers = new Map()
+  for (const node of profile.nodes) {
+    const us = self.get(node.id) ?? 0
+    if (us === 0 || !CLOCKS.has(node.callFrame.functionName) || node.callFrame.url) continue
+    // climb past Node's own wrappers (process.cpuUsage → native cpuUsage) to the code that asked
+    let up = parent.get(node.id)
+    while (up && (up.callFrame.url.startsWith('node:') || !up.callFrame.url) && parent.get(up.id)) up = parent.get(up.id)
+    const chain = []
+    for (let k = 0; up && k < 3; k++, up = parent.get(up.id)) chain.push(`${up.callFrame.functionName || '(anonymous)'} ${where(up.callFrame)}`)
+    const key = `${node.callFrame.functionName} ← ${chain.join(' ← ') || '?'}`
+    callers.set(key, (callers.get(key) ?? 0) + us)
+  }
+  console.log('\nNative clock/CPU reads by caller:')
+  for (const [key, us] of [...callers].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${key}`)
   console.log('\nHottest routemeter source lines:')
   for (const [at, us] of [...lines].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${at}`)
 }
@@ -117,7 +135,7 @@ async function main () {
   const verdict = await ask(server, { type: 'verify' }, 'verified', 30_000, name)
   if (!verdict.ok) throw new Error(`VERIFY FAILED: ${verdict.detail}`)
   const result = await drive(load, port, Number(args.seconds))
-  console.log(`${name} on ${args.route}: ${result.total} requests in ${args.seconds} s of load, p50 ${result.p50Ms.toFixed(2)} ms`)
+  console.log(`${name} on ${args.route}: ${result.total} requests in ${args.seconds} s of load`)
   const exited = new Promise(resolve => server.once('exit', resolve))
   server.send({ type: 'exit' })
   await exited

@@ -58,10 +58,13 @@ test('bench/run.mjs --quick checks and times every contender and writes results 
 
     const rows: Row[] = result.rows
     const servers = new Set(rows.map(r => r.server))
-    for (const name of ['bare', 'floor', 'rm-memory', 'rm-memory-window', 'rm-memory-nocpu', 'rm-statsd',
+    for (const name of ['bare', 'floor', 'floor-als', 'rm-memory', 'rm-memory-window', 'rm-memory-nocpu', 'rm-statsd',
       'otel-http', 'hot-shots', 'express', 'express-prom-bundle', 'connect-datadog']) {
       assert.ok(servers.has(name), `no row for ${name}`)
     }
+    // rm-redis needs dist to export redisSink; when it does, its row must be there too
+    const lib = require(path.join(root, 'dist', 'index.js'))
+    if (typeof lib.redisSink === 'function') assert.ok(servers.has('rm-redis'), 'no row for rm-redis')
     for (const route of ['tiny', 'json', 'cpu']) {
       assert.is(rows.filter(r => r.route === route).length, servers.size, `one ${route} row per server`)
     }
