@@ -33,13 +33,6 @@ export class Backlog {
     this.#trim()
   }
 
-  /** Puts an entry in front without trimming: for the tiny drop report, which must not cause a drop itself. */
-  frontUnbounded(entry: EncodedEntry): void {
-    if (this.#head > 0) this.#items[--this.#head] = entry
-    else this.#items.unshift(entry)
-    this.#records += entry.n
-  }
-
   shift(): EncodedEntry | undefined {
     if (this.#head >= this.#items.length) return undefined
     const entry = this.#items[this.#head]

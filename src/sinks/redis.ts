@@ -144,17 +144,33 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     pendingDropReport += n
   }
   let pendingDropReport = 0
+  let lastDropWarning = -Infinity
 
-  const enqueueDropReport = (): void => {
+  /**
+   * Sends the count of dropped records as a `process` record, straight to Redis rather than through the
+   * backlog: in the backlog it could itself be trimmed, taking the count with it. On failure the count
+   * goes back to pending and is sent after the reconnect.
+   */
+  const sendDropReport = (c: Client): void => {
     if (pendingDropReport === 0) return
+    const count = pendingDropReport
+    pendingDropReport = 0
     const record: MetricRecord = {
       kind: 'process', prefix: lastPrefix, route: '', method: '', status: 0, aborted: false,
-      dimensions: lastDimensions, counters: { [DROPPED_BACKLOG_COUNTER]: pendingDropReport }, timers: {},
+      dimensions: lastDimensions, counters: { [DROPPED_BACKLOG_COUNTER]: count }, timers: {},
       timestamp: Date.now(),
     }
-    report(`${pendingDropReport} records were dropped from the backlog while Redis was unreachable (counter ${DROPPED_BACKLOG_COUNTER})`)
-    pendingDropReport = 0
-    for (const entry of encodeBatch([record], maxEntryBytes).entries) backlog.frontUnbounded(entry)
+    // The counter goes out every time; the warning at most once a minute, for an app that overflows steadily.
+    if (Date.now() - lastDropWarning >= 60_000) {
+      lastDropWarning = Date.now()
+      report(`${count} records were dropped: the backlog (maxBacklog ${maxBacklog}) was full while Redis was unreachable or slower than the app (counter ${DROPPED_BACKLOG_COUNTER})`)
+    }
+    const [entry] = encodeBatch([record], maxEntryBytes).entries
+    inFlight++
+    c.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p }, trim).then(
+      () => { inFlight--; entriesDelivered++; pump(); settleWaiters() },
+      (error: unknown) => { inFlight--; pendingDropReport += count; lost(c, error); settleWaiters() },
+    )
   }
 
   const lost = (from: Client, error: unknown): void => {
@@ -193,7 +209,6 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
         state = 'up'
         attempt = 0
         warnedThisOutage = false
-        enqueueDropReport()
         pump()
       } catch (error) {
         if (next !== undefined && client === next) lost(next, error)
@@ -208,6 +223,8 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       return
     }
     const c = client
+    // Drops that happened while connected (a burst bigger than the backlog) are reported right away.
+    sendDropReport(c)
     while (inFlight < MAX_IN_FLIGHT && backlog.entries > 0) {
       const entry = backlog.shift() as EncodedEntry
       inFlight++

@@ -192,7 +192,7 @@ it('a full backlog drops the oldest records and reports the count as a metric wh
     assert.is(sink.stats().backlog, 100)
     assert.is(sink.stats().droppedBacklog, 200)
     await redis.start()
-    await waitFor('delivery', () => sink.stats().delivered === 101, 10_000)
+    await waitFor('delivery', () => sink.stats().delivered === 100 && sink.stats().entries === 11, 10_000)
     const client = createClient({ url: redis.url })
     await client.connect()
     const entries = ((await client.xRange(stream, '-', '+')) ?? [])
@@ -207,11 +207,29 @@ it('a full backlog drops the oldest records and reports the count as a metric wh
     assert.equal(drops[0].dimensions, { service: 'shop' })
     // The newest 100 survived.
     assert.equal(all.filter((r) => r.kind === 'request').map((r) => r.timestamp - 1763798400000), Array.from({ length: 100 }, (_, i) => 200 + i))
-    assert.ok(errors.some((e) => e.message.includes('200 records were dropped')))
+    assert.ok(errors.some((e) => e.message.includes('200 records were dropped')), errors.map((e) => e.message).join('\n'))
   } finally {
     await sink.close()
     await redis.stop({ keepData: false })
   }
+})
+
+it('drops from a burst bigger than the backlog while connected are counted and reported at once', async () => {
+  const stream = newStream()
+  const errors: Error[] = []
+  const sink = makeSink({ stream, maxBacklog: 50 }, errors)
+  sink.send(records(1))
+  await sink.flush()
+  // 32 XADDs go in flight at once; past that, at most 50 records may wait.
+  for (let i = 0; i < 100; i++) sink.send(records(10, i * 10))
+  await sink.flush()
+  const all = (await readStream(stream)).flatMap((e) => toRecords(decodeEntry(e.fields.v, e.fields.p)))
+  const dropped = all.filter((r) => r.kind === 'process').reduce((n, r) => n + (r.counters[DROPPED_BACKLOG_COUNTER] ?? 0), 0)
+  const requests = all.filter((r) => r.kind === 'request').length
+  assert.ok(dropped > 0, 'some records were dropped')
+  assert.is(requests + dropped, 1001, `${requests} delivered + ${dropped} dropped`)
+  assert.is(dropped, sink.stats().droppedBacklog)
+  assert.is(errors.filter((e) => e.message.includes('dropped')).length, 1)
 })
 
 it('close() delivers what is pending, reports what could not go, and is idempotent', async () => {
