@@ -12,7 +12,12 @@ export function backoffDelay(attempt: number, min: number, max: number): number 
   return Math.min(max, min * 2 ** Math.min(attempt, 30)) * (0.8 + Math.random() * 0.4)
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts (never rejects). The timer is unref'd. */
+/**
+ * Resolves after `ms`, or at once when `signal` aborts (never rejects). The timer is unref'd.
+ *
+ * @example
+ * await sleep(backoffDelay(attempt++, 250, 30_000), stopSignal)
+ */
 export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted === true) { resolve(); return }

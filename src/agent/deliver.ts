@@ -16,7 +16,12 @@ import type { AgentEntry, Publisher } from './publisher.js'
 import { PublishError } from './publisher.js'
 import { backoffDelay, sleep } from './backoff.js'
 
-/** Thrown out of {@link deliver} when the abort signal fires: the entries must stay unacked. */
+/**
+ * Thrown out of {@link deliver} when the abort signal fires: the entries must stay unacked.
+ *
+ * @example
+ * try { await deliver(entries, ctx) } catch (e) { if (e instanceof DeliveryAborted) return }
+ */
 export class DeliveryAborted extends Error {
   override readonly name = 'DeliveryAborted'
 }
@@ -37,6 +42,9 @@ export interface DeliverContext {
 /**
  * Publishes `entries` to every publisher. Resolves with the entries refused permanently (id → reason),
  * which the agent dead-letters; every other entry has been accepted by every publisher.
+ *
+ * @example
+ * const refused = await deliver(entries, { publishers, retryMinMs: 250, retryMaxMs: 30_000, signal, keepAliveMs: 20_000, onRetry, keepAlive })
  */
 export async function deliver(entries: readonly AgentEntry[], ctx: DeliverContext): Promise<Map<string, string>> {
   if (entries.length === 0) return new Map()

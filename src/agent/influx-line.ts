@@ -17,6 +17,9 @@ const RESERVED_TAGS = new Set(['route', 'method', 'prefix', 'time'])
 /**
  * Escapes a measurement name: commas and spaces. Line breaks, which cannot be escaped, become spaces; a
  * leading `#` (a comment line to InfluxDB, silently ignored) becomes `_`; see {@link escapeTag} for `\\`.
+ *
+ * @example
+ * escapeMeasurement('Request Time') // 'Request\\ Time'
  */
 export function escapeMeasurement(name: string): string {
   return name.replace(/[\r\n]/g, ' ').replace(/^#/, '_').replace(/\\(?=[, ]|$)/g, '/').replace(/([, ])/g, '\\$1')
@@ -29,6 +32,9 @@ export function escapeMeasurement(name: string): string {
  * (measured against influxd 1.6: `\\\\` came back doubled). A backslash right before a special character
  * or at the end would escape our own separator, and no spelling of it reads back exactly in 1.x, so that
  * one backslash becomes `/`.
+ *
+ * @example
+ * escapeTag('a=b, c') // 'a\\=b\\,\\ c'
  */
 export function escapeTag(text: string): string {
   return text.replace(/[\r\n]/g, ' ').replace(/\\(?=[,= ]|$)/g, '/').replace(/([,= ])/g, '\\$1')

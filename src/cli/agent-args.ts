@@ -11,10 +11,22 @@ import { statsdPublisher } from '../agent/statsd-publisher.js'
 import { consolePublisher } from '../agent/console-publisher.js'
 import { resolveRedisTarget } from '../sinks/redis-target.js'
 
+/**
+ * A mistake in the command line or environment; `main` prints its message and exits 2.
+ *
+ * @example
+ * throw new UsageError('--statsd must be HOST:PORT')
+ */
 export class UsageError extends Error {
   override readonly name = 'UsageError'
 }
 
+/**
+ * The text of `routemeter agent --help`.
+ *
+ * @example
+ * process.stdout.write(AGENT_HELP)
+ */
 export const AGENT_HELP = `Usage: routemeter agent [options]
 
 Moves metrics from the Redis stream that redisSink() writes to InfluxDB, StatsD and/or the console.

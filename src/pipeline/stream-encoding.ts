@@ -22,10 +22,21 @@
  */
 import type { MetricRecord } from '../collect/record.js'
 
-/** The schema version this module writes, and the only one it reads. */
+/**
+ * The schema version this module writes, and the only one it reads.
+ *
+ * @example
+ * if (fields.v !== STREAM_ENCODING_VERSION) deadLetter(id)
+ */
 export const STREAM_ENCODING_VERSION = '1'
 
-/** Default byte cap of one entry's payload: big enough for ≈ 15,000 typical requests, small enough not to stall Redis. */
+/**
+ * Default byte cap of one entry's payload: ≈ 20,000 typical requests (≈ 48 bytes each), small enough that
+ * one XADD or XREADGROUP reply never stalls Redis.
+ *
+ * @example
+ * encodeBatch(records, DEFAULT_MAX_ENTRY_BYTES / 4)
+ */
 export const DEFAULT_MAX_ENTRY_BYTES = 1024 * 1024
 
 /** One encoded stream entry, ready for `XADD key * v <v> n <n> p <payload>`. */
@@ -47,7 +58,12 @@ export interface EncodeResult {
   readonly dropped: number
 }
 
-/** What {@link decodeEntry} throws for anything it cannot read: garbage, a bad index, an unknown version. */
+/**
+ * What {@link decodeEntry} throws for anything it cannot read: garbage, a bad index, an unknown version.
+ *
+ * @example
+ * catch (e) { if (e instanceof StreamDecodeError && e.reason === 'version') console.warn('entry from a newer routemeter') }
+ */
 export class StreamDecodeError extends Error {
   override readonly name = 'StreamDecodeError'
   /** `version`: an entry from a newer (or unknown) schema; `malformed`: anything else. */

@@ -5,6 +5,13 @@
  */
 import type { EncodedEntry } from '../pipeline/stream-encoding.js'
 
+/**
+ * Encoded entries waiting for Redis, oldest first, at most `maxRecords` records.
+ *
+ * @example
+ * const backlog = new Backlog(100_000)
+ * backlog.push(entry); const next = backlog.shift(); const lost = backlog.takeDropped()
+ */
 export class Backlog {
   #items: EncodedEntry[] = []
   #head = 0

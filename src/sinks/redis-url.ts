@@ -4,7 +4,12 @@
  * line or an error message.
  */
 
-/** The URL used when none is given. */
+/**
+ * The URL used when none is given.
+ *
+ * @example
+ * createClient({ url: process.env.ROUTEMETER_REDIS_URL || DEFAULT_REDIS_URL })
+ */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379'
 
 /** A validated Redis URL with its printable (password-free) form. */

@@ -69,7 +69,12 @@ export interface RedisSink extends Sink {
   stats(): RedisSinkStats
 }
 
-/** Name of the counter carrying backlog drops, in a `process` record sent once Redis is back. */
+/**
+ * Name of the counter carrying backlog drops, in a `process` record sent as soon as Redis takes writes.
+ *
+ * @example
+ * SELECT sum("sum") FROM "routemeter.dropped.backlog" -- records lost to a full backlog
+ */
 export const DROPPED_BACKLOG_COUNTER = 'routemeter.dropped.backlog'
 
 // ≤ 32 XADDs in flight: node-redis pipelines them on one socket, so a drained backlog of 1,000 entries
