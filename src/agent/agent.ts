@@ -160,7 +160,7 @@ export function startAgent(options: AgentOptions): Agent {
       }
     }
     const refused = await deliver(good, {
-      publishers, retryMinMs, retryMaxMs, signal: workSignal.signal, keepAliveMs: Math.max(1000, Math.floor(claimIdleMs / 3)),
+      publishers, retryMinMs, retryMaxMs, signal: workSignal.signal, keepAliveMs: Math.max(50, Math.floor(claimIdleMs / 3)),
       onRetry: (publisher, error) => {
         stats.retries++
         warnOnce(`publisher:${publisher.name}`, `${publisher.name} failed (${error instanceof Error ? error.message : String(error)}); retrying with backoff`)

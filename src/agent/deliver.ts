@@ -72,7 +72,8 @@ async function publishTo(publisher: Publisher, entries: readonly AgentEntry[], c
       }
       ctx.onRetry(publisher, error, attempt)
       if (Date.now() - lastKeepAlive >= ctx.keepAliveMs) { lastKeepAlive = Date.now(); ctx.keepAlive(entries) }
-      await sleep(backoffDelay(attempt++, ctx.retryMinMs, ctx.retryMaxMs), ctx.signal)
+      // Never sleep past the keep-alive period, or the entries could look abandoned to other agents.
+      await sleep(Math.min(backoffDelay(attempt++, ctx.retryMinMs, ctx.retryMaxMs), ctx.keepAliveMs), ctx.signal)
     }
   }
 }

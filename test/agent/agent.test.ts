@@ -172,6 +172,26 @@ it('a transiently failing publisher is retried with backoff, others are not aske
   assert.is((await redis.xPending(stream, 'g')).pending, 0)
 })
 
+it('entries a live agent keeps retrying are not reclaimed by another agent', async () => {
+  const stream = `s${++n}`
+  const stuck = recorder('stuck')
+  let failing = true
+  stuck.fail = () => (failing ? new Error('backend down') : undefined)
+  const thief = recorder('thief')
+  const a1 = agent({ stream, consumer: 'holder', publishers: [stuck], claimIdleMs: 300, retryMinMs: 50, retryMaxMs: 1000 })
+  await a1.ready
+  const id = await add(stream, records(1))
+  await waitFor('holder retrying', () => a1.stats().retries > 0)
+  const a2 = agent({ stream, consumer: 'thief', publishers: [thief], claimIdleMs: 300, claimIntervalMs: 50 })
+  await a2.ready
+  await sleep(1500)
+  failing = false
+  await waitFor('published', () => a1.stats().entries === 1, 5000)
+  assert.equal(thief.ids, [])
+  assert.is(a2.stats().reclaimed, 0)
+  assert.equal(stuck.ids, [id])
+})
+
 it('entries idle in a dead consumer\'s pending list are reclaimed (XAUTOCLAIM) and published', async () => {
   const stream = `s${++n}`
   await redis.xGroupCreate(stream, 'g', '0', { MKSTREAM: true })
