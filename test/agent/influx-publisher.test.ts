@@ -160,6 +160,16 @@ test('the v2 API gets /api/v2/write with org, bucket, ns precision and a Token h
       assert.not.ok((e as PublishError).permanent)
       assert.not.ok((e as Error).message.includes('s3cr3t-token'), (e as Error).message)
     }
+    // v1 with credentials in the URL: basic auth, rp passed on, the password never in errors.
+    const v1 = influxPublisher({ url: `http://admin:pa%20ss@127.0.0.1:${port}`, db: 'metrics', rp: 'week' })
+    status = 500
+    try { await v1.publish([entry('1763798400000-5', [record()])]); assert.unreachable() } catch (e) {
+      assert.not.ok((e as PublishError).permanent)
+      assert.not.ok((e as Error).message.includes('pa ss'), (e as Error).message)
+    } finally { await v1.close() }
+    const last = seen[seen.length - 1]
+    assert.is(last.url, '/write?db=metrics&precision=ns&rp=week')
+    assert.is(last.headers.authorization, 'Basic ' + Buffer.from('admin:pa ss').toString('base64'))
   } finally {
     await pub.close()
     server.close()
