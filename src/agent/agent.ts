@@ -263,7 +263,10 @@ export function startAgent(options: AgentOptions): Agent {
       } catch (error) {
         if (error instanceof DeliveryAborted) return
         const message = error instanceof Error ? error.message : String(error)
-        if (message.startsWith('NOGROUP')) { groupReady = false; continue }
+        // Whatever failed (a lost connection mid-ack, a vanished group), redo the start-up steps next time:
+        // the group is recreated if gone and our own unacked entries are handled at once, not after claimIdle.
+        groupReady = false
+        if (message.startsWith('NOGROUP')) continue
         warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
         await sleep(backoffDelay(attempt++, 100, 5000), stopSignal.signal)
       }
