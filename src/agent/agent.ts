@@ -167,7 +167,7 @@ export function startAgent(options: AgentOptions): Agent {
       },
       keepAlive: (entries) => {
         // JUSTID claims reset the idle time without counting a delivery, so other agents leave these alone.
-        void client?.xClaimJustId(stream, group, consumer, 0, entries.map((e) => e.id)).catch(() => {})
+        if (client?.isReady === true) void client.xClaimJustId(stream, group, consumer, 0, entries.map((e) => e.id)).catch(() => {})
       },
     })
     for (const p of publishers) clear(`publisher:${p.name}`)
@@ -213,6 +213,8 @@ export function startAgent(options: AgentOptions): Agent {
   }
 
   const refreshInfo = async (): Promise<void> => {
+    // Not while disconnected: queued XINFOs would pile up in node-redis' offline queue during an outage.
+    if (client?.isReady !== true) return
     try {
       const groups = await (client as RedisClientType).xInfoGroups(stream)
       for (const g of groups as unknown as Array<Record<string, unknown>>) {
