@@ -57,36 +57,74 @@ export function entryTimestampNs(id: string): string {
 /**
  * Renders the series of one entry as line-protocol lines (joined with `\n`, no trailing newline).
  *
+ * Two series that would get the same point identity (measurement + tag set + the entry's timestamp) are
+ * merged into one point, since InfluxDB would otherwise keep only the last: it happens when groups differ
+ * only in what the tag set cannot show (an empty dimension value, a dimension named `route`). A counter and
+ * a timer with the same name and tags are not merged (their numbers mean different things): the counter
+ * is written to measurement `<name>.counter` instead.
+ *
  * @example
  * const body = seriesToLines(entry.series(), entryTimestampNs(entry.id))
  */
 export function seriesToLines(series: readonly Series[], timestampNs: string): string {
-  let out = ''
-  // Tag sets repeat across the metrics of a group; cache each group's rendered tags once per call.
+  // Tag sets repeat across the metrics of a group; each group's tags are rendered once per call.
   const tagCache = new Map<Series['group'], string>()
+  const points = new Map<string, { type: Series['type'], count: number, sum: number, min: number, max: number }>()
   for (const s of series) {
     if (s.name === '') continue
     let tags = tagCache.get(s.group)
     if (tags === undefined) {
-      const pairs: Array<[string, string]> = []
-      if (s.group.route !== '') pairs.push(['route', s.group.route])
-      if (s.group.method !== '') pairs.push(['method', s.group.method])
-      if (s.group.prefix !== '') pairs.push(['prefix', s.group.prefix])
-      for (const key in s.group.dimensions) {
-        const value = s.group.dimensions[key]
-        if (key !== '' && value !== '' && !RESERVED_TAGS.has(key)) pairs.push([key, value])
-      }
-      // Sorted by key, as InfluxDB recommends (it sorts them itself otherwise).
-      pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      tags = ''
-      for (const [k, v] of pairs) tags += ',' + escapeTag(k) + '=' + escapeTag(v)
+      tags = renderTags(s.group)
       tagCache.set(s.group, tags)
     }
+    let key = escapeMeasurement(s.name) + tags
+    let point = points.get(key)
+    if (point !== undefined && point.type !== s.type) {
+      const counterKey = escapeMeasurement(s.name + '.counter') + tags
+      if (s.type === 'counter') {
+        key = counterKey
+        point = points.get(key)
+      } else {
+        // The counter came first: move it aside, the timer takes the plain name.
+        points.delete(key)
+        const moved = points.get(counterKey)
+        if (moved === undefined) points.set(counterKey, point)
+        else merge(moved, point)
+        point = undefined
+      }
+    }
+    if (point === undefined) points.set(key, { type: s.type, count: s.count, sum: s.sum, min: s.min, max: s.max })
+    else merge(point, s)
+  }
+  let out = ''
+  for (const [key, p] of points) {
     if (out !== '') out += '\n'
-    out += escapeMeasurement(s.name) + tags + ' count=' + s.count + 'i,sum=' + float(s.sum) + ',min=' + float(s.min) +
-      ',max=' + float(s.max) + ' ' + timestampNs
+    out += key + ' count=' + p.count + 'i,sum=' + float(p.sum) + ',min=' + float(p.min) + ',max=' + float(p.max) + ' ' + timestampNs
   }
   return out
+}
+
+function merge(into: { count: number, sum: number, min: number, max: number }, from: { count: number, sum: number, min: number, max: number }): void {
+  into.count += from.count
+  into.sum += from.sum
+  if (from.min < into.min) into.min = from.min
+  if (from.max > into.max) into.max = from.max
+}
+
+function renderTags(group: Series['group']): string {
+  const pairs: Array<[string, string]> = []
+  if (group.route !== '') pairs.push(['route', group.route])
+  if (group.method !== '') pairs.push(['method', group.method])
+  if (group.prefix !== '') pairs.push(['prefix', group.prefix])
+  for (const key in group.dimensions) {
+    const value = group.dimensions[key]
+    if (key !== '' && value !== '' && !RESERVED_TAGS.has(key)) pairs.push([key, value])
+  }
+  // Sorted by key, as InfluxDB recommends (it sorts them itself otherwise).
+  pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
+  let tags = ''
+  for (const [k, v] of pairs) tags += ',' + escapeTag(k) + '=' + escapeTag(v)
+  return tags
 }
 
 /** A float field value. `String(n)` gives `1e+21` for big values, which InfluxDB parses as a float. */

@@ -68,6 +68,19 @@ test('one point per series per entry with count, sum, min and max, tags sorted, 
   ].join('\n'))
 })
 
+test('series that would share a point identity are merged; a counter named like a timer goes to <name>.counter', () => {
+  const e = entry('5-0', [
+    record({ dimensions: { service: 'shop', empty: '' }, counters: { db: 1 }, timers: { RequestTime: 1, db: 10 } }),
+    record({ dimensions: { service: 'shop', route: 'ignored' }, counters: { db: 2 }, timers: { RequestTime: 3, db: 30 } }),
+  ])
+  const lines = seriesToLines(e.series(), entryTimestampNs(e.id)).split('\n').sort()
+  assert.equal(lines, [
+    'RequestTime,method=GET,route=users.id,service=shop count=2i,sum=4,min=1,max=3 5000000',
+    'db,method=GET,route=users.id,service=shop count=2i,sum=40,min=10,max=30 5000000',
+    'db.counter,method=GET,route=users.id,service=shop count=2i,sum=3,min=1,max=2 5000000',
+  ])
+})
+
 test('bad options throw a TypeError naming the option', () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ url: 'ftp://x', db: 'a' }, 'url'], [{ url: 'http://x' }, 'db'], [{ url: 'http://x', org: 'o', bucket: 'b' }, 'token'],
