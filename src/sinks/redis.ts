@@ -277,6 +277,12 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     if (state === 'closed' && closing === undefined) return
     // Records still in a wrapper's batcher are part of "everything so far".
     await drainInto(sink)
+    // During an outage, one delivery attempt now instead of at the next backoff tick: a flush before exit
+    // should not lose a backlog to a Redis that came back a second ago.
+    if (state === 'down' && backlog.entries > 0) {
+      if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
+      connect()
+    }
     pump()
     if (inFlight === 0 && (backlog.entries === 0 || state === 'down' || state === 'idle')) return
     await new Promise<void>((resolve) => {

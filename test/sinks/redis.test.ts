@@ -232,6 +232,29 @@ it('drops from a burst bigger than the backlog while connected are counted and r
   assert.is(errors.filter((e) => e.message.includes('dropped')).length, 1)
 })
 
+it('flush() during an outage tries Redis at once instead of waiting for the next backoff tick', async () => {
+  const redis = await startRedis()
+  const errors: Error[] = []
+  const stream = newStream()
+  const sink = redisSink({ url: redis.url, stream, onError: (e) => errors.push(e) })
+  sinks.push(sink)
+  try {
+    sink.send(records(1))
+    await sink.flush()
+    await redis.stop()
+    // Several failed attempts push the backoff towards its 5 s ceiling.
+    for (let i = 0; i < 6; i++) { sink.send(records(1, i + 1)); await sleep(300) }
+    await redis.start()
+    const started = Date.now()
+    await sink.flush()
+    assert.is(sink.stats().delivered, 7, `after ${Date.now() - started} ms`)
+    assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`)
+  } finally {
+    await sink.close()
+    await redis.stop({ keepData: false })
+  }
+})
+
 it('close() delivers what is pending, reports what could not go, and is idempotent', async () => {
   const stream = newStream()
   const sink = makeSink({ stream })
