@@ -206,6 +206,19 @@ it('entries idle in a dead consumer\'s pending list are reclaimed (XAUTOCLAIM) a
   assert.is(a.stats().reclaimed, 3)
 })
 
+it('pending entries trimmed away before anyone acked them are counted as trimmed, not retried', async () => {
+  const stream = `s${++n}`
+  await redis.xGroupCreate(stream, 'g', '0', { MKSTREAM: true })
+  for (let i = 0; i < 4; i++) await add(stream, records(1, i))
+  await redis.xReadGroup('g', 'gone', { key: stream, id: '>' }, { COUNT: 10 })
+  await redis.xTrim(stream, 'MAXLEN', 0)
+  const pub = recorder()
+  const a = agent({ stream, consumer: 'alive', publishers: [pub], claimIdleMs: 100, claimIntervalMs: 50 })
+  await waitFor('trimmed', () => a.stats().trimmed === 4, 5000)
+  assert.equal(pub.ids, [])
+  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+})
+
 it('an entry delivered more than maxDeliveries times is dead-lettered instead of published', async () => {
   const stream = `s${++n}`
   await redis.xGroupCreate(stream, 'g', '0', { MKSTREAM: true })

@@ -11,6 +11,7 @@ import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { startInfluxd, type Influxd } from '../support/influxd.js'
 import { INFLUXD, REDIS, servicesAvailable, sleep, trackChild, waitFor } from '../support/services.js'
+import { udpCollector } from '../support/udp.js'
 
 const test = suite('routemeter agent (CLI)')
 const available = servicesAvailable('test/cli/agent.test.ts (routemeter agent)', [REDIS, INFLUXD])
@@ -130,6 +131,23 @@ it('SIGKILL mid-stream then restart: InfluxDB counts exact, no loss and no dupli
     assert.is(await second.exited, 0)
     assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
   } finally { await client.close() }
+})
+
+it('--statsd HOST:PORT forwards to a real UDP socket with --statsd-prefix', async () => {
+  const udp = await udpCollector()
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  const stream = `st${++no}`
+  try {
+    await produce(client, stream, 3, 4)
+    const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--statsd', `127.0.0.1:${udp.port}`, '--statsd-prefix', 'web', '--status-interval', '0'])
+    await udp.waitFor((lines) => lines.filter((l) => /^web\.r\d\.RequestTime:1\|ms$/.test(l)).length === 12, 15_000)
+    run.child.kill('SIGTERM')
+    assert.is(await run.exited, 0)
+  } finally {
+    udp.close()
+    await client.close()
+  }
 })
 
 withTls('reads over rediss:// (TLS) and prints JSON lines with --console --json', async () => {
