@@ -21,6 +21,7 @@ import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../pipe
 import { Backlog } from './redis-backlog.js'
 import { resolveRedisTarget } from './redis-target.js'
 import { drainInto } from '../pipeline/registry.js'
+import { countDrop } from '../util/drops.js'
 
 /** Options of {@link redisSink}. */
 export interface RedisSinkOptions {
@@ -145,7 +146,10 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
 
   const noteDrops = (): void => {
     const n = backlog.takeDropped()
-    if (n > 0) droppedBacklog += n
+    if (n > 0) {
+      droppedBacklog += n
+      countDrop('backlog', n, true) // visible in metrics.stats(); the count itself travels by sendDropReport
+    }
     pendingDropReport += n
   }
   let pendingDropReport = 0
@@ -260,6 +264,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       const { entries, dropped } = encodeBatch(batch, maxEntryBytes)
       if (dropped > 0) {
         droppedOversize += dropped
+        countDrop('sink', dropped)
         report(`${dropped} records dropped: each alone is larger than maxEntryBytes (${maxEntryBytes})`)
       }
       const first = batch[0]

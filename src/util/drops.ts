@@ -14,13 +14,15 @@ let anyUnreported = false
 
 /**
  * Counts a drop. Every drop is visible twice: in `stats()` and as a `routemeter.dropped.<reason>` counter on
- * the next process record, so a backend can alert on it.
+ * the next process record, so a backend can alert on it. A sink that reports its own drops by another road
+ * (the Redis sink writes its backlog drops straight to Redis) passes `reported = true`: counted, not re-sent.
  *
  * @example
  * countDrop('value')
  */
-export function countDrop(reason: DropReason, n = 1): void {
+export function countDrop(reason: DropReason, n = 1, reported = false): void {
   total[reason] = (total[reason] ?? 0) + n
+  if (reported) return
   unreported[reason] = (unreported[reason] ?? 0) + n
   anyUnreported = true
 }

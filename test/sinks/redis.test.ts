@@ -8,6 +8,7 @@ import { decodeEntry, toRecords } from '../../src/pipeline/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { freePort, REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
 import { sinkContract } from './contract.js'
+import { metrics } from '../../src/collect/metrics.js'
 
 const test = suite('redisSink')
 const available = servicesAvailable('test/sinks/redis.test.ts (redisSink)', [REDIS])
@@ -188,9 +189,11 @@ it('a full backlog drops the oldest records and reports the count as a metric wh
   const sink = redisSink({ url: redis.url, stream, maxBacklog: 100, onError: (e) => errors.push(e) })
   sinks.push(sink)
   try {
+    const droppedBefore = metrics.stats().dropped.backlog ?? 0
     for (let i = 0; i < 30; i++) sink.send(records(10, i * 10))
     assert.is(sink.stats().backlog, 100)
     assert.is(sink.stats().droppedBacklog, 200)
+    assert.is((metrics.stats().dropped.backlog ?? 0) - droppedBefore, 200, 'visible in metrics.stats() too')
     await redis.start()
     await waitFor('delivery', () => sink.stats().delivered === 100 && sink.stats().entries === 11, 10_000)
     const client = createClient({ url: redis.url })
