@@ -197,8 +197,11 @@ async function main () {
       const key = `routemeter-bench:${c.name}`
       let entries = 0
       for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(0.1) }
-      if (entries === 0) verdict.ok = false
-      external = `; redis stream ${key} holds ${entries} entries`
+      // Each entry says how many records it carries (`n`, stream encoding v1): they must cover every request.
+      let records = 0
+      for (const { message } of await redis.client.xRange(key, '-', '+')) records += Number(message.n ?? 0)
+      if (entries === 0 || records < verdict.served) verdict.ok = false
+      external = `; redis stream ${key} holds ${entries} entries carrying ${records} records`
     }
     const line = `${c.name}: ${verdict.served} requests served; ${verdict.detail}${external}`
     if (!verdict.ok) throw new Error(`VERIFY FAILED, ${line}`)
