@@ -14,16 +14,20 @@ import type { Collector } from './collector.js'
  * (≈ 0.04 µs) rather than `process.cpuUsage()` (≈ 0.86 µs, a syscall) because there are about 8 switches per
  * request; DESIGN.md measured ≈ 12 µs/request for cpuUsage-per-switch against ≈ 2 µs for this.
  *
- * Wall time on the thread overstates CPU when the OS preempts the thread. Two corrections, both cheap:
- * - a long hold (> 2 ms, where preemption matters) is capped by the process CPU measured across it;
- * - once per flush window, the ratio of process CPU to charged thread time, when below 1, scales every
- *   request down (short holds on a machine so busy that the thread waited for a core).
- * The ratio is never applied above 1: CPU the process spends outside any callback (GC helper threads, the
- * JIT compiler, the runtime between callbacks) is not caused by a particular request, and spreading it in
- * proportion billed heavy requests ≈ 9% more than they burned (test/collect/cpu.test.ts, 2 loaded cores).
+ * Why an `after` hook, which doubles the hook calls per promise: without it, everything the thread does
+ * between two hooked callbacks (V8's GC finalisation and other platform tasks, which run outside any async
+ * resource) is billed to whichever request ran last. Tried, with libuv's idle counter subtracting the epoll
+ * waits: sleepers went from ≈ 0.3 to 2+ ms and a 10 ms `timed` block reported 15–31 ms under load.
  *
- * IDLE is never charged: it is the time the loop waits in epoll. OUTSIDE is charged (HTTP parsing, timers of
- * the app that belong to no request) so that it is part of the ratio's denominator, not billed to requests.
+ * Wall time on the thread overstates CPU when the OS preempts the thread, so a long hold (> 1 ms, where
+ * preemption matters) is capped by the process CPU measured across it. DESIGN.md also suggested scaling
+ * every request by the process-CPU / thread-time ratio once per flush; measured, that did harm both ways:
+ * above 1 it billed requests for CPU no request caused (GC helper threads, the JIT: +9% on 20 ms burners),
+ * and below 1 (a loaded machine) it scaled down burners whose holds were already capped to their CPU, a
+ * double correction that reported 20 ms burns as 9 ms (test/collect/cpu.test.ts, 2 loaded cores).
+ *
+ * IDLE is never charged. OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the
+ * app's own timers).
  */
 
 interface Slot {
@@ -35,19 +39,18 @@ const IDLE: Slot = { onThread: 0 }
 
 let current: Slot = IDLE
 let since = 0
-/** Thread milliseconds charged to any slot but IDLE, since the process started. */
-let charged = 0
 
 // Preemption guard. On a busy machine the OS can take the CPU away in the middle of a long callback, and
 // wall time would bill that to the request. So a hold longer than LONG_HOLD_MS is charged at most the
 // process CPU that passed during it, read against a `process.cpuUsage()` sample taken at a switch at most
-// CPU_SAMPLE_MS earlier. Sampling only when a millisecond has passed bounds the syscalls to ~1,000/s of
-// busy time (≈ 0.09% of a core); short holds, the vast majority, never read it.
-const LONG_HOLD_MS = 2
-const CPU_SAMPLE_MS = 1
+// CPU_SAMPLE_MS earlier. Sampling only when half a millisecond has passed bounds the syscalls to ~2,000/s of
+// busy time (≈ 0.17% of a core); short holds, the vast majority, never read it.
+const LONG_HOLD_MS = 1
+const CPU_SAMPLE_MS = 0.5
 let sampledCpu = 0
 let sampledAt = 0
 
+/** Charges the running slot up to now and makes `next` the running one. */
 function switchTo(next: Slot): Slot {
   const previous = current
   if (next === previous) return previous
@@ -62,7 +65,6 @@ function switchTo(next: Slot): Slot {
       sampledAt = now
     }
     previous.onThread += held
-    charged += held
   }
   if (now - sampledAt > CPU_SAMPLE_MS) {
     sampledCpu = processCpuMicros()
@@ -87,29 +89,6 @@ function enableHook(): void {
   }).enable()
 }
 
-// The CPU/thread ratio over the last window (capped at 1, see above). Windows shorter than this reuse the last ratio: over a few ms
-// `process.cpuUsage()` granularity (clock ticks) makes the ratio meaningless.
-const MIN_WINDOW_MS = 50
-let windowStartCpu = 0
-let windowStartCharged = 0
-let windowStartTime = 0
-let factor = 1
-
-/** The current CPU-per-thread-millisecond ratio, recomputed when the last window is old enough. */
-export function attributionFactor(): number {
-  const now = performance.now()
-  if (now - windowStartTime < MIN_WINDOW_MS) return factor
-  const cpuNow = processCpuMicros()
-  const cpuMs = (cpuNow - windowStartCpu) / 1000
-  const threadMs = charged - windowStartCharged
-  // Below a millisecond of observed thread time the ratio is noise (and could explode on GC-thread CPU).
-  if (threadMs >= 1) factor = Math.min(Math.max(cpuMs / threadMs, 0), 1)
-  windowStartCpu = cpuNow
-  windowStartCharged = charged
-  windowStartTime = now
-  return factor
-}
-
 function onThreadNow(c: Collector): number {
   return current === c ? c.onThread + (performance.now() - since) : c.onThread
 }
@@ -117,10 +96,6 @@ function onThreadNow(c: Collector): number {
 /** Builds the attributed clock; the first call installs the process-wide async hook. */
 export function attributedClock(): CpuClock {
   enableHook()
-  if (windowStartTime === 0) {
-    windowStartTime = performance.now()
-    windowStartCpu = processCpuMicros()
-  }
   return {
     mode: 'attributed',
     enter: (c) => switchTo(c),
@@ -130,8 +105,8 @@ export function attributedClock(): CpuClock {
     close(c) {
       if (current === c) switchTo(OUTSIDE)
     },
-    cpuTime: (c) => c.onThread * attributionFactor(),
+    cpuTime: (c) => c.onThread,
     read: (c) => onThreadNow(c),
-    since: (c, from) => (onThreadNow(c) - from) * factor,
+    since: (c, from) => onThreadNow(c) - from,
   }
 }
