@@ -291,7 +291,7 @@ async function main () {
     console.log('\n--quick is a smoke test: cold JIT, tiny windows; its numbers mean nothing. Targets not evaluated.')
   } else if (targets.length) {
     console.log('\nTargets (tiny route unless stated):')
-    for (const t of targets) console.log(`  ${t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.detail}`)
+    for (const t of targets) console.log(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.detail}`)
   }
   if (noiseSummary) {
     const pct = x => `${(100 * x).toFixed(0)}%`

@@ -12,6 +12,16 @@ export function checkTargets (rows) {
   const ratio = (server, factor) => {
     const r = row(server, 'tiny')
     if (!r || !floor) return
+    if (floor.addedUsPerReq <= 0) {
+      // A ratio to a floor the noise swallowed means nothing: say so instead of printing a negative limit.
+      results.push({
+        target: `${server} adds ≤ ${factor}× the floor's added CPU on tiny`,
+        met: null,
+        detail: `not decidable in this run: the floor's added CPU (${fmt(floor.addedUsPerReq)} µs, ` +
+          `range ${floor.addedUsPerReqRange.map(fmt).join('…')}) is lost in the noise; ${server} adds ${fmt(r.addedUsPerReq)} µs`
+      })
+      return
+    }
     const limit = factor * floor.addedUsPerReq
     results.push({
       target: `${server} adds ≤ ${factor}× the floor's added CPU on tiny`,
