@@ -255,7 +255,11 @@ async function main () {
         rssMb: round(median(own.map(s => s.rssMb)), 1),
         cpuUsPerReqRange: [round(min(cpu)), round(max(cpu))],
         addedUsPerReqRange: c.base === c.name ? [0, 0] : [round(min(added)), round(max(added))],
-        elu: round(median(own.map(s => s.elu)), 3)
+        elu: round(median(own.map(s => s.elu)), 3),
+        // every round as measured, for anyone who doubts a median
+        samples: own.map(s => ({
+          cpuUs: round(s.cpuUs), rps: round(s.rps, 0), elu: round(s.elu, 3), othersOnCpu: s.noise ? round(s.noise.foreign, 3) : null
+        }))
       })
     }
   }
