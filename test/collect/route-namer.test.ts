@@ -36,6 +36,17 @@ test('past maxRoutes distinct names every new name is other, counted; admitted n
   assert.is((metrics.stats().dropped.route ?? 0) - before, 2)
 })
 
+test('paths are named the same whether their name was cached or not', () => {
+  const namer = createRouteNamer({ routes: ['/users/:name'], maxRoutes: 100 })
+  for (let round = 0; round < 3; round++) {
+    assert.is(namer.name(closed('/pages/about')), 'pages.about')
+    assert.is(namer.name(closed(`/orders/${round}`)), 'orders.id')
+    assert.is(namer.name(closed('/users/bob')), 'users.name')
+    assert.is(namer.name(closed('/users/bob', 404)), 'users.name')
+    assert.is(namer.name(closed('/nothing/here', 404)), 'unmatched')
+  }
+})
+
 test('Express mounts: the concrete base path goes through the id heuristic, the template is kept', () => {
   const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
   assert.is(namer.name(closed('/', 200, { templateBase: '/api/users/42/posts', template: '/:postId' })), 'api.users.id.posts.postId')

@@ -18,6 +18,17 @@ test('memorySink keeps the newest max records and counts the rest as dropped', a
   assert.equal(sink.records(), [])
 })
 
+test('a full sink keeps replacing the oldest, in order, across many batches', async () => {
+  const sink = memorySink({ max: 4 })
+  for (let n = 1; n <= 11; n++) await sink.send([record({ status: n })])
+  assert.equal(sink.records().map((r) => r.status), [8, 9, 10, 11])
+  await sink.send([6, 7].map((n) => record({ status: 100 + n })))
+  assert.equal(sink.records().map((r) => r.status), [10, 11, 106, 107])
+  sink.clear()
+  await sink.send([record({ status: 1 })])
+  assert.equal(sink.records().map((r) => r.status), [1])
+})
+
 test('records() is a copy: changing it does not change the sink', async () => {
   const sink = memorySink()
   await sink.send([record()])
