@@ -1,19 +1,15 @@
 import type { MetricRecord } from '../collect/record.js'
 
-/** The part of a hot-shots client the encoder needs (also satisfied by a hot-shots child client). */
-export interface StatsdWriter {
-  timing(name: string, value: number, tags?: string[]): void
-  increment(name: string, value: number, tags?: string[]): void
-}
-
 /** Options of {@link writeStatsd}. */
 export interface StatsdEncoding {
+  /** Put in front of every name (`shop.`), already safe; `''` for none. */
+  prefix: string
   /** Add DogStatsD tags: `method`, `status` class (`2xx`), and every dimension. */
   tags: boolean
 }
 
 // Anything but these is replaced: ':' '|' '@' '#' ',' '=' spaces and newlines would split or forge a metric
-// in the StatsD line format (`name:value|type|@rate|#tags`).
+// in the StatsD line format (`name:value|type|@rate|#tags`). So every line is ASCII: its length is its bytes.
 const UNSAFE_NAME = /[^A-Za-z0-9_.-]/g
 const UNSAFE_TAG = /[^A-Za-z0-9_./-]/g
 const SAFE_CACHE_SIZE = 4096
@@ -39,43 +35,65 @@ function tagSafe(text: string): string {
   return text.replace(UNSAFE_TAG, '_')
 }
 
-function tagsOf(record: MetricRecord): string[] {
+function tagsOf(record: MetricRecord): string {
   const tags: string[] = []
   if (record.kind === 'request') {
     tags.push(`method:${record.method}`, `status:${record.status === 0 ? 'none' : `${Math.floor(record.status / 100)}xx`}`)
   }
   for (const key in record.dimensions) tags.push(`${tagSafe(key)}:${tagSafe(record.dimensions[key]!)}`)
-  return tags
+  return tags.length === 0 ? '' : `|#${tags.join(',')}`
 }
 
 const round = (ms: number): number => Math.round(ms * 1000) / 1000
 
 /**
- * Writes a batch as StatsD metrics named `[prefix.]route.Metric`: each timer value as a timing (so the
- * backend keeps the distribution), counters summed per name and tag set across the batch (one packet line
- * per series per flush instead of one per request; `Failure` and `ClientError` are 0/1 on every request,
- * so their sums are error counts and `RequestTime`'s count is the request count).
+ * Turns a batch into StatsD lines named `[prefix.]route.Metric`: each timer value a timing line (so the
+ * backend keeps the distribution), counters summed per name and tag set across the batch (one line per
+ * series per flush instead of one per request; `Failure` and `ClientError` are 0/1 on every request, so
+ * their sums are error counts and `RequestTime`'s count is the request count). Lines are built here, in one
+ * pass, rather than through hot-shots' per-metric calls: the bench profile showed its per-call formatting
+ * and debug logging costing more than the encoding itself.
  *
  * @example
- * writeStatsd(hotShotsClient, batch, { tags: true })
+ * writeStatsd(batch, { prefix: 'shop.', tags: true }, (line) => packer.add(line))
  */
-export function writeStatsd(client: StatsdWriter, batch: readonly MetricRecord[], encoding: StatsdEncoding): void {
-  const counts = new Map<string, { name: string; value: number; tags: string[] | undefined }>()
+export function writeStatsd(batch: readonly MetricRecord[], encoding: StatsdEncoding, emit: (line: string) => void): void {
+  const counts = new Map<string, number>()
   for (const record of batch) {
     const base = record.route === '' ? '' : `${record.route}.`
-    const stem = record.prefix === '' ? base : `${statsdSafe(record.prefix)}.${base}`
-    const tags = encoding.tags ? tagsOf(record) : undefined
-    const tagKey = tags === undefined ? '' : tags.join(',')
-    for (const metric in record.timers) {
-      client.timing(stem + statsdSafe(metric), round(record.timers[metric]!), tags)
-    }
+    const stem = record.prefix === '' ? encoding.prefix + base : `${encoding.prefix}${statsdSafe(record.prefix)}.${base}`
+    const tags = encoding.tags ? tagsOf(record) : ''
+    for (const metric in record.timers) emit(`${stem}${statsdSafe(metric)}:${round(record.timers[metric]!)}|ms${tags}`)
     for (const metric in record.counters) {
-      const name = stem + statsdSafe(metric)
-      const key = `${name}\0${tagKey}`
-      const series = counts.get(key)
-      if (series === undefined) counts.set(key, { name, value: record.counters[metric]!, tags })
-      else series.value += record.counters[metric]!
+      const key = `${stem}${statsdSafe(metric)}\0${tags}`
+      counts.set(key, (counts.get(key) ?? 0) + record.counters[metric]!)
     }
   }
-  for (const series of counts.values()) client.increment(series.name, series.value, series.tags)
+  for (const [key, value] of counts) {
+    const split = key.indexOf('\0')
+    emit(`${key.slice(0, split)}:${value}|c${key.slice(split + 1)}`)
+  }
+}
+
+/**
+ * Packs lines into packets of at most `maxBytes` (lines are ASCII, so length is bytes), newline-separated as
+ * StatsD expects; `flush` hands over the last, partly filled packet.
+ *
+ * @example
+ * const packer = packetPacker(1400, (packet) => socket.send(packet))
+ */
+export function packetPacker(maxBytes: number, send: (packet: string) => void): { add(line: string): void; flush(): void } {
+  let packet = ''
+  return {
+    add(line) {
+      if (packet.length > 0 && packet.length + 1 + line.length > maxBytes) {
+        send(packet)
+        packet = line
+      } else packet = packet.length === 0 ? line : `${packet}\n${line}`
+    },
+    flush() {
+      if (packet.length > 0) send(packet)
+      packet = ''
+    },
+  }
 }

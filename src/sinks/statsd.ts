@@ -1,6 +1,6 @@
 import { StatsD } from 'hot-shots'
 import { drainInto } from '../pipeline/registry.js'
-import { writeStatsd } from '../pipeline/statsd-lines.js'
+import { packetPacker, statsdSafe, writeStatsd } from '../pipeline/statsd-lines.js'
 import { warnOnce } from '../util/warn.js'
 import type { ErrorHandler, Sink } from './sink.js'
 
@@ -37,22 +37,35 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
   if (typeof host !== 'string' || host.length === 0) throw new TypeError(`routemeter: statsdSink option "host" must be a non-empty string, got ${String(host)}`)
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`routemeter: statsdSink option "port" must be an integer from 1 to 65535, got ${String(port)}`)
   const onError = options.onError ?? ((error: Error) => warnOnce(`RM_STATSD_${(error as NodeJS.ErrnoException).code ?? 'ERROR'}`, `routemeter: StatsD ${host}:${port}: ${error.message}`))
-  const tags = options.tags ?? false
+  const encoding = {
+    prefix: options.prefix === undefined || options.prefix === '' ? '' : `${statsdSafe(options.prefix)}.`,
+    tags: options.tags ?? false,
+  }
+  const maxBufferSize = options.maxBufferSize ?? 1400
+  if (!Number.isInteger(maxBufferSize) || maxBufferSize < 64) throw new TypeError(`routemeter: statsdSink option "maxBufferSize" must be an integer ≥ 64, got ${String(maxBufferSize)}`)
+  // hot-shots is the transport (socket, DNS cache, buffering, errorHandler); the lines and the packets are
+  // built by writeStatsd and the packer, and handed over a packet at a time.
   const client = new StatsD({
     host,
     port,
-    prefix: options.prefix === undefined || options.prefix === '' ? '' : `${options.prefix}.`,
-    maxBufferSize: options.maxBufferSize ?? 1400,
+    maxBufferSize,
     bufferFlushInterval: options.bufferFlushInterval ?? 100,
     errorHandler: onError,
     // One lookup, then reused: a per-packet lookup would hammer the resolver and fail per packet when it is down.
     cacheDns: true,
   })
   let closing: Promise<void> | undefined
+  // `send(message)` is hot-shots' raw entry point (every typed method ends in it), present in every version
+  // we support but missing from its .d.ts; checked here so an incompatible version fails at startup.
+  const raw = client as unknown as { send?: (message: string) => void }
+  if (typeof raw.send !== 'function') throw new TypeError('routemeter: statsdSink needs hot-shots ^17 (client.send is missing)')
+  const packer = packetPacker(maxBufferSize, (packet) => raw.send!(packet))
+  const addLine = (line: string): void => packer.add(line)
 
   const sink: Sink = {
     send(batch) {
-      writeStatsd(client, batch, { tags })
+      writeStatsd(batch, encoding, addLine)
+      packer.flush()
     },
     async flush() {
       await drainInto(sink)

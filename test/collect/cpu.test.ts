@@ -119,11 +119,12 @@ test('cpu: false records no CpuTime and no .cpu timers', async () => {
 
 test('metrics.timed charges a block its own CPU in attributed mode, even when the request also sleeps', async () => {
   const sink = memorySink()
+  let own = 0
   const { url, close } = await listen(
     http.createServer(withMetrics(async (_req, res) => {
       await metrics.timed('work', async () => {
         await sleep(15)
-        burn(10)
+        own = burn(10)
       })
       res.end()
     }, { sink })),
@@ -132,8 +133,9 @@ test('metrics.timed charges a block its own CPU in attributed mode, even when th
   await sink.flush()
   await close()
   const t = sink.records()[0]!.timers
-  assert.ok(t.work! >= 24, `wall ${t.work}`)
-  assert.ok(t['work.cpu']! >= 5 && t['work.cpu']! <= 14, `cpu ${t['work.cpu']}`)
+  assert.ok(t.work! >= 15 + own * 0.9, `wall ${t.work} for a 15 ms sleep and a ${own} ms burn`)
+  assert.ok(t['work.cpu']! >= own * 0.75 && t['work.cpu']! <= own * 1.25 + 1, `cpu ${t['work.cpu']} for a ${own} ms burn`)
+  assert.ok(t.CpuTime! >= t['work.cpu']!, 'the request used at least the CPU of its block')
 })
 
 test.run()

@@ -91,9 +91,23 @@ test('an unresolvable host never throws into the app: the error goes to onError'
   assert.match(errors[0]!.message, /no-such-host|ENOTFOUND|EAI_AGAIN/)
 })
 
+test('lines are packed into packets no larger than maxBufferSize, none lost or split', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port, maxBufferSize: 200 })
+  sink.send(Array.from({ length: 150 }, (_, i) => record({ route: `r${i}` })))
+  await sink.flush()
+  await udp.waitFor((lines) => lines.length >= 150 * 2 + 150 * 3)
+  await sink.close()
+  udp.close()
+  assert.ok(Math.max(...udp.sizes) <= 200, `largest packet ${Math.max(...udp.sizes)} bytes`)
+  assert.ok(udp.packets < udp.lines.length / 4, `${udp.packets} packets for ${udp.lines.length} lines: packets are filled, not one line each`)
+  for (let i = 0; i < 150; i++) assert.ok(udp.lines.includes(`r${i}.RequestTime:1.235|ms`), `r${i} arrived whole`)
+})
+
 test('bad statsdSink options throw a TypeError naming the option', () => {
   assert.throws(() => statsdSink({ port: 70000 }), /option "port"/)
   assert.throws(() => statsdSink({ host: '' }), /option "host"/)
+  assert.throws(() => statsdSink({ maxBufferSize: 10 }), /option "maxBufferSize"/)
 })
 
 test.run()

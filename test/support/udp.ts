@@ -3,7 +3,7 @@ import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
 
 /** A real UDP socket on a free loopback port collecting StatsD lines. */
-export async function udpCollector(): Promise<{ port: number; lines: string[]; packets: number; waitFor(pred: (lines: string[]) => boolean, ms?: number): Promise<void>; close(): void }> {
+export async function udpCollector(): Promise<{ port: number; lines: string[]; packets: number; sizes: number[]; waitFor(pred: (lines: string[]) => boolean, ms?: number): Promise<void>; close(): void }> {
   const socket = dgram.createSocket('udp4')
   socket.bind(0, '127.0.0.1')
   await once(socket, 'listening')
@@ -11,6 +11,7 @@ export async function udpCollector(): Promise<{ port: number; lines: string[]; p
     port: (socket.address() as AddressInfo).port,
     lines: [] as string[],
     packets: 0,
+    sizes: [] as number[],
     async waitFor(pred: (lines: string[]) => boolean, ms = 3000) {
       const until = Date.now() + ms
       while (!pred(state.lines)) {
@@ -22,6 +23,7 @@ export async function udpCollector(): Promise<{ port: number; lines: string[]; p
   }
   socket.on('message', (msg) => {
     state.packets++
+    state.sizes.push(msg.length)
     for (const line of msg.toString('utf8').split('\n')) if (line !== '') state.lines.push(line)
   })
   return state
