@@ -7,17 +7,20 @@ import type { Collector } from './collector.js'
 /*
  * `cpu: 'attributed'` — charge each request the time its own callbacks held the thread.
  *
- *   before(cb) ─► switch to cb's request (or OUTSIDE) ─► cb runs ─► after(cb) ─► switch to IDLE
+ *   before(cb) ─► cb's request (or OUTSIDE) differs from the running one? ─► charge the running one
+ *                 (now − since − loop idle time since), switch ─► cb runs
  *
- * Node runs one JavaScript callback at a time, so the time between a callback's `before` and `after` belongs
- * to the request whose AsyncLocalStorage store that callback carries. The clock is `performance.now()`
- * (≈ 0.04 µs) rather than `process.cpuUsage()` (≈ 0.86 µs, a syscall) because there are about 8 switches per
- * request; DESIGN.md measured ≈ 12 µs/request for cpuUsage-per-switch against ≈ 2 µs for this.
+ * Node runs one JavaScript callback at a time, so the thread time between two switches belongs to the request
+ * whose AsyncLocalStorage store the callbacks carried. Only a `before` hook is installed and the clock is read
+ * only when the running request changes: consecutive callbacks of one request (its promise reactions, mostly)
+ * cost a hook call and a store lookup. Time the loop waited in epoll is taken out with libuv's idle-time
+ * counter (`performance.nodeTiming.idleTime`, ≈ 60 ns), read at the same switches.
  *
- * Why an `after` hook, which doubles the hook calls per promise: without it, everything the thread does
- * between two hooked callbacks (V8's GC finalisation and other platform tasks, which run outside any async
- * resource) is billed to whichever request ran last. Tried, with libuv's idle counter subtracting the epoll
- * waits: sleepers went from ≈ 0.3 to 2+ ms and a 10 ms `timed` block reported 15–31 ms under load.
+ * Why no `after` hook (it would end each hold exactly): measured on the bench's tiny route, an `after` hook
+ * that switches to "idle" made routemeter add 13.0 µs/request instead of 3.4 µs (an empty `after` alone:
+ * 8.3 µs), because it fires for every callback and promise reaction. The price of leaving it out: work the
+ * thread does between callbacks outside any async resource (V8's GC finalisation tasks, mostly) is billed to
+ * the request that ran last. A full garbage collection is billed to one request either way.
  *
  * Wall time on the thread overstates CPU when the OS preempts the thread, so a long hold (> 1 ms, where
  * preemption matters) is capped by the process CPU measured across it. DESIGN.md also suggested scaling
@@ -26,8 +29,7 @@ import type { Collector } from './collector.js'
  * and below 1 (a loaded machine) it scaled down burners whose holds were already capped to their CPU, a
  * double correction that reported 20 ms burns as 9 ms (test/collect/cpu.test.ts, 2 loaded cores).
  *
- * IDLE is never charged. OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the
- * app's own timers).
+ * OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the app's own timers).
  */
 
 interface Slot {
@@ -35,10 +37,11 @@ interface Slot {
 }
 
 const OUTSIDE: Slot = { onThread: 0 }
-const IDLE: Slot = { onThread: 0 }
+const loop = performance.nodeTiming
 
-let current: Slot = IDLE
-let since = 0
+let current: Slot = OUTSIDE
+let since = performance.now()
+let idleSince = loop.idleTime
 
 // Preemption guard. On a busy machine the OS can take the CPU away in the middle of a long callback, and
 // wall time would bill that to the request. So a hold longer than LONG_HOLD_MS is charged at most the
@@ -50,28 +53,27 @@ const CPU_SAMPLE_MS = 0.5
 let sampledCpu = 0
 let sampledAt = 0
 
-/** Charges the running slot up to now and makes `next` the running one. */
+/** Charges the running slot up to now (idle time taken out) and makes `next` the running one. */
 function switchTo(next: Slot): Slot {
   const previous = current
   if (next === previous) return previous
   const now = performance.now()
-  if (previous !== IDLE) {
-    let held = now - since
-    if (held > LONG_HOLD_MS) {
-      const cpu = processCpuMicros()
-      const cpuHeld = (cpu - sampledCpu) / 1000
-      if (cpuHeld < held) held = cpuHeld
-      sampledCpu = cpu
-      sampledAt = now
-    }
-    previous.onThread += held
-  }
-  if (now - sampledAt > CPU_SAMPLE_MS) {
+  const idle = loop.idleTime
+  let held = now - since - (idle - idleSince)
+  if (held > LONG_HOLD_MS) {
+    const cpu = processCpuMicros()
+    const cpuHeld = (cpu - sampledCpu) / 1000
+    if (cpuHeld < held) held = cpuHeld
+    sampledCpu = cpu
+    sampledAt = now
+  } else if (now - sampledAt > CPU_SAMPLE_MS) {
     sampledCpu = processCpuMicros()
     sampledAt = now
   }
+  if (held > 0) previous.onThread += held
   current = next
   since = now
+  idleSince = idle
   return previous
 }
 
@@ -83,14 +85,11 @@ function enableHook(): void {
     before() {
       switchTo(requestContext.getStore() ?? OUTSIDE)
     },
-    after() {
-      switchTo(IDLE)
-    },
   }).enable()
 }
 
 function onThreadNow(c: Collector): number {
-  return current === c ? c.onThread + (performance.now() - since) : c.onThread
+  return current === c ? c.onThread + (performance.now() - since - (loop.idleTime - idleSince)) : c.onThread
 }
 
 /** Builds the attributed clock; the first call installs the process-wide async hook. */
