@@ -88,8 +88,12 @@ function enableHook(): void {
   }).enable()
 }
 
+/** `c`'s thread time so far, including the stretch it is holding now (capped the same way switchTo caps it). */
 function onThreadNow(c: Collector): number {
-  return current === c ? c.onThread + (performance.now() - since - (loop.idleTime - idleSince)) : c.onThread
+  if (current !== c) return c.onThread
+  let held = performance.now() - since - (loop.idleTime - idleSince)
+  if (held > LONG_HOLD_MS) held = Math.min(held, (processCpuMicros() - sampledCpu) / 1000)
+  return c.onThread + Math.max(held, 0)
 }
 
 /** Builds the attributed clock; the first call installs the process-wide async hook. */
