@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
+import { servicesAvailable } from '../support/services.js'
 
 /** A throwaway self-signed certificate made with openssl, or undefined when openssl is missing. */
 function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
@@ -22,11 +23,8 @@ function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
   }
 }
 
-const tls = selfSigned()
-if (tls === undefined) {
-  if (process.env.ROUTEMETER_REQUIRE_SERVICES === '1') throw new Error('https suite: openssl is required (apt-get install openssl)')
-  console.error('SKIPPED https suite: no openssl binary to make a test certificate (apt-get install openssl)')
-} else {
+const tls = servicesAvailable('test/adapters/https.test.ts (node:https)', [{ binary: 'openssl', debian: 'openssl' }]) ? selfSigned() : undefined
+if (tls !== undefined) {
   test('works on node:https', async () => {
     const sink = memorySink()
     const server = https.createServer(tls, withMetrics((_req, res) => res.end('secure'), { sink }))
