@@ -108,7 +108,7 @@ export function resolveOptions(options: MetricsOptions | undefined, env: NodeJS.
     fail('routes', "an array of path-to-regexp patterns starting with '/' (e.g. ['/users/:id'])", routes)
   }
 
-  const maxRoutes = integer('maxRoutes', o.maxRoutes ?? env.ROUTEMETER_MAX_ROUTES ?? 1000, 1, 1_000_000)
+  const maxRoutesValue = integer('maxRoutes', o.maxRoutes ?? env.ROUTEMETER_MAX_ROUTES ?? 1000, 1, 1_000_000)
 
   const cpu = o.cpu ?? (env.ROUTEMETER_CPU === 'false' ? false : env.ROUTEMETER_CPU) ?? 'attributed'
   if (cpu !== 'attributed' && cpu !== 'window' && cpu !== false) fail('cpu', "'attributed', 'window' or false", cpu)
@@ -118,19 +118,23 @@ export function resolveOptions(options: MetricsOptions | undefined, env: NodeJS.
 
   if (o.onError !== undefined && typeof o.onError !== 'function') fail('onError', 'a function (error) => void', o.onError)
 
+  const batchSize = integer('batchSize', o.batchSize ?? 500, 1, 100_000)
+  const maxBuffer = integer('maxBuffer', o.maxBuffer ?? 10_000, 1, 10_000_000)
+  if (maxBuffer < batchSize) fail('maxBuffer', `at least batchSize (${batchSize})`, maxBuffer)
+
   return {
     sink,
     prefix,
     dimensions: Object.freeze({ ...dimensions }),
     routes: [...routes],
-    maxRoutes,
+    maxRoutes: maxRoutesValue,
     exclude: compileExclude(o.exclude),
     cpu,
     enabled,
     onError: o.onError,
     flushInterval: integer('flushInterval', o.flushInterval ?? 1000, 10, 3_600_000),
-    batchSize: integer('batchSize', o.batchSize ?? 500, 1, 100_000),
-    maxBuffer: integer('maxBuffer', o.maxBuffer ?? 10_000, 1, 10_000_000),
+    batchSize,
+    maxBuffer,
   }
 }
 
@@ -143,7 +147,8 @@ function compileExclude(exclude: MetricsOptions['exclude']): ((req: AnyRequest) 
   const patterns: RegExp[] = []
   for (const entry of exclude) {
     if (typeof entry === 'string' && entry.startsWith('/')) paths.add(entry)
-    else if (entry instanceof RegExp) patterns.push(entry)
+    // A copy without the g and y flags: those make test() stateful (lastIndex), skipping every other match.
+    else if (entry instanceof RegExp) patterns.push(new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')))
     else fail('exclude', allowed, exclude)
   }
   if (paths.size === 0 && patterns.length === 0) return undefined

@@ -19,6 +19,7 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ['onError not a function', { onError: 'log' }, /option "onError"/],
   ['exclude with a number', { exclude: [5] }, /option "exclude"/],
   ['flushInterval below 10 ms', { flushInterval: 1 }, /option "flushInterval"/],
+  ['maxBuffer below batchSize', { batchSize: 100, maxBuffer: 50 }, /option "maxBuffer" must be at least batchSize \(100\)/],
 ]
 
 for (const [what, options, message] of bad) {

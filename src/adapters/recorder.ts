@@ -10,7 +10,8 @@ import { register } from '../pipeline/registry.js'
 import { recordBuilder } from '../pipeline/to-record.js'
 import { defaultSink } from '../sinks/default.js'
 import { resolveOptions, type MetricsOptions } from '../options.js'
-import { warnOnce } from '../util/warn.js'
+import { countDrop } from '../util/drops.js'
+import { describe, report, warnOnce } from '../util/warn.js'
 
 /** A response of `node:http`, `node:https` or the `node:http2` compatibility API. */
 export type AnyResponse = ServerResponse | Http2ServerResponse
@@ -46,7 +47,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   if (!resolved.enabled) return { enabled: false, clock: offClock, begin: () => undefined }
 
   const clock = resolved.cpu === 'attributed' ? attributedClock() : resolved.cpu === 'window' ? windowClock : offClock
-  const onError = resolved.onError ?? ((error: Error) => warnOnce(`RM_SINK_${error.name}`, `routemeter: a sink failed; the batch was dropped and counted: ${error.message}`))
+  const onError = resolved.onError ?? ((error: Error) => warnOnce(`RM_SINK_${describe(error.name)}`, () => `routemeter: a sink failed; the batch was dropped and counted: ${error.message}`))
   let isPrimary: () => boolean = () => false
   const batcher = createBatcher({
     sink: resolved.sink ?? defaultSink(),
@@ -80,12 +81,25 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     }
     batcher.push(c)
   }
-  // One pair of handlers per wrapper, shared by every request: no closure is created per request.
+  // One pair of handlers per wrapper, shared by every request: no closure is created per request. They
+  // run inside the response's event emission, so nothing may escape them.
   function onFinish(this: Measured): void {
-    end(this, false)
+    try {
+      // The HTTP/2 compatibility API emits 'finish' also for a stream the client reset: look at the stream.
+      const stream = (this as { stream?: { rstCode?: number } }).stream
+      end(this, stream !== undefined && (!this.writableEnded || (stream.rstCode !== undefined && stream.rstCode !== 0)))
+    } catch (error) {
+      countDrop('sink')
+      report(onError, error)
+    }
   }
   function onClose(this: Measured): void {
-    end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
+    try {
+      end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
+    } catch (error) {
+      countDrop('sink')
+      report(onError, error)
+    }
   }
 
   return {
@@ -94,12 +108,22 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     begin(req, res) {
       const measured = res as Measured
       if (measured[kCollector] !== undefined) return undefined
-      if (exclude !== undefined && exclude(req)) return undefined
+      if (exclude !== undefined && isExcluded(exclude, req, onError)) return undefined
       const c = new Collector(clock, req, req.url ?? '/', req.method ?? 'GET', defaults, performance.now())
       measured[kCollector] = c
       res.on('finish', onFinish)
       res.on('close', onClose)
       return c
     },
+  }
+}
+
+/** The app's `exclude` predicate, which must not break the request when it throws: then the request is measured. */
+function isExcluded(exclude: (req: AnyRequest) => boolean, req: AnyRequest, onError: (error: Error) => void): boolean {
+  try {
+    return exclude(req) === true
+  } catch (error) {
+    report(onError, error)
+    return false
   }
 }

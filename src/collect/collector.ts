@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
 import { countDrop } from '../util/drops.js'
-import { warnOnce } from '../util/warn.js'
+import { describe, warnOnce } from '../util/warn.js'
 import type { CpuClock } from './cpu-clock.js'
 
 /** A request object of `node:http`, `node:https` or the `node:http2` compatibility API. */
@@ -147,7 +147,8 @@ function checkName(name: unknown): name is string {
 
 function refuse(reason: 'name' | 'value' | 'limit', code: string, name: unknown, value: unknown): false {
   countDrop(reason)
-  warnOnce(code, `routemeter: dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); further drops are counted in stats() without a warning`)
+  // The message is built only the first time: describe() runs user values through String().
+  warnOnce(code, () => `routemeter: dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); further drops are counted in stats() without a warning`)
   return false
 }
 
@@ -157,7 +158,3 @@ function explain(reason: 'name' | 'value' | 'limit'): string {
   return 'too many distinct names in one request'
 }
 
-function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
-  return String(value)
-}

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { closeAll, flushAll } from '../pipeline/registry.js'
 import { countDrop, dropTotals } from '../util/drops.js'
-import { warnOnce } from '../util/warn.js'
+import { describe, warnOnce } from '../util/warn.js'
 import type { Collector } from './collector.js'
 import { requestContext } from './context.js'
 import { processCollector } from './process-collector.js'
@@ -49,7 +49,9 @@ function openRequest(method: string): Collector | undefined {
 }
 
 function settle(c: Collector, name: string, startedAt: number, cpuAt: number | undefined): void {
-  const into = c.closed ? processCollector() : c
+  // A closed request, or the process collector (no request: `req` is null while open), may have been
+  // shipped while `fn` ran: record into the current process collector instead of a retired one.
+  const into = c.closed || c.req === null ? processCollector() : c
   if (into.timing(name, performance.now() - startedAt) && cpuAt !== undefined) {
     into.timing(`${name}.cpu`, c.clock.since(c, cpuAt))
   }
@@ -78,7 +80,7 @@ export const metrics: Metrics = {
   timed<T>(name: string, fn: () => T): T {
     if (typeof fn !== 'function') {
       countDrop('value')
-      warnOnce('RM_TIMED_NOT_FUNCTION', `routemeter: metrics.timed(${JSON.stringify(String(name))}, fn) needs a function; nothing was run`)
+      warnOnce('RM_TIMED_NOT_FUNCTION', () => `routemeter: metrics.timed(${describe(name)}, fn) needs a function; nothing was run`)
       return undefined as T
     }
     const c = target()

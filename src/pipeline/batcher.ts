@@ -3,7 +3,7 @@ import { takeProcessRecord } from '../collect/process-collector.js'
 import type { MetricRecord } from '../collect/record.js'
 import type { ErrorHandler, Sink } from '../sinks/sink.js'
 import { countDrop } from '../util/drops.js'
-import { warnOnce } from '../util/warn.js'
+import { report, warnOnce } from '../util/warn.js'
 
 /**
  *   response ends ─► push(c) ─► buffer ─┬─ size ≥ batchSize ─► setImmediate ─┐
@@ -44,15 +44,23 @@ export function createBatcher(options: BatcherOptions): Batcher {
   let scheduled = false
   let closed = false
 
-  const timer = setInterval(() => void flush(), options.flushInterval)
+  // A tick while a send is in flight does nothing: queuing a flush per tick behind a sink that never answers
+  // would grow without bound.
+  const timer = setInterval(() => {
+    if (sending === null) flush().catch((error: unknown) => report(onError, error))
+  }, options.flushInterval)
   timer.unref()
 
   function scheduledFlush(): void {
     scheduled = false
-    void flush()
+    flush().catch((error: unknown) => report(onError, error))
   }
 
   function push(c: Collector): void {
+    if (closed) {
+      countDrop('sink')
+      return
+    }
     if (buffer.push(c) < batchSize) return
     if (buffer.length > maxBuffer) {
       // Drop a tenth at once, not one per push: `splice` is O(n), and a stuck sink would otherwise make every
@@ -75,7 +83,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
         batch.push(toRecord(c))
       } catch (error) {
         countDrop('sink')
-        onError(error as Error)
+        report(onError, error)
       }
     }
     if (isPrimary()) {
@@ -94,7 +102,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
       await sink.send(batch)
     } catch (error) {
       countDrop('sink', batch.length)
-      onError(error as Error)
+      report(onError, error)
     }
   }
 
@@ -103,14 +111,18 @@ export function createBatcher(options: BatcherOptions): Batcher {
     if (buffer.length === 0 && !isPrimary()) return
     sending = sendNow().finally(() => {
       sending = null
-      if (buffer.length >= batchSize && !closed) void flush()
+      if (buffer.length >= batchSize && !closed) flush().catch((error: unknown) => report(onError, error))
     })
     return sending
   }
 
-  async function close(timeoutMs = 5000): Promise<void> {
-    if (closed) return
-    closed = true
+  let closing: Promise<void> | undefined
+  function close(timeoutMs = 5000): Promise<void> {
+    closing ??= closeOnce(timeoutMs)
+    return closing
+  }
+
+  async function closeOnce(timeoutMs: number): Promise<void> {
     clearInterval(timer)
     let timeout: NodeJS.Timeout | undefined
     // Not unref'd: whoever awaits close() (a SIGTERM handler) wants it to finish, and it is bounded.
@@ -119,8 +131,9 @@ export function createBatcher(options: BatcherOptions): Batcher {
     })
     const work = (async () => {
       await flush()
+      closed = true // after the last flush: later pushes are counted drops, not sends to a closed sink
       await sink.close()
-    })().catch((error: Error) => onError(error))
+    })().catch((error: unknown) => report(onError, error))
     await Promise.race([work, bounded])
     clearTimeout(timeout)
   }

@@ -145,6 +145,29 @@ test('exclude skips paths, patterns and predicates entirely', async () => {
   assert.equal(sink.records().map((r) => r.route), ['kept'])
 })
 
+test('exclude RegExps with g or y flags exclude every matching request; a throwing predicate measures the request', async () => {
+  const { sink, url, close } = await serve((_req, res) => res.end(), { exclude: [/^\/health/g, /^\/ready/y] })
+  for (let i = 0; i < 4; i++) await fetchText(`${url}/health`)
+  for (let i = 0; i < 3; i++) await fetchText(`${url}/ready`)
+  await fetchText(`${url}/kept`)
+  await sink.flush()
+  await close()
+  assert.equal(sink.records().map((r) => r.route), ['kept'])
+  const errors: Error[] = []
+  const second = await serve((_req, res) => res.end('served'), {
+    exclude: () => {
+      throw new Error('predicate bug')
+    },
+    onError: (e) => errors.push(e),
+  })
+  const { text } = await fetchText(`${second.url}/a`)
+  await second.sink.flush()
+  await second.close()
+  assert.is(text, 'served')
+  assert.is(second.sink.records().length, 1)
+  assert.equal(errors.map((e) => e.message), ['predicate bug'])
+})
+
 test('enabled: false keeps the wrapper in place and records nothing', async () => {
   const { sink, url, close } = await serve((_req, res) => res.end('still served'), { enabled: false })
   const { text } = await fetchText(`${url}/a`)
@@ -217,6 +240,35 @@ test('works on the node:http2 compatibility API, unknown verbs included', async 
     ['items.id', 'GET', 200, false],
     ['gone.id', 'GET', 410, false],
     ['items.id', 'OTHER', 200, false],
+  ])
+})
+
+test('an HTTP/2 stream the client cancels is Aborted, with status 0 when no headers were sent', async () => {
+  const sink = memorySink()
+  let handled = 0
+  const server = http2.createServer(withMetrics((req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => {
+    handled++
+    if (req.url === '/headers-first') res.writeHead(200)
+    // never ends: the client cancels
+  }, { sink }))
+  const { port, close } = await listen(server)
+  const session = http2.connect(`http://127.0.0.1:${port}`)
+  for (const path of ['/silent', '/headers-first']) {
+    const stream = session.request({ ':path': path })
+    stream.on('error', () => {})
+    stream.end()
+    while (handled === (path === '/silent' ? 0 : 1)) await new Promise((r) => setTimeout(r, 5))
+    await new Promise((r) => setTimeout(r, 20))
+    stream.close(http2.constants.NGHTTP2_CANCEL)
+    await new Promise((r) => setTimeout(r, 30))
+  }
+  session.close()
+  await sink.flush()
+  await close()
+  const rows = sink.records().map((r) => [r.route, r.aborted, r.status, r.counters.Aborted, r.counters.Failure])
+  assert.equal(rows, [
+    ['silent', true, 0, 1, 0],
+    ['headers-first', true, 200, 1, 0],
   ])
 })
 

@@ -120,6 +120,21 @@ test('bad names and values never throw: they are dropped, counted and leave the 
   assert.is(delta('value'), 6)
 })
 
+test('values whose String() throws are dropped without throwing', async () => {
+  const hostile = Object.create(null) as unknown
+  const throwing = { toString() { throw new Error('no') } } as unknown
+  const [r] = await one((_req, res) => {
+    metrics.count(hostile as string)
+    metrics.count('x', hostile as number)
+    metrics.timing('y', throwing as number)
+    metrics.dimension('z', hostile as string)
+    metrics.timed(hostile as string, 5 as unknown as () => void)
+    metrics.count('ok')
+    res.end()
+  })
+  assert.is(r!.counters.ok, 1)
+})
+
 test('a request holds a bounded number of metric names', async () => {
   const before = metrics.stats().dropped.limit ?? 0
   const [r] = await one((_req, res) => {

@@ -97,6 +97,34 @@ test('a failing sink goes to onError and its batch is counted as dropped; the ne
   assert.is(calls, 2)
 })
 
+test('a sink rejecting with a non-Error, and an onError that throws, never crash the process', async () => {
+  const seen: Error[] = []
+  let calls = 0
+  const sink: Sink = { send: () => Promise.reject(calls++ === 0 ? undefined : 'text'), flush: async () => {}, close: async () => {} }
+  const b = createBatcher({ sink, toRecord, flushInterval: 15, batchSize: 1, maxBuffer: 100, onError: (e) => { seen.push(e); throw new Error('handler bug') }, isPrimary: () => false })
+  b.push(collector(1))
+  await new Promise((r) => setTimeout(r, 40))
+  b.push(collector(2))
+  await new Promise((r) => setTimeout(r, 40))
+  await b.close()
+  assert.ok(seen.length >= 2, `${seen.length} errors reported`)
+  assert.ok(seen.every((e) => e instanceof Error && /non-Error failure/.test(e.message)))
+})
+
+test('close() twice waits for the same close; records pushed after it are counted as dropped', async () => {
+  const { sink, batches } = slowSink(30)
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  b.push(collector(1))
+  const first = b.close()
+  const second = b.close()
+  await second
+  assert.equal(batches.flat().map((r) => r.route), ['1'], 'the second close waited for the flush of the first')
+  await first
+  const before = metrics.stats().dropped.sink ?? 0
+  b.push(collector(2))
+  assert.is((metrics.stats().dropped.sink ?? 0) - before, 1)
+})
+
 test('close is bounded even when the sink hangs forever', async () => {
   const sink: Sink = { send: () => new Promise(() => {}), flush: async () => {}, close: async () => {} }
   const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
