@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { requestContext } from '../collect/context.js'
+import { runAsRequest } from './run-as-request.js'
 import type { MetricsOptions } from '../options.js'
 import { createRecorder } from './recorder.js'
 
@@ -24,14 +24,6 @@ export function connectMetrics(options?: MetricsOptions): ConnectMiddleware {
   return function routemeter(req, res, next) {
     const c = recorder.begin(req, res)
     if (c === undefined) return next()
-    const previous = clock.enter(c)
-    try {
-      requestContext.run(c, next)
-    } catch (error) {
-      c.threw = true
-      throw error
-    } finally {
-      clock.leave(previous)
-    }
+    runAsRequest(clock, c, next, undefined, undefined, undefined)
   }
 }

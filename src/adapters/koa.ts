@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Collector } from '../collect/collector.js'
-import { requestContext } from '../collect/context.js'
+import { runAsRequest } from './run-as-request.js'
 import type { MetricsOptions } from '../options.js'
 import { collectorOf, createRecorder } from './recorder.js'
 
@@ -38,14 +38,9 @@ export function koaMetrics(options?: MetricsOptions): KoaMiddleware {
       if (outer !== undefined) {
         await next()
       } else {
-        const previous = clock.enter(c)
-        let pending: Promise<unknown>
-        try {
-          pending = requestContext.run(c, next)
-        } finally {
-          clock.leave(previous)
-        }
-        await pending
+        // koa-compose's next() never throws synchronously (it returns a rejected promise), so every error
+        // arrives through the catch below, where client errors are told apart.
+        await runAsRequest(clock, c, next, undefined, undefined, undefined)
       }
     } catch (error) {
       if (!isClientError(error)) c.threw = true

@@ -63,7 +63,16 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   const defaults = resolved.dimensions as Record<string, string>
   const exclude = resolved.exclude
 
+  // Runs inside the response's event emission, so nothing may escape it.
   function end(res: Measured, aborted: boolean): void {
+    try {
+      close(res, aborted)
+    } catch (error) {
+      countDrop('sink')
+      report(onError, error)
+    }
+  }
+  function close(res: Measured, aborted: boolean): void {
     const c = res[kCollector]
     if (c === undefined || c.closed) return
     c.closed = true
@@ -81,25 +90,14 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     }
     batcher.push(c)
   }
-  // One pair of handlers per wrapper, shared by every request: no closure is created per request. They
-  // run inside the response's event emission, so nothing may escape them.
+  // One pair of handlers per wrapper, shared by every request: no closure is created per request.
   function onFinish(this: Measured): void {
-    try {
-      // The HTTP/2 compatibility API emits 'finish' also for a stream the client reset: look at the stream.
-      const stream = (this as { stream?: { rstCode?: number } }).stream
-      end(this, stream !== undefined && (!this.writableEnded || (stream.rstCode !== undefined && stream.rstCode !== 0)))
-    } catch (error) {
-      countDrop('sink')
-      report(onError, error)
-    }
+    // The HTTP/2 compatibility API emits 'finish' also for a stream the client reset: look at the stream.
+    const stream = (this as { stream?: { rstCode?: number } }).stream
+    end(this, stream !== undefined && (!this.writableEnded || (stream.rstCode !== undefined && stream.rstCode !== 0)))
   }
   function onClose(this: Measured): void {
-    try {
-      end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
-    } catch (error) {
-      countDrop('sink')
-      report(onError, error)
-    }
+    end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
   }
 
   return {

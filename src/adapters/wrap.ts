@@ -1,7 +1,6 @@
 import type { AnyRequest } from '../collect/collector.js'
-import { requestContext } from '../collect/context.js'
 import type { MetricsOptions } from '../options.js'
-import { invoke, isThenable } from './invoke.js'
+import { isThenable, runAsRequest } from './run-as-request.js'
 import { createRecorder, type AnyResponse } from './recorder.js'
 
 /** Any `(req, res)` request listener: `node:http`, `node:https`, `node:http2` compat, Koa's `callback()`, Connect, Express. */
@@ -38,16 +37,7 @@ export function withMetrics<L extends RequestListener<any, any>>(listener: L, op
   return function routemeter(this: unknown, req: AnyRequest, res: AnyResponse) {
     const c = recorder.begin(req, res)
     if (c === undefined) return listener.call(this, req, res)
-    const previous = clock.enter(c)
-    let result: unknown
-    try {
-      result = requestContext.run(c, invoke, listener, this, req, res)
-    } catch (error) {
-      c.threw = true
-      throw error
-    } finally {
-      clock.leave(previous)
-    }
+    const result = runAsRequest(clock, c, listener, this, req, res)
     if (!isThenable(result)) return result
     // Only async listeners pay for this closure. The returned promise settles as the listener's does, so a
     // rejection is still unhandled (or handled) exactly where it was.

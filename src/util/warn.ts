@@ -54,8 +54,3 @@ export function report(handler: (error: Error) => void, thrown: unknown): void {
     // The hook failed; there is nobody left to tell without risking the app.
   }
 }
-
-/** Forgets which warnings were emitted, so an outage that ends can warn again when the next one starts. */
-export function rearmWarning(code: string): void {
-  warned.delete(code)
-}
