@@ -191,10 +191,19 @@ test('metrics after the response ended go to the process collector instead of be
   assert.is(processRecord?.counters['after.end'], 1)
 })
 
-test('dimension() and route() outside a request are ignored without throwing', () => {
-  metrics.dimension('a', 'b')
-  metrics.route('r')
-  assert.ok(true)
+test('dimension() and route() outside a request are ignored: they touch no request and no process record', async () => {
+  await metrics.close()
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics((_req, res) => res.end(), { sink })))
+  metrics.dimension('outside', 'b')
+  metrics.route('outside-route')
+  await fetchText(`${url}/inside`)
+  await metrics.flush()
+  await close()
+  const request = sink.records().find((r) => r.kind === 'request')!
+  assert.is(request.route, 'inside')
+  assert.equal(request.dimensions, {})
+  assert.ok(sink.records().every((r) => !('outside' in r.dimensions)))
 })
 
 test.run()
