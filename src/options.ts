@@ -14,8 +14,11 @@ export interface MetricsOptions {
   routes?: readonly string[]
   /** Distinct route names this wrapper admits; later new names become `other`. Default `ROUTEMETER_MAX_ROUTES`, else 1000. */
   maxRoutes?: number
-  /** Requests not to measure: exact paths, RegExps tested on the path, or a predicate on the request. */
-  exclude?: readonly (string | RegExp)[] | ((req: AnyRequest) => boolean)
+  /**
+   * Requests not to measure: an exact path (`'/health'`), a RegExp tested on the path, a list of those, or a
+   * predicate on the request. The query string is ignored.
+   */
+  exclude?: string | RegExp | readonly (string | RegExp)[] | ((req: AnyRequest) => boolean)
   /** How `CpuTime` is measured: `'attributed'` (default), `'window'`, or `false` (not at all). See the README. */
   cpu?: CpuMode
   /** `false` keeps the wrapper in place and records nothing. Default: not `ROUTEMETER_DISABLED`. */
@@ -141,11 +144,12 @@ export function resolveOptions(options: MetricsOptions | undefined, env: NodeJS.
 function compileExclude(exclude: MetricsOptions['exclude']): ((req: AnyRequest) => boolean) | undefined {
   if (exclude === undefined) return undefined
   if (typeof exclude === 'function') return exclude
-  const allowed = 'an array of paths (strings starting with /) and RegExps, or a function (req) => boolean'
-  if (!Array.isArray(exclude)) fail('exclude', allowed, exclude)
+  const allowed = 'a path (a string starting with /), a RegExp, an array of those, or a function (req) => boolean'
+  const entries: readonly unknown[] = typeof exclude === 'string' || exclude instanceof RegExp ? [exclude] : exclude
+  if (!Array.isArray(entries)) fail('exclude', allowed, exclude)
   const paths = new Set<string>()
   const patterns: RegExp[] = []
-  for (const entry of exclude) {
+  for (const entry of entries) {
     if (typeof entry === 'string' && entry.startsWith('/')) paths.add(entry)
     // A copy without the g and y flags: those make test() stateful (lastIndex), skipping every other match.
     else if (entry instanceof RegExp) patterns.push(new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')))

@@ -18,6 +18,7 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
   ['enabled as a string', { enabled: 'no' }, /option "enabled" must be a boolean/],
   ['onError not a function', { onError: 'log' }, /option "onError"/],
   ['exclude with a number', { exclude: [5] }, /option "exclude"/],
+  ['exclude as a path without its slash', { exclude: 'health' }, /option "exclude"/],
   ['flushInterval below 10 ms', { flushInterval: 1 }, /option "flushInterval"/],
   ['maxBuffer below batchSize', { batchSize: 100, maxBuffer: 50 }, /option "maxBuffer" must be at least batchSize \(100\)/],
 ]
@@ -47,6 +48,14 @@ test('defaults: no prefix, 1000 routes, attributed CPU, enabled, 1 s flushes of 
   const d = resolveOptions(undefined, {})
   assert.equal([d.prefix, d.maxRoutes, d.cpu, d.enabled, d.flushInterval, d.batchSize, d.maxBuffer], ['', 1000, 'attributed', true, 1000, 500, 10_000])
   assert.ok(resolveOptions({ sink: memorySink() }, {}).sink)
+})
+
+test('exclude takes one path or one RegExp as well as a list, and ignores the query string', () => {
+  const req = (url: string) => ({ url, method: 'GET', headers: {} }) as never
+  const onePath = resolveOptions({ exclude: '/health' }, {}).exclude!
+  assert.equal([onePath(req('/health')), onePath(req('/health?probe=1')), onePath(req('/healthz')), onePath(req('/'))], [true, true, false, false])
+  const onePattern = resolveOptions({ exclude: /^\/internal\// }, {}).exclude!
+  assert.equal([onePattern(req('/internal/x')), onePattern(req('/public/internal/x'))], [true, false])
 })
 
 test.run()
