@@ -31,6 +31,24 @@ test('with ROUTEMETER_STATSD set and no sink option, records go to that StatsD',
   }
 })
 
+test('the default sink says once, at the first batch, where metrics go (password redacted)', async () => {
+  // Port 1 on loopback: nothing listens, so the sink only warns and keeps its backlog; the test needs no Redis.
+  const env = { ...process.env, ROUTEMETER_STATSD: '', ROUTEMETER_REDIS_URL: 'redis://:hunter2@127.0.0.1:1/0' }
+  const { stderr } = await run(process.execPath, ['-e', script], { cwd: root, env, timeout: 20_000 })
+  const lines = stderr.split('\n').filter((l) => l.includes('sending metrics to'))
+  assert.equal(lines.length, 1, stderr)
+  assert.match(lines[0]!, /RouteMeterWarning: routemeter: sending metrics to Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:1\/0, stream "routemeter" \(from ROUTEMETER_REDIS_URL\)/)
+  assert.not.match(stderr, /hunter2/)
+
+  const udp = await udpCollector()
+  try {
+    const statsd = await run(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ROUTEMETER_STATSD: `127.0.0.1:${udp.port}` }, timeout: 20_000 })
+    assert.match(statsd.stderr, new RegExp(`sending metrics to StatsD at 127\\.0\\.0\\.1:${udp.port} \\(from ROUTEMETER_STATSD\\)`))
+  } finally {
+    udp.close()
+  }
+})
+
 test('a malformed ROUTEMETER_STATSD is a TypeError at the first wrapper, not a crash later', async () => {
   const failed = await run(process.execPath, ['-e', script], { cwd: root, env: { ...process.env, ROUTEMETER_STATSD: 'host:99999' }, timeout: 20_000 }).then(
     () => undefined,
