@@ -20,6 +20,8 @@ export type AnyResponse = ServerResponse | Http2ServerResponse
 export const kCollector = Symbol('routemeter.collector')
 
 type Measured = AnyResponse & { [kCollector]?: Collector }
+/** An HTTP/1 connection, carrying under each recorder's own key the responses it measures still open on it. */
+type Connection = { [key: symbol]: Set<Measured> | undefined; once?: (event: 'close', listener: (this: Connection) => void) => unknown }
 /** What Express (and Connect apps using Express' router) leave on the request. */
 type RoutedRequest = AnyRequest & { route?: { path?: unknown }; baseUrl?: string }
 
@@ -61,6 +63,8 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   isPrimary = register(batcher)
 
   const defaults = resolved.dimensions as Record<string, string>
+  // Per recorder: two wrappers may serve requests of one connection, and each must end its own responses.
+  const kOpen = Symbol('routemeter.open')
   const exclude = resolved.exclude
 
   // Runs inside the response's event emission, so nothing may escape it.
@@ -82,6 +86,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     c.status = aborted && !res.headersSent ? 0 : res.statusCode
     const req = c.req as RoutedRequest
     c.req = null
+    if (req.httpVersionMajor !== 2) connectionOf(req)?.[kOpen]?.delete(res)
     // Express sets `req.route` on the raw request when a route handled it; reading it here gives withMetrics
     // route templates on Express without the middleware.
     if (c.template === undefined && req.route !== undefined && typeof req.route?.path === 'string') {
@@ -99,6 +104,24 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   function onClose(this: Measured): void {
     end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
   }
+  // Node emits neither 'finish' nor 'close' on a pipelined response still queued behind another when the
+  // connection goes (30 pipelined requests, client gone after 50 ms: 30 listener calls, 1 record). The
+  // socket's own 'close' ends them: one listener and one Set per connection, none per request.
+  function onConnectionClose(this: Connection): void {
+    const open = this[kOpen]
+    if (open === undefined) return
+    for (const res of open) end(res, (res as { writableFinished?: boolean }).writableFinished !== true)
+    open.clear()
+  }
+  function track(socket: Connection | null | undefined, res: Measured): void {
+    if (socket == null || typeof socket.once !== 'function') return // a mock request (inject helpers) has no socket
+    let open = socket[kOpen]
+    if (open === undefined) {
+      open = socket[kOpen] = new Set()
+      socket.once('close', onConnectionClose)
+    }
+    open.add(res)
+  }
 
   return {
     enabled: true,
@@ -111,9 +134,16 @@ export function createRecorder(options?: MetricsOptions): Recorder {
       measured[kCollector] = c
       res.on('finish', onFinish)
       res.on('close', onClose)
+      // HTTP/2 streams always emit 'close' (and their `req.socket` is a proxy built on first read).
+      if (req.httpVersionMajor !== 2) track(connectionOf(req), measured)
       return c
     },
   }
+}
+
+/** The request's socket, typed for the open-response set kept on it. */
+function connectionOf(req: AnyRequest): Connection | null | undefined {
+  return (req as { socket?: unknown }).socket as Connection | null | undefined
 }
 
 /** The app's `exclude` predicate, which must not break the request when it throws: then the request is measured. */
