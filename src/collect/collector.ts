@@ -3,18 +3,10 @@ import type { Http2ServerRequest } from 'node:http2'
 import { countDrop } from '../util/drops.js'
 import { describe, warnOnce } from '../util/warn.js'
 import type { CpuClock } from './cpu-clock.js'
+import { inRange, MAX_METRIC_VALUE, NAME_OK, NAME_UNPRINTABLE, nameVerdict, setOwn, STANDARD_METRICS } from './metric-rules.js'
 
 /** A request object of `node:http`, `node:https` or the `node:http2` compatibility API. */
 export type AnyRequest = IncomingMessage | Http2ServerRequest
-
-/** Metric names the collector writes itself; the app may not count into them. */
-export const STANDARD_METRICS: ReadonlySet<string> = new Set([
-  'RequestTime',
-  'CpuTime',
-  'Failure',
-  'ClientError',
-  'Aborted',
-])
 
 /** Distinct app metric names one collector holds; past it names are dropped (counted), so no loop can grow it. */
 export const MAX_NAMES_PER_COLLECTOR = 256
@@ -76,19 +68,20 @@ export class Collector {
   /** Adds `value` to the app counter `name`. Returns false (and counts the drop) when it was refused. */
   count(name: string, value: number): boolean {
     if (!checkName(name)) return false
-    if (typeof value !== 'number' || !Number.isFinite(value)) return refuse('value', 'RM_BAD_VALUE', name, value)
+    if (!inRange(value)) return refuse('value', 'RM_BAD_VALUE', name, value)
     return this.add((this.counters ??= Object.create(null) as Record<string, number>), name, value)
   }
 
   /** Adds `ms` to the app timer `name` (repeats sum: the total time spent in `name` during the request). */
   timing(name: string, ms: number): boolean {
     if (!checkName(name)) return false
-    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return refuse('value', 'RM_BAD_VALUE', name, ms)
+    if (!inRange(ms) || ms < 0) return refuse('value', 'RM_BAD_VALUE', name, ms)
     return this.add((this.timers ??= Object.create(null) as Record<string, number>), name, ms)
   }
 
   dimension(name: string, value: unknown): boolean {
-    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH) {
+    // Only an unprintable name is refused here: a dimension may be called like a standard metric.
+    if (typeof name !== 'string' || name.length === 0 || name.length > MAX_NAME_LENGTH || nameVerdict(name) === NAME_UNPRINTABLE) {
       return refuse('name', 'RM_BAD_DIMENSION', name, value)
     }
     const type = typeof value
@@ -101,10 +94,12 @@ export class Collector {
       this.dimensions = { ...this.dimensions }
       this.ownDimensions = true
     }
-    if (!(name in this.dimensions) && Object.keys(this.dimensions).length >= MAX_DIMENSIONS) {
+    // Own keys only: `in` would see `toString` on the prototype and let it past the limit, and plain
+    // assignment would take `__proto__` as a prototype change (the spread above keeps an own one).
+    if (!Object.hasOwn(this.dimensions, name) && Object.keys(this.dimensions).length >= MAX_DIMENSIONS) {
       return refuse('limit', 'RM_TOO_MANY_DIMENSIONS', name, value)
     }
-    this.dimensions[name] = text
+    setOwn(this.dimensions, name, text)
     return true
   }
 
@@ -141,7 +136,8 @@ export class Collector {
 }
 
 function checkName(name: unknown): name is string {
-  if (typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME_LENGTH && !STANDARD_METRICS.has(name)) return true
+  // nameVerdict is one cached Map lookup per call, the cost of the exact-name Set lookup it replaced.
+  if (typeof name === 'string' && name.length > 0 && name.length <= MAX_NAME_LENGTH && nameVerdict(name) === NAME_OK) return true
   return refuse('name', 'RM_BAD_NAME', name, undefined)
 }
 
@@ -153,8 +149,11 @@ function refuse(reason: 'name' | 'value' | 'limit', code: string, name: unknown,
 }
 
 function explain(reason: 'name' | 'value' | 'limit'): string {
-  if (reason === 'name') return `names are strings of 1 to ${MAX_NAME_LENGTH} characters, not one of ${[...STANDARD_METRICS].join(', ')}`
-  if (reason === 'value') return 'values are finite numbers, times are not negative, dimensions are short strings'
+  if (reason === 'name') {
+    return `names are strings of 1 to ${MAX_NAME_LENGTH} characters with a visible one, no control characters, and not one of ` +
+      `${[...STANDARD_METRICS].join(', ')} (nor one with dots around it)`
+  }
+  if (reason === 'value') return `values are numbers within ±${MAX_METRIC_VALUE}, times are not negative, dimensions are short strings`
   return 'too many distinct names in one request'
 }
 

@@ -1,6 +1,7 @@
 import { METHODS } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Collector } from '../collect/collector.js'
+import { setOwn } from '../collect/metric-rules.js'
 import type { MetricRecord } from '../collect/record.js'
 import type { RouteNamer } from '../collect/route-namer.js'
 
@@ -29,13 +30,13 @@ export function recordBuilder(options: { prefix: string; namer: RouteNamer }): (
     const timers: Record<string, number> = { RequestTime: c.end - c.start }
     const cpu = c.clock.cpuTime(c)
     if (cpu !== undefined) timers.CpuTime = cpu
-    if (c.timers !== null) Object.assign(timers, c.timers)
+    if (c.timers !== null) copyOwn(timers, c.timers)
     const counters: Record<string, number> = {
       Failure: c.threw || status >= 500 ? 1 : 0,
       ClientError: status >= 400 && status < 500 ? 1 : 0,
       Aborted: c.aborted ? 1 : 0,
     }
-    if (c.counters !== null) Object.assign(counters, c.counters)
+    if (c.counters !== null) copyOwn(counters, c.counters)
     return {
       kind: 'request',
       prefix,
@@ -49,4 +50,9 @@ export function recordBuilder(options: { prefix: string; namer: RouteNamer }): (
       timestamp: performance.timeOrigin + c.start,
     }
   }
+}
+
+/** `Object.assign` minus its one trap: an app name `__proto__` is copied as a key, not set as the prototype. */
+function copyOwn(into: Record<string, number>, from: Record<string, number>): void {
+  for (const name in from) setOwn(into, name, from[name]!)
 }

@@ -1,12 +1,13 @@
 /** Why a metric (or a whole record) did not reach a sink unchanged. */
 export type DropReason =
-  | 'name' // metric or dimension name not a string of 1..128 characters, or reserved
-  | 'value' // NaN, ±Infinity, a negative time, a non-number
+  | 'name' // metric or dimension name not a string of 1..128 characters, unprintable, or reserved; in the agent, a name that collided
+  | 'value' // NaN, ±Infinity, |value| > 1e15, a negative time, a non-number
   | 'limit' // a request tried to record more distinct names than a collector holds
   | 'route' // route name over the `maxRoutes` budget: the request was kept, named `other`
   | 'buffer' // the Batcher's buffer was full: the oldest records were dropped
   | 'sink' // a sink's `send` failed: that batch is gone
   | 'backlog' // a sink's own backlog (Redis unreachable) was full: its oldest entries were dropped
+  | 'size' // a StatsD line longer than a packet: its last tags (or, if its name alone does not fit, the line) were dropped
 
 const total: Record<string, number> = Object.create(null)
 const unreported: Record<string, number> = Object.create(null)

@@ -120,6 +120,95 @@ test('bad names and values never throw: they are dropped, counted and leave the 
   assert.is(delta('value'), 6)
 })
 
+test('names that normalise to a standard metric are refused at the door, counted as name drops', async () => {
+  const before = metrics.stats().dropped.name ?? 0
+  const [r] = await one((_req, res) => {
+    metrics.count('.Failure', 1)
+    metrics.count('Aborted..', 1)
+    metrics.timing('RequestTime.', 5)
+    metrics.timing('..CpuTime', 5)
+    metrics.count('Failure.rate', 1)
+    res.end()
+  })
+  assert.equal(Object.keys(r!.counters).sort(), ['Aborted', 'ClientError', 'Failure', 'Failure.rate'])
+  assert.equal(Object.keys(r!.timers).sort(), ['CpuTime', 'RequestTime'])
+  assert.is(r!.counters.Failure, 0)
+  assert.is((metrics.stats().dropped.name ?? 0) - before, 4)
+})
+
+test('names and dimension keys with control characters or nothing visible are refused, counted', async () => {
+  const before = metrics.stats().dropped.name ?? 0
+  const [r] = await one((_req, res) => {
+    metrics.count(' ')
+    metrics.count('\0')
+    metrics.timing('a\nb', 1)
+    metrics.count('lone\uD800')
+    metrics.dimension('k\n', 'x')
+    metrics.dimension('k\r', 'y')
+    metrics.dimension('\t', 'z')
+    metrics.dimension('tenant', 'acme')
+    metrics.count('ok é')
+    res.end()
+  })
+  assert.equal(Object.keys(r!.counters).sort(), ['Aborted', 'ClientError', 'Failure', 'ok é'])
+  assert.equal(Object.keys(r!.timers).sort(), ['CpuTime', 'RequestTime'])
+  assert.equal(r!.dimensions, { tenant: 'acme' })
+  assert.is((metrics.stats().dropped.name ?? 0) - before, 7)
+})
+
+test('values beyond ±1e15 are refused at the door, so no sum can overflow to Infinity', async () => {
+  const before = metrics.stats().dropped.value ?? 0
+  const [r] = await one((_req, res) => {
+    metrics.timing('t', 1e306)
+    metrics.count('c', 1e308)
+    metrics.count('c', 1e308)
+    metrics.count('neg', -1e16)
+    metrics.count('edge', 1e15)
+    metrics.count('edge', -1e15)
+    metrics.timing('edge.t', 1e15)
+    res.end()
+  })
+  assert.is(r!.timers.t, undefined)
+  assert.is(r!.counters.c, undefined)
+  assert.is(r!.counters.neg, undefined)
+  assert.is(r!.counters.edge, 0)
+  assert.is(r!.timers['edge.t'], 1e15)
+  assert.is((metrics.stats().dropped.value ?? 0) - before, 4)
+})
+
+test('names equal to Object.prototype keys are kept as ordinary names', async () => {
+  const [r] = await one((_req, res) => {
+    metrics.count('__proto__', 2)
+    metrics.count('constructor')
+    metrics.timing('__proto__', 3)
+    metrics.timing('hasOwnProperty', 4)
+    metrics.dimension('__proto__', 'p')
+    metrics.dimension('toString', 't')
+    res.end()
+  })
+  assert.ok(Object.hasOwn(r!.counters, '__proto__'), 'counter __proto__ is an own key')
+  assert.is(Object.getOwnPropertyDescriptor(r!.counters, '__proto__')?.value, 2)
+  assert.is(Object.getOwnPropertyDescriptor(r!.timers, '__proto__')?.value, 3)
+  assert.is(r!.counters.constructor as unknown, 1)
+  assert.is(r!.timers.hasOwnProperty as unknown, 4)
+  assert.equal(Object.keys(r!.dimensions).sort(), ['__proto__', 'toString'])
+  assert.is(Object.getOwnPropertyDescriptor(r!.dimensions, '__proto__')?.value, 'p')
+  assert.is(Object.getPrototypeOf(r!.counters), Object.prototype, 'records stay plain objects')
+})
+
+test('dimension names inherited from Object.prototype still count against the dimension limit', async () => {
+  const before = metrics.stats().dropped.limit ?? 0
+  const [r] = await one((_req, res) => {
+    for (let i = 0; i < 32; i++) metrics.dimension(`d${i}`, 'x')
+    metrics.dimension('toString', 'over')
+    metrics.dimension('__proto__', 'over')
+    res.end()
+  })
+  assert.is(Object.keys(r!.dimensions).length, 32)
+  assert.not.ok(Object.hasOwn(r!.dimensions, 'toString'))
+  assert.is((metrics.stats().dropped.limit ?? 0) - before, 2)
+})
+
 test('values whose String() throws are dropped without throwing', async () => {
   const hostile = Object.create(null) as unknown
   const throwing = { toString() { throw new Error('no') } } as unknown
