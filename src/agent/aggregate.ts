@@ -2,11 +2,16 @@
  * Aggregation of one decoded entry into series (group × metric → count, sum, min, max). Keys are integers
  * built from dictionary indices, so no string is created per record.
  */
+import { inRange } from '../collect/metric-rules.js'
 import { forEachMetric, type DecodedBatch } from '../pipeline/stream-encoding.js'
+import { countDrop } from '../util/drops.js'
 import type { AgentEntry, Series } from './publisher.js'
 
 /**
- * Aggregates every metric value of `batch` per (group, type, name).
+ * Aggregates every metric value of `batch` per (group, type, name). A value beyond ±1e15 (`MAX_METRIC_VALUE`)
+ * is left out and counted as a `value` drop: routemeter's own encoder never writes one, and with every value
+ * in range no sum over an entry (≤ 1 MB, so < 10^6 values) can overflow to `Infinity`, which InfluxDB would
+ * refuse, dead-lettering the whole entry.
  *
  * @example
  * for (const s of aggregate(batch)) console.log(s.group.route, s.name, s.sum / s.count)
@@ -15,7 +20,9 @@ export function aggregate(batch: DecodedBatch): Series[] {
   const out: Series[] = []
   const byKey = new Map<number, Series>()
   const names = batch.strings.length
+  let outOfRange = 0
   forEachMetric(batch, (g, type, nameIndex, value) => {
+    if (!inRange(value)) { outOfRange++; return }
     // Exact integer key: g < groups and nameIndex < names, both bounded by the entry size, far below 2^53.
     const key = (g * names + nameIndex) * 2 + (type === 'timer' ? 1 : 0)
     const series = byKey.get(key)
@@ -30,6 +37,7 @@ export function aggregate(batch: DecodedBatch): Series[] {
       if (value > series.max) series.max = value
     }
   })
+  if (outOfRange > 0) countDrop('value', outOfRange)
   return out
 }
 

@@ -20,7 +20,9 @@
  * `JSON.parse` of a numeric array runs at hundreds of MB/s in V8, entries stay readable with `redis-cli
  * XRANGE`, and no varint code has to be trusted.
  */
+import { inRange, setOwn } from '../collect/metric-rules.js'
 import type { MetricRecord } from '../collect/record.js'
+import { countDrop } from '../util/drops.js'
 
 /**
  * The schema version this module writes, and the only one it reads.
@@ -103,7 +105,9 @@ export interface DecodedBatch {
 /**
  * Encodes a batch into one or more entries, each payload at most `maxBytes` UTF-8 bytes. A batch that does
  * not fit is split into slices of consecutive records; a single record bigger than the cap is dropped
- * (counted in `dropped`), since no entry could carry it. Non-finite metric values are left out.
+ * (counted in `dropped`), since no entry could carry it. A metric value beyond ±1e15 (`MAX_METRIC_VALUE`)
+ * (NaN and ±Infinity included) is left out and counted as a `value` drop: the door refuses such values, so
+ * only a hand-built record has one, and the agent's sums must stay finite.
  *
  * @example
  * const { entries } = encodeBatch(records)
@@ -118,10 +122,13 @@ export function encodeBatch(batch: readonly MetricRecord[], maxBytes: number = D
   while (pending.length > 0) {
     const [start, end] = pending.pop() as [number, number]
     if (end <= start) continue
-    const entry = encodeSlice(batch, start, end)
-    if (entry === undefined) { dropped += end - start; continue }
+    const slice = encodeSlice(batch, start, end)
+    if (slice === undefined) { dropped += end - start; continue }
+    const { skipped, ...entry } = slice
     if (entry.bytes <= maxBytes) {
       dropped += end - start - entry.n
+      // Counted only for a slice that is kept: an oversize slice is encoded again in parts.
+      if (skipped > 0) countDrop('value', skipped)
       entries.push(entry)
       continue
     }
@@ -134,7 +141,7 @@ export function encodeBatch(batch: readonly MetricRecord[], maxBytes: number = D
   return { entries, dropped }
 }
 
-function encodeSlice(batch: readonly MetricRecord[], start: number, end: number): EncodedEntry | undefined {
+function encodeSlice(batch: readonly MetricRecord[], start: number, end: number): (EncodedEntry & { skipped: number }) | undefined {
   const strings: string[] = []
   const stringIndex = new Map<string, number>()
   const str = (s: string): number => {
@@ -154,6 +161,7 @@ function encodeSlice(batch: readonly MetricRecord[], start: number, end: number)
   for (let i = start; i < end; i++) { const t = batch[i].timestamp; if (t < base) base = t }
   if (!Number.isFinite(base)) base = 0
   let count = 0
+  const skipped = { n: 0 }
 
   for (let i = start; i < end; i++) {
     const r = batch[i]
@@ -186,24 +194,24 @@ function encodeSlice(batch: readonly MetricRecord[], start: number, end: number)
     const rowStart = rows.length
     const ts = Number.isFinite(r.timestamp) ? r.timestamp - base : 0
     rows.push(g, r.status | 0, r.aborted ? 1 : 0, ts, 0)
-    const nc = pushMetrics(rows, r.counters, str)
+    const nc = pushMetrics(rows, r.counters, str, skipped)
     rows[rowStart + 4] = nc
     const ntAt = rows.length
     rows.push(0)
-    const nt = pushMetrics(rows, r.timers, str)
+    const nt = pushMetrics(rows, r.timers, str, skipped)
     rows[ntAt] = nt
     count++
   }
   if (count === 0) return undefined
   const p = JSON.stringify({ t: base, s: strings, d: dimSets, g: groups, r: rows })
-  return { v: STREAM_ENCODING_VERSION, n: count, p, bytes: Buffer.byteLength(p) }
+  return { v: STREAM_ENCODING_VERSION, n: count, p, bytes: Buffer.byteLength(p), skipped: skipped.n }
 }
 
-function pushMetrics(rows: number[], metrics: Readonly<Record<string, number>>, str: (s: string) => number): number {
+function pushMetrics(rows: number[], metrics: Readonly<Record<string, number>>, str: (s: string) => number, skipped: { n: number }): number {
   let n = 0
   for (const name in metrics) {
     const value = metrics[name]
-    if (typeof value !== 'number' || !Number.isFinite(value)) continue
+    if (!inRange(value)) { skipped.n++; continue }
     rows.push(str(name), value)
     n++
   }
@@ -311,7 +319,7 @@ export function forEachMetric(
 
 /**
  * Turns a decoded batch back into plain {@link MetricRecord}s (the inverse of {@link encodeBatch}, up to
- * dropped non-finite values and key order).
+ * values left out for being out of range, and key order).
  *
  * @example
  * const records = toRecords(decodeEntry(fields.v, fields.p))
@@ -338,10 +346,4 @@ export function toRecords(batch: DecodedBatch): MetricRecord[] {
     })
   }
   return out
-}
-
-/** Plain assignment, except that a key named `__proto__` (data from the wire) becomes an own property. */
-function setOwn<T>(obj: Record<string, T>, key: string, value: T): void {
-  if (key === '__proto__') Object.defineProperty(obj, key, { value, enumerable: true, writable: true, configurable: true })
-  else obj[key] = value
 }

@@ -1,6 +1,10 @@
+import http from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/collect/record.js'
+import { memorySink, metrics, withMetrics } from '../../src/index.js'
+import { aggregate } from '../../src/agent/aggregate.js'
+import { fetchText, listen } from '../support/http.js'
 import {
   decodeEntry, encodeBatch, forEachMetric, StreamDecodeError, toRecords, STREAM_ENCODING_VERSION,
 } from '../../src/pipeline/stream-encoding.js'
@@ -80,6 +84,35 @@ test('a single record larger than the cap is dropped and counted, the rest still
 test('non-finite metric values are left out instead of corrupting the entry', () => {
   const [r] = decodeAll([request(1, { timers: { RequestTime: NaN, CpuTime: Infinity, Ok: 2 } })])
   assert.equal(r.timers, { Ok: 2 })
+})
+
+test('values beyond ±1e15 are left out of an entry and counted, so no agent sum can overflow', () => {
+  const before = metrics.stats().dropped.value ?? 0
+  const batch = [1, 2].map((i) => request(i, { counters: { big: 1e308, neg: -1e16, edge: 1e15 }, timers: { RequestTime: 1, NaN: NaN } }))
+  const records = decodeAll(batch)
+  assert.equal(records.map((r) => r.counters), [{ edge: 1e15 }, { edge: 1e15 }])
+  assert.is((metrics.stats().dropped.value ?? 0) - before, 6)
+})
+
+test('names equal to Object.prototype keys travel from the app through the stream to the agent aggregate', async () => {
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics((_req, res) => {
+    metrics.count('__proto__', 2)
+    metrics.timing('__proto__', 3)
+    metrics.count('constructor')
+    metrics.dimension('__proto__', 'p')
+    res.end()
+  }, { sink })))
+  await fetchText(`${url}/proto`)
+  await sink.flush()
+  await close()
+  const { entries } = encodeBatch(sink.records())
+  const batch = decodeEntry(entries[0].v, entries[0].p)
+  const series = aggregate(batch).map((s) => `${s.type} ${s.name} ${s.sum}`)
+  assert.ok(series.includes('counter __proto__ 2'), series.join('\n'))
+  assert.ok(series.includes('timer __proto__ 3'), series.join('\n'))
+  assert.ok(series.includes('counter constructor 1'), series.join('\n'))
+  assert.is(Object.getOwnPropertyDescriptor(batch.groups[0].dimensions, '__proto__')?.value, 'p')
 })
 
 test('an empty batch encodes to no entry', () => {
