@@ -1,4 +1,6 @@
+import { canonicalName, forgesStandard, inRange } from '../collect/metric-rules.js'
 import type { MetricRecord } from '../collect/record.js'
+import { countDrop } from '../util/drops.js'
 
 /** Options of {@link writeStatsd}. */
 export interface StatsdEncoding {
@@ -10,25 +12,18 @@ export interface StatsdEncoding {
 
 // Anything but these is replaced: ':' '|' '@' '#' ',' '=' spaces and newlines would split or forge a metric
 // in the StatsD line format (`name:value|type|@rate|#tags`). So every line is ASCII: its length is its bytes.
-const UNSAFE_NAME = /[^A-Za-z0-9_.-]/g
 const UNSAFE_TAG = /[^A-Za-z0-9_./-]/g
-const SAFE_CACHE_SIZE = 4096
-const safeNames = new Map<string, string>()
 
 /**
  * A metric name as StatsD can carry it: every character but `[A-Za-z0-9_.-]` becomes `_`, no empty levels.
+ * It is {@link canonicalName}, the normalisation the door checks names with, so no name the door let through
+ * can come out as a standard metric's.
  *
  * @example
  * statsdSafe('db query|x') // 'db_query_x'
  */
 export function statsdSafe(name: string): string {
-  let safe = safeNames.get(name)
-  if (safe === undefined) {
-    safe = name.replace(UNSAFE_NAME, '_').replace(/\.{2,}/g, '.').replace(/^\.|\.$/g, '') || '_'
-    if (safeNames.size >= SAFE_CACHE_SIZE) safeNames.clear()
-    safeNames.set(name, safe)
-  }
-  return safe
+  return canonicalName(name)
 }
 
 function tagSafe(text: string): string {
@@ -38,7 +33,7 @@ function tagSafe(text: string): string {
 function tagsOf(record: MetricRecord): string {
   const tags: string[] = []
   if (record.kind === 'request') {
-    tags.push(`method:${record.method}`, `status:${record.status === 0 ? 'none' : `${Math.floor(record.status / 100)}xx`}`)
+    tags.push(`method:${tagSafe(record.method)}`, `status:${record.status === 0 ? 'none' : `${Math.floor(record.status / 100)}xx`}`)
   }
   for (const key in record.dimensions) tags.push(`${tagSafe(key)}:${tagSafe(record.dimensions[key]!)}`)
   return tags.length === 0 ? '' : `|#${tags.join(',')}`
@@ -54,21 +49,40 @@ const round = (ms: number): number => Math.round(ms * 1000) / 1000
  * pass, rather than through hot-shots' per-metric calls: the bench profile showed its per-call formatting
  * and debug logging costing more than the encoding itself.
  *
+ * Records that never met the door (built by hand, or by another producer) are held to its rules here: a
+ * name that would come out as a standard metric without being it (`.Failure`, a timer `Failure`) is left
+ * out and counted as a `name` drop, a value beyond ±1e15 (or not a number) as a `value` drop.
+ *
  * @example
  * writeStatsd(batch, { prefix: 'shop.', tags: true }, (line) => packer.add(line))
  */
 export function writeStatsd(batch: readonly MetricRecord[], encoding: StatsdEncoding, emit: (line: string) => void): void {
   const counts = new Map<string, number>()
+  let badNames = 0
+  let badValues = 0
   for (const record of batch) {
-    const base = record.route === '' ? '' : `${record.route}.`
+    // Routes from the namer are already safe (a cached lookup then); a hand-built one may not be.
+    const base = record.route === '' ? '' : `${statsdSafe(record.route)}.`
     const stem = record.prefix === '' ? encoding.prefix + base : `${encoding.prefix}${statsdSafe(record.prefix)}.${base}`
     const tags = encoding.tags ? tagsOf(record) : ''
-    for (const metric in record.timers) emit(`${stem}${statsdSafe(metric)}:${round(record.timers[metric]!)}|ms${tags}`)
+    for (const metric in record.timers) {
+      const value = record.timers[metric]
+      if (forgesStandard(metric, 'timer')) badNames++
+      else if (!inRange(value)) badValues++
+      else emit(`${stem}${statsdSafe(metric)}:${round(value)}|ms${tags}`)
+    }
     for (const metric in record.counters) {
-      const key = `${stem}${statsdSafe(metric)}\0${tags}`
-      counts.set(key, (counts.get(key) ?? 0) + record.counters[metric]!)
+      const value = record.counters[metric]
+      if (forgesStandard(metric, 'counter')) badNames++
+      else if (!inRange(value)) badValues++
+      else {
+        const key = `${stem}${statsdSafe(metric)}\0${tags}`
+        counts.set(key, (counts.get(key) ?? 0) + value)
+      }
     }
   }
+  if (badNames > 0) countDrop('name', badNames)
+  if (badValues > 0) countDrop('value', badValues)
   for (const [key, value] of counts) {
     const split = key.indexOf('\0')
     emit(`${key.slice(0, split)}:${value}|c${key.slice(split + 1)}`)
@@ -76,8 +90,39 @@ export function writeStatsd(batch: readonly MetricRecord[], encoding: StatsdEnco
 }
 
 /**
+ * How many of `tags` (in order) fit on a line whose part before the tags (`name:value|type`) is `headBytes`
+ * long, the line at most `maxBytes` with its `|#` and commas; -1 when not even the head fits. The one rule
+ * both StatsD encoders cap their lines by.
+ *
+ * @example
+ * tagsThatFit(20, ['method:GET', 'tenant:acme'], 40) // 1: '|#method:GET' fits, ',tenant:acme' does not
+ */
+export function tagsThatFit(headBytes: number, tags: readonly string[], maxBytes: number): number {
+  if (headBytes > maxBytes) return -1
+  let bytes = headBytes
+  for (let i = 0; i < tags.length; i++) {
+    bytes += tags[i]!.length + (i === 0 ? 2 : 1)
+    if (bytes > maxBytes) return i
+  }
+  return tags.length
+}
+
+/** `line` cut to `maxBytes` by dropping its last tags; `undefined` when its name and value alone are longer. */
+function fitLine(line: string, maxBytes: number): string | undefined {
+  const at = line.indexOf('|#')
+  const head = at < 0 ? line : line.slice(0, at)
+  const tags = at < 0 ? [] : line.slice(at + 2).split(',')
+  const n = tagsThatFit(head.length, tags, maxBytes)
+  if (n < 0) return undefined
+  return n === 0 ? head : `${head}|#${tags.slice(0, n).join(',')}`
+}
+
+/**
  * Packs lines into packets of at most `maxBytes` (lines are ASCII, so length is bytes), newline-separated as
- * StatsD expects; `flush` hands over the last, partly filled packet.
+ * StatsD expects; `flush` hands over the last, partly filled packet. A line longer than a packet is cut to
+ * fit by dropping its last tags (DogStatsD's 8 KB read buffer would otherwise truncate it mid-line, and a
+ * datagram over the MTU is fragmented or dropped), or dropped whole when its name and value alone do not
+ * fit; either way counted once as a `size` drop.
  *
  * @example
  * const packer = packetPacker(1400, (packet) => socket.send(packet))
@@ -85,7 +130,14 @@ export function writeStatsd(batch: readonly MetricRecord[], encoding: StatsdEnco
 export function packetPacker(maxBytes: number, send: (packet: string) => void): { add(line: string): void; flush(): void } {
   let packet = ''
   return {
-    add(line) {
+    add(whole) {
+      let line: string | undefined = whole
+      if (line.length > maxBytes) {
+        // Rare (a record with many long dimensions), so the parse back into tags costs nothing in general.
+        countDrop('size')
+        line = fitLine(line, maxBytes)
+        if (line === undefined) return
+      }
       if (packet.length > 0 && packet.length + 1 + line.length > maxBytes) {
         send(packet)
         packet = line

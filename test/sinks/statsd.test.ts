@@ -104,6 +104,112 @@ test('lines are packed into packets no larger than maxBufferSize, none lost or s
   for (let i = 0; i < 150; i++) assert.ok(udp.lines.includes(`r${i}.RequestTime:1.235|ms`), `r${i} arrived whole`)
 })
 
+test('app names never land on a standard metric, from the app or from a hand-built record', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port })
+  const server = http.createServer(withMetrics((_req, res) => {
+    metrics.count('.Failure', 1)
+    metrics.timing('RequestTime.', 5)
+    metrics.count('done')
+    res.end()
+  }, { sink }))
+  const { url, close } = await listen(server)
+  await fetchText(`${url}/app`)
+  await close()
+  // Records that never met the door (another producer, a custom pipeline) are checked by the encoder too.
+  const before = metrics.stats().dropped.name ?? 0
+  sink.send([record({ route: 'built', counters: { Failure: 0, '..Failure': 1, 'Aborted.': 1 }, timers: { RequestTime: 2, '.CpuTime.': 9, Failure: 3 } })])
+  await sink.flush()
+  await udp.waitFor((lines) => lines.some((l) => l.startsWith('app.done:')) && lines.some((l) => l.startsWith('built.RequestTime:')))
+  await sink.close()
+  udp.close()
+  const parsed = udp.lines.map(parseLine)
+  const of = (name: string) => parsed.filter((p) => p.name === name).map((p) => `${p.value}|${p.type}`)
+  assert.equal(of('app.Failure'), ['0|c'])
+  assert.equal(of('app.RequestTime').length, 1)
+  assert.equal(of('built.Failure'), ['0|c'])
+  assert.equal(of('built.Aborted'), [])
+  assert.equal(of('built.RequestTime'), ['2|ms'])
+  assert.equal(of('built.CpuTime'), [])
+  assert.is((metrics.stats().dropped.name ?? 0) - before, 4)
+})
+
+test('no line carries a value that is not a finite number', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port })
+  const before = metrics.stats().dropped.value ?? 0
+  sink.send([
+    record({ route: 'v', counters: { big: 1e308 }, timers: { RequestTime: 1, huge: 1e306, nan: NaN } }),
+    record({ route: 'v', counters: { big: 1e308 }, timers: { RequestTime: 1 } }),
+  ])
+  await sink.flush()
+  await udp.waitFor((lines) => lines.filter((l) => l.startsWith('v.RequestTime:')).length === 2)
+  await sink.close()
+  udp.close()
+  for (const line of udp.lines) assert.ok(Number.isFinite(parseLine(line).value), line)
+  assert.not.ok(udp.lines.some((l) => l.startsWith('v.big:') || l.startsWith('v.huge:')), udp.lines.join('\n'))
+  assert.is((metrics.stats().dropped.value ?? 0) - before, 4)
+})
+
+test('names equal to Object.prototype keys travel from the app to StatsD lines', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port, tags: true })
+  const server = http.createServer(withMetrics((_req, res) => {
+    metrics.count('__proto__', 2)
+    metrics.timing('__proto__', 3)
+    metrics.count('constructor')
+    metrics.dimension('__proto__', 'p')
+    res.end()
+  }, { sink }))
+  const { url, close } = await listen(server)
+  await fetchText(`${url}/proto`)
+  await close()
+  await sink.flush()
+  await udp.waitFor((lines) => lines.some((l) => l.startsWith('proto.RequestTime:')) && lines.some((l) => l.startsWith('proto.constructor:')))
+  await sink.close()
+  udp.close()
+  const parsed = udp.lines.map(parseLine)
+  const counter = parsed.find((p) => p.name === 'proto.__proto__' && p.type === 'c')
+  const timer = parsed.find((p) => p.name === 'proto.__proto__' && p.type === 'ms')
+  assert.is(counter?.value, 2, udp.lines.join('\n'))
+  assert.is(timer?.value, 3, udp.lines.join('\n'))
+  assert.ok(counter!.tags.includes('__proto__:p'), counter!.tags.join(','))
+})
+
+test('a line with more tags than a packet holds loses its last tags, counted; no datagram exceeds maxBufferSize', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port, tags: true, maxBufferSize: 1400 })
+  const dimensions: Record<string, string> = {}
+  for (let i = 0; i < 32; i++) dimensions[`dimension${i}`] = String(i).padEnd(250, 'x')
+  const before = metrics.stats().dropped.size ?? 0
+  sink.send([record({ route: 'wide', dimensions }), record({ route: 'narrow' })])
+  await sink.flush()
+  await udp.waitFor((lines) => lines.some((l) => l.startsWith('wide.RequestTime:')) && lines.some((l) => l.startsWith('narrow.Aborted:')))
+  await sink.close()
+  udp.close()
+  assert.ok(Math.max(...udp.sizes) <= 1400, `largest datagram ${Math.max(...udp.sizes)} bytes`)
+  const wide = udp.lines.map(parseLine).find((p) => p.name === 'wide.RequestTime')!
+  assert.is(wide.value, 1.235)
+  assert.ok(wide.tags.includes('method:GET') && wide.tags.includes('status:2xx'), wide.tags.join(','))
+  assert.ok(wide.tags.includes(`dimension0:${dimensions.dimension0}`), 'tags are kept while they fit')
+  assert.ok(wide.tags.length < 34, `${wide.tags.length} tags`)
+  // 5 lines of the wide record (2 timers, 3 counters) were cut; the narrow record's lines were not.
+  assert.is((metrics.stats().dropped.size ?? 0) - before, 5)
+})
+
+test('a line whose name alone does not fit a packet is dropped, counted, and the rest still go', async () => {
+  const udp = await udpCollector()
+  const sink = statsdSink({ port: udp.port, maxBufferSize: 64 })
+  const before = metrics.stats().dropped.size ?? 0
+  sink.send([record({ route: 'r', counters: {}, timers: { RequestTime: 1, ['m'.repeat(100)]: 2 } })])
+  await sink.flush()
+  await udp.waitFor((lines) => lines.some((l) => l.startsWith('r.RequestTime:')))
+  await sink.close()
+  udp.close()
+  assert.ok(Math.max(...udp.sizes) <= 64, `largest datagram ${Math.max(...udp.sizes)} bytes`)
+  assert.is((metrics.stats().dropped.size ?? 0) - before, 1)
+})
+
 test('bad statsdSink options throw a TypeError naming the option', () => {
   assert.throws(() => statsdSink({ port: 70000 }), /option "port"/)
   assert.throws(() => statsdSink({ host: '' }), /option "host"/)
