@@ -11,13 +11,17 @@ import { report, warnOnce } from '../util/warn.js'
  *
  * The only thing the request path does is `push`. Records are built and sent in a later macrotask, never
  * two sends at once for one batcher; while a send is in flight the buffer keeps filling, bounded by
- * `maxBuffer`, past which the oldest are dropped and counted.
+ * `maxBuffer`, past which the oldest are dropped and counted. When `close()` reaches its bound, whatever it
+ * gives up on (the buffer, and the batch of a send that never settled) is counted as `close` drops.
  */
 export interface Batcher {
   push(c: Collector): void
   /** Sends everything buffered now (waiting for an in-flight send first). */
   flush(): Promise<void>
-  /** Flushes, stops the timer, closes the sink; bounded by `timeoutMs`. */
+  /**
+   * Flushes, stops the timer, closes the sink; bounded by `timeoutMs` (default 5000). At the bound, records
+   * still buffered or in a send that has not settled are counted as `close` drops, as are later pushes.
+   */
   close(timeoutMs?: number): Promise<void>
   readonly sink: Sink
 }
@@ -43,6 +47,10 @@ export function createBatcher(options: BatcherOptions): Batcher {
   let sending: Promise<void> | null = null
   let scheduled = false
   let closed = false
+  /** Records in the send the sink has not settled yet: what close() abandons when it gives up on that send. */
+  let inFlight = 0
+  /** Set when close() reached its bound: nothing is sent any more, and a late failure is not counted twice. */
+  let abandoned = false
 
   // A tick while a send is in flight does nothing: queuing a flush per tick behind a sink that never answers
   // would grow without bound.
@@ -58,7 +66,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
 
   function push(c: Collector): void {
     if (closed) {
-      countDrop('sink')
+      countDrop('close')
       return
     }
     if (buffer.push(c) < batchSize) return
@@ -94,15 +102,19 @@ export function createBatcher(options: BatcherOptions): Batcher {
   }
 
   async function sendNow(): Promise<void> {
+    if (abandoned) return
     const items = buffer
     buffer = []
     const batch = build(items)
     if (batch.length === 0) return
+    inFlight = batch.length
     try {
       await sink.send(batch)
     } catch (error) {
-      countDrop('sink', batch.length)
+      if (!abandoned) countDrop('sink', batch.length)
       report(onError, error)
+    } finally {
+      inFlight = 0
     }
   }
 
@@ -134,8 +146,21 @@ export function createBatcher(options: BatcherOptions): Batcher {
       closed = true // after the last flush: later pushes are counted drops, not sends to a closed sink
       await sink.close()
     })().catch((error: unknown) => report(onError, error))
-    await Promise.race([work, bounded])
+    const finished = await Promise.race([work.then(() => true), bounded.then(() => false)])
     clearTimeout(timeout)
+    if (!finished) abandon(timeoutMs)
+  }
+
+  // The work above may still finish later (a send that settles after all): it then finds nothing to send.
+  function abandon(timeoutMs: number): void {
+    closed = true
+    abandoned = true
+    const dropped = buffer.length + inFlight
+    buffer = []
+    inFlight = 0
+    if (dropped === 0) return
+    countDrop('close', dropped)
+    warnOnce('RM_CLOSE_ABANDONED', `routemeter: close() gave up after ${timeoutMs} ms on a sink that did not finish; ${dropped} records were dropped and counted (close)`)
   }
 
   return { push, flush, close, sink }

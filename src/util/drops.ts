@@ -7,6 +7,8 @@ export type DropReason =
   | 'buffer' // the Batcher's buffer was full: the oldest records were dropped
   | 'sink' // a sink's `send` failed: that batch is gone
   | 'backlog' // a sink's own backlog (Redis unreachable) was full: its oldest entries were dropped
+  | 'close' // close() gave up at its bound on records still buffered or in a send that never settled, or came after it
+  | 'dns' // the StatsD sink's host was not resolved (lookup failed, timed out, or waiting to retry): the batch was dropped
   | 'size' // a StatsD line longer than a packet: its last tags (or, if its name alone does not fit, the line) were dropped
 
 const total: Record<string, number> = Object.create(null)

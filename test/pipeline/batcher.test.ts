@@ -111,7 +111,7 @@ test('a sink rejecting with a non-Error, and an onError that throws, never crash
   assert.ok(seen.every((e) => e instanceof Error && /non-Error failure/.test(e.message)))
 })
 
-test('close() twice waits for the same close; records pushed after it are counted as dropped', async () => {
+test('close() twice waits for the same close; records pushed after it are counted as close drops', async () => {
   const { sink, batches } = slowSink(30)
   const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
   b.push(collector(1))
@@ -120,9 +120,9 @@ test('close() twice waits for the same close; records pushed after it are counte
   await second
   assert.equal(batches.flat().map((r) => r.route), ['1'], 'the second close waited for the flush of the first')
   await first
-  const before = metrics.stats().dropped.sink ?? 0
+  const before = metrics.stats().dropped.close ?? 0
   b.push(collector(2))
-  assert.is((metrics.stats().dropped.sink ?? 0) - before, 1)
+  assert.is((metrics.stats().dropped.close ?? 0) - before, 1)
 })
 
 test('close is bounded even when the sink hangs forever', async () => {
@@ -132,6 +132,53 @@ test('close is bounded even when the sink hangs forever', async () => {
   const started = Date.now()
   await b.close(100)
   assert.ok(Date.now() - started < 1000)
+})
+
+test('close() counts what it abandons: the buffer and the batch a hung sink never settled, as close drops', async () => {
+  const delivered: MetricRecord[] = []
+  let sends = 0
+  // The first send is delivered; every later one never settles.
+  const sink: Sink = {
+    send(batch) {
+      if (sends++ > 0) return new Promise(() => {})
+      delivered.push(...batch)
+    },
+    flush: async () => {},
+    close: async () => {},
+  }
+  const before = metrics.stats().dropped
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 10_000, onError: () => {}, isPrimary: () => false })
+  let pushed = 0
+  for (let i = 0; i < 100; i++, pushed++) b.push(collector(i))
+  await b.flush()
+  for (let i = 0; i < 100; i++, pushed++) b.push(collector(i))
+  while (sends < 2) await new Promise((r) => setImmediate(r)) // the second batch is now in the hung send
+  for (let i = 0; i < 1800; i++, pushed++) b.push(collector(i))
+  await b.close(50)
+  const after = metrics.stats().dropped
+  const delta = (reason: string) => (after[reason] ?? 0) - (before[reason] ?? 0)
+  assert.is(delivered.length, 100)
+  assert.is(delta('close'), pushed - delivered.length, 'every record close() gave up on is counted')
+  assert.equal([delta('buffer'), delta('sink')], [0, 0], 'and counted once, under close')
+  b.push(collector(0))
+  assert.is((metrics.stats().dropped.close ?? 0) - (before.close ?? 0), pushed - delivered.length + 1, 'a push after close is counted too')
+})
+
+test('a hung send that fails after close() gave up on it is not counted a second time', async () => {
+  let fail!: (error: Error) => void
+  const errors: Error[] = []
+  const sink: Sink = { send: () => new Promise((_resolve, reject) => (fail = reject)), flush: async () => {}, close: async () => {} }
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError: (e) => errors.push(e), isPrimary: () => false })
+  for (let i = 0; i < 10; i++) b.push(collector(i))
+  while (fail === undefined) await new Promise((r) => setImmediate(r))
+  const before = metrics.stats().dropped
+  await b.close(20)
+  fail(new Error('late failure'))
+  while (errors.length === 0) await new Promise((r) => setImmediate(r))
+  const after = metrics.stats().dropped
+  assert.is((after.close ?? 0) - (before.close ?? 0), 10)
+  assert.is((after.sink ?? 0) - (before.sink ?? 0), 0)
+  assert.equal(errors.map((e) => e.message), ['late failure'], 'the failure is still reported')
 })
 
 test.run()
