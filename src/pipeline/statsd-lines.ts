@@ -90,21 +90,21 @@ export function writeStatsd(batch: readonly MetricRecord[], encoding: StatsdEnco
 }
 
 /**
- * How many of `tags` (in order) fit on a line whose part before the tags (`name:value|type`) is `headBytes`
- * long, the line at most `maxBytes` with its `|#` and commas; -1 when not even the head fits. The one rule
- * both StatsD encoders cap their lines by.
+ * How many tags (in order, of the given sizes in bytes) fit on a line whose part before the tags
+ * (`name:value|type`) is `headBytes` long, the line at most `maxBytes` with its `|#` and commas; -1 when not
+ * even the head fits. The one rule both StatsD encoders cap their lines by.
  *
  * @example
- * tagsThatFit(20, ['method:GET', 'tenant:acme'], 40) // 1: '|#method:GET' fits, ',tenant:acme' does not
+ * tagsThatFit(20, [10, 11], 40) // 1: '|#method:GET' fits, ',tenant:acme' does not
  */
-export function tagsThatFit(headBytes: number, tags: readonly string[], maxBytes: number): number {
+export function tagsThatFit(headBytes: number, tagBytes: readonly number[], maxBytes: number): number {
   if (headBytes > maxBytes) return -1
   let bytes = headBytes
-  for (let i = 0; i < tags.length; i++) {
-    bytes += tags[i]!.length + (i === 0 ? 2 : 1)
+  for (let i = 0; i < tagBytes.length; i++) {
+    bytes += tagBytes[i]! + (i === 0 ? 2 : 1)
     if (bytes > maxBytes) return i
   }
-  return tags.length
+  return tagBytes.length
 }
 
 /** `line` cut to `maxBytes` by dropping its last tags; `undefined` when its name and value alone are longer. */
@@ -112,7 +112,7 @@ function fitLine(line: string, maxBytes: number): string | undefined {
   const at = line.indexOf('|#')
   const head = at < 0 ? line : line.slice(0, at)
   const tags = at < 0 ? [] : line.slice(at + 2).split(',')
-  const n = tagsThatFit(head.length, tags, maxBytes)
+  const n = tagsThatFit(head.length, tags.map((tag) => tag.length), maxBytes)
   if (n < 0) return undefined
   return n === 0 ? head : `${head}|#${tags.slice(0, n).join(',')}`
 }

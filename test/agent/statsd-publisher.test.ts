@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
+import { dropTotals } from '../../src/util/drops.js'
 import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
 import { freePort } from '../support/services.js'
 import { parseLine, udpCollector } from '../support/udp.js'
@@ -56,6 +57,43 @@ test('an unreachable StatsD never rejects publish and warns through onError at m
   await new Promise((r) => setTimeout(r, 500))
   await pub.close()
   assert.ok(errors.length <= 1, errors.map((e) => e.message).join('\n'))
+})
+
+test('names that normalise to a standard metric, or carry its name with the wrong kind, are dropped and counted', async () => {
+  const udp = await udpCollector()
+  const pub = statsdPublisher({ port: udp.port })
+  const before = dropTotals().name ?? 0
+  await pub.publish([entry('1-0', [
+    record({ counters: { Failure: 0, '.Failure': 1, 'Aborted..': 1 }, timers: { RequestTime: 2, 'RequestTime.': 5, Failure: 7 } }),
+  ])])
+  await pub.close()
+  await udp.waitFor((lines) => lines.some((l) => l.startsWith('users.id.RequestTime:')) && lines.some((l) => l.startsWith('users.id.Failure:')))
+  udp.close()
+  // What Graphite would file under users/id/Failure (empty levels collapse) must be the real counter alone.
+  const lines = udp.lines.map(parseLine).map((l) => ({ ...l, name: l.name.replace(/\.{2,}/g, '.').replace(/\.$/, '') }))
+  assert.equal(lines.filter((l) => l.name === 'users.id.Failure').map((l) => `${l.value}|${l.type}`), ['0|c'])
+  assert.equal(lines.filter((l) => l.name === 'users.id.RequestTime').map((l) => `${l.value}|${l.type}`), ['2|ms'])
+  assert.equal(lines.filter((l) => l.name === 'users.id.Aborted'), [])
+  assert.is((dropTotals().name ?? 0) - before, 4)
+})
+
+test('a line with more tags than a datagram holds loses its last tags, counted; no datagram exceeds 1400 bytes', async () => {
+  const udp = await udpCollector()
+  const pub = statsdPublisher({ port: udp.port, tags: true })
+  const dimensions: Record<string, string> = {}
+  for (let i = 0; i < 32; i++) dimensions[`dimension${i}`] = String(i).padEnd(250, 'x')
+  const before = dropTotals().size ?? 0
+  await pub.publish([entry('1-0', [record({ dimensions }), record({ route: 'narrow', dimensions: {} })])])
+  await pub.close()
+  await udp.waitFor((lines) => lines.some((l) => l.startsWith('users.id.RequestTime:')) && lines.some((l) => l.startsWith('narrow.Failure:')))
+  udp.close()
+  assert.ok(Math.max(...udp.sizes) <= 1400, `largest datagram ${Math.max(...udp.sizes)} bytes`)
+  const timing = udp.lines.map(parseLine).find((l) => l.name === 'users.id.RequestTime')!
+  assert.is(timing.value, 2)
+  assert.ok(timing.tags.includes('method:GET'), timing.tags.join(','))
+  assert.ok(timing.tags.length > 1 && timing.tags.length < 33, `${timing.tags.length} tags`)
+  // The wide group's two lines (RequestTime, Failure) were cut; narrow's were not.
+  assert.is((dropTotals().size ?? 0) - before, 2)
 })
 
 test('bad options throw a TypeError naming the option', () => {
