@@ -42,7 +42,7 @@ const MAX_DATAGRAM = 1400
 const MAX_VALUE_PART = 24 + 4
 
 /** Bytes hot-shots appends to every line on its own: global tags (DD_TAGS, DD_ENV, …) and DogStatsD extension fields. */
-function hotShotsOverhead(client: StatsD): number {
+function hotShotsOverhead(client: object): number {
   const internals = client as unknown as { globalTags?: unknown, getDatadogExtensionFields?: () => unknown }
   let bytes = 0
   if (Array.isArray(internals.globalTags)) for (const tag of internals.globalTags) bytes += Buffer.byteLength(String(tag)) + 2
