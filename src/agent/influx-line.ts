@@ -9,24 +9,40 @@
  * entry writes the very same points again and InfluxDB overwrites them: exactly-once in InfluxDB on top
  * of at-least-once delivery. It is built as a string: 1.8 × 10^18 is far past 2^53.
  */
+import { forgesStandard } from '../collect/metric-rules.js'
+import { countDrop } from '../util/drops.js'
 import type { Series } from './publisher.js'
 
 // Tags the agent sets itself win over dimensions of the same name; `time` cannot be a tag key in InfluxQL.
 const RESERVED_TAGS = new Set(['route', 'method', 'prefix', 'time'])
 
+// Control characters cannot travel in a name: line breaks end the line, and influxd skips a leading NUL or
+// tab as white space (measured against influxd 1.6: '\0Failure' was stored as 'Failure', and a name of one NUL
+// or tab left no measurement: 400 for the whole write). A lone surrogate would be sent as U+FFFD, so the comparison below must see U+FFFD too.
+const NEEDS_CLEANING = /[\0-\x1f\x7f\uD800-\uDFFF]/
+const CONTROL = /[\0-\x1f\x7f]/g
+const LONE_SURROGATE = /[\uD800-\uDFFF]/gu
+
+function printable(text: string): string {
+  return NEEDS_CLEANING.test(text) ? text.replace(CONTROL, ' ').replace(LONE_SURROGATE, '\uFFFD') : text
+}
+
 /**
- * Escapes a measurement name: commas and spaces. Line breaks, which cannot be escaped, become spaces; a
- * leading `#` (a comment line to InfluxDB, silently ignored) becomes `_`; see {@link escapeTag} for `\\`.
+ * Escapes a measurement name: commas and spaces. Control characters (line breaks, NUL, tab), which line
+ * protocol cannot carry, become spaces and a lone surrogate U+FFFD; a leading `#` (a comment line to
+ * InfluxDB, silently ignored) becomes `_`; see {@link escapeTag} for `\\`. Different names can escape alike:
+ * {@link seriesToLines} merges or drops what would collide, and counts it.
  *
  * @example
  * escapeMeasurement('Request Time') // 'Request\\ Time'
  */
 export function escapeMeasurement(name: string): string {
-  return name.replace(/[\r\n]/g, ' ').replace(/^#/, '_').replace(/\\(?=[, ]|$)/g, '/').replace(/([, ])/g, '\\$1')
+  return printable(name).replace(/^#/, '_').replace(/\\(?=[, ]|$)/g, '/').replace(/([, ])/g, '\\$1')
 }
 
 /**
- * Escapes a tag key, tag value or field key: commas, equals signs and spaces.
+ * Escapes a tag key, tag value or field key: commas, equals signs and spaces; control characters become
+ * spaces and a lone surrogate U+FFFD, as in {@link escapeMeasurement}.
  *
  * Backslashes are written as they are: InfluxDB 1.x reads `\\` literally and does not unescape `\\\\`
  * (measured against influxd 1.6: `\\\\` came back doubled). A backslash right before a special character
@@ -37,7 +53,7 @@ export function escapeMeasurement(name: string): string {
  * escapeTag('a=b, c') // 'a\\=b\\,\\ c'
  */
 export function escapeTag(text: string): string {
-  return text.replace(/[\r\n]/g, ' ').replace(/\\(?=[,= ]|$)/g, '/').replace(/([,= ])/g, '\\$1')
+  return printable(text).replace(/\\(?=[,= ]|$)/g, '/').replace(/([,= ])/g, '\\$1')
 }
 
 /**
@@ -63,18 +79,27 @@ export function entryTimestampNs(id: string): string {
  * a timer with the same name and tags are not merged (their numbers mean different things): the counter
  * is written to measurement `<name>.counter` instead.
  *
+ * Names chosen by an app must not cost a request its standard points, so what escaping cannot keep apart is
+ * settled here rather than by a 400 for the whole write: two series whose different names escape alike are
+ * merged into one point; of two dimension keys that escape alike (`k\n`, `k\r`) the first in sort order is
+ * kept (InfluxDB refuses "duplicate tags"); a name that would be written as a standard metric without being
+ * it (`.Failure`, a timer `Failure`, which would push the real counter aside) is left out. Each is counted
+ * once per entry as a `name` drop, visible in `metrics.stats().dropped.name` of the agent's process.
+ *
  * @example
  * const body = seriesToLines(entry.series(), entryTimestampNs(entry.id))
  */
 export function seriesToLines(series: readonly Series[], timestampNs: string): string {
   // Tag sets repeat across the metrics of a group; each group's tags are rendered once per call.
   const tagCache = new Map<Series['group'], string>()
-  const points = new Map<string, { type: Series['type'], count: number, sum: number, min: number, max: number }>()
+  const points = new Map<string, { name: string, type: Series['type'], count: number, sum: number, min: number, max: number }>()
+  const collisions = { n: 0 }
   for (const s of series) {
     if (s.name === '') continue
+    if (forgesStandard(s.name, s.type)) { collisions.n++; continue }
     let tags = tagCache.get(s.group)
     if (tags === undefined) {
-      tags = renderTags(s.group)
+      tags = renderTags(s.group, collisions)
       tagCache.set(s.group, tags)
     }
     let key = escapeMeasurement(s.name) + tags
@@ -93,8 +118,17 @@ export function seriesToLines(series: readonly Series[], timestampNs: string): s
         point = undefined
       }
     }
-    if (point === undefined) points.set(key, { type: s.type, count: s.count, sum: s.sum, min: s.min, max: s.max })
-    else merge(point, s)
+    if (point === undefined) points.set(key, { name: s.name, type: s.type, count: s.count, sum: s.sum, min: s.min, max: s.max })
+    else {
+      // The same name from groups whose tags render alike is a documented merge; a different name is a collision.
+      if (point.name !== s.name) collisions.n++
+      merge(point, s)
+    }
+  }
+  // A publisher may render an entry again (a retried write): its series array is the same, counted once.
+  if (collisions.n > 0 && !counted.has(series)) {
+    counted.add(series)
+    countDrop('name', collisions.n)
   }
   let out = ''
   for (const [key, p] of points) {
@@ -104,6 +138,8 @@ export function seriesToLines(series: readonly Series[], timestampNs: string): s
   return out
 }
 
+const counted = new WeakSet<readonly Series[]>()
+
 function merge(into: { count: number, sum: number, min: number, max: number }, from: { count: number, sum: number, min: number, max: number }): void {
   into.count += from.count
   into.sum += from.sum
@@ -111,19 +147,26 @@ function merge(into: { count: number, sum: number, min: number, max: number }, f
   if (from.max > into.max) into.max = from.max
 }
 
-function renderTags(group: Series['group']): string {
+function renderTags(group: Series['group'], collisions: { n: number }): string {
+  // Escaped before sorting and comparing: keys that differ only in what escaping cannot keep apart meet here.
   const pairs: Array<[string, string]> = []
-  if (group.route !== '') pairs.push(['route', group.route])
-  if (group.method !== '') pairs.push(['method', group.method])
-  if (group.prefix !== '') pairs.push(['prefix', group.prefix])
+  if (group.route !== '') pairs.push(['route', escapeTag(group.route)])
+  if (group.method !== '') pairs.push(['method', escapeTag(group.method)])
+  if (group.prefix !== '') pairs.push(['prefix', escapeTag(group.prefix)])
   for (const key in group.dimensions) {
     const value = group.dimensions[key]
-    if (key !== '' && value !== '' && !RESERVED_TAGS.has(key)) pairs.push([key, value])
+    if (key !== '' && value !== '' && !RESERVED_TAGS.has(key)) pairs.push([escapeTag(key), escapeTag(value)])
   }
-  // Sorted by key, as InfluxDB recommends (it sorts them itself otherwise).
+  // Sorted by key, as InfluxDB recommends (it sorts them itself otherwise). The sort is stable: of equal
+  // keys the first pushed (ours, then the dimensions in their order) is the one kept.
   pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
   let tags = ''
-  for (const [k, v] of pairs) tags += ',' + escapeTag(k) + '=' + escapeTag(v)
+  let previous: string | undefined
+  for (const [k, v] of pairs) {
+    if (k === previous) { collisions.n++; continue }
+    previous = k
+    tags += ',' + k + '=' + v
+  }
   return tags
 }
 
