@@ -160,7 +160,8 @@ export function createBatcher(options: BatcherOptions): Batcher {
     inFlight = 0
     if (dropped === 0) return
     countDrop('close', dropped)
-    warnOnce('RM_CLOSE_ABANDONED', `routemeter: close() gave up after ${timeoutMs} ms on a sink that did not finish; ${dropped} records were dropped and counted (close)`)
+    warnOnce('RM_CLOSE_ABANDONED', () =>
+      `routemeter: close() gave up after ${timeoutMs} ms on a sink that did not finish; dropped ${dropped} records (counted: close)`)
   }
 
   return { push, flush, close, sink }

@@ -1,8 +1,15 @@
+import { isIP } from 'node:net'
 import { StatsD } from 'hot-shots'
+import type { MetricRecord } from '../collect/record.js'
 import { drainInto } from '../pipeline/registry.js'
 import { packetPacker, statsdSafe, writeStatsd } from '../pipeline/statsd-lines.js'
+import { countDrop } from '../util/drops.js'
 import { warnOnce } from '../util/warn.js'
+import { hostResolver } from './dns-resolver.js'
 import type { ErrorHandler, Sink } from './sink.js'
+
+/** After a failed or timed-out lookup, the next one waits this long (a resolver that is down stays asked rarely). */
+const DNS_RETRY_MS = 5000
 
 /** Options of {@link statsdSink}. */
 export interface StatsdSinkOptions {
@@ -20,11 +27,22 @@ export interface StatsdSinkOptions {
   bufferFlushInterval?: number
   /** Receives DNS, socket and send errors. Default: one warning per error code. */
   onError?: ErrorHandler
+  /**
+   * Milliseconds a batch waits for the host's first lookup before it is dropped (counted as `dns`); a lookup
+   * still unanswered then is reported to `onError`. Default 2000. Unused when `host` is an IP address.
+   */
+  dnsTimeout?: number
+  /** Milliseconds a resolved address is used before it is looked up again (the old one serves meanwhile). Default 60,000. */
+  dnsTtl?: number
 }
 
 /**
  * Sends every record to StatsD (or DogStatsD) over UDP through hot-shots, buffered into MTU-sized packets.
  * A DNS, socket or send error never throws into the app and never crashes it: it goes to `onError`.
+ *
+ * A host name is resolved by the sink itself, one `dns.lookup` at a time (see `dns-resolver.ts`): a DNS
+ * server that never answers holds one thread of libuv's pool, never the app's share of it. While no address
+ * is known a batch waits for the lookup in progress up to `dnsTimeout`, then is dropped and counted (`dns`).
  *
  * @example
  * const sink = statsdSink({ host: 'statsd.internal', port: 8125, prefix: 'shop', tags: true })
@@ -41,18 +59,30 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
     prefix: options.prefix === undefined || options.prefix === '' ? '' : `${statsdSafe(options.prefix)}.`,
     tags: options.tags ?? false,
   }
+  const dnsTimeout = options.dnsTimeout ?? 2000
+  const dnsTtl = options.dnsTtl ?? 60_000
+  if (typeof dnsTimeout !== 'number' || !(dnsTimeout > 0 && dnsTimeout <= 2 ** 31 - 1)) {
+    throw new TypeError(`routemeter: statsdSink option "dnsTimeout" must be a positive number of ms, got ${String(dnsTimeout)}`)
+  }
+  if (typeof dnsTtl !== 'number' || !(dnsTtl > 0)) {
+    throw new TypeError(`routemeter: statsdSink option "dnsTtl" must be a positive number of ms, got ${String(dnsTtl)}`)
+  }
   const maxBufferSize = options.maxBufferSize ?? 1400
   if (!Number.isInteger(maxBufferSize) || maxBufferSize < 64) throw new TypeError(`routemeter: statsdSink option "maxBufferSize" must be an integer ≥ 64, got ${String(maxBufferSize)}`)
-  // hot-shots is the transport (socket, DNS cache, buffering, errorHandler); the lines and the packets are
-  // built by writeStatsd and the packer, and handed over a packet at a time.
+  // An IP needs no lookup (hot-shots sends to it as is). A name: hot-shots' socket asks our resolver, which
+  // answers from its cache; hot-shots' own cacheDns looked up per packet while unresolved, unshared.
+  const resolver = isIP(host) !== 0 ? undefined
+    : hostResolver({ host, family: 4, timeoutMs: dnsTimeout, ttlMs: dnsTtl, retryMs: DNS_RETRY_MS, onError })
+  // hot-shots is the transport (socket, buffering, errorHandler); the lines and the packets are built by
+  // writeStatsd and the packer, and handed over a packet at a time.
   const client = new StatsD({
     host,
     port,
     maxBufferSize,
     bufferFlushInterval: options.bufferFlushInterval ?? 100,
     errorHandler: onError,
-    // One lookup, then reused: a per-packet lookup would hammer the resolver and fail per packet when it is down.
-    cacheDns: true,
+    // hot-shots makes a udp4 socket for a host name; the resolver asks for IPv4 to match.
+    ...(resolver === undefined ? {} : { udpSocketOptions: { type: 'udp4', lookup: resolver.lookup } }),
   })
   let closing: Promise<void> | undefined
   // `send(message)` is hot-shots' raw entry point (every typed method ends in it), present in every version
@@ -61,11 +91,21 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
   if (typeof raw.send !== 'function') throw new TypeError('routemeter: statsdSink needs hot-shots ^17 (client.send is missing)')
   const packer = packetPacker(maxBufferSize, (packet) => raw.send!(packet))
   const addLine = (line: string): void => packer.add(line)
+  const write = (batch: MetricRecord[]): void => {
+    writeStatsd(batch, encoding, addLine)
+    packer.flush()
+  }
+  // Reached only while no address is known: at startup, or while the resolver fails or hangs.
+  const writeOnceResolved = (batch: MetricRecord[]): Promise<void> =>
+    resolver!.ready().then((address) => {
+      if (address !== undefined) write(batch)
+      else countDrop('dns', batch.length)
+    })
 
   const sink: Sink = {
     send(batch) {
-      writeStatsd(batch, encoding, addLine)
-      packer.flush()
+      if (resolver === undefined || resolver.current() !== undefined) write(batch)
+      else return writeOnceResolved(batch)
     },
     async flush() {
       await drainInto(sink)
@@ -80,6 +120,7 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
     close() {
       closing ??= (async () => {
         await drainInto(sink)
+        resolver?.close()
         await new Promise<void>((resolve) =>
           client.close((error) => {
             if (error) onError(error)

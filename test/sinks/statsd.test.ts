@@ -1,4 +1,9 @@
+import { execFileSync } from 'node:child_process'
+import dns from 'node:dns'
+import fs from 'node:fs'
 import http from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { metrics, statsdSink, withMetrics, type MetricRecord } from '../../src/index.js'
@@ -214,6 +219,114 @@ test('bad statsdSink options throw a TypeError naming the option', () => {
   assert.throws(() => statsdSink({ port: 70000 }), /option "port"/)
   assert.throws(() => statsdSink({ host: '' }), /option "host"/)
   assert.throws(() => statsdSink({ maxBufferSize: 10 }), /option "maxBufferSize"/)
+})
+
+// ── A DNS server that never answers (issue 8, item 4) ────────────────────────────────────────────────────
+
+/**
+ * Makes `dns.lookup(host)` behave as getaddrinfo does against a DNS server that never answers: each call
+ * holds one thread of libuv's pool (an `fs.open` of a FIFO nobody writes blocks in the pool just as
+ * getaddrinfo does) until `release()`, then answers 127.0.0.1. Every other name goes to the real lookup, on
+ * the same pool, so the app's own lookups starve exactly when the real resolver would starve them.
+ */
+function neverAnswering(host: string) {
+  const dir = fs.mkdtempSync(join(tmpdir(), 'rm-dns-'))
+  const fifo = join(dir, 'resolver')
+  execFileSync('mkfifo', [fifo])
+  const original = dns.lookup
+  const counts = { started: 0, inFlight: 0, maxInFlight: 0 }
+  let writer: number | undefined
+  ;(dns as { lookup: unknown }).lookup = function lookup(hostname: string, options: unknown, callback?: unknown) {
+    if (hostname !== host) return (original as (...args: unknown[]) => void).call(dns, hostname, options, callback)
+    const answer = (typeof options === 'function' ? options : callback) as (error: Error | null, address?: string, family?: number) => void
+    counts.started++
+    counts.maxInFlight = Math.max(counts.maxInFlight, ++counts.inFlight)
+    fs.open(fifo, 'r', (error, fd) => {
+      counts.inFlight--
+      if (error === null) fs.close(fd, () => {})
+      answer(error, '127.0.0.1', 4)
+    })
+  }
+  // O_RDWR on a FIFO never blocks, and while it is open every reader's open() returns.
+  const release = () => void (writer ??= fs.openSync(fifo, 'r+'))
+  return {
+    counts,
+    release,
+    async restore() {
+      dns.lookup = original
+      release()
+      while (counts.inFlight > 0) await new Promise((r) => setTimeout(r, 10))
+      fs.closeSync(writer!)
+      fs.rmSync(dir, { recursive: true })
+    },
+  }
+}
+
+/** How many of `n` lookups of localhost (from /etc/hosts, on libuv's pool) answer within `ms`. */
+async function appLookupsAnswered(n: number, ms: number): Promise<number> {
+  let answered = 0
+  const one = () => new Promise<void>((resolve) => dns.lookup('localhost', () => (answered++, resolve())))
+  const all = Promise.all(Array.from({ length: n }, one))
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([all, new Promise((r) => (timer = setTimeout(r, ms)))])
+  clearTimeout(timer)
+  return answered
+}
+
+test('a silent DNS server holds one lookup at a time: the app\'s own lookups go on, drops are counted, then metrics flow', async () => {
+  const resolver = neverAnswering('statsd.test')
+  const udp = await udpCollector()
+  const errors: Error[] = []
+  try {
+    const before = metrics.stats().dropped.dns ?? 0
+    const sink = statsdSink({ host: 'statsd.test', port: udp.port, dnsTimeout: 50, onError: (e) => errors.push(e) })
+    let pushed = 0
+    for (let i = 0; i < 20; i++, pushed += 200) await sink.send(Array.from({ length: 200 }, () => record({ route: 'early' })))
+    // Generous: they answer in milliseconds unless the pool is full, and then they never do.
+    assert.is(await appLookupsAnswered(20, 5000), 20, 'the app\'s own lookups all answered')
+    assert.equal([resolver.counts.started, resolver.counts.maxInFlight], [1, 1], 'one lookup, never two at once')
+    assert.is((metrics.stats().dropped.dns ?? 0) - before, pushed, 'every record sent while unresolved is counted as a dns drop')
+    assert.ok(errors.some((e) => /statsd\.test/.test(e.message) && /timed out/.test(e.message)), 'the timeout reached onError')
+
+    resolver.release()
+    while (resolver.counts.inFlight > 0) await new Promise((r) => setTimeout(r, 10))
+    await new Promise((r) => setTimeout(r, 10))
+    await sink.send(Array.from({ length: 100 }, () => record({ route: 'late' })))
+    await sink.flush()
+    await udp.waitFor((lines) => lines.filter((l) => l.startsWith('late.RequestTime:')).length === 100)
+    await sink.close()
+    assert.is(resolver.counts.started, 1, 'the answer is cached')
+    assert.is(udp.lines.filter((l) => l.startsWith('early.')).length, 0, 'records pushed − delivered = dropped')
+  } finally {
+    await resolver.restore()
+    udp.close()
+  }
+})
+
+test('a host name is resolved by the system resolver (here /etc/hosts) and every packet reaches it', async () => {
+  const udp = await udpCollector()
+  let lookups = 0
+  const original = dns.lookup
+  ;(dns as { lookup: unknown }).lookup = function lookup(...args: unknown[]) {
+    if (args[0] === 'localhost') lookups++
+    return (original as (...a: unknown[]) => void).apply(dns, args)
+  }
+  try {
+    const sink = statsdSink({ host: 'localhost', port: udp.port })
+    for (let i = 0; i < 5; i++) await sink.send(Array.from({ length: 100 }, () => record({ route: `named${i}` })))
+    await sink.flush()
+    await udp.waitFor((lines) => lines.filter((l) => /^named\d\.RequestTime:/.test(l)).length === 500)
+    await sink.close()
+    assert.is(lookups, 1)
+  } finally {
+    dns.lookup = original
+    udp.close()
+  }
+})
+
+test('bad DNS options throw a TypeError naming the option', () => {
+  assert.throws(() => statsdSink({ host: 'statsd.internal', dnsTimeout: 0 }), /option "dnsTimeout"/)
+  assert.throws(() => statsdSink({ host: 'statsd.internal', dnsTtl: -1 }), /option "dnsTtl"/)
 })
 
 test.run()
