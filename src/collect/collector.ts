@@ -150,8 +150,8 @@ function refuse(reason: 'name' | 'value' | 'limit', code: string, name: unknown,
 
 function explain(reason: 'name' | 'value' | 'limit'): string {
   if (reason === 'name') {
-    return `names are strings of 1 to ${MAX_NAME_LENGTH} characters with a visible one, no control characters, and not one of ` +
-      `${[...STANDARD_METRICS].join(', ')} (nor one with dots around it)`
+    return `names are strings of 1 to ${MAX_NAME_LENGTH} characters with a visible one and no control characters, and metric names ` +
+      `are not one of ${[...STANDARD_METRICS].join(', ')}, not even with dots around it`
   }
   if (reason === 'value') return `values are numbers within ±${MAX_METRIC_VALUE}, times are not negative, dimensions are short strings`
   return 'too many distinct names in one request'
