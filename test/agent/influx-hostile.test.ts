@@ -42,6 +42,12 @@ function entry(id: string, batch: MetricRecord[]): AgentEntry {
 
 const dropped = (reason: string): number => dropTotals()[reason] ?? 0
 
+function linesOf(e: AgentEntry): string {
+  const ns = entryTimestampNs(e.id)
+  assert.type(ns, 'string')
+  return seriesToLines(e.series(), ns as string)
+}
+
 it('dimension keys that escape alike and blank metric names cost no request its RequestTime point; collisions are counted', async () => {
   const db = await newDb()
   const pub = influxPublisher({ url: influx.url, db })
@@ -69,7 +75,7 @@ it('a metric whose name normalises to a standard one, or has its name but the wr
     record({ counters: { Failure: 1, ClientError: 0, Aborted: 0, '.Failure': 1, '\0Failure': 1, '\tFailure': 1 }, timers: { RequestTime: 2, Failure: 9 } }),
     record(),
   ])
-  const lines = seriesToLines(e.series(), entryTimestampNs(e.id))
+  const lines = linesOf(e)
   assert.not.ok(/^Failure\.counter/m.test(lines), lines)
   await pub.publish([e])
   await pub.close()
@@ -90,7 +96,7 @@ it('values that would overflow a sum are left out and counted: the entry is stil
   const row = [0, 200, 0, 0, 1, 4, 1e308, 1, 3, 2]
   const payload = JSON.stringify({ t: 1763798400000, s: strings, d: [[]], g: [0, 0, 1, 2, 0], r: [...row, ...row] })
   const e = agentEntry('1763798400000-2', decodeEntry(STREAM_ENCODING_VERSION, payload))
-  const lines = seriesToLines(e.series(), entryTimestampNs(e.id))
+  const lines = linesOf(e)
   assert.not.match(lines, /Infinity|NaN/)
   await pub.publish([e])
   await pub.close()
