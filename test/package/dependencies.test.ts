@@ -11,7 +11,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 const root = join(__dirname, '..', '..')
-const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Record<string, Record<string, string> | undefined>
+interface Manifest { name: string, dependencies?: Record<string, string>, optionalDependencies?: Record<string, string>, peerDependencies?: Record<string, string> }
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest
 const installed = new Set([
   ...Object.keys(pkg.dependencies ?? {}),
   ...Object.keys(pkg.optionalDependencies ?? {}),
