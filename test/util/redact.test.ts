@@ -1,0 +1,37 @@
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { basicAuthSecrets, redactor, safeUrl, secretForms, urlSecrets } from '../../src/util/redact.js'
+
+const test = suite('redact')
+
+test('every spelling of a secret is replaced: raw, percent-encoded, form-encoded, JSON-escaped', () => {
+  const secret = 'p@ss w"ö'
+  assert.equal(secretForms(''), [])
+  const redact = redactor(secretForms(secret))
+  const text = [secret, encodeURIComponent(secret), encodeURIComponent(secret).toLowerCase(), new URLSearchParams({ q: secret }).toString(), JSON.stringify({ secret })].join(' | ')
+  assert.is(redact(text), '*** | *** | *** | q=*** | {"secret":"***"}')
+})
+
+test('Basic credentials: the base64 of user:password is replaced however it is padded or cut', () => {
+  const redact = redactor(basicAuthSecrets('user', 'pw'))
+  assert.is(redact('Authorization: Basic dXNlcjpwdw=='), 'Authorization: Basic ***')
+  assert.is(redact('basic dXNlcjpwdw (base64url dXNlcjpwdw), password pw'), 'basic *** (base64url ***), password ***')
+  assert.equal(basicAuthSecrets('', ''), [])
+})
+
+test('URL passwords are found in any scheme, host lists included, and safeUrl keeps the user name', () => {
+  assert.ok(urlSecrets('redis+cluster://:s%40cret@a:6379,b:6379').includes('s@cret'))
+  assert.ok(urlSecrets('redis+cluster://:s%40cret@a:6379,b:6379').includes('s%40cret'))
+  assert.equal(urlSecrets('http://host:8086/path?x=a@b'), [])
+  assert.equal(urlSecrets('http://user@host'), [])
+  assert.is(safeUrl('http://admin:p%40ss@influx:8086/x'), 'http://admin:***@influx:8086/x')
+  assert.is(safeUrl('http://influx:8086/?a=b:c@d'), 'http://influx:8086/?a=b:c@d')
+})
+
+test('longer spellings go first, and other redactors run after ours without being able to break it', () => {
+  const redact = redactor(['ab', 'xaby'], (t) => t.replace('tok', '***'), () => { throw new Error('broken hook') }, undefined)
+  assert.is(redact('xaby ab tok'), '*** *** ***')
+  assert.is(redactor([])('nothing to hide'), 'nothing to hide')
+})
+
+test.run()
