@@ -57,16 +57,19 @@ export function escapeTag(text: string): string {
 }
 
 /**
- * The point timestamp in nanoseconds for stream entry `id` (`<ms>-<seq>`), as a decimal string.
- * Throws a TypeError for an id that is not a stream id (the agent only passes ids Redis gave it).
+ * The point timestamp in nanoseconds for stream entry `id` (`<ms>-<seq>`), as a decimal string, or
+ * `undefined` when the id has no exact one InfluxDB can store (the publisher then refuses the entry
+ * permanently). Never throws, whatever the id: Redis accepts explicit ids up to `2^64-1` in both parts.
  *
  * @example
  * entryTimestampNs('1763798400123-7') // '1763798400123000007'
+ * entryTimestampNs('9999999999999999-0') // undefined: past InfluxDB's int64 nanoseconds (year 2262)
  */
-export function entryTimestampNs(id: string): string {
-  const match = /^(\d{1,15})-(\d{1,6})$/.exec(id)
-  // A sequence ≥ 10^6 (a million XADDs in one millisecond) would collide with the next millisecond.
-  if (match === null) throw new TypeError(`not a stream entry id usable as a timestamp: ${id}`)
+export function entryTimestampNs(id: string): string | undefined {
+  const match = /^(\d{1,13})-(\d{1,6})$/.exec(id)
+  // A sequence ≥ 10^6 (a million XADDs in one millisecond) would collide with the next millisecond. The
+  // largest millisecond whose every sequence fits InfluxDB's int64 nanoseconds is 9223372036853.
+  if (match === null || (match[1].length === 13 && match[1] > '9223372036853')) return undefined
   return match[1] + match[2].padStart(6, '0')
 }
 
