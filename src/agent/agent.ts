@@ -6,8 +6,8 @@
  * start: XGROUP CREATE … MKSTREAM ─► own pending entries (a restart after a crash): XCLAIM, handle
  * loop:  every claimInterval: XAUTOCLAIM entries idle > claimIdle in dead agents' lists, handle
  *        XREADGROUP … COUNT readCount BLOCK blockMs STREAMS <stream> >, handle
- * handle: decode ── garbage / unknown version / delivered > maxDeliveries ──► XADD <stream>:dead, XACK
- *         deliver to every publisher (retries inside) ── refused permanently ──► XADD <stream>:dead, XACK
+ * handle: decode + aggregate ── garbage / unknown version / delivered > maxDeliveries ──► XADD <stream>:dead, XACK
+ *         deliver to every publisher (retries inside) ── refused, or failed maxDeliveries times ──► XADD <stream>:dead, XACK
  *         accepted by all ──► XACK
  * stop:  stop reading, finish and ack in-flight work; at drainTimeout abort (entries stay pending), close.
  * ```
@@ -24,6 +24,9 @@ import { agentEntry } from './aggregate.js'
 import { deliver, DeliveryAborted } from './deliver.js'
 import { backoffDelay, sleep } from './backoff.js'
 import { agentStats, type AgentStats, type MutableAgentStats } from './agent-stats.js'
+import { agentLog } from './agent-log.js'
+import { failureKind, failureMessage } from './failure.js'
+import { redactor, urlSecrets } from '../util/redact.js'
 
 export type { AgentStats } from './agent-stats.js'
 
@@ -47,7 +50,10 @@ export interface AgentOptions {
   claimIdleMs?: number
   /** How often to look for such entries. Default `min(claimIdleMs, 10,000)`. */
   claimIntervalMs?: number
-  /** Deliveries after which an entry is dead-lettered instead of published again. Default 5. */
+  /**
+   * Deliveries after which an entry is dead-lettered instead of published again. Default 5. Every attempt
+   * that fails with anything but a transient PublishError counts as one delivery (recorded in Redis).
+   */
   maxDeliveries?: number
   /** Dead-letter stream. Default `<stream>:dead`. */
   deadLetterStream?: string
@@ -56,7 +62,11 @@ export interface AgentOptions {
   retryMaxMs?: number
   /** `stop()` finishes in-flight work within this many ms, then abandons it (it stays pending). Default 10,000. */
   drainTimeoutMs?: number
-  /** Warnings: Redis unreachable, a publisher failing, entries dead-lettered. Default `process.emitWarning`. */
+  /**
+   * Warnings (Redis unreachable, a publisher failing, entries dead-lettered) and the all-clear when a failing
+   * publisher recovers. Messages start with `routemeter agent: `; secrets the agent sends are redacted.
+   * Default `process.emitWarning`.
+   */
   onError?: ErrorHandler
 }
 
@@ -106,14 +116,12 @@ export function startAgent(options: AgentOptions): Agent {
   const onError: ErrorHandler = options.onError ?? ((error) => process.emitWarning(error.message, { code: 'ROUTEMETER_AGENT' }))
 
   const stats: MutableAgentStats = agentStats()
-  const warned = new Set<string>()
-  /** One warning per kind of trouble until it clears (`clear(kind)`), never one per entry or per retry. */
-  const warnOnce = (kind: string, message: string): void => {
-    if (warned.has(kind)) return
-    warned.add(kind)
-    try { onError(new Error(`routemeter agent: ${url.redact(message)}`)) } catch { /* hook must not throw into us */ }
-  }
-  const clear = (kind: string): void => { warned.delete(kind) }
+  // Every secret the agent sends: the Redis password (resolved as resolveRedisTarget does) and whatever each
+  // publisher declares. Applied to everything logged and to dead-letter reasons.
+  const redisText = options.redis ?? process.env.ROUTEMETER_REDIS_URL
+  const redact = redactor(typeof redisText === 'string' ? urlSecrets(redisText) : [], ...publishers.map((p) => p.redact?.bind(p)))
+  const log = agentLog(onError, redact)
+  const { warnOnce, clear } = log
 
   let stopping = false
   const stopSignal = new AbortController() // cuts idle sleeps at once on stop()
@@ -132,7 +140,8 @@ export function startAgent(options: AgentOptions): Agent {
 
   const deadLetter = async (id: string, fields: Record<string, string>, reason: string, deliveries: number): Promise<void> => {
     const c = client as RedisClientType
-    await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: reason.slice(0, 1000), _deliveries: String(deliveries), _group: group },
+    // Redacted before the cut: a secret cut in half is no longer recognisable.
+    await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: redact(reason).slice(0, 1000), _deliveries: String(deliveries), _group: group },
       { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
     stats.deadLettered++
     warnOnce(`dead:${reason.slice(0, 40)}`, `entry ${id} moved to ${deadStream}: ${reason}`)
@@ -151,29 +160,39 @@ export function startAgent(options: AgentOptions): Agent {
         continue
       }
       try {
-        good.push(agentEntry(m.id, decodeEntry(m.message.v, m.message.p)))
+        const entry = agentEntry(m.id, decodeEntry(m.message.v, m.message.p))
+        // Aggregated here, not lazily inside a publisher: the same data fails the same way every time, so
+        // a throw is the entry's, and it is dead-lettered at once like a decode error.
+        entry.series()
+        good.push(entry)
         fieldsOf.set(m.id, m.message)
       } catch (error) {
         // StreamDecodeError for anything unreadable; an unknown version is dead-lettered at once as well.
-        await deadLetter(m.id, m.message, error instanceof Error ? error.message : String(error), count)
+        await deadLetter(m.id, m.message, failureMessage(error), count)
         doneIds.push(m.id)
       }
     }
     const refused = await deliver(good, {
-      publishers, retryMinMs, retryMaxMs, signal: workSignal.signal, keepAliveMs: Math.max(50, Math.floor(claimIdleMs / 3)),
+      publishers, retryMinMs, retryMaxMs, maxDeliveries, signal: workSignal.signal, keepAliveMs: Math.max(50, Math.floor(claimIdleMs / 3)),
+      deliveries: (id) => deliveries?.get(id) ?? 1,
       onRetry: (publisher, error) => {
         stats.retries++
-        warnOnce(`publisher:${publisher.name}`, `${publisher.name} failed (${error instanceof Error ? error.message : String(error)}); retrying with backoff`)
+        const counted = failureKind(error) === 'unknown' ? ', each failure counting toward maxDeliveries' : ''
+        log.publisherFailed(publisher.name, `${failureMessage(error)}${counted}`)
       },
+      onSuccess: (publisher) => { log.publisherSucceeded(publisher.name) },
       keepAlive: (entries) => {
         // JUSTID claims reset the idle time without counting a delivery, so other agents leave these alone.
         if (client?.isReady === true) void client.xClaimJustId(stream, group, consumer, 0, entries.map((e) => e.id)).catch(() => {})
       },
+      countDelivery: (entry, delivery) => {
+        // RETRYCOUNT writes the count into the pending entry: an agent restarted mid-retry resumes from it.
+        if (client?.isReady === true) void client.xClaimJustId(stream, group, consumer, 0, entry.id, { RETRYCOUNT: delivery }).catch(() => {})
+      },
     })
-    for (const p of publishers) clear(`publisher:${p.name}`)
     for (const entry of good) {
-      const reason = refused.get(entry.id)
-      if (reason !== undefined) await deadLetter(entry.id, fieldsOf.get(entry.id) as Record<string, string>, reason, deliveries?.get(entry.id) ?? 1)
+      const refusal = refused.get(entry.id)
+      if (refusal !== undefined) await deadLetter(entry.id, fieldsOf.get(entry.id) as Record<string, string>, refusal.reason, refusal.deliveries)
       else { stats.entries++; stats.records += entry.batch.count; stats.requests += entry.batch.requests }
       doneIds.push(entry.id)
     }
@@ -264,11 +283,11 @@ export function startAgent(options: AgentOptions): Agent {
         clear('loop')
       } catch (error) {
         if (error instanceof DeliveryAborted) return
-        const message = error instanceof Error ? error.message : String(error)
+        const message = failureMessage(error)
         // Whatever failed (a lost connection mid-ack, a vanished group), redo the start-up steps next time:
         // the group is recreated if gone and our own unacked entries are handled at once, not after claimIdle.
         groupReady = false
-        if (message.startsWith('NOGROUP')) continue
+        if (message.includes('NOGROUP')) continue
         warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
         await sleep(backoffDelay(attempt++, 100, 5000), stopSignal.signal)
       }
@@ -276,7 +295,7 @@ export function startAgent(options: AgentOptions): Agent {
   }
 
   const running = loop().catch((error: unknown) => {
-    if (!stopping) warnOnce('fatal', `agent stopped: ${error instanceof Error ? error.message : String(error)}`)
+    if (!stopping) warnOnce('fatal', `agent stopped: ${failureMessage(error)}`)
   })
 
   let stopped: Promise<void> | undefined

@@ -4,16 +4,20 @@
  * ```
  * entries ─┬─► publisher A ── ok ──────────────────────────────┐
  *          ├─► publisher B ── transient error ─► backoff, retry B only (A is not asked again)
- *          └─► publisher C ── permanent error ─► one by one ─► the bad entry: dead-letter
+ *          ├─► publisher C ── permanent error ─► one by one ─► the bad entry: refused (dead-letter)
+ *          └─► publisher D ── unknown error ───► one by one ─► each failed attempt is one more delivery;
+ *                                                             at maxDeliveries: refused (dead-letter)
  *                                                             the rest: ok ─┴─► ack
  * ```
  *
  * Publishers retry independently, so a StatsD that took an entry never sees it twice because InfluxDB
- * was down. Transient failures retry until they succeed or the agent's drain deadline aborts the work
- * (the entries then stay pending in Redis for the next agent).
+ * was down. Transient failures (a PublishError with `permanent: false`: the backend, not the data) retry
+ * until they succeed or the agent's drain deadline aborts the work (the entries then stay pending in Redis
+ * for the next agent). Any other error is counted per entry, so a thrown TypeError cannot hold the stream
+ * forever: see `failure.ts`.
  */
 import type { AgentEntry, Publisher } from './publisher.js'
-import { PublishError } from './publisher.js'
+import { failureKind, failureMessage } from './failure.js'
 import { backoffDelay, sleep } from './backoff.js'
 
 /**
@@ -32,48 +36,86 @@ export interface DeliverContext {
   readonly retryMaxMs: number
   /** Fires at the drain deadline: stop retrying, leave the entries pending. */
   readonly signal: AbortSignal
-  /** Called once per failed attempt (for stats and a once-per-streak warning). */
+  /** Deliveries after which an entry failing with an unknown error is refused. */
+  readonly maxDeliveries: number
+  /** Which delivery of entry `id` this is (1 for a fresh read; Redis' counter for a claimed entry). */
+  deliveries(id: string): number
+  /** Called once per failed attempt that will be retried (for stats and a once-per-streak warning). */
   onRetry(publisher: Publisher, error: unknown, attempt: number): void
+  /** Called when a publisher accepted entries, so the agent can report the end of a failure streak. */
+  onSuccess(publisher: Publisher): void
   /** Called every few seconds while retrying, so the entries' idle time stays below the reclaim threshold. */
   keepAlive(entries: readonly AgentEntry[]): void
   readonly keepAliveMs: number
+  /** An entry is about to get delivery number `delivery`: recorded in Redis so a restart goes on counting. */
+  countDelivery(entry: AgentEntry, delivery: number): void
+}
+
+/** Why an entry was refused, and after how many deliveries. */
+export interface Refusal {
+  readonly reason: string
+  readonly deliveries: number
 }
 
 /**
- * Publishes `entries` to every publisher. Resolves with the entries refused permanently (id → reason),
- * which the agent dead-letters; every other entry has been accepted by every publisher.
+ * Publishes `entries` to every publisher. Resolves with the entries refused (id → reason and deliveries),
+ * which the agent dead-letters; every other entry has been accepted by every publisher. Never rejects
+ * except with {@link DeliveryAborted}.
  *
  * @example
- * const refused = await deliver(entries, { publishers, retryMinMs: 250, retryMaxMs: 30_000, signal, keepAliveMs: 20_000, onRetry, keepAlive })
+ * const refused = await deliver(entries, { publishers, retryMinMs: 250, retryMaxMs: 30_000, signal, maxDeliveries: 5, deliveries: () => 1, … })
  */
-export async function deliver(entries: readonly AgentEntry[], ctx: DeliverContext): Promise<Map<string, string>> {
+export async function deliver(entries: readonly AgentEntry[], ctx: DeliverContext): Promise<Map<string, Refusal>> {
   if (entries.length === 0) return new Map()
-  const results = await Promise.all(ctx.publishers.map((p) => publishTo(p, entries, ctx)))
-  const refused = new Map<string, string>()
-  for (const result of results) for (const [id, reason] of result) if (!refused.has(id)) refused.set(id, reason)
+  // One count per entry, shared by the publishers: an attempt is a delivery whichever publisher made it.
+  const delivered = new Map(entries.map((e) => [e.id, ctx.deliveries(e.id)]))
+  const results = await Promise.all(ctx.publishers.map((p) => publishTo(p, entries, ctx, delivered)))
+  const refused = new Map<string, Refusal>()
+  for (const result of results) for (const [id, refusal] of result) if (!refused.has(id)) refused.set(id, refusal)
   return refused
 }
 
-async function publishTo(publisher: Publisher, entries: readonly AgentEntry[], ctx: DeliverContext): Promise<Map<string, string>> {
+async function publishTo(
+  publisher: Publisher, entries: readonly AgentEntry[], ctx: DeliverContext, delivered: Map<string, number>,
+): Promise<Map<string, Refusal>> {
   let attempt = 0
   let lastKeepAlive = Date.now()
   for (;;) {
     if (ctx.signal.aborted) throw new DeliveryAborted('delivery aborted at the drain deadline')
+    let error: unknown
     try {
       await publisher.publish(entries)
+      ctx.onSuccess(publisher)
       return new Map()
-    } catch (error) {
-      if (error instanceof PublishError && error.permanent) {
-        if (entries.length === 1) return new Map([[entries[0].id, `${publisher.name}: ${error.message}`]])
-        // Isolate the bad entry: one by one, so the good ones still land.
-        const refused = new Map<string, string>()
-        for (const entry of entries) for (const [id, reason] of await publishTo(publisher, [entry], ctx)) refused.set(id, reason)
-        return refused
-      }
-      ctx.onRetry(publisher, error, attempt)
-      if (Date.now() - lastKeepAlive >= ctx.keepAliveMs) { lastKeepAlive = Date.now(); ctx.keepAlive(entries) }
-      // Never sleep past the keep-alive period, or the entries could look abandoned to other agents.
-      await sleep(Math.min(backoffDelay(attempt++, ctx.retryMinMs, ctx.retryMaxMs), ctx.keepAliveMs), ctx.signal)
+    } catch (thrown) { error = thrown }
+    const kind = failureKind(error)
+    if (kind === 'permanent' && entries.length === 1) {
+      return new Map([[entries[0].id, { reason: `${publisher.name}: ${failureMessage(error)}`, deliveries: delivered.get(entries[0].id) ?? 1 }]])
     }
+    if (kind === 'unknown') {
+      if (entries.length === 1) {
+        const entry = entries[0]
+        const count = delivered.get(entry.id) ?? 1
+        if (count >= ctx.maxDeliveries) {
+          return new Map([[entry.id, { reason: `${publisher.name}: failed ${count} deliveries (maxDeliveries ${ctx.maxDeliveries}): ${failureMessage(error)}`, deliveries: count }]])
+        }
+      }
+      // This attempt was one delivery of each entry in it; the next attempt is the next delivery.
+      for (const entry of entries) {
+        const next = (delivered.get(entry.id) ?? 1) + 1
+        delivered.set(entry.id, next)
+        ctx.countDelivery(entry, next)
+      }
+    }
+    if (entries.length > 1 && kind !== 'transient') {
+      // Isolate the bad entry: one by one, so the good ones still land and only the bad one is counted on.
+      const refused = new Map<string, Refusal>()
+      for (const entry of entries) for (const [id, refusal] of await publishTo(publisher, [entry], ctx, delivered)) refused.set(id, refusal)
+      return refused
+    }
+    ctx.onRetry(publisher, error, attempt)
+    if (Date.now() - lastKeepAlive >= ctx.keepAliveMs) { lastKeepAlive = Date.now(); ctx.keepAlive(entries) }
+    // Never sleep past the keep-alive period, or the entries could look abandoned to other agents.
+    await sleep(Math.min(backoffDelay(attempt++, ctx.retryMinMs, ctx.retryMaxMs), ctx.keepAliveMs), ctx.signal)
   }
 }

@@ -3,13 +3,23 @@
  * v1 `/write?db=` API or the v2 `/api/v2/write?org=&bucket=` API. One request carries every entry the
  * agent read in one go (one point per series per entry), so a busy agent makes a few writes per second.
  *
- * Outcomes: 204 → accepted. 400/413/422 → the points themselves were refused: a permanent PublishError (the
- * agent retries entries one by one and dead-letters the bad one). Anything else (401/403/404/429, 5xx,
- * network, timeout) → transient: retried with backoff, since the data is fine and the server is not.
+ * Outcomes: 204 → accepted. 400/413/422, or an entry id with no InfluxDB timestamp → the points themselves
+ * were refused: a permanent PublishError (the agent retries entries one by one and dead-letters the bad
+ * one). 404 "database not found" (1.x) → the database is created and the write sent again; if it cannot
+ * be, the error names the command that creates it. An answer Node cannot parse (influxd 1.x copies a
+ * refused line, NUL bytes included, into its `X-Influxdb-Error` header) → an unknown failure, which the
+ * agent counts toward `maxDeliveries`. Anything else (401/403/404/429, 5xx, network, timeout) → transient:
+ * retried with backoff, since the data is fine and the server is not.
+ *
+ * Credentials never leave in a message: every error is redacted (password, base64 `user:password`,
+ * token, in every spelling) before it is cut to length.
  */
+import type { ErrorHandler } from '../sinks/sink.js'
 import type { AgentEntry, Publisher } from './publisher.js'
 import { PublishError } from './publisher.js'
 import { entryTimestampNs, seriesToLines } from './influx-line.js'
+import { createDatabase, createDatabaseHint } from './influx-database.js'
+import { basicAuthSecrets, redactor, secretForms } from '../util/redact.js'
 
 /** InfluxDB 1.x: database (and optional retention policy, credentials). */
 export interface InfluxV1Options {
@@ -22,6 +32,8 @@ export interface InfluxV1Options {
   password?: string
   /** Per-write timeout in ms. Default 10,000. */
   timeoutMs?: number
+  /** Told when the publisher created the missing database (a typo in `db` would create a new one). Default `process.emitWarning`. */
+  onError?: ErrorHandler
 }
 
 /** InfluxDB 2.x (or 3.x / Cloud v2 API): org, bucket and an API token (`Authorization: Token …`). */
@@ -54,6 +66,8 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
 
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
   const secrets: string[] = []
+  let v1db: string | undefined
+  let missingHint: string
   let username = decodeURIComponent(base.username)
   let password = decodeURIComponent(base.password)
   base.username = ''
@@ -67,7 +81,8 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
     }
     writeUrl = `${root}/api/v2/write?${new URLSearchParams({ org: v2.org, bucket: v2.bucket, precision: 'ns' })}`
     headers.authorization = `Token ${v2.token}`
-    secrets.push(v2.token)
+    secrets.push(...secretForms(v2.token))
+    missingHint = `create the bucket: influx bucket create --org ${JSON.stringify(v2.org)} --name ${JSON.stringify(v2.bucket)}`
   } else {
     const v1 = options as InfluxV1Options
     if (typeof v1.db !== 'string' || v1.db === '') throw new TypeError('routemeter: influxPublisher `db` must be a non-empty string (or give org, bucket and token for v2)')
@@ -76,39 +91,81 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
     writeUrl = `${root}/write?${query}`
     if (v1.username !== undefined) username = v1.username
     if (v1.password !== undefined) password = v1.password
+    v1db = v1.db
+    missingHint = createDatabaseHint(root, v1.db)
   }
   if (username !== '' || password !== '') {
     headers.authorization = 'Basic ' + Buffer.from(`${username}:${password}`).toString('base64')
-    if (password !== '') secrets.push(password)
+    secrets.push(...basicAuthSecrets(username, password))
   }
-  const redact = (text: string): string => secrets.reduce((t, s) => t.split(s).join('***'), text)
+  const redact = redactor(secrets)
+  const onError: ErrorHandler = ('onError' in options && typeof options.onError === 'function')
+    ? options.onError
+    : (error) => process.emitWarning(error.message, { code: 'ROUTEMETER_INFLUX' })
   // Node's global fetch (undici inside Node, keep-alive by default) rather than undici as a dependency: the
   // agent makes a few large writes a second, so fetch's extra cost per call (tens of µs) is lost in the
   // write itself, and users install one package less. The drain rate into influxd is in the README.
 
+  /** One write; resolves on 2xx. `mayCreate`: a 404 for a missing 1.x database creates it, once per call. */
+  const write = async (body: string, mayCreate: boolean): Promise<void> => {
+    let status: number
+    let text: string
+    try {
+      const res = await fetch(writeUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) })
+      status = res.status
+      // The whole body is read and redacted before it is cut: a cut through a secret hides it from redaction.
+      text = status === 204 ? '' : redact((await res.text()).trim()).slice(0, 500)
+      if (status === 204) await res.body?.cancel()
+    } catch (error) {
+      const cause = (error as { cause?: { name?: unknown, code?: unknown, message?: unknown } } | undefined)?.cause
+      const reason = redact(`${error instanceof Error ? error.message : String(error)}${typeof cause?.message === 'string' ? ` (${cause.message})` : ''}`)
+      // Not a PublishError on purpose: the server answered, with something unreadable, so neither an outage
+      // nor bad data is known. The agent's rule for unknown failures applies: retried, counted, dead-lettered.
+      // Node's own undici sets `code: 'HPE_…'`; the undici package (when an app installs it as the global
+      // dispatcher) leaves `code` undefined, so the class name is checked too.
+      if (cause?.name === 'HTTPParserError' || (typeof cause?.code === 'string' && cause.code.startsWith('HPE_'))) {
+        throw new Error(`influx write to ${root}: unreadable answer: ${reason}`)
+      }
+      throw new PublishError(`influx write to ${root} failed: ${reason}`, { permanent: false, cause: error })
+    }
+    if (status >= 200 && status < 300) return
+    if (status === 404 && /database not found/.test(text) && v1db !== undefined) {
+      if (mayCreate) {
+        const failure = await createDatabase(root, headers, v1db, timeoutMs)
+        if (failure === undefined) {
+          try { onError(new Error(`routemeter influx: database ${JSON.stringify(v1db)} did not exist; created it`)) } catch { /* hook must not throw into us */ }
+          return await write(body, false)
+        }
+        throw new PublishError(`influx: database ${JSON.stringify(v1db)} does not exist at ${root} and could not be created (${redact(failure).slice(0, 300)}); ` +
+          `create it as an admin: ${missingHint}`, { permanent: false })
+      }
+    }
+    if (status === 404 && /bucket .*not found/.test(text) && v1db === undefined) {
+      throw new PublishError(`influx write to ${root} answered 404: ${text}; ${missingHint}`, { permanent: false })
+    }
+    const permanent = status === 400 || status === 413 || status === 422
+    throw new PublishError(`influx write to ${root} answered ${status}: ${text}`, { permanent })
+  }
+
   return {
     name: 'influx',
+    redact,
     async publish(entries: readonly AgentEntry[]) {
       let body = ''
       for (const entry of entries) {
-        const lines = seriesToLines(entry.series(), entryTimestampNs(entry.id))
+        const timestamp = entryTimestampNs(entry.id)
+        if (timestamp === undefined) {
+          // The id, not the data, is the problem, and it cannot change: refused. Later `*` ids share the bad
+          // millisecond, so they are refused too, each dead-lettered with its data intact.
+          throw new PublishError('refused: no InfluxDB timestamp for this entry id (past the year 2262, or a sequence ≥ 10^6; an XADD with ' +
+            `an explicit id moves the stream's last id, and later entries share its millisecond): ${entry.id}`, { permanent: true })
+        }
+        const lines = seriesToLines(entry.series(), timestamp)
         if (lines === '') continue
         body += body === '' ? lines : '\n' + lines
       }
       if (body === '') return
-      let status: number
-      let text: string
-      try {
-        const res = await fetch(writeUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) })
-        status = res.status
-        text = status === 204 ? '' : (await res.text()).slice(0, 500)
-        if (status === 204) await res.body?.cancel()
-      } catch (error) {
-        throw new PublishError(`influx write to ${root} failed: ${redact(error instanceof Error ? error.message : String(error))}`, { permanent: false, cause: error })
-      }
-      if (status >= 200 && status < 300) return
-      const permanent = status === 400 || status === 413 || status === 422
-      throw new PublishError(`influx write to ${root} answered ${status}: ${redact(text.trim())}`, { permanent })
+      await write(body, true)
     },
     async close() {},
   }

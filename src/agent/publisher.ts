@@ -26,9 +26,11 @@ export interface Series {
 }
 
 /**
- * Receives decoded entries. Reject with a {@link PublishError} whose `permanent` is true when the backend
- * refused the data itself (the agent then isolates the bad entry and dead-letters it); any other rejection
- * is treated as transient and retried with backoff.
+ * Receives decoded entries. Reject with a {@link PublishError}: `permanent: true` when the backend refused
+ * the data itself (the agent isolates the bad entry and dead-letters it), `permanent: false` when the
+ * backend is unavailable and the data is fine (retried with backoff for as long as it takes). Any other
+ * rejection is retried too, but each failed attempt counts as a delivery of the entries in it, so an entry
+ * that keeps failing is dead-lettered after `maxDeliveries`.
  *
  * @example
  * const counting: Publisher = {
@@ -44,11 +46,17 @@ export interface Publisher {
   publish(entries: readonly AgentEntry[]): Promise<void>
   /** Flushes and releases sockets. */
   close(): Promise<void>
+  /**
+   * Removes this publisher's credentials (every spelling) from a text. Optional; the agent applies it to
+   * everything it logs or dead-letters, on top of the publisher's own care with its error messages.
+   */
+  redact?(text: string): string
 }
 
 /**
  * A publisher's failure. `permanent: true` means retrying the same data cannot succeed (InfluxDB 400 for a
- * malformed point); otherwise the agent retries with backoff.
+ * malformed point); `permanent: false` means the backend, not the data, is the problem (down, 5xx, 401):
+ * the agent retries with backoff, without counting deliveries.
  *
  * @example
  * throw new PublishError('influx rejected the points: 400 unable to parse', { permanent: true })

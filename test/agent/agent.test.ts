@@ -157,7 +157,7 @@ it('a transiently failing publisher is retried with backoff, others are not aske
   const flaky = recorder('flaky')
   const steady = recorder('steady')
   let failures = 0
-  flaky.fail = () => (failures++ < 4 ? new Error('503 service unavailable') : undefined)
+  flaky.fail = () => (failures++ < 4 ? new PublishError('503 service unavailable', { permanent: false }) : undefined)
   const errors: Error[] = []
   const a = agent({ stream, publishers: [flaky, steady], retryMinMs: 20, retryMaxMs: 40 }, errors)
   await a.ready
@@ -176,7 +176,7 @@ it('entries a live agent keeps retrying are not reclaimed by another agent', asy
   const stream = `s${++n}`
   const stuck = recorder('stuck')
   let failing = true
-  stuck.fail = () => (failing ? new Error('backend down') : undefined)
+  stuck.fail = () => (failing ? new PublishError('backend down', { permanent: false }) : undefined)
   const thief = recorder('thief')
   const a1 = agent({ stream, consumer: 'holder', publishers: [stuck], claimIdleMs: 300, retryMinMs: 50, retryMaxMs: 1000 })
   await a1.ready
@@ -219,6 +219,93 @@ it('pending entries trimmed away before anyone acked them are counted as trimmed
   assert.is((await redis.xPending(stream, 'g')).pending, 0)
 })
 
+it('an error that is not a PublishError counts a delivery per attempt: the entry is dead-lettered at maxDeliveries, the rest flow', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  const poisonTs = 1763798400000 + 1
+  let poisonAttempts = 0
+  pub.fail = (entries) => {
+    if (!entries.some((e) => e.batch.baseTimestamp === poisonTs)) return undefined
+    poisonAttempts++
+    return new TypeError('Cannot read properties of undefined (reading \'x\')')
+  }
+  const errors: Error[] = []
+  const a = agent({ stream, publishers: [pub], maxDeliveries: 3, retryMinMs: 10, retryMaxMs: 20 }, errors)
+  await a.ready
+  const before = await add(stream, records(1, 0))
+  const bad = await add(stream, records(1, 1))
+  const after = await add(stream, records(1, 2))
+  await waitFor('the poisoned entry dead-lettered', () => a.stats().deadLettered === 1 && a.stats().entries === 2, 5000)
+  // The agent reads again: a later entry is published too.
+  const later = await add(stream, records(1, 3))
+  await waitFor('a later entry', () => a.stats().entries === 3, 5000)
+  assert.equal(pub.ids, [before, after, later])
+  assert.is(poisonAttempts, 3, 'one attempt per delivery, maxDeliveries of them')
+  const dead = ((await redis.xRange(`${stream}:dead`, '-', '+')) ?? []).map((d) => d.message as Record<string, string>)
+  assert.is(dead.length, 1)
+  assert.is(dead[0]._id, bad)
+  assert.is(dead[0]._deliveries, '3')
+  assert.match(dead[0]._reason, /rec: .*Cannot read properties of undefined/)
+  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+})
+
+it('a publisher that keeps failing without a PublishError never stalls reading: each entry is dead-lettered in turn', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  pub.fail = () => new Error('always broken')
+  const a = agent({ stream, publishers: [pub], maxDeliveries: 2, retryMinMs: 10, retryMaxMs: 20 })
+  await a.ready
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) ids.push(await add(stream, records(1, i)))
+  await waitFor('all dead-lettered', () => a.stats().deadLettered === 3, 5000)
+  const dead = ((await redis.xRange(`${stream}:dead`, '-', '+')) ?? []).map((d) => (d.message as Record<string, string>)._id)
+  assert.equal(dead.sort(), [...ids].sort())
+  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+})
+
+it('attempts that failed are recorded in Redis, so an agent restarted mid-retry goes on counting', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  pub.fail = () => new Error('broken')
+  const a = agent({ stream, consumer: 'counting', publishers: [pub], maxDeliveries: 50, retryMinMs: 10, retryMaxMs: 20 })
+  await a.ready
+  const id = await add(stream, records(1))
+  await waitFor('a few attempts recorded', async () => {
+    const [p] = await redis.xPendingRange(stream, 'g', '-', '+', 1)
+    return p?.id === id && p.deliveriesCounter >= 4
+  }, 5000)
+})
+
+it('an outage (a transient PublishError) is retried past maxDeliveries without dead-lettering anything', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  let failures = 0
+  pub.fail = () => (failures++ < 6 ? new PublishError('connect ECONNREFUSED', { permanent: false }) : undefined)
+  const a = agent({ stream, publishers: [pub], maxDeliveries: 2, retryMinMs: 10, retryMaxMs: 20 })
+  await a.ready
+  const id = await add(stream, records(1))
+  await waitFor('delivery', () => a.stats().entries === 1, 5000)
+  assert.equal(pub.ids, [id])
+  assert.is(a.stats().deadLettered, 0)
+  assert.is(a.stats().retries, 6)
+})
+
+it('a publisher that recovers is reported once, with the number of failed attempts', async () => {
+  const stream = `s${++n}`
+  const flaky = recorder('flaky')
+  let failures = 0
+  flaky.fail = () => (failures++ < 2 ? new PublishError('503 service unavailable', { permanent: false }) : undefined)
+  const errors: Error[] = []
+  const a = agent({ stream, publishers: [flaky], retryMinMs: 10, retryMaxMs: 20 }, errors)
+  await a.ready
+  await add(stream, records(1))
+  await waitFor('delivery', () => a.stats().entries === 1)
+  await add(stream, records(1, 1))
+  await waitFor('second delivery', () => a.stats().entries === 2)
+  const recovered = errors.filter((e) => e.message.includes('recovered'))
+  assert.equal(recovered.map((e) => e.message), ['routemeter agent: flaky: recovered after 2 failed attempts'])
+})
+
 it('an entry delivered more than maxDeliveries times is dead-lettered instead of published', async () => {
   const stream = `s${++n}`
   await redis.xGroupCreate(stream, 'g', '0', { MKSTREAM: true })
@@ -256,7 +343,7 @@ it('stop() finishes and acks in-flight work, closes publishers, and resolves', a
 it('stop() abandons a publisher that never recovers at drainTimeoutMs, leaving the entry pending', async () => {
   const stream = `s${++n}`
   const pub = recorder()
-  pub.fail = () => new Error('down')
+  pub.fail = () => new PublishError('down', { permanent: false })
   const a = agent({ stream, publishers: [pub], retryMinMs: 20, retryMaxMs: 50, drainTimeoutMs: 300 })
   await a.ready
   await add(stream, records(1))

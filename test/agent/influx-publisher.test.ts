@@ -43,7 +43,28 @@ test('entry ids become nanosecond timestamps past 2^53, exactly', () => {
   assert.is(entryTimestampNs('1763798400123-7'), '1763798400123000007')
   assert.is(entryTimestampNs('1763798400123-999999'), '1763798400123999999')
   assert.is(entryTimestampNs('0-0'), '0000000')
-  for (const bad of ['x', '1-', '-1', '1-1000000', '1-2-3']) assert.throws(() => entryTimestampNs(bad), TypeError)
+  // The last millisecond whose every sequence fits InfluxDB's int64 nanoseconds (year 2262).
+  assert.is(entryTimestampNs('9223372036853-999999'), '9223372036853999999')
+})
+
+test('entryTimestampNs never throws: an id with no exact InfluxDB timestamp gives undefined', () => {
+  const none = [
+    '9999999999999999-0', '9223372036854-0', '18446744073709551615-18446744073709551615', // past int64 nanoseconds
+    '1-1000000', // a millionth XADD in one millisecond would collide with the next millisecond
+    'x', '1-', '-1', '1-2-3', '', // not stream ids at all
+  ]
+  for (const id of none) assert.is(entryTimestampNs(id), undefined, id)
+})
+
+it('an entry whose id has no InfluxDB timestamp is refused permanently, without a request', async () => {
+  const db = await newDb()
+  const pub = influxPublisher({ url: influx.url, db })
+  try { await pub.publish([entry('9999999999999999-3', [record()])]); assert.unreachable() } catch (e) {
+    assert.instance(e, PublishError)
+    assert.ok((e as PublishError).permanent, (e as Error).message)
+    assert.match((e as Error).message, /9999999999999999-3/)
+  } finally { await pub.close() }
+  assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 0)
 })
 
 test('escaping covers every line protocol special character', () => {
@@ -60,7 +81,7 @@ test('one point per series per entry with count, sum, min and max, tags sorted, 
     record({ timers: { RequestTime: 2 } }), record({ timers: { RequestTime: 6 }, counters: { Failure: 1, ClientError: 0 } }),
     record({ kind: 'process', route: '', method: '', dimensions: {}, counters: { 'jobs.done': 3 }, timers: {} }),
   ])
-  assert.is(seriesToLines(e.series(), entryTimestampNs(e.id)), [
+  assert.is(seriesToLines(e.series(), entryTimestampNs(e.id) as string), [
     'Failure,method=GET,route=users.id,service=shop count=2i,sum=1,min=0,max=1 1763798400123000007',
     'ClientError,method=GET,route=users.id,service=shop count=2i,sum=0,min=0,max=0 1763798400123000007',
     'RequestTime,method=GET,route=users.id,service=shop count=2i,sum=8,min=2,max=6 1763798400123000007',
@@ -73,7 +94,7 @@ test('series that would share a point identity are merged; a counter named like 
     record({ dimensions: { service: 'shop', empty: '' }, counters: { db: 1 }, timers: { RequestTime: 1, db: 10 } }),
     record({ dimensions: { service: 'shop', route: 'ignored' }, counters: { db: 2 }, timers: { RequestTime: 3, db: 30 } }),
   ])
-  const lines = seriesToLines(e.series(), entryTimestampNs(e.id)).split('\n').sort()
+  const lines = seriesToLines(e.series(), entryTimestampNs(e.id) as string).split('\n').sort()
   assert.equal(lines, [
     'RequestTime,method=GET,route=users.id,service=shop count=2i,sum=4,min=1,max=3 5000000',
     'db,method=GET,route=users.id,service=shop count=2i,sum=40,min=10,max=30 5000000',
@@ -137,14 +158,99 @@ it('a point InfluxDB refuses (400) rejects with a permanent PublishError', async
   } finally { await pub.close() }
 })
 
-it('a missing database (404) and an unreachable server are transient failures', async () => {
-  const missing = influxPublisher({ url: influx.url, db: 'nope' })
+it('a missing database is created (CREATE DATABASE) and the write lands, with one warning', async () => {
+  const db = `missing ${++dbNo} "q"`
+  const warnings: Error[] = []
+  const pub = influxPublisher({ url: influx.url, db, onError: (e) => warnings.push(e) })
+  await pub.publish([entry('1763798400000-0', [record(), record()])])
+  await pub.publish([entry('1763798400000-1', [record()])])
+  await pub.close()
+  assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 3)
+  assert.equal(warnings.map((w) => w.message), [`routemeter influx: database "missing ${dbNo} \\"q\\"" did not exist; created it`])
+})
+
+it('an unreachable server is a transient failure', async () => {
   const down = influxPublisher({ url: `http://127.0.0.1:${await freePort()}`, db: 'x', timeoutMs: 1000 })
-  for (const pub of [missing, down]) {
+  for (const pub of [down]) {
     try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
       assert.instance(e, PublishError)
       assert.not.ok((e as PublishError).permanent, (e as Error).message)
     } finally { await pub.close() }
+  }
+})
+
+/** A real HTTP server answering each request with `answer`, recording what it received. */
+async function recordingServer(answer: (req: { url: string, headers: IncomingHttpHeaders, body: string }) => { status: number, body: string }) {
+  const seen: Array<{ url: string, headers: IncomingHttpHeaders, body: string }> = []
+  const server = createServer((req, res) => {
+    let body = ''
+    req.on('data', (c: Buffer) => { body += c.toString() })
+    req.on('end', () => {
+      const got = { url: req.url ?? '', headers: req.headers, body }
+      seen.push(got)
+      const out = answer(got)
+      res.statusCode = out.status
+      res.end(out.body)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  return { port, seen, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()) }) }
+}
+
+// influxd 1.6 creates databases for anyone when auth is off (the test server); with auth on, a non-admin
+// gets a 403 for CREATE DATABASE. This server answers as such an influxd does.
+test('when the database cannot be created, the error says exactly what to run', async () => {
+  const server = await recordingServer((req) => req.url.startsWith('/write')
+    ? { status: 404, body: '{"error":"database not found: \\"metrics\\""}' }
+    : { status: 403, body: '{"error":"error authorizing query: writer not authorized to execute statement \'CREATE DATABASE metrics\', requires admin privilege"}' })
+  const pub = influxPublisher({ url: `http://writer:s3cret@127.0.0.1:${server.port}`, db: 'metrics' })
+  try {
+    try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
+      assert.instance(e, PublishError)
+      assert.not.ok((e as PublishError).permanent)
+      const message = (e as Error).message
+      assert.match(message, /database "metrics" does not exist/)
+      assert.match(message, /requires admin privilege/)
+      assert.ok(message.includes(`influx -host 127.0.0.1 -port ${server.port} -execute 'CREATE DATABASE "metrics"'`), message)
+      assert.not.ok(message.includes('s3cret'), message)
+    }
+    const create = server.seen.find((r) => r.url.startsWith('/query'))
+    assert.ok(create !== undefined)
+    assert.is(new URLSearchParams(create.body).get('q'), 'CREATE DATABASE "metrics"')
+    assert.is(create.headers.authorization, 'Basic ' + Buffer.from('writer:s3cret').toString('base64'))
+  } finally {
+    await pub.close()
+    await server.close()
+  }
+})
+
+test('a 401 that echoes the request never puts any form of the credential in the error', async () => {
+  let pad = 0
+  const server = await recordingServer((req) => ({
+    status: 401,
+    body: JSON.stringify({ error: 'authorization failed', pad: 'x'.repeat(pad), echo: `Authorization: ${String(req.headers.authorization)}`, url: req.url }),
+  }))
+  const user = 'us er'
+  const password = 'p@ss:w"rd'
+  const pub = influxPublisher({ url: `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${server.port}`, db: 'metrics' })
+  const base64 = Buffer.from(`${user}:${password}`).toString('base64')
+  try {
+    // The whole echo, then an echo cut by the 500-character limit on what is kept of a body, 10 characters
+    // into the base64 (the JSON before it is 70 characters plus the padding).
+    for (const padding of [0, 500 - 70 - 10]) {
+      pad = padding
+      try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
+        const message = (e as Error).message
+        assert.match(message, /401/)
+        for (const form of [password, encodeURIComponent(password), JSON.stringify(password).slice(1, -1), base64, base64.slice(0, 8), 'Basic ' + base64.slice(0, 4)]) {
+          assert.not.ok(message.includes(form), `${form} in ${message}`)
+        }
+      }
+    }
+  } finally {
+    await pub.close()
+    await server.close()
   }
 })
 
