@@ -10,6 +10,8 @@ import { influxPublisher } from '../agent/influx-publisher.js'
 import { statsdPublisher } from '../agent/statsd-publisher.js'
 import { consolePublisher } from '../agent/console-publisher.js'
 import { resolveRedisTarget } from '../sinks/redis-target.js'
+import type { ErrorHandler } from '../sinks/sink.js'
+import { safeUrl } from '../util/redact.js'
 
 /**
  * A mistake in the command line or environment; `main` prints its message and exits 2.
@@ -58,9 +60,11 @@ Tuning:
   --claim-idle-ms MS     reclaim entries idle this long in a dead agent's list (default 60000)
   --max-deliveries N     dead-letter an entry delivered this many times unacked (default 5)
   --drain-timeout-ms MS  on SIGINT/SIGTERM, finish in-flight work within this bound (default 10000)
+  -v, --version          print the version
   -h, --help             show this help
 
-Entries that cannot be decoded, or that a backend refuses as malformed, go to <stream>:dead.
+Entries that cannot be decoded, that a backend refuses as malformed, or that keep failing
+(--max-deliveries) go to <stream>:dead. A missing InfluxDB 1.x database is created.
 `
 
 /** What `routemeter agent` will run. */
@@ -71,16 +75,17 @@ export interface AgentCommand {
   readonly describe: string[]
   readonly statusIntervalMs: number
   readonly help: boolean
+  readonly version: boolean
 }
 
 /**
  * Parses `argv` (after `agent`) and `env`. Publishers are constructed here, so their own TypeErrors
- * become usage errors too.
+ * become usage errors too; `onError` receives the publishers' own warnings (a database created).
  *
  * @example
- * const command = parseAgentArgs(['--influx', 'http://influx:8086', '--influx-db', 'metrics'], process.env)
+ * const command = parseAgentArgs(['--influx', 'http://influx:8086', '--influx-db', 'metrics'], process.env, log)
  */
-export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv): AgentCommand {
+export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, onError?: ErrorHandler): AgentCommand {
   let values: Record<string, string | boolean | undefined>
   try {
     ({ values } = parseArgs({
@@ -94,14 +99,15 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
         statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' },
         console: { type: 'boolean' }, json: { type: 'boolean' },
         'status-interval': { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
-        'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+        'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
       },
     }))
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
   }
-  const empty = { options: {}, publishers: [], describe: [], statusIntervalMs: 0 }
+  const empty = { options: {}, publishers: [], describe: [], statusIntervalMs: 0, help: false, version: false }
   if (values.help === true) return { ...empty, help: true }
+  if (values.version === true) return { ...empty, version: true }
   const pick = (flag: string, name: string): string | undefined => {
     const value = values[flag]
     if (typeof value === 'string') return value
@@ -136,8 +142,10 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     if (v2 && (org === undefined || bucket === undefined || token === undefined)) {
       throw new UsageError('InfluxDB 2.x needs all of --influx-org, --influx-bucket and --influx-token')
     }
-    build('--influx', () => (v2 ? influxPublisher({ url: influx, org: org as string, bucket: bucket as string, token: token as string }) : influxPublisher({ url: influx, db: db as string })))
-    describe.push(`influx ${redactHttp(influx)} ${v2 ? `org ${org} bucket ${bucket}` : `db ${db}`}`)
+    build('--influx', () => (v2
+      ? influxPublisher({ url: influx, org: org as string, bucket: bucket as string, token: token as string })
+      : influxPublisher({ url: influx, db: db as string, ...(onError === undefined ? {} : { onError }) })))
+    describe.push(`influx ${safeUrl(influx)} ${v2 ? `org ${org} bucket ${bucket}` : `db ${db}`}`)
   } else if (db !== undefined || org !== undefined || bucket !== undefined) {
     throw new UsageError('--influx-db/--influx-org/--influx-bucket need --influx URL')
   }
@@ -147,7 +155,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     const port = match === null ? NaN : Number(match[2])
     if (match === null || port < 1 || port > 65535) throw new UsageError(`--statsd must be HOST:PORT, got ${JSON.stringify(statsd)}`)
     const host = match[1].replace(/^\[(.*)\]$/, '$1')
-    build('--statsd', () => statsdPublisher({ host, port, prefix: pick('statsd-prefix', 'ROUTEMETER_PREFIX') }))
+    build('--statsd', () => statsdPublisher({ host, port, prefix: pick('statsd-prefix', 'ROUTEMETER_PREFIX'), ...(onError === undefined ? {} : { onError }) }))
     describe.push(`statsd ${statsd}`)
   }
   if (values.json === true && values.console !== true) throw new UsageError('--json only applies with --console')
@@ -164,18 +172,10 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv):
     drainTimeoutMs: int('drain-timeout-ms', 10_000, 1),
   }
   describe.unshift(`redis ${safeRedis}`)
-  return { options, publishers, describe, statusIntervalMs: int('status-interval', 5, 0) * 1000, help: false }
+  return { options, publishers, describe, statusIntervalMs: int('status-interval', 5, 0) * 1000, help: false, version: false }
 }
 
 /** Turns an option name in a library TypeError (`` `redis` ``) into the flag the user typed. */
 function flagged(message: string): string {
   return message.replace(/^routemeter: (\w+ )?/, '').replace(/`(\w+)`/g, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`)
-}
-
-function redactHttp(url: string): string {
-  try {
-    const u = new URL(url)
-    if (u.password !== '') u.password = '***'
-    return u.toString()
-  } catch { return url }
 }

@@ -7,14 +7,20 @@
 import { startAgent } from '../agent/agent.js'
 import { AGENT_HELP, parseAgentArgs, UsageError } from './agent-args.js'
 import { statusLine } from './status-line.js'
+import { logLine } from './log-line.js'
+import { packageVersion } from './version.js'
 
 const MAIN_HELP = `Usage: routemeter <command> [options]
 
 Commands:
   agent    move metrics from Redis to InfluxDB / StatsD / console (routemeter agent --help)
+
+Options:
+  -v, --version  print the version
+  -h, --help     show this help
 `
 
-const log = (line: string): void => { process.stderr.write(`${new Date().toISOString()} routemeter agent: ${line}\n`) }
+const log = (message: string): void => { process.stderr.write(logLine(message)) }
 
 function main(argv: string[]): void {
   const [command, ...rest] = argv
@@ -23,19 +29,21 @@ function main(argv: string[]): void {
     process.exitCode = command === undefined ? 2 : 0
     return
   }
+  if (command === '--version' || command === '-v') { process.stdout.write(`${packageVersion()}\n`); return }
   if (command !== 'agent') {
     process.stderr.write(`routemeter: unknown command ${JSON.stringify(command)}\n\n${MAIN_HELP}`)
     process.exitCode = 2
     return
   }
   let parsed
-  try { parsed = parseAgentArgs(rest, process.env) } catch (error) {
+  try { parsed = parseAgentArgs(rest, process.env, (error) => log(error.message)) } catch (error) {
     if (!(error instanceof UsageError)) throw error
     process.stderr.write(`routemeter agent: ${error.message}\nRun \`routemeter agent --help\` for the options.\n`)
     process.exitCode = 2
     return
   }
   if (parsed.help) { process.stdout.write(AGENT_HELP); return }
+  if (parsed.version) { process.stdout.write(`${packageVersion()}\n`); return }
 
   const agent = startAgent({ ...parsed.options, publishers: parsed.publishers, onError: (error) => log(error.message) })
   log(`starting: ${parsed.describe.join(', ')}`)

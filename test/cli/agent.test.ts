@@ -150,6 +150,50 @@ it('--statsd HOST:PORT forwards to a real UDP socket with --statsd-prefix', asyn
   }
 })
 
+it('a missing InfluxDB database is created and the data lands; the log has one prefix per line', async () => {
+  const db = `cli${++no}`
+  const stream = `st${no}`
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  try {
+    await produce(client, stream, 3, 4)
+    const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '0'])
+    await waitFor('data in the new database', async () => (await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')) === 12, 15_000, 50)
+    run.child.kill('SIGTERM')
+    assert.is(await run.exited, 0, run.output())
+    assert.match(run.output(), new RegExp(`routemeter influx: database "${db}" did not exist; created it`))
+    assert.not.match(run.output(), /routemeter (agent|influx): routemeter/)
+    for (const line of run.output().trim().split('\n')) assert.match(line, /^\S+Z routemeter (agent|influx): \S/, line)
+  } finally { await client.close() }
+})
+
+it('a 401 that echoes the Authorization header never puts the credential in the log', async () => {
+  const { createServer } = await import('node:http')
+  const server = createServer((req, res) => {
+    req.resume()
+    req.on('end', () => { res.statusCode = 401; res.end(`{"error":"bad credentials","echo":"Authorization: ${String(req.headers.authorization)}"}`) })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as import('node:net').AddressInfo
+  const stream = `st${++no}`
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  try {
+    await produce(client, stream, 1, 1)
+    const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', `http://user:pw@127.0.0.1:${port}`, '--influx-db', 'db', '--status-interval', '0'])
+    await waitFor('the 401 in the log', () => run.output().includes('answered 401'), 15_000)
+    run.child.kill('SIGTERM')
+    await run.exited
+    const base64 = Buffer.from('user:pw').toString('base64')
+    for (const form of [':pw@', base64, base64.replace(/=+$/, ''), base64.slice(0, 6)]) assert.not.ok(run.output().includes(form), `${form} in\n${run.output()}`)
+    assert.ok(run.output().includes('"echo":"Authorization: Basic ***"'), run.output())
+  } finally {
+    server.closeAllConnections()
+    server.close()
+    await client.close()
+  }
+})
+
 withTls('reads over rediss:// (TLS) and prints JSON lines with --console --json', async () => {
   const tlsServer = await startRedis({ tls: true, password: 'pw' })
   const client = createClient({ url: tlsServer.url })
