@@ -155,16 +155,19 @@ it('a missing InfluxDB database is created and the data lands; the log has one p
   const stream = `st${no}`
   const client = createClient({ url: redis.url })
   await client.connect()
+  await produce(client, stream, 3, 4)
+  const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '0'])
   try {
-    await produce(client, stream, 3, 4)
-    const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '0'])
     await waitFor('data in the new database', async () => (await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')) === 12, 15_000, 50)
     run.child.kill('SIGTERM')
     assert.is(await run.exited, 0, run.output())
     assert.match(run.output(), new RegExp(`routemeter influx: database "${db}" did not exist; created it`))
     assert.not.match(run.output(), /routemeter (agent|influx): routemeter/)
     for (const line of run.output().trim().split('\n')) assert.match(line, /^\S+Z routemeter (agent|influx): \S/, line)
-  } finally { await client.close() }
+  } finally {
+    run.child.kill('SIGKILL') // a no-op after a clean exit; after a failed wait, the agent must not outlive the test
+    await client.close()
+  }
 })
 
 it('a 401 that echoes the Authorization header never puts the credential in the log', async () => {
@@ -178,9 +181,9 @@ it('a 401 that echoes the Authorization header never puts the credential in the 
   const stream = `st${++no}`
   const client = createClient({ url: redis.url })
   await client.connect()
+  await produce(client, stream, 1, 1)
+  const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', `http://user:pw@127.0.0.1:${port}`, '--influx-db', 'db', '--status-interval', '0', '--drain-timeout-ms', '500'])
   try {
-    await produce(client, stream, 1, 1)
-    const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', `http://user:pw@127.0.0.1:${port}`, '--influx-db', 'db', '--status-interval', '0'])
     await waitFor('the 401 in the log', () => run.output().includes('answered 401'), 15_000)
     run.child.kill('SIGTERM')
     await run.exited
@@ -188,6 +191,7 @@ it('a 401 that echoes the Authorization header never puts the credential in the 
     for (const form of [':pw@', base64, base64.replace(/=+$/, ''), base64.slice(0, 6)]) assert.not.ok(run.output().includes(form), `${form} in\n${run.output()}`)
     assert.ok(run.output().includes('"echo":"Authorization: Basic ***"'), run.output())
   } finally {
+    run.child.kill('SIGKILL')
     server.closeAllConnections()
     server.close()
     await client.close()
