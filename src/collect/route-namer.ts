@@ -2,7 +2,8 @@ import { match, type MatchFunction } from 'path-to-regexp'
 import { countDrop } from '../util/drops.js'
 import { warnOnce } from '../util/warn.js'
 import type { Collector } from './collector.js'
-import { normalizePath } from './normalize-path.js'
+import { normalizePath, pathTokens } from './normalize-path.js'
+import { createRouteModel, type RouteModel } from './route-model.js'
 
 /** Name of requests past the `maxRoutes` budget. */
 export const OVERFLOW_ROUTE = 'other'
@@ -19,9 +20,25 @@ interface Resolved {
   readonly declared: boolean
 }
 
-/** Resolves a closed request's route name: explicit → template → `routes` pattern → heuristic, then the budget. */
+/**
+ * Resolves a closed request's route name: explicit → template → `routes` pattern → learned model (or the
+ * heuristic alone), then the budget.
+ */
 export interface RouteNamer {
   name(c: Collector): string
+}
+
+/** Options of {@link createRouteNamer}. */
+export interface RouteNamerOptions {
+  routes: readonly string[]
+  maxRoutes: number
+  /**
+   * Learn route templates from the traffic (default `true`): see `route-model.ts`. `false` names unclaimed
+   * paths with `normalizePath` alone, as before 0.2.
+   */
+  learn?: boolean
+  /** Cap on the learned model's nodes (default `DEFAULT_MAX_NODES`). */
+  maxModelNodes?: number
 }
 
 /**
@@ -30,19 +47,40 @@ export interface RouteNamer {
  * @example
  * const namer = createRouteNamer({ routes: ['/users/:id'], maxRoutes: 1000 })
  */
-export function createRouteNamer(options: { routes: readonly string[]; maxRoutes: number }): RouteNamer {
+export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
   const patterns = options.routes.map(compilePattern)
   const maxRoutes = options.maxRoutes
+  const model: RouteModel | null = options.learn === false
+    ? null
+    : createRouteModel(options.maxModelNodes === undefined ? {} : { maxNodes: options.maxModelNodes })
   const admitted = new Set<string>()
+  // Admitted names the model gave: when the budget is full they are re-checked, and those the model now
+  // names differently (minted before their position was learned) give their place back.
+  const learned = new Set<string>()
+  let sweptAt = 0
   const pathCache = new Map<string, Resolved>()
+  let cacheVersion = 0
   const templateCache = new Map<string, string>()
   const explicitCache = new Map<string, string>()
   const baseCache = new Map<string, string>()
 
-  function admit(name: string): string {
+  function sweep(): void {
+    if (model === null || sweptAt === model.version) return
+    sweptAt = model.version
+    for (const name of learned) {
+      if (model.rename(name) !== name) {
+        learned.delete(name)
+        admitted.delete(name)
+      }
+    }
+  }
+
+  function admit(name: string, fromModel = false): string {
     if (admitted.has(name)) return name
+    if (admitted.size >= maxRoutes) sweep()
     if (admitted.size < maxRoutes) {
       admitted.add(name)
+      if (fromModel) learned.add(name)
       return name
     }
     countDrop('route')
@@ -76,25 +114,36 @@ export function createRouteNamer(options: { routes: readonly string[]; maxRoutes
     return baseName === 'root' ? name : `${baseName}.${name}`
   }
 
-  function fromPath(url: string): Resolved {
+  function fromPath(url: string, status: number): Resolved {
     const path = pathOf(url)
+    if (model !== null && cacheVersion !== model.version) {
+      // Names cached before the model learned something may be stale.
+      pathCache.clear()
+      cacheVersion = model.version
+    }
     let resolved = pathCache.get(path)
+    if (resolved !== undefined) return resolved
+    for (const pattern of patterns) {
+      if (pattern.test(path)) {
+        resolved = { name: pattern.name, declared: true }
+        break
+      }
+    }
     if (resolved === undefined) {
-      const heuristic = normalizePath(path)
-      resolved = { name: heuristic, declared: false }
-      for (const pattern of patterns) {
-        if (pattern.test(path)) {
-          resolved = { name: pattern.name, declared: true }
-          break
-        }
+      // Unclaimed 404s and 405s are `unmatched` and teach the model nothing: scanners cannot shape it.
+      if (status === 404 || status === 405) return UNMATCHED
+      resolved = { name: model === null ? normalizePath(path) : model.name(pathTokens(path)), declared: false }
+    }
+    // A path with an id in it is almost never seen twice (fresh ids per request), so caching it costs a
+    // hash, a set and evictions for no hit: the bench profile put 1.6% of a tiny route's CPU here. Only
+    // paths whose name kept every segment (`/pages/about`, `/health`) are cached.
+    if (!hasIdSegment(resolved.name)) {
+      if (model !== null && cacheVersion !== model.version) {
+        pathCache.clear()
+        cacheVersion = model.version
       }
-      // A path with an id in it is almost never seen twice (fresh ids per request), so caching it costs a
-      // hash, a set and evictions for no hit: the bench profile put 1.6% of a tiny route's CPU here. Only
-      // paths whose name kept every segment (`/pages/about`, `/health`) are cached.
-      if (!hasIdSegment(heuristic)) {
-        if (pathCache.size >= PATH_CACHE_SIZE) pathCache.clear()
-        pathCache.set(path, resolved)
-      }
+      if (pathCache.size >= PATH_CACHE_SIZE) pathCache.clear()
+      pathCache.set(path, resolved)
     }
     return resolved
   }
@@ -103,12 +152,14 @@ export function createRouteNamer(options: { routes: readonly string[]; maxRoutes
     name(c) {
       if (c.explicitRoute !== undefined) return admit(cached(explicitCache, c.explicitRoute, '.'))
       if (c.template !== undefined) return admit(fromTemplate(c.templateBase, c.template))
-      const resolved = fromPath(c.url)
-      if (!resolved.declared && (c.status === 404 || c.status === 405)) return UNMATCHED_ROUTE
-      return admit(resolved.name)
+      const resolved = fromPath(c.url, c.status)
+      if (resolved === UNMATCHED) return UNMATCHED_ROUTE
+      return admit(resolved.name, !resolved.declared && model !== null)
     },
   }
 }
+
+const UNMATCHED: Resolved = { name: UNMATCHED_ROUTE, declared: false }
 
 function hasIdSegment(name: string): boolean {
   return name === 'id' || name.startsWith('id.') || name.endsWith('.id') || name.includes('.id.')

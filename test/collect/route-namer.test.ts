@@ -75,4 +75,48 @@ test('pathOf strips query, fragment and the scheme and host of absolute-form tar
   assert.is(pathOf('*'), '*')
 })
 
+test('learns plain-word parameters from the traffic when no template or pattern names the request', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
+  for (const node of ['worker-one', 'minikube', 'control-plane', 'gpu-node']) namer.name(closed(`/api/v1/nodes/${node}`))
+  assert.is(namer.name(closed('/api/v1/nodes/edge-node')), 'api.v1.nodes.id')
+  // Declared patterns still win over what the model learned.
+  const declared = createRouteNamer({ routes: ['/api/v1/nodes/:name'], maxRoutes: 100 })
+  assert.is(declared.name(closed('/api/v1/nodes/edge-node')), 'api.v1.nodes.name')
+})
+
+test('learn: false names unclaimed paths with normalizePath alone', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 100, learn: false })
+  for (const node of ['worker-one', 'minikube', 'control-plane', 'gpu-node', 'edge-node']) {
+    assert.is(namer.name(closed(`/api/v1/nodes/${node}`)), `api.v1.nodes.${node}`)
+  }
+})
+
+test('names minted before a position was learned give their place in the budget back', () => {
+  const before = metrics.stats().dropped.route ?? 0
+  const namer = createRouteNamer({ routes: [], maxRoutes: 5 })
+  const early = ['worker-one', 'minikube', 'control-plane'].map((node) => namer.name(closed(`/nodes/${node}`)))
+  assert.equal(early, ['nodes.worker-one', 'nodes.minikube', 'nodes.control-plane'])
+  assert.is(namer.name(closed('/nodes/gpu-node')), 'nodes.id')
+  // Four names admitted so far, three of them stale: four new routes still get their own names.
+  const later = ['/health', '/ready', '/metrics', '/version'].map((path) => namer.name(closed(path)))
+  assert.equal(later, ['health', 'ready', 'metrics', 'version'])
+  assert.is((metrics.stats().dropped.route ?? 0) - before, 0)
+  assert.is(namer.name(closed('/status')), 'other')
+})
+
+test('unclaimed 404s teach the model nothing, so scanners cannot turn route words into ids', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
+  for (let i = 0; i < 50; i++) assert.is(namer.name(closed(`/admin/probe-${i}.php`, 404)), 'unmatched')
+  assert.is(namer.name(closed('/admin/settings')), 'admin.settings')
+  assert.is(namer.name(closed('/admin/users')), 'admin.users')
+})
+
+test('a path is named the same from the cache once its position is learned', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
+  assert.is(namer.name(closed('/nodes/worker-one')), 'nodes.worker-one')
+  assert.is(namer.name(closed('/nodes/worker-one')), 'nodes.worker-one')
+  for (const node of ['minikube', 'control-plane', 'gpu-node']) namer.name(closed(`/nodes/${node}`))
+  assert.is(namer.name(closed('/nodes/worker-one')), 'nodes.id')
+})
+
 test.run()
