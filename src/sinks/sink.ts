@@ -14,7 +14,11 @@ import type { MetricRecord } from '../collect/record.js'
  * http.createServer(withMetrics(app, { sink: logSink }))
  */
 export interface Sink {
-  /** Takes one batch of finished records. The array is the sink's to keep. */
+  /**
+   * Takes one batch of finished records. The array is the sink's to keep. A returned promise is awaited
+   * (the batcher buffers meanwhile); one still unsettled when `metrics.close()` reaches its bound is given
+   * up on, and its records are counted as `close` drops.
+   */
   send(batch: MetricRecord[]): void | Promise<void>
   /** Pushes out whatever the sink itself still buffers. */
   flush(): Promise<void>
