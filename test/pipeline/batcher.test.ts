@@ -147,7 +147,8 @@ test('close() counts what it abandons: the buffer and the batch a hung sink neve
     close: async () => {},
   }
   const before = metrics.stats().dropped
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 10_000, onError: () => {}, isPrimary: () => false })
+  const options = { sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 10_000, onError: () => {}, isPrimary: () => false }
+  const b = createBatcher(options)
   let pushed = 0
   for (let i = 0; i < 100; i++, pushed++) b.push(collector(i))
   await b.flush()
@@ -168,7 +169,8 @@ test('a hung send that fails after close() gave up on it is not counted a second
   let fail!: (error: Error) => void
   const errors: Error[] = []
   const sink: Sink = { send: () => new Promise((_resolve, reject) => (fail = reject)), flush: async () => {}, close: async () => {} }
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError: (e) => errors.push(e), isPrimary: () => false })
+  const onError = (e: Error) => void errors.push(e)
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError, isPrimary: () => false })
   for (let i = 0; i < 10; i++) b.push(collector(i))
   while (fail === undefined) await new Promise((r) => setImmediate(r))
   const before = metrics.stats().dropped
