@@ -141,7 +141,8 @@ export function startAgent(options: AgentOptions): Agent {
   const deadLetter = async (id: string, fields: Record<string, string>, reason: string, deliveries: number): Promise<void> => {
     const c = client as RedisClientType
     // Redacted before the cut: a secret cut in half is no longer recognisable.
-    await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: redact(reason).slice(0, 1000), _deliveries: String(deliveries), _group: group },
+    const safeReason = redact(reason).slice(0, 1000)
+    await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: safeReason, _deliveries: String(deliveries), _group: group },
       { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
     stats.deadLettered++
     warnOnce(`dead:${reason.slice(0, 40)}`, `entry ${id} moved to ${deadStream}: ${reason}`)
@@ -187,12 +188,14 @@ export function startAgent(options: AgentOptions): Agent {
       },
       countDelivery: (entry, delivery) => {
         // RETRYCOUNT writes the count into the pending entry: an agent restarted mid-retry resumes from it.
-        if (client?.isReady === true) void client.xClaimJustId(stream, group, consumer, 0, entry.id, { RETRYCOUNT: delivery }).catch(() => {})
+        if (client?.isReady !== true) return
+        void client.xClaimJustId(stream, group, consumer, 0, entry.id, { RETRYCOUNT: delivery }).catch(() => {})
       },
     })
     for (const entry of good) {
       const refusal = refused.get(entry.id)
-      if (refusal !== undefined) await deadLetter(entry.id, fieldsOf.get(entry.id) as Record<string, string>, refusal.reason, refusal.deliveries)
+      const fields = fieldsOf.get(entry.id) as Record<string, string>
+      if (refusal !== undefined) await deadLetter(entry.id, fields, refusal.reason, refusal.deliveries)
       else { stats.entries++; stats.records += entry.batch.count; stats.requests += entry.batch.requests }
       doneIds.push(entry.id)
     }

@@ -63,7 +63,7 @@ export interface Refusal {
  * except with {@link DeliveryAborted}.
  *
  * @example
- * const refused = await deliver(entries, { publishers, retryMinMs: 250, retryMaxMs: 30_000, signal, maxDeliveries: 5, deliveries: () => 1, … })
+ * const refused = await deliver(entries, { publishers, retryMinMs: 250, retryMaxMs: 30_000, maxDeliveries: 5, deliveries: () => 1, … })
  */
 export async function deliver(entries: readonly AgentEntry[], ctx: DeliverContext): Promise<Map<string, Refusal>> {
   if (entries.length === 0) return new Map()
@@ -90,14 +90,16 @@ async function publishTo(
     } catch (thrown) { error = thrown }
     const kind = failureKind(error)
     if (kind === 'permanent' && entries.length === 1) {
-      return new Map([[entries[0].id, { reason: `${publisher.name}: ${failureMessage(error)}`, deliveries: delivered.get(entries[0].id) ?? 1 }]])
+      const reason = `${publisher.name}: ${failureMessage(error)}`
+      return new Map([[entries[0].id, { reason, deliveries: delivered.get(entries[0].id) ?? 1 }]])
     }
     if (kind === 'unknown') {
       if (entries.length === 1) {
         const entry = entries[0]
         const count = delivered.get(entry.id) ?? 1
         if (count >= ctx.maxDeliveries) {
-          return new Map([[entry.id, { reason: `${publisher.name}: failed ${count} deliveries (maxDeliveries ${ctx.maxDeliveries}): ${failureMessage(error)}`, deliveries: count }]])
+          const reason = `${publisher.name}: failed ${count} deliveries (maxDeliveries ${ctx.maxDeliveries}): ${failureMessage(error)}`
+          return new Map([[entry.id, { reason, deliveries: count }]])
         }
       }
       // This attempt was one delivery of each entry in it; the next attempt is the next delivery.

@@ -38,7 +38,9 @@ export function createDatabaseHint(root: string, db: string): string {
  * @example
  * const failure = await createDatabase(root, headers, 'metrics', 10_000)
  */
-export async function createDatabase(root: string, headers: Record<string, string>, db: string, timeoutMs: number): Promise<string | undefined> {
+export async function createDatabase(
+  root: string, headers: Record<string, string>, db: string, timeoutMs: number,
+): Promise<string | undefined> {
   try {
     const res = await fetch(`${root}/query`, {
       method: 'POST',

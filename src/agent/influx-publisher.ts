@@ -118,7 +118,9 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
       if (status === 204) await res.body?.cancel()
     } catch (error) {
       const cause = (error as { cause?: { name?: unknown, code?: unknown, message?: unknown } } | undefined)?.cause
-      const reason = redact(`${error instanceof Error ? error.message : String(error)}${typeof cause?.message === 'string' ? ` (${cause.message})` : ''}`)
+      // fetch says only "fetch failed"; the cause says why (ECONNREFUSED, a timeout, a parser error).
+      const why = typeof cause?.message === 'string' ? ` (${cause.message})` : ''
+      const reason = redact(`${error instanceof Error ? error.message : String(error)}${why}`)
       // Not a PublishError on purpose: the server answered, with something unreadable, so neither an outage
       // nor bad data is known. The agent's rule for unknown failures applies: retried, counted, dead-lettered.
       // Node's own undici sets `code: 'HPE_…'`; the undici package (when an app installs it as the global
@@ -133,10 +135,12 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
       if (mayCreate) {
         const failure = await createDatabase(root, headers, v1db, timeoutMs)
         if (failure === undefined) {
-          try { onError(new Error(`routemeter influx: database ${JSON.stringify(v1db)} did not exist; created it`)) } catch { /* hook must not throw into us */ }
+          const notice = new Error(`routemeter influx: database ${JSON.stringify(v1db)} did not exist; created it`)
+          try { onError(notice) } catch { /* hook must not throw into us */ }
           return await write(body, false)
         }
-        throw new PublishError(`influx: database ${JSON.stringify(v1db)} does not exist at ${root} and could not be created (${redact(failure).slice(0, 300)}); ` +
+        const why = redact(failure).slice(0, 300)
+        throw new PublishError(`influx: database ${JSON.stringify(v1db)} does not exist at ${root} and could not be created (${why}); ` +
           `create it as an admin: ${missingHint}`, { permanent: false })
       }
     }
@@ -157,8 +161,9 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
         if (timestamp === undefined) {
           // The id, not the data, is the problem, and it cannot change: refused. Later `*` ids share the bad
           // millisecond, so they are refused too, each dead-lettered with its data intact.
-          throw new PublishError('refused: no InfluxDB timestamp for this entry id (past the year 2262, or a sequence ≥ 10^6; an XADD with ' +
-            `an explicit id moves the stream's last id, and later entries share its millisecond): ${entry.id}`, { permanent: true })
+          const why = 'past the year 2262, or a sequence ≥ 10^6; an XADD with an explicit id moves the stream\'s last id, ' +
+            'and later entries share its millisecond'
+          throw new PublishError(`refused: no InfluxDB timestamp for this entry id (${why}): ${entry.id}`, { permanent: true })
         }
         const lines = seriesToLines(entry.series(), timestamp)
         if (lines === '') continue

@@ -155,7 +155,8 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     const port = match === null ? NaN : Number(match[2])
     if (match === null || port < 1 || port > 65535) throw new UsageError(`--statsd must be HOST:PORT, got ${JSON.stringify(statsd)}`)
     const host = match[1].replace(/^\[(.*)\]$/, '$1')
-    build('--statsd', () => statsdPublisher({ host, port, prefix: pick('statsd-prefix', 'ROUTEMETER_PREFIX'), ...(onError === undefined ? {} : { onError }) }))
+    const prefix = pick('statsd-prefix', 'ROUTEMETER_PREFIX')
+    build('--statsd', () => statsdPublisher({ host, port, prefix, ...(onError === undefined ? {} : { onError }) }))
     describe.push(`statsd ${statsd}`)
   }
   if (values.json === true && values.console !== true) throw new UsageError('--json only applies with --console')

@@ -219,7 +219,7 @@ it('pending entries trimmed away before anyone acked them are counted as trimmed
   assert.is((await redis.xPending(stream, 'g')).pending, 0)
 })
 
-it('an error that is not a PublishError counts a delivery per attempt: the entry is dead-lettered at maxDeliveries, the rest flow', async () => {
+it('an error that is not a PublishError counts a delivery per attempt: dead-lettered at maxDeliveries, the rest flow', async () => {
   const stream = `s${++n}`
   const pub = recorder()
   const poisonTs = 1763798400000 + 1

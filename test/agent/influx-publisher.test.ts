@@ -180,8 +180,9 @@ it('an unreachable server is a transient failure', async () => {
 })
 
 /** A real HTTP server answering each request with `answer`, recording what it received. */
-async function recordingServer(answer: (req: { url: string, headers: IncomingHttpHeaders, body: string }) => { status: number, body: string }) {
-  const seen: Array<{ url: string, headers: IncomingHttpHeaders, body: string }> = []
+interface Received { url: string, headers: IncomingHttpHeaders, body: string }
+async function recordingServer(answer: (req: Received) => { status: number, body: string }) {
+  const seen: Received[] = []
   const server = createServer((req, res) => {
     let body = ''
     req.on('data', (c: Buffer) => { body += c.toString() })
@@ -201,9 +202,11 @@ async function recordingServer(answer: (req: { url: string, headers: IncomingHtt
 // influxd 1.6 creates databases for anyone when auth is off (the test server); with auth on, a non-admin
 // gets a 403 for CREATE DATABASE. This server answers as such an influxd does.
 test('when the database cannot be created, the error says exactly what to run', async () => {
+  const refusal = 'error authorizing query: writer not authorized to execute statement \'CREATE DATABASE metrics\', ' +
+    'requires admin privilege'
   const server = await recordingServer((req) => req.url.startsWith('/write')
     ? { status: 404, body: '{"error":"database not found: \\"metrics\\""}' }
-    : { status: 403, body: '{"error":"error authorizing query: writer not authorized to execute statement \'CREATE DATABASE metrics\', requires admin privilege"}' })
+    : { status: 403, body: JSON.stringify({ error: refusal }) })
   const pub = influxPublisher({ url: `http://writer:s3cret@127.0.0.1:${server.port}`, db: 'metrics' })
   try {
     try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
@@ -229,11 +232,13 @@ test('a 401 that echoes the request never puts any form of the credential in the
   let pad = 0
   const server = await recordingServer((req) => ({
     status: 401,
-    body: JSON.stringify({ error: 'authorization failed', pad: 'x'.repeat(pad), echo: `Authorization: ${String(req.headers.authorization)}`, url: req.url }),
+    body: JSON.stringify({ error: 'authorization failed', pad: 'x'.repeat(pad), echo: `Authorization: ${req.headers.authorization}`,
+      url: req.url }),
   }))
   const user = 'us er'
   const password = 'p@ss:w"rd'
-  const pub = influxPublisher({ url: `http://${encodeURIComponent(user)}:${encodeURIComponent(password)}@127.0.0.1:${server.port}`, db: 'metrics' })
+  const credentials = `${encodeURIComponent(user)}:${encodeURIComponent(password)}`
+  const pub = influxPublisher({ url: `http://${credentials}@127.0.0.1:${server.port}`, db: 'metrics' })
   const base64 = Buffer.from(`${user}:${password}`).toString('base64')
   try {
     // The whole echo, then an echo cut by the 500-character limit on what is kept of a body, 10 characters
@@ -243,7 +248,9 @@ test('a 401 that echoes the request never puts any form of the credential in the
       try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
         const message = (e as Error).message
         assert.match(message, /401/)
-        for (const form of [password, encodeURIComponent(password), JSON.stringify(password).slice(1, -1), base64, base64.slice(0, 8), 'Basic ' + base64.slice(0, 4)]) {
+        const forms = [password, encodeURIComponent(password), JSON.stringify(password).slice(1, -1), base64, base64.slice(0, 8),
+          'Basic ' + base64.slice(0, 4)]
+        for (const form of forms) {
           assert.not.ok(message.includes(form), `${form} in ${message}`)
         }
       }

@@ -90,7 +90,7 @@ async function nulHeaderInflux(): Promise<{ url: string, bodies: string[], close
   return { url: `http://127.0.0.1:${port}`, bodies, close: () => new Promise<void>((resolve) => server.close(() => resolve())) }
 }
 
-it('an answer Node cannot parse (a NUL in X-Influxdb-Error) is counted per delivery: dead-lettered at maxDeliveries, neighbours published', async () => {
+it('an answer Node cannot parse (NUL in X-Influxdb-Error) counts per delivery: dead-lettered at maxDeliveries', async () => {
   const fake = await nulHeaderInflux()
   const stream = `p${++n}`
   const agent = startAgent({
@@ -103,7 +103,8 @@ it('an answer Node cannot parse (a NUL in X-Influxdb-Error) is counted per deliv
     const before = await redis.xAdd(stream, '*', fields([record('ok')]))
     const bad = await redis.xAdd(stream, '*', fields([record('nul')]))
     const after = await redis.xAdd(stream, '*', fields([record('ok')]))
-    await waitFor('the bad entry dead-lettered, the others published', () => agent.stats().deadLettered === 1 && agent.stats().entries === 2, 15_000)
+    const settled = (): boolean => agent.stats().deadLettered === 1 && agent.stats().entries === 2
+    await waitFor('the bad entry dead-lettered, the others published', settled, 15_000)
     assert.equal(await deadIds(stream), [bad])
     const dead = ((await redis.xRange(`${stream}:dead`, '-', '+')) ?? []).map((d) => d.message as Record<string, string>)
     assert.is(dead[0]._deliveries, '3')
@@ -126,11 +127,12 @@ it('metrics.count("\\t") with a NUL dimension value, against a real influxd, nev
   await redis.xAdd(stream, '*', fields([record('ok')]))
   await waitFor('all three settled', () => agent.stats().entries + agent.stats().deadLettered === 3, 15_000)
   await redis.xAdd(stream, '*', fields([record('ok')]))
-  await waitFor('a later entry published', async () => (await influx.scalar(db, `SELECT sum("count") FROM "RequestTime" WHERE "route" = 'ok'`)) === 4, 10_000)
+  const ok = async (): Promise<number> => await influx.scalar(db, `SELECT sum("count") FROM "RequestTime" WHERE "route" = 'ok'`)
+  await waitFor('a later entry published', async () => (await ok()) === 4, 10_000)
   assert.is((await redis.xPending(stream, 'g')).pending, 0)
 })
 
-it('an entry XADDed with an explicit 16-digit id is refused, and so are the later ones that share its millisecond; reading goes on', async () => {
+it('an entry XADDed with an explicit 16-digit id is refused, as are later ones sharing its millisecond; reading goes on', async () => {
   const { stream, db, agent } = await setup()
   await redis.xAdd(stream, '*', fields([record('ok')]))
   await waitFor('the first entry', () => agent.stats().entries === 1, 10_000)

@@ -158,7 +158,8 @@ it('a missing InfluxDB database is created and the data lands; the log has one p
   await produce(client, stream, 3, 4)
   const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '0'])
   try {
-    await waitFor('data in the new database', async () => (await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')) === 12, 15_000, 50)
+    const count = async (): Promise<number> => await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')
+    await waitFor('data in the new database', async () => (await count()) === 12, 15_000, 50)
     run.child.kill('SIGTERM')
     assert.is(await run.exited, 0, run.output())
     assert.match(run.output(), new RegExp(`routemeter influx: database "${db}" did not exist; created it`))
@@ -174,7 +175,10 @@ it('a 401 that echoes the Authorization header never puts the credential in the 
   const { createServer } = await import('node:http')
   const server = createServer((req, res) => {
     req.resume()
-    req.on('end', () => { res.statusCode = 401; res.end(`{"error":"bad credentials","echo":"Authorization: ${String(req.headers.authorization)}"}`) })
+    req.on('end', () => {
+      res.statusCode = 401
+      res.end(`{"error":"bad credentials","echo":"Authorization: ${String(req.headers.authorization)}"}`)
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as import('node:net').AddressInfo
@@ -182,13 +186,16 @@ it('a 401 that echoes the Authorization header never puts the credential in the 
   const client = createClient({ url: redis.url })
   await client.connect()
   await produce(client, stream, 1, 1)
-  const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', `http://user:pw@127.0.0.1:${port}`, '--influx-db', 'db', '--status-interval', '0', '--drain-timeout-ms', '500'])
+  const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--influx', `http://user:pw@127.0.0.1:${port}`, '--influx-db', 'db',
+    '--status-interval', '0', '--drain-timeout-ms', '500'])
   try {
     await waitFor('the 401 in the log', () => run.output().includes('answered 401'), 15_000)
     run.child.kill('SIGTERM')
     await run.exited
     const base64 = Buffer.from('user:pw').toString('base64')
-    for (const form of [':pw@', base64, base64.replace(/=+$/, ''), base64.slice(0, 6)]) assert.not.ok(run.output().includes(form), `${form} in\n${run.output()}`)
+    for (const form of [':pw@', base64, base64.replace(/=+$/, ''), base64.slice(0, 6)]) {
+      assert.not.ok(run.output().includes(form), `${form} in\n${run.output()}`)
+    }
     assert.ok(run.output().includes('"echo":"Authorization: Basic ***"'), run.output())
   } finally {
     run.child.kill('SIGKILL')

@@ -8,7 +8,9 @@ test('every spelling of a secret is replaced: raw, percent-encoded, form-encoded
   const secret = 'p@ss w"ö'
   assert.equal(secretForms(''), [])
   const redact = redactor(secretForms(secret))
-  const text = [secret, encodeURIComponent(secret), encodeURIComponent(secret).toLowerCase(), new URLSearchParams({ q: secret }).toString(), JSON.stringify({ secret })].join(' | ')
+  const encoded = encodeURIComponent(secret)
+  const form = new URLSearchParams({ q: secret }).toString()
+  const text = [secret, encoded, encoded.toLowerCase(), form, JSON.stringify({ secret })].join(' | ')
   assert.is(redact(text), '*** | *** | *** | q=*** | {"secret":"***"}')
 })
 
