@@ -260,7 +260,8 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
 
   const send = (batch: MetricRecord[]): void => {
     try {
-      if (state === 'closed' || batch.length === 0) return
+      if (batch.length === 0) return
+      if (state === 'closed') { countDrop('close', batch.length); return }
       const { entries, dropped } = encodeBatch(batch, maxEntryBytes)
       if (dropped > 0) {
         droppedOversize += dropped
@@ -306,7 +307,10 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       closing ??= (async () => {
         await flush()
         const left = backlog.clear()
-        if (left > 0) report(`closed with ${left} records not delivered to Redis at ${url.safe}`)
+        if (left > 0) {
+          countDrop('close', left)
+          report(`closed with ${left} records not delivered to Redis at ${url.safe}; counted as dropped ('close')`)
+        }
         state = 'closed'
         if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
         const c = client
