@@ -11,7 +11,7 @@ import { recordBuilder } from '../pipeline/to-record.js'
 import { defaultSink } from '../sinks/default.js'
 import { resolveOptions, type MetricsOptions } from '../options.js'
 import { countDrop } from '../util/drops.js'
-import { describe, report, warnOnce } from '../util/warn.js'
+import { report, warningHandler } from '../util/warn.js'
 
 /** A response of `node:http`, `node:https` or the `node:http2` compatibility API. */
 export type AnyResponse = ServerResponse | Http2ServerResponse
@@ -49,7 +49,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   if (!resolved.enabled) return { enabled: false, clock: offClock, begin: () => undefined }
 
   const clock = resolved.cpu === 'attributed' ? attributedClock() : resolved.cpu === 'window' ? windowClock : offClock
-  const onError = resolved.onError ?? ((error: Error) => warnOnce(`RM_SINK_${describe(error.name)}`, () => `routemeter: a sink failed; the batch was dropped and counted: ${error.message}`))
+  const onError = resolved.onError ?? warningHandler('RM_SINK_FAILED', 'a sink failed; the batch was dropped and counted: ')
   let isPrimary: () => boolean = () => false
   const batcher = createBatcher({
     sink: resolved.sink ?? defaultSink(),

@@ -17,6 +17,7 @@ import type { ErrorHandler } from '../sinks/sink.js'
 import { tagsThatFit } from '../pipeline/statsd-lines.js'
 import { forEachMetric } from '../pipeline/stream-encoding.js'
 import { countDrop } from '../util/drops.js'
+import { warningHandler } from '../util/warn.js'
 import type { AgentEntry, Publisher } from './publisher.js'
 
 export interface StatsdPublisherOptions {
@@ -30,7 +31,7 @@ export interface StatsdPublisherOptions {
   prefix?: string
   /** Send method and dimensions as DogStatsD tags (`|#method:GET,service:shop`). Default false. */
   tags?: boolean
-  /** Socket and DNS errors (they never reject `publish`: StatsD is fire-and-forget). Default: `process.emitWarning`. */
+  /** Socket and DNS errors (they never reject `publish`: StatsD is fire-and-forget). Default: a `RouteMeterWarning` (README, Warnings). */
   onError?: ErrorHandler
 }
 
@@ -66,7 +67,7 @@ export function statsdPublisher(options: StatsdPublisherOptions = {}): Publisher
   if (protocol !== 'udp' && protocol !== 'tcp') throw new TypeError('routemeter: statsdPublisher `protocol` must be udp or tcp')
   const prefix = options.prefix === undefined || options.prefix === '' ? '' : clean(options.prefix).replace(/\.?$/, '.')
   const withTags = options.tags === true
-  const onError: ErrorHandler = options.onError ?? ((error) => process.emitWarning(error.message, { code: 'ROUTEMETER_STATSD' }))
+  const onError: ErrorHandler = options.onError ?? warningHandler('RM_AGENT_STATSD', `StatsD ${host}:${port}: `)
   let warned = false
   const client = new StatsD({
     host, port, protocol,

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
 import { countDrop } from '../util/drops.js'
-import { describe, warnOnce } from '../util/warn.js'
+import { describe, warn } from '../util/warn.js'
 import type { CpuClock } from './cpu-clock.js'
 import { inRange, MAX_METRIC_VALUE, NAME_OK, NAME_UNPRINTABLE, nameVerdict, setOwn, STANDARD_METRICS } from './metric-rules.js'
 
@@ -127,7 +127,7 @@ export class Collector {
   private admit(): boolean {
     if (this.names >= MAX_NAMES_PER_COLLECTOR) {
       countDrop('limit')
-      warnOnce('RM_TOO_MANY_NAMES', `routemeter: a collector holds at most ${MAX_NAMES_PER_COLLECTOR} metric names; further names are dropped`)
+      warn('RM_TOO_MANY_NAMES', `a collector holds at most ${MAX_NAMES_PER_COLLECTOR} metric names; further names are dropped`)
       return false
     }
     this.names++
@@ -144,7 +144,7 @@ function checkName(name: unknown): name is string {
 function refuse(reason: 'name' | 'value' | 'limit', code: string, name: unknown, value: unknown): false {
   countDrop(reason)
   // The message is built only the first time: describe() runs user values through String().
-  warnOnce(code, () => `routemeter: dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); further drops are counted in stats() without a warning`)
+  warn(code, () => `dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); every drop is counted in metrics.stats().dropped`)
   return false
 }
 

@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { closeAll, flushAll } from '../pipeline/registry.js'
 import { countDrop, dropTotals } from '../util/drops.js'
-import { describe, warnOnce } from '../util/warn.js'
+import { describe, warn } from '../util/warn.js'
 import type { Collector } from './collector.js'
 import { requestContext } from './context.js'
 import { processCollector } from './process-collector.js'
@@ -44,7 +44,7 @@ function target(): Collector {
 function openRequest(method: string): Collector | undefined {
   const c = requestContext.getStore()
   if (c !== undefined && !c.closed) return c
-  warnOnce(`RM_NO_REQUEST_${method}`, `routemeter: metrics.${method}() was called outside an open request; it only applies to a request and was ignored`)
+  warn(`RM_NO_REQUEST_${method.toUpperCase()}`, `metrics.${method}() was called outside an open request; it only applies to a request and was ignored`)
   return undefined
 }
 
@@ -80,7 +80,7 @@ export const metrics: Metrics = {
   timed<T>(name: string, fn: () => T): T {
     if (typeof fn !== 'function') {
       countDrop('value')
-      warnOnce('RM_TIMED_NOT_FUNCTION', () => `routemeter: metrics.timed(${describe(name)}, fn) needs a function; nothing was run`)
+      warn('RM_TIMED_NOT_FUNCTION', () => `metrics.timed(${describe(name)}, fn) needs a function; nothing was run`)
       return undefined as T
     }
     const c = target()

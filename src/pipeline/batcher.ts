@@ -3,7 +3,7 @@ import { takeProcessRecord } from '../collect/process-collector.js'
 import type { MetricRecord } from '../collect/record.js'
 import type { ErrorHandler, Sink } from '../sinks/sink.js'
 import { countDrop } from '../util/drops.js'
-import { report, warnOnce } from '../util/warn.js'
+import { report, warn } from '../util/warn.js'
 
 /**
  *   response ends ─► push(c) ─► buffer ─┬─ size ≥ batchSize ─► setImmediate ─┐
@@ -76,7 +76,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
       const dropped = buffer.length - maxBuffer + (maxBuffer / 10 | 0)
       buffer.splice(0, dropped)
       countDrop('buffer', dropped)
-      warnOnce('RM_BUFFER_FULL', `routemeter: the sink is slower than the traffic; dropped the oldest ${dropped} records (maxBuffer ${maxBuffer}). Drops are counted in stats()`)
+      warn('RM_BUFFER_FULL', `the sink is slower than the traffic; dropped the oldest ${dropped} records (maxBuffer ${maxBuffer}). Drops are counted in stats()`)
     }
     if (!scheduled && sending === null) {
       scheduled = true
@@ -160,8 +160,8 @@ export function createBatcher(options: BatcherOptions): Batcher {
     inFlight = 0
     if (dropped === 0) return
     countDrop('close', dropped)
-    warnOnce('RM_CLOSE_ABANDONED', () =>
-      `routemeter: close() gave up after ${timeoutMs} ms on a sink that did not finish; dropped ${dropped} records (counted: close)`)
+    warn('RM_CLOSE_ABANDONED', () =>
+      `close() gave up after ${timeoutMs} ms on a sink that did not finish; dropped ${dropped} records (counted: close)`)
   }
 
   return { push, flush, close, sink }

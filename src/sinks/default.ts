@@ -1,4 +1,4 @@
-import { warnOnce } from '../util/warn.js'
+import { warn } from '../util/warn.js'
 import { redisSink } from './redis.js'
 import { resolveRedisTarget } from './redis-target.js'
 import type { Sink } from './sink.js'
@@ -37,7 +37,7 @@ function announced(sink: Sink, where: string): Sink {
     send(batch) {
       if (!told) {
         told = true
-        warnOnce('RM_DEFAULT_SINK', `routemeter: sending metrics to ${where}`)
+        warn('RM_DEFAULT_SINK', `sending metrics to ${where}`)
       }
       return sink.send(batch)
     },

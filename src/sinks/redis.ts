@@ -22,6 +22,7 @@ import { Backlog } from './redis-backlog.js'
 import { resolveRedisTarget } from './redis-target.js'
 import { drainInto } from '../pipeline/registry.js'
 import { countDrop } from '../util/drops.js'
+import { warningHandler } from '../util/warn.js'
 
 /** Options of {@link redisSink}. */
 export interface RedisSinkOptions {
@@ -43,7 +44,7 @@ export interface RedisSinkOptions {
   flushTimeoutMs?: number
   /** Connection attempt timeout in ms. Default 2,000. */
   connectTimeoutMs?: number
-  /** Receives outage warnings and undeliverable-data reports (passwords redacted). Default: `process.emitWarning`. */
+  /** Receives outage warnings and undeliverable-data reports (passwords redacted). Default: a `RouteMeterWarning` (README, Warnings). */
   onError?: ErrorHandler
 }
 
@@ -111,7 +112,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   const flushTimeoutMs = nonNegativeInt(options.flushTimeoutMs, 5000, 'flushTimeoutMs')
   const connectTimeoutMs = nonNegativeInt(options.connectTimeoutMs, 2000, 'connectTimeoutMs')
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
-  const onError: ErrorHandler = options.onError ?? ((error) => process.emitWarning(error.message, { code: 'ROUTEMETER_REDIS' }))
+  const onError: ErrorHandler = options.onError ?? warningHandler('RM_REDIS')
   // Trim arguments are built once; the per-entry XADD only adds the three fields.
   const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
 
@@ -134,7 +135,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   let closing: Promise<void> | undefined
 
   const report = (message: string): void => {
-    try { onError(new Error(`routemeter redisSink: ${url.redact(message)}`)) } catch { /* the hook must not break us */ }
+    try { onError(new Error(`redisSink: ${url.redact(message)}`)) } catch { /* the hook must not break us */ }
   }
 
   const settleWaiters = (): void => {

@@ -4,7 +4,7 @@ import type { MetricRecord } from '../collect/record.js'
 import { drainInto } from '../pipeline/registry.js'
 import { packetPacker, statsdSafe, writeStatsd } from '../pipeline/statsd-lines.js'
 import { countDrop } from '../util/drops.js'
-import { warnOnce } from '../util/warn.js'
+import { warningHandler } from '../util/warn.js'
 import { hostResolver } from './dns-resolver.js'
 import type { ErrorHandler, Sink } from './sink.js'
 
@@ -54,7 +54,7 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
   const port = options.port ?? fromEnv?.port ?? 8125
   if (typeof host !== 'string' || host.length === 0) throw new TypeError(`routemeter: statsdSink option "host" must be a non-empty string, got ${String(host)}`)
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`routemeter: statsdSink option "port" must be an integer from 1 to 65535, got ${String(port)}`)
-  const onError = options.onError ?? ((error: Error) => warnOnce(`RM_STATSD_${(error as NodeJS.ErrnoException).code ?? 'ERROR'}`, `routemeter: StatsD ${host}:${port}: ${error.message}`))
+  const onError = options.onError ?? warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
   const encoding = {
     prefix: options.prefix === undefined || options.prefix === '' ? '' : `${statsdSafe(options.prefix)}.`,
     tags: options.tags ?? false,

@@ -83,15 +83,15 @@ export const warnOnce = warn
 
 /**
  * The default `onError` of a component: each error becomes a warning of `code` (plus the error's own code,
- * when it has one: `RM_STATSD_ENOTFOUND`), under the same rate limit.
+ * when it has one: `RM_STATSD_ENOTFOUND`), its text `context` + the error's message, under the same rate limit.
  *
  * @example
- * const onError = options.onError ?? warningHandler('RM_REDIS')
+ * const onError = options.onError ?? warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
  */
-export function warningHandler(code: string): (error: Error) => void {
+export function warningHandler(code: string, context = ''): (error: Error) => void {
   return (error) => {
     const errno = (error as NodeJS.ErrnoException).code
-    warn(typeof errno === 'string' && /^[A-Z0-9_]{1,32}$/.test(errno) ? `${code}_${errno}` : code, error.message)
+    warn(typeof errno === 'string' && /^[A-Z0-9_]{1,32}$/.test(errno) ? `${code}_${errno}` : code, `${context}${error.message}`)
   }
 }
 
