@@ -27,6 +27,7 @@ import { agentStats, type AgentStats, type MutableAgentStats } from './agent-sta
 import { agentLog } from './agent-log.js'
 import { failureKind, failureMessage } from './failure.js'
 import { redactor, urlSecrets } from '../util/redact.js'
+import { warningHandler } from '../util/warn.js'
 
 export type { AgentStats } from './agent-stats.js'
 
@@ -65,7 +66,7 @@ export interface AgentOptions {
   /**
    * Warnings (Redis unreachable, a publisher failing, entries dead-lettered) and the all-clear when a failing
    * publisher recovers. Messages start with `routemeter agent: `; secrets the agent sends are redacted.
-   * Default `process.emitWarning`.
+   * Default: a `RouteMeterWarning` (code `RM_AGENT`, README: Warnings).
    */
   onError?: ErrorHandler
 }
@@ -113,7 +114,7 @@ export function startAgent(options: AgentOptions): Agent {
   const retryMaxMs = positiveInt(options.retryMaxMs, 30_000, 'retryMaxMs')
   const drainTimeoutMs = positiveInt(options.drainTimeoutMs, 10_000, 'drainTimeoutMs')
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
-  const onError: ErrorHandler = options.onError ?? ((error) => process.emitWarning(error.message, { code: 'ROUTEMETER_AGENT' }))
+  const onError: ErrorHandler = options.onError ?? warningHandler('RM_AGENT')
 
   const stats: MutableAgentStats = agentStats()
   // Every secret the agent sends: the Redis password (resolved as resolveRedisTarget does) and whatever each

@@ -20,6 +20,7 @@ import { PublishError } from './publisher.js'
 import { entryTimestampNs, seriesToLines } from './influx-line.js'
 import { createDatabase, createDatabaseHint } from './influx-database.js'
 import { basicAuthSecrets, redactor, secretForms } from '../util/redact.js'
+import { warningHandler } from '../util/warn.js'
 
 /** InfluxDB 1.x: database (and optional retention policy, credentials). */
 export interface InfluxV1Options {
@@ -32,7 +33,7 @@ export interface InfluxV1Options {
   password?: string
   /** Per-write timeout in ms. Default 10,000. */
   timeoutMs?: number
-  /** Told when the publisher created the missing database (a typo in `db` would create a new one). Default `process.emitWarning`. */
+  /** Told when the publisher created the missing database (a typo in `db` would create a new one). Default: a `RouteMeterWarning` (code `RM_AGENT_INFLUX`). */
   onError?: ErrorHandler
 }
 
@@ -101,7 +102,7 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
   const redact = redactor(secrets)
   const onError: ErrorHandler = ('onError' in options && typeof options.onError === 'function')
     ? options.onError
-    : (error) => process.emitWarning(error.message, { code: 'ROUTEMETER_INFLUX' })
+    : warningHandler('RM_AGENT_INFLUX')
   // Node's global fetch (undici inside Node, keep-alive by default) rather than undici as a dependency: the
   // agent makes a few large writes a second, so fetch's extra cost per call (tens of µs) is lost in the
   // write itself, and users install one package less. The drain rate into influxd is in the README.

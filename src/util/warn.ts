@@ -2,8 +2,9 @@
  * The one warning policy of the package (app side and agent alike):
  *
  * - A warning is `process.emitWarning(text, { type: 'RouteMeterWarning', code })`. Codes are
- *   `RM_<AREA>_<WHAT>` (`RM_NAME_REFUSED`, `RM_REDIS_UNREACHABLE`, …); the README lists them. Texts start with
- *   `routemeter: ` exactly once: callers never write the prefix, {@link warn} adds it.
+ *   `RM_<AREA>[_<WHAT>]` (`RM_BAD_NAME`, `RM_REDIS`, `RM_STATSD_ENOTFOUND`, …); the README lists them. Texts
+ *   start with one `routemeter` prefix: {@link warn} adds `routemeter: ` unless the text already names its
+ *   component (`routemeter agent: …`, as the agent's messages do).
  * - One rate limit for every code: the first warning of a code is emitted at once, then at most one a minute;
  *   the next one says how many were held back meanwhile. A bad name in a hot loop or a backend that keeps
  *   failing shows up once a minute, with a count, never as a flood, and is never hidden for good.
@@ -56,7 +57,7 @@ export function createWarner(now: () => number, emit: (text: string, code: strin
         state.held = 0
       }
       try {
-        emit(text.startsWith('routemeter: ') ? text : `routemeter: ${text}`, code)
+        emit(/^routemeter\b/.test(text) ? text : `routemeter: ${text}`, code)
       } catch {
         // A warning must never become the app's problem (a throwing 'warning' listener, a closed stderr).
       }
