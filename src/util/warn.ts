@@ -73,7 +73,7 @@ const processWarner = createWarner(Date.now, (text, code) => process.emitWarning
  * when the warning is emitted.
  *
  * @example
- * warn('RM_NAME_REFUSED', () => `dropped a metric named ${describe(name)}`)
+ * warn('RM_BAD_NAME', () => `dropped a metric named ${describe(name)}`)
  */
 export function warn(code: string, message: string | (() => string)): void {
   processWarner.warn(code, message)
