@@ -1,33 +1,38 @@
-import { createHook } from 'node:async_hooks'
 import { performance } from 'node:perf_hooks'
 import { requestContext } from './context.js'
-import { processCpuMicros, type CpuClock } from './cpu-clock.js'
+import type { CpuClock } from './cpu-clock.js'
+import { installSwitchHook, type SwitchHookKind } from './cpu-switch-hook.js'
+import { threadCpuClock, type ThreadCpuKind } from './cpu-thread.js'
 import type { Collector } from './collector.js'
 
 /*
- * `cpu: 'attributed'` — charge each request the time its own callbacks held the thread.
+ * `cpu: 'attributed'` — charge each request the time its own callbacks held the thread, until its response ends.
  *
  *   before(cb) ─► cb's request (or OUTSIDE) differs from the running one? ─► charge the running one
- *                 (now − since − loop idle time since), switch ─► cb runs
+ *                 (now − since − loop idle time since; a hold > 1 ms: the thread CPU across it), switch ─► cb runs
+ *   response ends ─► the request's CpuTime is fixed; what its callbacks do later is not billed to it
  *
  * Node runs one JavaScript callback at a time, so the thread time between two switches belongs to the request
- * whose AsyncLocalStorage store the callbacks carried. Only a `before` hook is installed and the clock is read
- * only when the running request changes: consecutive callbacks of one request (its promise reactions, mostly)
- * cost a hook call and a store lookup. Time the loop waited in epoll is taken out with libuv's idle-time
- * counter (`performance.nodeTiming.idleTime`, ≈ 60 ns), read at the same switches.
+ * whose AsyncLocalStorage store the callbacks carried. How `before` is learned depends on the Node version
+ * (cpu-switch-hook.ts: V8 promise hooks on Node 24, async_hooks elsewhere), chosen once. The clock is read
+ * only when the running request changes: consecutive callbacks of one request (its promise reactions,
+ * mostly) cost a hook call and a store lookup. Time the loop waited in epoll is taken out with libuv's
+ * idle-time counter (`performance.nodeTiming.idleTime`, ≈ 60 ns), read at the same switches.
  *
- * Why no `after` hook (it would end each hold exactly): measured on the bench's tiny route, an `after` hook
- * that switches to "idle" made routemeter add 13.0 µs/request instead of 3.4 µs (an empty `after` alone:
- * 8.3 µs), because it fires for every callback and promise reaction. The price of leaving it out: work the
- * thread does between callbacks outside any async resource (V8's GC finalisation tasks, mostly) is billed to
- * the request that ran last. A full garbage collection is billed to one request either way.
+ * Why no `after` hook (it would end each hold exactly): measured on the bench's tiny route (Node 20), an
+ * `after` hook that switches to "idle" made routemeter add 13.0 µs/request instead of 3.4 µs (an empty
+ * `after` alone: 8.3 µs), because it fires for every callback and promise reaction. The price of leaving it
+ * out: work the thread does between callbacks outside any async resource (V8's GC finalisation tasks,
+ * mostly) is billed to the request that ran last. A full garbage collection is billed to one request either
+ * way.
  *
- * Wall time on the thread overstates CPU when the OS preempts the thread, so a long hold (> 1 ms, where
- * preemption matters) is capped by the process CPU measured across it. DESIGN.md also suggested scaling
- * every request by the process-CPU / thread-time ratio once per flush; measured, that did harm both ways:
- * above 1 it billed requests for CPU no request caused (GC helper threads, the JIT: +9% on 20 ms burners),
- * and below 1 (a loaded machine) it scaled down burners whose holds were already capped to their CPU, a
- * double correction that reported 20 ms burns as 9 ms (test/collect/cpu.test.ts, 2 loaded cores).
+ * Why a CPU clock for long holds: wall time on the thread overstates CPU when the OS preempts the thread (on a
+ * loaded machine, 20 ms burns of 14–18 ms thread CPU were billed 20.5 ms), so a hold longer than 1 ms is
+ * charged the thread's CPU across it (cpu-thread.ts). Short holds stay on `performance.now()` (≈ 42 ns
+ * against ≈ 460 ns for `process.threadCpuUsage()`): with 2–3 switches per request, a CPU read at every switch
+ * would cost about 1 µs a request. DESIGN.md also suggested scaling every request by a process-CPU /
+ * thread-time ratio once per flush; measured, it billed GC and JIT threads (+9% on 20 ms burners) and
+ * double-corrected capped holds (20 ms burns reported as 9 ms on 2 loaded cores).
  *
  * OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the app's own timers).
  */
@@ -43,15 +48,18 @@ let current: Slot = OUTSIDE
 let since = performance.now()
 let idleSince = loop.idleTime
 
-// Preemption guard. On a busy machine the OS can take the CPU away in the middle of a long callback, and
-// wall time would bill that to the request. So a hold longer than LONG_HOLD_MS is charged at most the
-// process CPU that passed during it, read against a `process.cpuUsage()` sample taken at a switch at most
-// CPU_SAMPLE_MS earlier. Sampling only when half a millisecond has passed bounds the syscalls to ~2,000/s of
-// busy time (≈ 0.17% of a core); short holds, the vast majority, never read it.
+// The preemption guard. A hold longer than LONG_HOLD_MS is charged at most the thread CPU that passed since the
+// last CPU sample, minus the busy time of the holds between that sample and this hold (which used at most that
+// much CPU). A sample is taken at a switch once CPU_SAMPLE_MS of busy time has passed since the last one: at
+// most ~2,000 reads per busy second (≈ 0.1% of a core), whatever the request rate and however long the loop
+// idles (counting wall time instead made a lightly loaded server read the clock on nearly every request).
+// Short holds, the vast majority, never read it. The error this leaves on a long hold is at most the
+// preempted part of the CPU_SAMPLE_MS before it.
 const LONG_HOLD_MS = 1
 const CPU_SAMPLE_MS = 0.5
+let readCpu: () => number = () => 0
 let sampledCpu = 0
-let sampledAt = 0
+let busySinceSample = 0
 
 /** Charges the running slot up to now (idle time taken out) and makes `next` the running one. */
 function switchTo(next: Slot): Slot {
@@ -61,14 +69,17 @@ function switchTo(next: Slot): Slot {
   const idle = loop.idleTime
   let held = now - since - (idle - idleSince)
   if (held > LONG_HOLD_MS) {
-    const cpu = processCpuMicros()
-    const cpuHeld = (cpu - sampledCpu) / 1000
+    const cpu = readCpu()
+    const cpuHeld = (cpu - sampledCpu) / 1000 - busySinceSample
     if (cpuHeld < held) held = cpuHeld
     sampledCpu = cpu
-    sampledAt = now
-  } else if (now - sampledAt > CPU_SAMPLE_MS) {
-    sampledCpu = processCpuMicros()
-    sampledAt = now
+    busySinceSample = 0
+  } else if (held > 0) {
+    busySinceSample += held
+    if (busySinceSample > CPU_SAMPLE_MS) {
+      sampledCpu = readCpu()
+      busySinceSample = 0
+    }
   }
   if (held > 0) previous.onThread += held
   current = next
@@ -77,38 +88,65 @@ function switchTo(next: Slot): Slot {
   return previous
 }
 
-let hookEnabled = false
-function enableHook(): void {
-  if (hookEnabled) return
-  hookEnabled = true
-  createHook({
-    before() {
-      switchTo(requestContext.getStore() ?? OUTSIDE)
-    },
-  }).enable()
+function onCallback(): void {
+  switchTo(requestContext.getStore() ?? OUTSIDE)
+}
+
+let mechanism: { hook: SwitchHookKind; cpu: ThreadCpuKind } | undefined
+function install(): void {
+  if (mechanism !== undefined) return
+  const cpu = threadCpuClock()
+  readCpu = cpu.read
+  sampledCpu = readCpu()
+  since = performance.now()
+  idleSince = loop.idleTime
+  mechanism = { hook: installSwitchHook(onCallback), cpu: cpu.kind }
+}
+
+/**
+ * How the attributed clock runs in this process, once one was built: the switch hook and the CPU source of
+ * the preemption guard. `undefined` before any `cpu: 'attributed'` wrapper exists.
+ *
+ * @example
+ * attributedMechanism() // { hook: 'v8-promise-hooks', cpu: 'thread' } on Node 24
+ */
+export function attributedMechanism(): { hook: SwitchHookKind; cpu: ThreadCpuKind } | undefined {
+  return mechanism
 }
 
 /** `c`'s thread time so far, including the stretch it is holding now (capped the same way switchTo caps it). */
 function onThreadNow(c: Collector): number {
   if (current !== c) return c.onThread
   let held = performance.now() - since - (loop.idleTime - idleSince)
-  if (held > LONG_HOLD_MS) held = Math.min(held, (processCpuMicros() - sampledCpu) / 1000)
+  if (held > LONG_HOLD_MS) held = Math.min(held, (readCpu() - sampledCpu) / 1000 - busySinceSample)
   return c.onThread + Math.max(held, 0)
 }
 
-/** Builds the attributed clock; the first call installs the process-wide async hook. */
+/**
+ * Builds the attributed clock; the first call installs the process-wide switch hook.
+ *
+ * @example
+ * const clock = attributedClock()
+ * const previous = clock.enter(c)   // entry: c runs
+ * clock.leave(previous)             // the listener returned
+ * clock.close(c)                    // the response ended: c's CpuTime is fixed
+ */
 export function attributedClock(): CpuClock {
-  enableHook()
+  install()
   return {
     mode: 'attributed',
     enter: (c) => switchTo(c),
     leave: (previous) => {
       switchTo(previous as Slot)
     },
+    // CpuTime ends with the response: a handler that ends it and then burns 20 ms in a setImmediate was billed
+    // 17.5 ms with RequestTime 0.9 ms. Later callbacks still switch to `c` (its store travels with them) but
+    // `c.cpu`, what is reported, no longer moves.
     close(c) {
       if (current === c) switchTo(OUTSIDE)
+      c.cpu = c.onThread
     },
-    cpuTime: (c) => c.onThread,
+    cpuTime: (c) => c.cpu,
     read: (c) => onThreadNow(c),
     since: (c, from) => onThreadNow(c) - from,
   }

@@ -1,0 +1,113 @@
+/*
+ * The accuracy scenario of test/collect/cpu*.test.ts (no tests here): 20 requests that burn 20 ms of CPU, 20
+ * that only wait, 20 that wait and then burn, all at once, each burn measured around the call itself.
+ *
+ * "Its own burn" is a range: at least the main thread's CPU across the call (what a request's callbacks can
+ * use) and at most the process's (which adds V8's GC and JIT helper threads working meanwhile). Wall time is
+ * not a bound: on a loaded machine the OS takes the core away during a burn (14–18 ms of thread CPU in 20 ms).
+ * The thread's CPU comes from `process.threadCpuUsage()` (Node ≥ 23.9, 22.x) or, on Node 20, the thread's
+ * schedstat run time (Linux); without either, the smaller of wall time and process CPU stands in.
+ */
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import type { MetricRecord } from '../../src/index.js'
+import { threadCpuClock } from '../../src/collect/cpu-thread.js'
+
+function spin(iterations: number): number {
+  let x = 0
+  for (let i = 0; i < iterations; i++) x += Math.sqrt(i)
+  return x
+}
+const ITERATIONS_PER_MS = (() => {
+  const probe = 200_000
+  let best = Infinity
+  for (let i = 0; i < 30; i++) {
+    const start = performance.now()
+    spin(probe)
+    best = Math.min(best, performance.now() - start)
+  }
+  return probe / best
+})()
+
+const threadClock = threadCpuClock()
+/** Which thread CPU source the bounds use: 'thread', 'schedstat', or 'process' (no thread clock: wall ∧ process). */
+export const threadSource = threadClock.kind
+
+/** What one burn cost, in ms. */
+export interface Burn {
+  thread: number
+  process: number
+  wall: number
+}
+
+/** Burns about `ms` of CPU and returns what it cost. */
+export function burn(ms: number): Burn {
+  const wall = performance.now()
+  const thread = threadClock.read()
+  const cpu = process.cpuUsage()
+  spin(Math.round(ms * ITERATIONS_PER_MS))
+  const used = process.cpuUsage(cpu)
+  const processMs = (used.user + used.system) / 1000
+  const wallMs = performance.now() - wall
+  const threadMs = threadSource === 'process' ? Math.min(wallMs, processMs) : (threadClock.read() - thread) / 1000
+  return { thread: threadMs, process: Math.max(processMs, threadMs), wall: wallMs }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+// A garbage collection pauses the thread inside whichever callback's allocation triggered it, and that
+// request is billed for it (it is time on the thread). With 60 requests and a test runner in one process
+// the pause lands on the same request every run; collecting before the burst keeps this about attribution
+// rather than about where V8 happens to collect.
+setFlagsFromString('--expose-gc')
+/** A full garbage collection. */
+export const collectGarbage = runInNewContext('gc') as () => void
+
+/** The paths of one burst: 20 of each kind, interleaved. */
+export const BURST = Array.from({ length: 20 }, () => ['/burn', '/sleep', '/await-burn']).flat()
+
+/** The result of one burst, checked against `within` (0.25 = ±25%) and `sleeperMs`. */
+export interface Verdict {
+  failures: string[]
+  /** reported / own burn, per burner: below 1 when under the thread CPU, above 1 when over the process CPU. */
+  worstRatio: number
+  worstSleeperMs: number
+  table: string
+}
+
+/**
+ * Checks each burner's CpuTime against its own burn (by the `rid` dimension) and each sleeper's against
+ * `sleeperMs`.
+ */
+export function verdict(records: MetricRecord[], burned: Map<string, Burn>, within: number, sleeperMs: number): Verdict {
+  const failures: string[] = []
+  let worstRatio = 1
+  const rows: string[] = []
+  const sleepers: number[] = []
+  for (const r of records) {
+    const cpu = r.timers.CpuTime!
+    if (r.route === 'sleep') {
+      sleepers.push(cpu)
+      if (cpu >= sleeperMs) failures.push(`a sleeper reported ${cpu.toFixed(2)} ms`)
+      continue
+    }
+    const own = burned.get(r.dimensions.rid!)
+    if (own === undefined) {
+      failures.push(`no burn for request ${r.dimensions.rid}`)
+      continue
+    }
+    // Inside [thread, process]: ratio 1. Below: reported / thread. Above: reported / process.
+    const ratio = cpu < own.thread ? cpu / own.thread : cpu > own.process ? cpu / own.process : 1
+    if (Math.abs(ratio - 1) > Math.abs(worstRatio - 1)) worstRatio = ratio
+    rows.push(`${cpu.toFixed(1)}/${own.thread.toFixed(1)}-${own.process.toFixed(1)}`)
+    if (Math.abs(ratio - 1) > within) {
+      failures.push(
+        `a burner reported ${cpu.toFixed(2)} ms for a burn of ${own.thread.toFixed(2)} ms thread CPU, ` +
+          `${own.process.toFixed(2)} ms process CPU`,
+      )
+    }
+  }
+  const worstSleeperMs = Math.max(0, ...sleepers)
+  const table = `reported/thread-process ms: ${rows.join(' ')}; sleepers max ${worstSleeperMs.toFixed(2)} ms`
+  return { failures, worstRatio, worstSleeperMs, table }
+}
