@@ -1,3 +1,14 @@
+import {
+  holdsLeafValues, KEEP_HITS, leadsLike, MAX_WORDS, newNode, type Node, sharesContinuations, sharesNext, sharesSecondContinuations,
+  VERSION,
+} from './route-rules.js'
+import { DEFAULT_MAX_NODES } from './route-rules.js'
+
+export { DEFAULT_MAX_NODES, KEEP_HITS, LEAF_VALUES, SHARED_MIN_CHILDREN, SHARED_MIN_PAIRS } from './route-rules.js'
+
+const ID = 'id'
+const OVERFLOW = '_'
+
 /**
  * A bounded model of the paths an app serves, learned from its traffic: which positions of a path hold
  * route words and which hold values (parameters). It names a path the way a router template would, with
@@ -5,72 +16,40 @@
  * route word (`/api/v1/namespaces/kube-system/pods` → `api.v1.namespaces.id.pods`).
  *
  *   path tokens (normalizePath's segments: `id` for shaped ids, else the sanitized word)
- *     ─▶ walk a trie from the root: a shaped `id`, or any word at a learned position, goes to the
- *        position's parameter child and names `id`; a word goes to (or makes) its word child
- *     ─▶ a new word re-checks the two rules below at its position and its parent's; a rule that fires
- *        collapses the position: its word children merge into its parameter child, the walk restarts
+ *     ─▶ walk a trie from the root: a shaped `id`, a word at a learned position (unless kept beside the
+ *        parameter), or a new word followed by what follows the ids there, goes to the position's parameter
+ *        child and names `id`; any other word goes to (or makes) its word child
+ *     ─▶ a new node re-checks the rules at its position, its parent's and its grandparent's; a rule that
+ *        fires collapses the position (its word children merge into its parameter child) and the walk restarts
  *
- * A position (the children of one node) becomes a parameter when either
+ * A position (the children of one node) becomes a parameter when
  * - **shared continuations**: its children are followed by the same words. Values of a parameter lead to
  *   the same few route words (`default/pods`, `kube-system/pods`, `monitoring/pods`), while route words
  *   lead each to their own values or ids (`pods/<name>`, `services/<name>`). It fires when the children
  *   are at least {@link SHARED_MIN_CHILDREN}, the (child, next word) pairs at least {@link SHARED_MIN_PAIRS},
- *   and each next word follows {@link SHARED_RATIO} children on average. Version words (`v1`, `v2beta1`) do
- *   not count: unrelated API groups share them (`/apis/apps/v1`, `/apis/batch/v1`);
+ *   each next word follows {@link SHARED_RATIO} children on average, and the children outnumber the next
+ *   words (of two positions in a row, the parameter has more distinct entries). Right after a value it needs
+ *   {@link SHARED_MIN_CHILDREN_AFTER_VALUE} children, twice the next words. Version words (`v1`, `v2beta1`)
+ *   never count: unrelated API groups share them (`/apis/apps/v1`, `/apis/batch/v1`). The next words that
+ *   fired the rule are **confirmed** route words: no rule takes them for values later (`pods`, `services`
+ *   after a namespace, even while their object names repeat across kinds);
+ * - **shared second continuations**: the same one level further, for two values in a row under a word
+ *   (`/repos/{owner}/{repo}/issues`), when few words of the middle level follow more than one child;
  * - **leaf values**: at least {@link LEAF_VALUES} word children under a word (not under a value: after
  *   `/merge_requests/{iid}/` come route words such as `approve`, `changes`), none of which leads anywhere
  *   of its own (no id after it, no next word that no sibling shares) (`/nodes/worker-1`, `/nodes/minikube`);
  * - or it holds {@link MAX_WORDS} distinct words (no real API has that many route words in one place).
+ * And one word at a time: a word followed by what follows the ids beside it is one of them
+ * (`/groups/acme/projects` beside `/groups/42/projects`).
+ *
+ * Words beside a learned parameter: under the shared-continuation rules, a word seen in {@link KEEP_HITS}+
+ * requests that leads nowhere the values lead stays a word (`/customers/search`, `/releases/permalink/…`);
+ * every other word, and every new word, is `id` (`/users/me` seen once before `/users/{login}` was learned).
  *
  * Bounded: at most `maxNodes` nodes ({@link DEFAULT_MAX_NODES}); past it, new words are named by their
  * shape alone and not learned. Deterministic: the same sequence of paths gives the same model and names
  * (Maps iterate in insertion order; nothing is random or timed). Never throws on any token list.
  */
-
-/** Distinct word children, with every next word shared, that make a position a parameter (see the rules). */
-export const SHARED_MIN_CHILDREN = 3
-/** (child, next word) pairs needed before the shared-continuation rule judges a position. */
-export const SHARED_MIN_PAIRS = 6
-/** Children each next word must follow on average for the shared-continuation rule. */
-export const SHARED_RATIO = 2
-/** Word children, all leaves, that make a position under a word a parameter. */
-export const LEAF_VALUES = 4
-/** The same where shaped ids were already seen: the ids show it holds values. */
-export const LEAF_VALUES_BESIDE_IDS = 3
-/** Requests a word needs before a position is learned to stay a route word beside the parameter. */
-export const KEEP_HITS = 2
-/** Distinct words at one position past which it is a parameter whatever the rules say. */
-export const MAX_WORDS = 256
-/** Default cap on the model's nodes (about 150 bytes each, see bench/namer-cost.mjs). */
-export const DEFAULT_MAX_NODES = 20_000
-
-const ID = 'id'
-const OVERFLOW = '_'
-// `v1`, `v2beta1`, `v1alpha3`: API versions, shared by unrelated groups.
-const VERSION = /^v\d+(?:(?:alpha|beta)\d*)?$/
-
-interface Node {
-  parent: Node | null
-  /** Word children; null until the first one (most nodes are leaves). */
-  words: Map<string, Node> | null
-  /** The parameter child: shaped ids and, once learned, every value. */
-  param: Node | null
-  /** True once the position is learned as a parameter: every word here names `id`. */
-  learned: boolean
-  /**
-   * Over this node's children (words and parameter): per next word, how many children it follows. Kept so
-   * the shared-continuation rule costs one look, not a walk.
-   */
-  next: Map<string, number> | null
-  /** Sum of `next`'s counts, version words excluded. */
-  pairs: number
-  /** Requests that went through this node (to keep route words beside a parameter, see `learn`). */
-  hits: number
-}
-
-function newNode(parent: Node | null): Node {
-  return { parent, words: null, param: null, learned: false, next: null, pairs: 0, hits: 0 }
-}
 
 /** A learned model of route templates. */
 export interface RouteModel {
@@ -107,39 +86,6 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
     node.pairs += delta
   }
 
-  /** Word children that are not versions (versions never become values). */
-  function candidates(node: Node): number {
-    let n = 0
-    if (node.words !== null) for (const word of node.words.keys()) if (!VERSION.test(word)) n++
-    return n
-  }
-
-  /** The shared-continuation rule at `node` (over its children). */
-  function sharesContinuations(node: Node): boolean {
-    if (node.pairs < SHARED_MIN_PAIRS || node.next === null || node.pairs < SHARED_RATIO * node.next.size) return false
-    return candidates(node) + (node.param === null ? 0 : 1) >= SHARED_MIN_CHILDREN
-  }
-
-  /** True when a next word of `child` (a child of `node`) also follows another child of `node`. */
-  function sharesNext(node: Node, child: Node): boolean {
-    if (child.words === null) return false
-    for (const word of child.words.keys()) if ((node.next?.get(word) ?? 0) >= 2) return true
-    return false
-  }
-
-  /** The leaf-values rule at `node`, whose incoming edge is a word. */
-  function holdsLeafValues(node: Node): boolean {
-    const words = node.words
-    if (words === null || candidates(node) < (node.param === null ? LEAF_VALUES : LEAF_VALUES_BESIDE_IDS)) return false
-    for (const [word, child] of words) {
-      if (VERSION.test(word)) continue
-      if (child.param !== null) return false
-      if (child.words === null) continue
-      for (const next of child.words.keys()) if (VERSION.test(next) || (node.next?.get(next) ?? 0) < 2) return false
-    }
-    return true
-  }
-
   /** Runs the rules at `node`; true when it was learned (the model changed). */
   function judge(node: Node): boolean {
     if (node.learned || node.words === null) return false
@@ -147,11 +93,19 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
       learn(node, true)
       return true
     }
-    if (node.parent !== null && node.parent.param !== node && holdsLeafValues(node)) {
-      // Pure leaves (`/leases/<node>`): keep nothing. Leaves beside values with shared continuations
-      // (`/users/search` beside `/users/<login>/repos`): the same evidence as the shared-continuation rule.
-      learn(node, node.pairs > 0)
-      return true
+    if (node.parent !== null && node.parent.param !== node) {
+      if (holdsLeafValues(node)) {
+        // Pure leaves (`/leases/<node>`): keep nothing. Leaves beside values with shared continuations
+        // (`/users/search` beside `/users/<login>/repos`): the same evidence as the shared-continuation rule.
+        learn(node, node.pairs > 0)
+        return true
+      }
+      if (sharesSecondContinuations(node)) {
+        // What follows is a second value, so the words shared are two levels down: confirm none, and keep
+        // none beside it (the keep rule looks one level down, where a second value never shares).
+        learn(node, false, false)
+        return true
+      }
     }
     return false
   }
@@ -163,30 +117,44 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
    * `/customers/{id}/…`). Under the leaf-values rule over pure leaves nothing but versions is kept: there a
    * hot value (the node a lease renewal names every 10 s) looks exactly like a route word.
    */
-  function learn(node: Node, keepWords: boolean): void {
+  function learn(node: Node, keepWords: boolean, confirm = true): void {
     version++
     node.learned = true
     const words = node.words
     if (words === null) return
-    let kept: Map<string, Node> | null = null
+    const kept = new Map<string, Node>()
     const values: Node[] = []
+    const shared: string[] = []
+    if (confirm && node.next !== null) for (const [word, count] of node.next) if (count >= 2) shared.push(word)
     for (const [word, child] of words) {
-      if (VERSION.test(word) || (keepWords && child.hits >= KEEP_HITS && !sharesNext(node, child))) {
-        if (kept === null) kept = new Map()
-        kept.set(word, child)
-      } else {
-        values.push(child)
-        // The parent counted this word as a continuation of `node`; it is a value now.
-        addNext(node.parent, word, -1)
-      }
+      if (VERSION.test(word) || (keepWords && child.hits >= KEEP_HITS && !sharesNext(node, child))) kept.set(word, child)
+      else values.push(child)
     }
-    node.words = kept
     let param = node.param
     if (param === null) {
       param = node.param = newNode(node)
       size++
     }
+    // The words that followed several values are route words, for good: marked before the merge, which
+    // judges the merged nodes as it goes.
+    for (const child of values) {
+      for (const word of shared) {
+        const next = child.words?.get(word)
+        if (next !== undefined) next.confirmed = true
+      }
+    }
     for (const child of values) merge(param, child)
+    // A word kept so far that leads where the values lead (`default/events`, hot before the rule fired, with
+    // `events` seen after no other namespace yet) is a value after all.
+    for (const [word, child] of kept) {
+      if (!VERSION.test(word) && leadsLike(child, param)) {
+        kept.delete(word)
+        merge(param, child)
+      }
+    }
+    // The parent counted these words as continuations of `node`; they are values now.
+    for (const word of words.keys()) if (!kept.has(word)) addNext(node.parent, word, -1)
+    node.words = kept.size === 0 ? null : kept
     recount(node)
     judge(param)
   }
@@ -204,6 +172,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
   function merge(into: Node, from: Node): void {
     size--
     into.hits += from.hits
+    if (from.confirmed) into.confirmed = true
     if (from.param !== null) {
       if (into.param === null) {
         into.param = from.param
@@ -313,7 +282,10 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
         child = addWord(node, token)
         if (before !== version) return true
         // The new word may tip this position (leaf values, the word cap) or the parent's (shared continuations).
-        if (child !== null && ((node.parent !== null && judge(node.parent)) || judge(node))) return true
+        const parent = node.parent
+        if (child !== null && ((parent !== null && judge(parent)) || judge(node) || (parent?.parent != null && judge(parent.parent)))) {
+          return true
+        }
       }
       out.push(token)
       node = child

@@ -140,4 +140,37 @@ test('a file path with raw slashes is learned level by level, so deep file trees
   assert.is(name(model, '/repos/e/contents/src/c_ts'), 'repos.id.contents.src.c_ts')
 })
 
+test('resource kinds whose objects share names stay words once the namespace before them is learned', () => {
+  const model = createRouteModel()
+  const kinds = ['pods', 'services', 'configmaps', 'secrets', 'endpoints', 'events', 'leases']
+  const namespaces = ['default', 'kube-system', 'monitoring', 'team-a', 'team-b', 'ingress']
+  // Each namespace in turn sees every kind; five apps have an object of the same name in every kind,
+  // so the kinds share all of their object names.
+  for (let i = 0; i < 120; i++) {
+    const app = ['web', 'api', 'worker', 'cache', 'db'][i % 5]!
+    name(model, `/api/v1/namespaces/${namespaces[Math.floor(i / 7) % namespaces.length]}/${kinds[i % kinds.length]}/${app}`)
+  }
+  for (const kind of kinds) assert.is(name(model, `/api/v1/namespaces/fresh-ns/${kind}/web`), `api.v1.namespaces.id.${kind}.id`)
+})
+
+test('learns two values in a row under a word, when the words after them are shared', () => {
+  const model = createRouteModel()
+  const owners = ['octocat', 'torvalds', 'gaearon', 'sindresorhus', 'tj', 'yyx990803', 'addyosmani', 'kentcdodds']
+  const actions = ['issues', 'pulls', 'commits']
+  for (let i = 0; i < 60; i++) {
+    const owner = owners[i % owners.length]!
+    name(model, `/repos/${owner}/${owner}-project-${['alpha', 'beta', 'gamma', 'delta'][i % 4]}/${actions[i % 3]}`)
+  }
+  assert.is(name(model, '/repos/newcomer/brand-new/issues'), 'repos.id.id.issues')
+  assert.is(name(model, '/repos/octocat/octocat-project-alpha/pulls'), 'repos.id.id.pulls')
+})
+
+test('a hot value seen before its position was learned is still a value when it leads where the others lead', () => {
+  const model = createRouteModel()
+  feed(model, ['/ns/hot/events', '/ns/hot/events', '/ns/a/pods', '/ns/b/pods', '/ns/c/pods', '/ns/a/secrets', '/ns/b/secrets'])
+  assert.is(name(model, '/ns/d/pods'), 'ns.id.pods')
+  assert.is(name(model, '/ns/e/events'), 'ns.id.events')
+  assert.is(name(model, '/ns/hot/events'), 'ns.id.events')
+})
+
 test.run()

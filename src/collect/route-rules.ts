@@ -1,0 +1,176 @@
+/**
+ * The rules of the learned route model (route-model.ts): when a position of the trie holds values. Pure
+ * predicates over the nodes; the model runs them and collapses the positions they pick. The thresholds are
+ * those that reach 97% agreement on names-bench `dev` and 99.9% on `tuning` (first 20,000 requests, over
+ * HTTP) while keeping every route word of both corpora, and of bench/namer-cost.mjs's generated API, a word.
+ */
+
+/** Distinct word children, with every next word shared, that make a position a parameter (see the rules). */
+export const SHARED_MIN_CHILDREN = 3
+/** The same right after a value, where words are the rule (see `sharesContinuations`). */
+export const SHARED_MIN_CHILDREN_AFTER_VALUE = 6
+/** Children needed by the rule one level further (two values in a row), which has the least evidence. */
+export const SECOND_MIN_CHILDREN = 8
+/** (child, next word) pairs the shared-continuation rule needs (twice as many one level further). */
+export const SHARED_MIN_PAIRS = 6
+/** Children each next word must follow on average for the shared-continuation rule. */
+export const SHARED_RATIO = 2
+/** Word children, all leaves, that make a position under a word a parameter. */
+export const LEAF_VALUES = 4
+/** The same where shaped ids were already seen: the ids show it holds values. */
+export const LEAF_VALUES_BESIDE_IDS = 3
+/** Requests a word needs before a position is learned to stay a route word beside the parameter. */
+export const KEEP_HITS = 2
+/** Distinct words at one position past which it is a parameter whatever the rules say. */
+export const MAX_WORDS = 256
+/** Default cap on the model's nodes: ~290 bytes each, so ~3 MB at most (bench/namer-cost.mjs); names-bench dev needs 1.8k. */
+export const DEFAULT_MAX_NODES = 10_000
+
+// `v1`, `v2beta1`, `v1alpha3`: API versions, shared by unrelated groups.
+export const VERSION = /^v\d+(?:(?:alpha|beta)\d*)?$/
+
+/** One position's entry in the trie: a word, or the parameter child of its parent. */
+export interface Node {
+  parent: Node | null
+  /** Word children; null until the first one (most nodes are leaves). */
+  words: Map<string, Node> | null
+  /** The parameter child: shaped ids and, once learned, every value. */
+  param: Node | null
+  /** True once the position is learned as a parameter: every word here names `id`. */
+  learned: boolean
+  /**
+   * Over this node's children (words and parameter): per next word, how many children it follows. Kept so
+   * the shared-continuation rule costs one look, not a walk.
+   */
+  next: Map<string, number> | null
+  /** Sum of `next`'s counts, version words excluded. */
+  pairs: number
+  /** Requests that went through this node (to keep route words beside a parameter, see `learn`). */
+  hits: number
+  /**
+   * A word proven by its parent's learning: it followed several values of the position just learned
+   * (`pods` after `default`, `kube-system`, …), so the rules never take it for a value.
+   */
+  confirmed: boolean
+}
+
+/**
+ * An empty node under `parent`.
+ *
+ * @example
+ * const root = newNode(null)
+ */
+export function newNode(parent: Node | null): Node {
+  return { parent, words: null, param: null, learned: false, next: null, pairs: 0, hits: 0, confirmed: false }
+}
+
+/**
+ * Word children that may be values: not versions, not confirmed words.
+ *
+ * @example
+ * candidates(node) // 3 for `default`, `kube-system`, `v1` under `namespaces` when `v1` is a version
+ */
+export function candidates(node: Node): number {
+  let n = 0
+  if (node.words !== null) for (const [word, child] of node.words) if (!child.confirmed && !VERSION.test(word)) n++
+  return n
+}
+
+/**
+ * The shared-continuation rule at `node` (over its children).
+ *
+ * @example
+ * if (sharesContinuations(namespaces)) learn(namespaces)
+ */
+export function sharesContinuations(node: Node): boolean {
+  if (node.pairs < SHARED_MIN_PAIRS || node.next === null || node.pairs < SHARED_RATIO * node.next.size) return false
+  const children = candidates(node) + (node.param === null ? 0 : 1)
+  // Right after a value, words are the rule (`/namespaces/{ns}/pods`) and two values in a row the exception
+  // (`/repos/{owner}/{repo}`), so there the evidence must be twice as strong: early on, when few object
+  // names exist, the resource kinds of one namespace share them as much as repository names share `issues`.
+  if (node.parent !== null && node.parent.param === node) {
+    return children >= SHARED_MIN_CHILDREN_AFTER_VALUE && children >= 2 * node.next.size
+  }
+  return children >= SHARED_MIN_CHILDREN
+}
+
+/**
+ * True when a next word of `child` (a child of `node`) also follows another child of `node`.
+ *
+ * @example
+ * sharesNext(namespaces, defaultNamespace) // true once `pods` also follows `kube-system`
+ */
+export function sharesNext(node: Node, child: Node): boolean {
+  if (child.words === null) return false
+  for (const word of child.words.keys()) if ((node.next?.get(word) ?? 0) >= 2) return true
+  return false
+}
+
+/**
+ * The leaf-values rule at `node`, whose incoming edge is a word.
+ *
+ * @example
+ * holdsLeafValues(nodes) // true after `/nodes/a`, `/nodes/b`, `/nodes/c`, `/nodes/d`
+ */
+export function holdsLeafValues(node: Node): boolean {
+  const words = node.words
+  if (words === null || candidates(node) < (node.param === null ? LEAF_VALUES : LEAF_VALUES_BESIDE_IDS)) return false
+  for (const [word, child] of words) {
+    if (VERSION.test(word) || child.confirmed) continue
+    if (child.param !== null) return false
+    if (child.words === null) continue
+    // Followed only by words its siblings share: a value too (`/nodes/{name}/status`).
+    for (const next of child.words.keys()) if (VERSION.test(next) || (node.next?.get(next) ?? 0) < 2) return false
+  }
+  return true
+}
+
+/**
+ * The shared-continuation rule one level further, for two values in a row under a word
+ * (`/repos/{owner}/{repo}/issues`): the children's children are values too, and the words after them are
+ * shared. Stricter, like the rule after a value: the children must outnumber twice those words, which
+ * keeps `/api/v4/{projects,groups}/{id}/issues` (few children, many words) apart. Runs when a word is
+ * added two levels down; it walks at most the children's children (bounded by the node cap).
+ *
+ * @example
+ * sharesSecondContinuations(repos) // true once many owners' repositories lead to `issues`
+ */
+export function sharesSecondContinuations(node: Node): boolean {
+  const children = candidates(node)
+  if (children < SECOND_MIN_CHILDREN || node.words === null) return false
+  // The middle level must look like values: few of its words follow more than one child. Namespaces,
+  // whose next words (`pods`) follow many of them, are for the one-level rule.
+  let sharedMiddle = 0
+  if (node.next !== null) for (const count of node.next.values()) if (count >= 2) sharedMiddle++
+  if (node.next !== null && 4 * sharedMiddle > node.next.size) return false
+  let pairs = 0
+  const words = new Set<string>()
+  const count = (grandchild: Node): void => {
+    if (grandchild.words === null) return
+    for (const next of grandchild.words.keys()) {
+      if (VERSION.test(next)) continue
+      pairs++
+      words.add(next)
+    }
+  }
+  // Through the children's children, versions aside: `/apis/{apps,batch}/v1/namespaces` shares `namespaces`
+  // after a version, and the version says the groups are route words.
+  for (const [word, child] of node.words) {
+    if (child.confirmed || VERSION.test(word)) continue
+    if (child.words !== null) for (const [middle, grandchild] of child.words) if (!VERSION.test(middle)) count(grandchild)
+    if (child.param !== null) count(child.param)
+  }
+  return pairs >= 2 * SHARED_MIN_PAIRS && pairs >= SHARED_RATIO * words.size && children >= 2 * words.size
+}
+
+/**
+ * True when `child` has a next word `param` also has (versions aside).
+ *
+ * @example
+ * leadsLike(defaultNamespace, namespaces.param) // true: both lead to `events`
+ */
+export function leadsLike(child: Node, param: Node): boolean {
+  if (child.words === null || param.words === null) return false
+  for (const word of child.words.keys()) if (!VERSION.test(word) && param.words.has(word)) return true
+  return false
+}
