@@ -60,7 +60,7 @@ function settle(c: Collector, name: string, startedAt: number, cpuAt: number | u
 /**
  * Records into the request whose code is running (found through AsyncLocalStorage, so it works from any
  * depth of the app's code), or, outside a request, into a process-level collector shipped every flush.
- * Never throws: a bad name or value is dropped, counted in `stats()` and warned about once.
+ * Never throws: a bad name or value is dropped, counted in `stats()` and warned about (at most once a minute per kind).
  *
  * @example
  * import { metrics } from 'routemeter'
