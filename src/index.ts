@@ -7,6 +7,7 @@
 export { withMetrics, type RequestListener } from './adapters/wrap.js'
 export { connectMetrics, type ConnectMiddleware } from './adapters/connect.js'
 export { koaMetrics, type KoaMiddleware, type KoaContextLike } from './adapters/koa.js'
+export { fastifyMetrics, type FastifyMetricsPlugin, type FastifyInstanceLike, type FastifyRequestLike, type FastifyReplyLike, type FastifyHookLike } from './adapters/fastify.js'
 export { metrics, type Metrics, type MetricsStats } from './collect/metrics.js'
 export { normalizePath } from './collect/normalize-path.js'
 export { templateToName } from './collect/route-namer.js'
