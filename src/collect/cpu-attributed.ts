@@ -50,23 +50,33 @@ let idleSince = loop.idleTime
 
 // The preemption guard. A hold longer than LONG_HOLD_MS is charged at most the thread CPU that passed since the
 // last CPU sample, minus the busy time of the holds between that sample and this hold (which used at most that
-// much CPU). A sample is taken at a switch once CPU_SAMPLE_MS of busy time has passed since the last one: at
-// most ~2,000 reads per busy second (≈ 0.1% of a core), whatever the request rate and however long the loop
-// idles (counting wall time instead made a lightly loaded server read the clock on nearly every request).
-// Short holds, the vast majority, never read it. The error this leaves on a long hold is at most the
-// preempted part of the CPU_SAMPLE_MS before it.
+// much CPU; what the OS took from them is the guard's error, at most CPU_SAMPLE_MS). A sample is taken at a
+// switch once CPU_SAMPLE_MS of busy time has passed since the last one: at most ~1,000 reads (≈ 1.2 µs each)
+// per busy second, ≈ 0.1% of a core, whatever the request rate and however long the loop idles (the guard
+// before counted wall time, so a lightly loaded server read the clock on nearly every request). Short holds,
+// the vast majority, never read it.
 const LONG_HOLD_MS = 1
-const CPU_SAMPLE_MS = 0.5
+const CPU_SAMPLE_MS = 1
 let readCpu: () => number = () => 0
 let sampledCpu = 0
 let busySinceSample = 0
 
 /** Charges the running slot up to now (idle time taken out) and makes `next` the running one. */
 function switchTo(next: Slot): Slot {
+  return next === current ? next : switchAt(next, loop.idleTime)
+}
+
+/**
+ * `switchTo` for a switch in the same synchronous call stack as the last one (the listener returned): the loop
+ * cannot have waited in between, so libuv's idle counter is not read (≈ 60 ns a request).
+ */
+function switchBack(next: Slot): void {
+  if (next !== current) switchAt(next, idleSince)
+}
+
+function switchAt(next: Slot, idle: number): Slot {
   const previous = current
-  if (next === previous) return previous
   const now = performance.now()
-  const idle = loop.idleTime
   let held = now - since - (idle - idleSince)
   if (held > LONG_HOLD_MS) {
     const cpu = readCpu()
@@ -136,9 +146,7 @@ export function attributedClock(): CpuClock {
   return {
     mode: 'attributed',
     enter: (c) => switchTo(c),
-    leave: (previous) => {
-      switchTo(previous as Slot)
-    },
+    leave: (previous) => switchBack(previous as Slot),
     // CpuTime ends with the response: a handler that ends it and then burns 20 ms in a setImmediate was billed
     // 17.5 ms with RequestTime 0.9 ms. Later callbacks still switch to `c` (its store travels with them) but
     // `c.cpu`, what is reported, no longer moves.
