@@ -6,6 +6,8 @@
 //   /j/...  json:  three awaits (two of them real event-loop hops), then JSON.stringify of a ~20 KB
 //                  object built for this request. Shows the cost on a typical async API route.
 //   /c/...  cpu:   a fixed synchronous burn of ~1 ms. Shows the cost when the handler dominates.
+//   /a/...  await20: the json route's work behind 20 awaits (two real hops, 18 async middleware-like steps).
+//                  Shows whether a wrapper's cost grows with the awaits of a request.
 //
 // Each route answers on many paths (numbers, UUIDs, fixed words, nested ids; see paths.mjs) so that route
 // naming, name caches and cardinality limits see realistic input, not one URL repeated.
@@ -56,6 +58,27 @@ export async function json (req, res) {
   }
 }
 
+// One async step of a middleware chain: an async function whose result is awaited.
+async function step (n) { return n + 1 }
+
+export async function await20 (req, res) {
+  served.count++
+  try {
+    let n = 0
+    await hop()
+    for (let i = 0; i < 18; i++) n = await step(n)
+    await hop()
+    const payload = buildPayload(req.url)
+    payload.page = n - 17
+    const body = JSON.stringify(payload)
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+    res.end(body)
+  } catch (err) {
+    res.statusCode = 500
+    res.end(String(err))
+  }
+}
+
 // 480k xorshift steps take ~1 ms on the bench machine (Xeon, Node 20). Fixed work, not fixed time, so a
 // slower contender cannot shorten it.
 export const BURN_STEPS = 480_000
@@ -86,6 +109,7 @@ export function app (req, res) {
       case 116 /* t */: return tiny(req, res)
       case 106 /* j */: return json(req, res)
       case 99 /* c */: return cpu(req, res)
+      case 97 /* a */: return await20(req, res)
     }
   }
   return notFound(req, res)
@@ -103,7 +127,8 @@ export const TEMPLATES = [
 export const ROUTES = {
   tiny: { prefix: '/t', handler: tiny },
   json: { prefix: '/j', handler: json },
-  cpu: { prefix: '/c', handler: cpu }
+  cpu: { prefix: '/c', handler: cpu },
+  await20: { prefix: '/a', handler: await20 }
 }
 
 /** Registers the three routes on an Express app, one handler per template, like a real app would. */
@@ -121,10 +146,12 @@ export function checkResponse (routeName, status, body) {
   switch (routeName) {
     case 'tiny': return body === 'ok' ? null : `body ${JSON.stringify(body.slice(0, 40))}`
     case 'cpu': return body === BURN_RESULT ? null : `body ${JSON.stringify(body.slice(0, 40))}`
+    case 'await20':
     case 'json': {
       let parsed
       try { parsed = JSON.parse(body) } catch { return 'body is not JSON' }
       if (!Array.isArray(parsed.items) || parsed.items.length !== 100) return 'JSON without 100 items'
+      if (routeName === 'await20' && parsed.page !== 1) return `the 18 steps counted to ${parsed.page + 17}, not 18`
       if (body.length < 15_000 || body.length > 30_000) return `JSON body of ${body.length} bytes, expected ~20 KB`
       return null
     }

@@ -9,6 +9,12 @@ export const CONTENDERS = [
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },
   { name: 'rm-memory-window', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', cpu: 'window' }, routemeter: true },
   { name: 'rm-memory-nocpu', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', cpu: false }, routemeter: true },
+  // The same two, from an older build (ROUTEMETER_BENCH_DIST_BEFORE), only when that variable is set.
+  { name: 'rm-memory-before', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', dist: 'before' }, routemeter: true },
+  {
+    name: 'rm-memory-nocpu-before', base: 'bare', module: 'routemeter.mjs',
+    options: { sink: 'memory', cpu: false, dist: 'before' }, routemeter: true
+  },
   { name: 'rm-redis', base: 'bare', module: 'routemeter.mjs', options: { sink: 'redis' }, needs: 'redis', routemeter: true },
   { name: 'rm-statsd', base: 'bare', module: 'routemeter.mjs', options: { sink: 'statsd' }, needs: 'statsd', routemeter: true },
   { name: 'otel-http', base: 'bare', module: 'otel.mjs', options: {} },

@@ -15,9 +15,10 @@ import { parseArgs } from 'node:util'
 import { CONTENDERS } from './contenders.mjs'
 import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
 import { statsdReceiver, startRedis } from './lib/receivers.mjs'
+import { DIST } from './lib/dist.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
-const dist = path.join(here, '..', 'dist')
+const dist = DIST
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
   options: {

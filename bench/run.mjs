@@ -23,6 +23,7 @@ import { CONTENDERS } from './contenders.mjs'
 import { ROUTES, checkResponse } from './app.mjs'
 import { pathsFor } from './paths.mjs'
 import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
+import { DIST_BEFORE, distEntry } from './lib/dist.mjs'
 import { statsdReceiver, startRedis } from './lib/receivers.mjs'
 import { median, min, max, round, table } from './lib/stats.mjs'
 import { checkTargets } from './lib/targets.mjs'
@@ -80,7 +81,7 @@ async function selectContenders () {
   if (list.some(c => c.routemeter)) {
     let lib = null
     try {
-      const mod = await import(path.join(here, '..', 'dist', 'index.js'))
+      const mod = await import(distEntry())
       lib = mod.withMetrics ? mod : mod.default
     } catch (err) {
       left.push(`routemeter rows: cannot import dist/index.js (${err.message}); run npm run build`)
@@ -88,6 +89,7 @@ async function selectContenders () {
     if (lib && typeof lib.withMetrics !== 'function') left.push('routemeter rows: dist/index.js exports no withMetrics yet')
     list = list.filter(c => {
       if (!c.routemeter) return true
+      if (c.options.dist === 'before' && DIST_BEFORE === null) return false
       if (!lib || typeof lib.withMetrics !== 'function') return false
       const sink = `${c.options.sink}Sink`
       if (typeof lib[sink] !== 'function') { left.push(`${c.name}: dist/index.js exports no ${sink}`); return false }

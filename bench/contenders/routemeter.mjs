@@ -1,11 +1,13 @@
 // routemeter's withMetrics on bare node:http, zero route configuration, with one sink and one cpu mode per
-// contender. Imported from ../../dist: the bench measures the compiled library, as users run it.
+// contender. Imported from the build (../../dist, or ROUTEMETER_BENCH_DIST; `dist: 'before'` takes
+// ROUTEMETER_BENCH_DIST_BEFORE): the bench measures the compiled library, as users run it.
 import { app } from '../app.mjs'
+import { distEntry } from '../lib/dist.mjs'
 
 const MEMORY_SINK_MAX = 10_000
 
-export async function create ({ sink: sinkName, cpu, statsdPort, redisUrl, stream }) {
-  const lib = await import('../../dist/index.js')
+export async function create ({ sink: sinkName, cpu, dist, statsdPort, redisUrl, stream }) {
+  const lib = await import(distEntry(dist))
   const rm = lib.withMetrics ? lib : lib.default
   const errors = []
   let sink

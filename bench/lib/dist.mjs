@@ -1,0 +1,18 @@
+// Where the bench finds the compiled library. Default: the repository's dist/ (what `npm run bench` builds).
+// ROUTEMETER_BENCH_DIST points at another build (a private `tsc --outDir`, so a bench never rewrites the
+// shared dist/); ROUTEMETER_BENCH_DIST_BEFORE adds the `…-before` rows, an older build measured in the same
+// run, interleaved with the current one, so "before" and "after" share every noisy minute of the machine.
+import path from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+
+export const DIST = path.resolve(process.env.ROUTEMETER_BENCH_DIST ?? path.join(here, '..', '..', 'dist'))
+export const DIST_BEFORE = process.env.ROUTEMETER_BENCH_DIST_BEFORE ? path.resolve(process.env.ROUTEMETER_BENCH_DIST_BEFORE) : null
+
+/** The entry file URL of the build a contender uses (`dist: 'before'` for the older build). */
+export function distEntry (which) {
+  const dir = which === 'before' ? DIST_BEFORE : DIST
+  if (dir === null) throw new Error('the …-before contenders need ROUTEMETER_BENCH_DIST_BEFORE')
+  return pathToFileURL(path.join(dir, 'index.js')).href
+}

@@ -1,0 +1,132 @@
+// Side by side, at the same time: every contender's server runs under load at once, all pinned to one core,
+// each with its own load generator (all on the other core), and CPU per request is read over the same
+// windows for all of them. A slow second of the shared machine then slows every contender alike, so the
+// per-window difference to the base cancels it. run.mjs loads one server at a time and compares rounds; on
+// this machine its rounds of one contender swung by ±5 µs/request, more than the differences sought here.
+//
+//   node bench/paired.mjs --only floor,rm-memory,rm-memory-nocpu [--routes tiny,json,await20]
+//                         [--windows 12] [--window 1] [--connections 16] [--repeat 1] [--out path]
+//
+// --repeat N runs the whole thing N times with fresh processes and pools the windows. Each server is checked
+// like in run.mjs (answers, then what it recorded) before any window. Reported per contender and route: CPU
+// µs per request (median over windows) and added µs over its base: the median of the per-window paired
+// differences, [min…max]. Sharing the core changes absolute figures (each server gets 1/N of it, with more
+// context switches), not the comparison.
+import fs from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { request } from 'undici'
+import { ROUTES, checkResponse } from './app.mjs'
+import { CONTENDERS } from './contenders.mjs'
+import { pathsFor } from './paths.mjs'
+import { ask, cpuPlan, killAll, pinSelf, spawnNode } from './lib/child.mjs'
+import { median } from './lib/stats.mjs'
+
+const here = path.dirname(fileURLToPath(import.meta.url))
+const { values: args } = parseArgs({
+  options: {
+    only: { type: 'string' }, routes: { type: 'string' }, windows: { type: 'string' }, window: { type: 'string' },
+    connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' }
+  }
+})
+const wanted = new Set((args.only ?? 'floor,rm-memory,rm-memory-nocpu').split(','))
+for (const c of CONTENDERS) if (wanted.has(c.name)) wanted.add(c.base)
+const list = CONTENDERS.filter(c => wanted.has(c.name))
+const routes = args.routes ? args.routes.split(',') : Object.keys(ROUTES)
+const WINDOWS = Number(args.windows ?? 12)
+const WINDOW_S = Number(args.window ?? 1)
+const CONNECTIONS = Number(args.connections ?? 16)
+const REPEAT = Number(args.repeat ?? 1)
+const sleep = s => new Promise(resolve => setTimeout(resolve, s * 1000))
+const log = (...xs) => console.error(...xs)
+
+async function once (samples) {
+  const plan = cpuPlan()
+  if (plan) pinSelf(plan.load)
+  const procs = await Promise.all(list.map(async c => {
+    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server })
+    const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
+    const { port } = await ask(server, null, 'ready', 60_000, c.name)
+    await ask(load, null, 'ready', 30_000, `load for ${c.name}`)
+    return { c, server, load, port }
+  }))
+  for (const { c, port } of procs) {
+    for (const route of routes) {
+      for (const p of pathsFor(route).slice(0, 3)) {
+        const res = await request(`http://127.0.0.1:${port}${p}`)
+        const problem = checkResponse(route, res.statusCode, await res.body.text())
+        if (problem) throw new Error(`${c.name} answered GET ${p} wrongly: ${problem}`)
+      }
+    }
+  }
+  for (const route of routes) {
+    const runs = procs.map(p => {
+      const connected = ask(p.load, null, 'connected', 60_000, `load for ${p.c.name}`)
+      const done = ask(p.load, { type: 'run', port: p.port, route, connections: CONNECTIONS, pipelining: 1 }, 'done', 600_000, 'load')
+      return { p, connected, done }
+    })
+    await Promise.all(runs.map(r => r.connected))
+    await sleep(1.5) // warm-up under load
+    for (let w = 0; w < WINDOWS; w++) {
+      await Promise.all(procs.map(p => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)))
+      await sleep(WINDOW_S)
+      const got = await Promise.all(procs.map(p => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)))
+      const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
+      for (const c of list) {
+        const key = `${c.name}|${route}`
+        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [] })
+        const s = samples.get(key)
+        s.cpu.push(perReq.get(c.name))
+        s.added.push(perReq.get(c.name) - perReq.get(c.base))
+        s.rps.push(got[list.indexOf(c)].requests / WINDOW_S)
+      }
+    }
+    for (const r of runs) r.p.load.send({ type: 'end' })
+    const results = await Promise.all(runs.map(r => r.done))
+    for (const [i, result] of results.entries()) {
+      if (result.error || result.errors || result.non2xx) throw new Error(`${runs[i].p.c.name} on ${route}: ${JSON.stringify(result)}`)
+    }
+    log(`${route}: ${WINDOWS} windows done`)
+  }
+  for (const { c, server } of procs) {
+    const verdict = await ask(server, { type: 'verify' }, 'verified', 30_000, c.name)
+    if (!verdict.ok) throw new Error(`VERIFY FAILED, ${c.name}: ${verdict.detail}`)
+  }
+  for (const { server, load } of procs) { server.send({ type: 'exit' }); load.kill() }
+  await sleep(0.5)
+  killAll()
+}
+
+const started = Date.now()
+const samples = new Map()
+try {
+  log(`node ${process.version}; contenders ${list.map(c => c.name).join(',')}; routes ${routes.join(',')}; ` +
+    `${WINDOWS} windows of ${WINDOW_S} s × ${REPEAT}, ${CONNECTIONS} connections each`)
+  for (let i = 0; i < REPEAT; i++) await once(samples)
+} catch (err) {
+  killAll()
+  throw err
+}
+const f = (x, sign) => (sign && x > 0 ? '+' : '') + x.toFixed(1)
+const rows = []
+console.log('| server | base | route | req/s | cpu µs/req | added µs/req, median [min…max] of paired windows | added / base |')
+console.log('|---|---|---|--:|--:|--:|--:|')
+for (const route of routes) {
+  for (const c of list) {
+    const s = samples.get(`${c.name}|${route}`)
+    const base = median(samples.get(`${c.base}|${route}`).cpu)
+    const added = median(s.added)
+    const row = { server: c.name, base: c.base, route, rps: median(s.rps), cpuUsPerReq: median(s.cpu), addedUsPerReq: added,
+      addedUsPerReqRange: [Math.min(...s.added), Math.max(...s.added)], addedShare: added / base, windows: s.added.length }
+    rows.push(row)
+    console.log(`| ${c.name} | ${c.base} | ${route} | ${Math.round(row.rps)} | ${f(row.cpuUsPerReq)} | ` +
+      `${c.name === c.base ? '—' : `${f(added, true)} [${f(row.addedUsPerReqRange[0], true)}…${f(row.addedUsPerReqRange[1], true)}]`} | ` +
+      `${c.name === c.base ? '—' : `${(row.addedShare * 100).toFixed(1)}%`} |`)
+  }
+}
+const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))
+fs.mkdirSync(path.dirname(out), { recursive: true })
+fs.writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), windows: WINDOWS, windowS: WINDOW_S,
+  repeat: REPEAT, connections: CONNECTIONS, rows }, null, 2))
+log(`written ${path.relative(process.cwd(), out)} in ${Math.round((Date.now() - started) / 1000)} s`)
