@@ -12,6 +12,7 @@ import { defaultSink } from '../sinks/default.js'
 import { resolveOptions, type MetricsOptions } from '../options.js'
 import { countDrop } from '../util/drops.js'
 import { report, warningHandler } from '../util/warn.js'
+import { mountTemplate } from './express-mount.js'
 
 /** A response of `node:http`, `node:https` or the `node:http2` compatibility API. */
 export type AnyResponse = ServerResponse | Http2ServerResponse
@@ -23,7 +24,7 @@ type Measured = AnyResponse & { [kCollector]?: Collector }
 /** An HTTP/1 connection, carrying under each recorder's own key the responses it measures still open on it. */
 type Connection = { [key: symbol]: Set<Measured> | undefined; once?: (event: 'close', listener: (this: Connection) => void) => unknown }
 /** What Express (and Connect apps using Express' router) leave on the request. */
-type RoutedRequest = AnyRequest & { route?: { path?: unknown }; baseUrl?: string }
+type RoutedRequest = AnyRequest & { route?: { path?: unknown }; baseUrl?: string; app?: unknown }
 
 /** The per-wrapper state every adapter shares: options read once, a lean `begin` per request. */
 export interface Recorder {
@@ -90,8 +91,16 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     // Express sets `req.route` on the raw request when a route handled it; reading it here gives withMetrics
     // route templates on Express without the middleware.
     if (c.template === undefined && req.route !== undefined && typeof req.route?.path === 'string') {
-      c.template = req.route.path
-      c.templateBase = req.baseUrl ?? ''
+      const base = req.baseUrl ?? ''
+      // Under mounted routers, baseUrl is the matched path: the mount patterns are looked up instead (a
+      // WeakMap lookup and a string compare, or the mounts' own matchers when they have parameters).
+      const full = base === '' ? undefined : mountTemplate(req.app, req.route, req.route.path, base)
+      if (full !== undefined) {
+        c.template = full
+      } else {
+        c.template = req.route.path
+        c.templateBase = base
+      }
     }
     batcher.push(c)
   }

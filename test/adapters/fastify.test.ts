@@ -271,7 +271,8 @@ test('a Fastify app with the plugin answers byte for byte like one without it', 
     'a client error': get('/api/bad-input'),
     'a hijacked reply': get('/raw'),
     'a HEAD request': 'HEAD /users/alice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
-    'a JSON body': 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\nConnection: close\r\n\r\n{"n":5}',
+    'a JSON body': 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\n' +
+      'Connection: close\r\n\r\n{"n":5}',
   }
   for (const [name, raw] of Object.entries(scenarios)) {
     const [expected, actual] = await Promise.all([exchange(bare.port, raw), exchange(measured.port, raw)])
