@@ -1,7 +1,7 @@
 /**
  * The README's quick starts run as written: each snippet is cut out of README.md, run in a child process
  * (its `listen(3000)` moved to a free port), sent a request, and its metrics are looked for where the
- * README says they go: StatsD for the first, the default Redis stream for Koa and Express.
+ * README says they go: StatsD for the first, the default Redis stream for Koa, Express and Fastify.
  */
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -53,11 +53,12 @@ Readme.after(async () => {
   rmSync(scratch, { recursive: true, force: true })
 })
 
-Readme('the README has the three quick starts: node:http, Koa, Express', () => {
-  assert.is(snippets.length, 3)
+Readme('the README has the four quick starts: node:http, Koa, Express, Fastify', () => {
+  assert.is(snippets.length, 4)
   assert.match(snippets[0]!, /statsdSink/)
   assert.match(snippets[1]!, /koaMetrics/)
   assert.match(snippets[2]!, /connectMetrics/)
+  assert.match(snippets[3]!, /fastifyMetrics/)
 })
 
 Readme('node:http: the response is served and its metrics reach StatsD', async () => {
@@ -72,10 +73,10 @@ Readme('node:http: the response is served and its metrics reach StatsD', async (
   }
 })
 
-for (const [index, framework] of [[1, 'Koa'], [2, 'Express']] as const) {
+for (const [index, framework] of [[1, 'Koa'], [2, 'Express'], [3, 'Fastify']] as const) {
   Readme(`${framework}: the response is served, the first flush says where metrics go, and they reach the default Redis stream`, async () => {
     if (!enabled) return
-    // Both snippets write to the default stream "routemeter": emptied first, so what is there is this one's.
+    // These snippets all write to the default stream "routemeter": emptied first, so what is there is this one's.
     await command(redis!.port, undefined, 'DEL routemeter')
     const stderr = await runSnippet(snippets[index]!, { ROUTEMETER_REDIS_URL: redis!.url, ROUTEMETER_STATSD: '' }, async (port) => {
       const res = await fetch(`http://127.0.0.1:${port}/users/42`)
