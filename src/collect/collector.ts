@@ -43,8 +43,9 @@ export class Collector {
   /** The framework's route template (`/users/:id`), when one matched. */
   template: string | undefined = undefined
   /**
-   * The concrete path a template is mounted under (Express' `req.baseUrl`: `/api/users/42/posts`). Express
-   * keeps the matched path, not the mount pattern, so this part is named by the id heuristic.
+   * The concrete path a template is mounted under (Express' `req.baseUrl`: `/api/users/42/posts`), named by the
+   * heuristic only when the mount pattern cannot be recovered (a RegExp mount, a sub-app): the recorder
+   * prefers the pattern of the `use()` chain the request came through (adapters/express-mount.ts).
    */
   templateBase = ''
   /** Dimensions: the shared defaults until the app sets one, then a private copy. */
