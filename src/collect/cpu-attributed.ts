@@ -98,8 +98,8 @@ function switchAt(next: Slot, idle: number): Slot {
   return previous
 }
 
-function onCallback(): void {
-  switchTo(requestContext.getStore() ?? OUTSIDE)
+function onCallback(store: Slot | undefined): void {
+  switchTo(store ?? OUTSIDE)
 }
 
 let mechanism: { hook: SwitchHookKind; cpu: ThreadCpuKind } | undefined
@@ -110,7 +110,7 @@ function install(): void {
   sampledCpu = readCpu()
   since = performance.now()
   idleSince = loop.idleTime
-  mechanism = { hook: installSwitchHook(onCallback), cpu: cpu.kind }
+  mechanism = { hook: installSwitchHook<Slot>(requestContext, onCallback), cpu: cpu.kind }
 }
 
 /**

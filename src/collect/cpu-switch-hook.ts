@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, createHook, type HookCallbacks } from 'node:async_hooks'
+import { AsyncLocalStorage, AsyncResource, createHook, executionAsyncResource, type HookCallbacks } from 'node:async_hooks'
 import { promiseHooks } from 'node:v8'
 
 /*
@@ -48,21 +48,44 @@ function hookWithoutPromises(before: () => void): ReturnType<typeof createHook> 
 }
 
 /**
- * Calls `before` right before every callback the event loop runs (timers, I/O, immediates, nextTick, promise
- * reactions), with the callback's AsyncLocalStorage context already in place. Process-wide and permanent.
+ * The symbol under which an AsyncResource keeps its AsyncContextFrame (a Map from each AsyncLocalStorage to its
+ * store), found once on a probe; undefined when the runtime keeps it elsewhere.
+ */
+function frameSymbol(): symbol | undefined {
+  return Object.getOwnPropertySymbols(new AsyncResource('routemeter-probe')).find((s) => s.description === 'context_frame')
+}
+
+/**
+ * Calls `onStore(store)` right before every callback the event loop runs (timers, I/O, immediates, nextTick,
+ * promise reactions), with the store of `storage` that callback runs with. Process-wide and permanent.
+ *
+ * One exception to "the context is already in place", on AsyncContextFrame: `AsyncResource.runInAsyncScope`
+ * (behind `AsyncResource.bind` and `AsyncLocalStorage.bind`, the remedies README gives for callback-style
+ * pooling) emits `before` and only then enters the resource's frame, so `getStore()` in the hook still reads
+ * the caller's store (Node 24.22 and 22.23: the caller's, then the bound one inside). For AsyncResources the
+ * hook reads the store from the resource's own frame instead: one `instanceof` per non-promise callback.
  *
  * @example
- * const kind = installSwitchHook(() => switchTo(requestContext.getStore() ?? OUTSIDE))
+ * const kind = installSwitchHook(requestContext, (store) => switchTo(store ?? OUTSIDE))
  */
-export function installSwitchHook(before: () => void): SwitchHookKind {
-  if (storesOnContextFrames() && typeof promiseHooks?.onBefore === 'function') {
-    const hook = hookWithoutPromises(before)
+export function installSwitchHook<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | undefined) => void): SwitchHookKind {
+  const onPromise = (): void => onStore(storage.getStore())
+  const kFrame = frameSymbol()
+  if (storesOnContextFrames() && kFrame !== undefined && typeof promiseHooks?.onBefore === 'function') {
+    const hook = hookWithoutPromises(() => {
+      const resource: unknown = executionAsyncResource()
+      if (resource instanceof AsyncResource) {
+        onStore((resource as unknown as Record<symbol, Map<unknown, T> | undefined>)[kFrame]?.get(storage))
+      } else {
+        onStore(storage.getStore())
+      }
+    })
     if (hook !== undefined) {
       hook.enable()
-      promiseHooks.onBefore(before)
+      promiseHooks.onBefore(onPromise)
       return 'v8-promise-hooks'
     }
   }
-  createHook({ before }).enable()
+  createHook({ before: onPromise }).enable()
   return 'async-hooks'
 }
