@@ -1,25 +1,55 @@
 /**
- * Aggregation of one decoded entry into series (group × metric → count, sum, min, max). Keys are integers
- * built from dictionary indices, so no string is created per record.
+ * Aggregation of one decoded entry into series: group × metric → count, sum, min, max, and for a timer its
+ * sketch. Groups carry the status code and whether the records were aborted, so every request series has a
+ * status class. Keys are integers built from dictionary indices, so no string is created per record.
  */
 import { inRange } from '../collect/metric-rules.js'
+import { Sketch } from '../pipeline/sketch.js'
 import { forEachMetric, type DecodedBatch } from '../pipeline/stream-encoding.js'
 import { countDrop } from '../util/drops.js'
-import type { AgentEntry, Series } from './publisher.js'
+import type { AgentEntry, Series, StatusClass } from './publisher.js'
 
 /**
- * Aggregates every metric value of `batch` per (group, type, name). A value beyond ±1e15 (`MAX_METRIC_VALUE`)
- * is left out and counted as a `value` drop: routemeter's own encoder never writes one, and with every value
- * in range no sum over an entry (≤ 1 MB, so < 10^6 values) can overflow to `Infinity`, which InfluxDB would
- * refuse, dead-lettering the whole entry.
+ * The status class of a request: `aborted` when the client hung up before the response finished, else
+ * `1xx`…`5xx` from the status code, `other` for a code outside 100–599.
  *
  * @example
- * for (const s of aggregate(batch)) console.log(s.group.route, s.name, s.sum / s.count)
+ * statusClass(404, false) // '4xx'
+ * statusClass(0, true)    // 'aborted'
+ */
+export function statusClass(status: number, aborted: boolean): StatusClass {
+  if (aborted) return 'aborted'
+  const c = Math.floor(status / 100)
+  return c >= 1 && c <= 5 ? (`${c}xx` as StatusClass) : 'other'
+}
+
+/**
+ * Aggregates every metric of `batch` per (group, type, name). A v=2 entry arrives aggregated (its series
+ * share the decoded sketches); a v=1 entry's rows are summed here (the decoder split its groups by status
+ * and aborted) and each timer value goes into a sketch. A value beyond ±1e15 (`MAX_METRIC_VALUE`) is left out and counted as a
+ * `value` drop: routemeter's own encoder never writes one, and with every value in range no sum over an
+ * entry (≤ 1 MB, so < 10^6 values) can overflow to `Infinity`, which InfluxDB would refuse, dead-lettering
+ * the whole entry.
+ *
+ * @example
+ * for (const s of aggregate(batch)) console.log(s.group.route, s.statusClass, s.name, s.sum / s.count, s.sketch?.quantile(0.99))
  */
 export function aggregate(batch: DecodedBatch): Series[] {
+  if (batch.version === 2) {
+    const classes = batch.groups.map((g) => (g.kind === 'request' ? statusClass(g.status ?? 0, g.aborted === true) : undefined))
+    return batch.summaries.map((s) => ({
+      group: batch.groups[s.group], type: s.type, name: batch.strings[s.name],
+      count: s.count, sum: s.sum, min: s.min, max: s.max, sketch: s.sketch, statusClass: classes[s.group],
+    }))
+  }
+  return aggregateRows(batch)
+}
+
+function aggregateRows(batch: DecodedBatch): Series[] {
   const out: Series[] = []
   const byKey = new Map<number, Series>()
   const names = batch.strings.length
+  const classes = batch.groups.map((g) => (g.kind === 'request' ? statusClass(g.status ?? 0, g.aborted === true) : undefined))
   let outOfRange = 0
   forEachMetric(batch, (g, type, nameIndex, value) => {
     if (!inRange(value)) { outOfRange++; return }
@@ -27,7 +57,11 @@ export function aggregate(batch: DecodedBatch): Series[] {
     const key = (g * names + nameIndex) * 2 + (type === 'timer' ? 1 : 0)
     const series = byKey.get(key)
     if (series === undefined) {
-      const created: Series = { group: batch.groups[g], type, name: batch.strings[nameIndex], count: 1, sum: value, min: value, max: value }
+      const created: Series = {
+        group: batch.groups[g], type, name: batch.strings[nameIndex], count: 1, sum: value, min: value, max: value,
+        sketch: type === 'timer' ? new Sketch() : undefined, statusClass: classes[g],
+      }
+      created.sketch?.add(value)
       byKey.set(key, created)
       out.push(created)
     } else {
@@ -35,6 +69,7 @@ export function aggregate(batch: DecodedBatch): Series[] {
       series.sum += value
       if (value < series.min) series.min = value
       if (value > series.max) series.max = value
+      series.sketch?.add(value)
     }
   })
   if (outOfRange > 0) countDrop('value', outOfRange)

@@ -35,6 +35,8 @@ export interface InfluxV1Options {
   timeoutMs?: number
   /** Told when the publisher created the missing database (a typo in `db` would create a new one). Default: a `RouteMeterWarning` (code `RM_AGENT_INFLUX`). */
   onError?: ErrorHandler
+  /** Tag request series with the exact status code (`status=404`) besides `status_class`. Default false. */
+  statusCode?: boolean
 }
 
 /** InfluxDB 2.x (or 3.x / Cloud v2 API): org, bucket and an API token (`Authorization: Token …`). */
@@ -44,6 +46,8 @@ export interface InfluxV2Options {
   bucket: string
   token: string
   timeoutMs?: number
+  /** Tag request series with the exact status code (`status=404`) besides `status_class`. Default false. */
+  statusCode?: boolean
 }
 
 export type InfluxPublisherOptions = InfluxV1Options | InfluxV2Options
@@ -51,7 +55,8 @@ export type InfluxPublisherOptions = InfluxV1Options | InfluxV2Options
 /**
  * A publisher writing to InfluxDB. Point identity is deterministic per stream entry (timestamp derived from
  * the entry id), so redelivery overwrites instead of duplicating: `SELECT sum("count") FROM "RequestTime"`
- * stays the exact number of requests.
+ * stays the exact number of requests. Request series are tagged `status_class` (`2xx`…`5xx`, `aborted`),
+ * and `status` too with `statusCode: true`; timers carry `p50`, `p90`, `p99` and their bucket counts.
  *
  * @example
  * startAgent({ publishers: [influxPublisher({ url: 'http://influx:8086', db: 'metrics' })] })
@@ -63,6 +68,8 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
   try { base = new URL(String(options.url)) } catch { throw new TypeError('routemeter: influxPublisher `url` must be an http(s) URL') }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('routemeter: influxPublisher `url` must be an http(s) URL')
   const timeoutMs = options.timeoutMs ?? 10_000
+  if (options.statusCode !== undefined && typeof options.statusCode !== 'boolean') throw new TypeError('routemeter: influxPublisher `statusCode` must be a boolean')
+  const lineOptions = { statusCode: options.statusCode === true }
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new TypeError('routemeter: influxPublisher `timeoutMs` must be a positive integer')
 
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
@@ -166,7 +173,7 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
             'and later entries share its millisecond'
           throw new PublishError(`refused: no InfluxDB timestamp for this entry id (${why}): ${entry.id}`, { permanent: true })
         }
-        const lines = seriesToLines(entry.series(), timestamp)
+        const lines = seriesToLines(entry.series(), timestamp, lineOptions)
         if (lines === '') continue
         body += body === '' ? lines : '\n' + lines
       }

@@ -3,6 +3,7 @@
  * in Redis only once every publisher's `publish` resolved, so a publisher resolves only when the backend
  * has the data (InfluxDB answered 204), or when it has done all it can (StatsD over UDP).
  */
+import type { Sketch } from '../pipeline/sketch.js'
 import type { DecodedBatch, DecodedGroup } from '../pipeline/stream-encoding.js'
 
 /** One stream entry, decoded, with its per-series aggregate computed on first use and shared by publishers. */
@@ -23,7 +24,17 @@ export interface Series {
   sum: number
   min: number
   max: number
+  /**
+   * Timers: the values' quantile sketch (relative error ≤ 1.08 %, see sketch.ts). Shared by every
+   * publisher of the entry: `clone()` before merging into it.
+   */
+  sketch?: Sketch
+  /** Request series: `1xx`…`5xx`, `aborted`, or `other`; the exact code is `group.status`. */
+  statusClass?: StatusClass
 }
+
+/** Status class of a request series (`aborted`: the client hung up before the response finished). */
+export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'aborted' | 'other'
 
 /**
  * Receives decoded entries. Reject with a {@link PublishError}: `permanent: true` when the backend refused

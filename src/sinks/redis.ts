@@ -3,7 +3,7 @@
  * p <payload>`), read later by `routemeter agent`.
  *
  * ```
- * send(batch) ─► encodeBatch (v=1, ≤ maxEntryBytes each) ─► Backlog (≤ maxBacklog records, oldest dropped)
+ * send(batch) ─► encodeBatch (v=1|2, ≤ maxEntryBytes each) ─► Backlog (≤ maxBacklog records, oldest dropped)
  *                                                               │ pump: ≤ 32 XADDs in flight (pipelined)
  *               Redis up ◄──────────────────────────────────────┘
  *               Redis down: entries stay in the Backlog, one warning, reconnect with backoff (unref'd timer)
@@ -46,6 +46,13 @@ export interface RedisSinkOptions {
   connectTimeoutMs?: number
   /** Receives outage warnings and undeliverable-data reports (passwords redacted). Default: a `RouteMeterWarning` (README, Warnings). */
   onError?: ErrorHandler
+  /**
+   * Stream schema: `1` (default: one row per record) or `2` (per route, method, status and dimensions: counter
+   * sums and a quantile sketch per timer, ≈ 5–18 bytes a request instead of ≈ 48 at 500–2,000 requests a
+   * flush). Agents from this release read both; an older agent dead-letters v=2 entries, so upgrade the agents
+   * first, then switch the apps to 2.
+   */
+  encoding?: 1 | 2
 }
 
 /** What a {@link redisSink} has done so far. */
@@ -113,6 +120,8 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   const connectTimeoutMs = nonNegativeInt(options.connectTimeoutMs, 2000, 'connectTimeoutMs')
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
   const onError: ErrorHandler = options.onError ?? warningHandler('RM_REDIS')
+  if (options.encoding !== undefined && options.encoding !== 1 && options.encoding !== 2) throw new TypeError('routemeter: `encoding` must be 1 or 2')
+  const encodeOptions = { version: options.encoding ?? 1 }
   // Trim arguments are built once; the per-entry XADD only adds the three fields.
   const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
 
@@ -175,7 +184,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       lastDropWarning = Date.now()
       report(`${count} records were dropped: the backlog (maxBacklog ${maxBacklog}) was full while Redis was unreachable or slower than the app (counter ${DROPPED_BACKLOG_COUNTER})`)
     }
-    const [entry] = encodeBatch([record], maxEntryBytes).entries
+    const [entry] = encodeBatch([record], maxEntryBytes, encodeOptions).entries
     inFlight++
     c.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p }, trim).then(
       () => { inFlight--; entriesDelivered++; pump(); settleWaiters() },
@@ -263,7 +272,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     try {
       if (batch.length === 0) return
       if (state === 'closed') { countDrop('close', batch.length); return }
-      const { entries, dropped } = encodeBatch(batch, maxEntryBytes)
+      const { entries, dropped } = encodeBatch(batch, maxEntryBytes, encodeOptions)
       if (dropped > 0) {
         droppedOversize += dropped
         countDrop('sink', dropped)

@@ -5,7 +5,7 @@ import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { entryTimestampNs, seriesToLines } from '../../src/agent/influx-line.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import type { AgentEntry } from '../../src/agent/publisher.js'
-import { decodeEntry, encodeBatch, STREAM_ENCODING_VERSION } from '../../src/pipeline/stream-encoding.js'
+import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
 import { dropTotals } from '../../src/util/drops.js'
 import { startInfluxd, type Influxd } from '../support/influxd.js'
 import { INFLUXD, servicesAvailable } from '../support/services.js'
@@ -95,7 +95,7 @@ it('values that would overflow a sum are left out and counted: the entry is stil
   const strings = ['', 'users.id', 'GET', 'RequestTime', 'big']
   const row = [0, 200, 0, 0, 1, 4, 1e308, 1, 3, 2]
   const payload = JSON.stringify({ t: 1763798400000, s: strings, d: [[]], g: [0, 0, 1, 2, 0], r: [...row, ...row] })
-  const e = agentEntry('1763798400000-2', decodeEntry(STREAM_ENCODING_VERSION, payload))
+  const e = agentEntry('1763798400000-2', decodeEntry('1', payload))
   const lines = linesOf(e)
   assert.not.match(lines, /Infinity|NaN/)
   await pub.publish([e])

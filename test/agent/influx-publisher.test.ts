@@ -76,17 +76,38 @@ test('escaping covers every line protocol special character', () => {
   assert.is(escapeTag('line\nbreak'), 'line\\ break')
 })
 
-test('one point per series per entry with count, sum, min and max, tags sorted, empty tags left out', () => {
+test('one point per series per entry with count, sum, min, max, quantiles and buckets; tags sorted, empty tags left out', () => {
   const e = entry('1763798400123-7', [
     record({ timers: { RequestTime: 2 } }), record({ timers: { RequestTime: 6 }, counters: { Failure: 1, ClientError: 0 } }),
     record({ kind: 'process', route: '', method: '', dimensions: {}, counters: { 'jobs.done': 3 }, timers: {} }),
   ])
+  // Buckets: 2 ms is b32 (2^(32/32)), 6 ms is b83 (2^(82/32) ≈ 5.91 < 6 ≤ 2^(83/32) ≈ 6.04). p99 of two values is
+  // the lower one (rank ⌊0.99 · 1⌋ = 0): clamped to min, exact.
   assert.is(seriesToLines(e.series(), entryTimestampNs(e.id) as string), [
-    'Failure,method=GET,route=users.id,service=shop count=2i,sum=1,min=0,max=1 1763798400123000007',
-    'ClientError,method=GET,route=users.id,service=shop count=2i,sum=0,min=0,max=0 1763798400123000007',
-    'RequestTime,method=GET,route=users.id,service=shop count=2i,sum=8,min=2,max=6 1763798400123000007',
+    'Failure,method=GET,route=users.id,service=shop,status_class=2xx count=2i,sum=1,min=0,max=1 1763798400123000007',
+    'ClientError,method=GET,route=users.id,service=shop,status_class=2xx count=2i,sum=0,min=0,max=0 1763798400123000007',
+    'RequestTime,method=GET,route=users.id,service=shop,status_class=2xx count=2i,sum=8,min=2,max=6,p50=2,p90=2,p99=2,b32=1i,b83=1i 1763798400123000007',
     'jobs.done count=1i,sum=3,min=3,max=3 1763798400123000007',
   ].join('\n'))
+})
+
+test('status_class on every request series; the exact status only with statusCode, replacing a dimension of that name', () => {
+  const e = entry('9-0', [
+    record({ status: 404, dimensions: { status: 'dim' } }), record({ status: 401, dimensions: { status: 'dim' } }),
+    record({ status: 0, aborted: true, dimensions: { status: 'dim' } }),
+  ])
+  const classes = seriesToLines(e.series(), '9000000').split('\n').filter((l) => l.startsWith('RequestTime'))
+  assert.equal(classes.map((l) => l.split(' ')[0]).sort(), [
+    'RequestTime,method=GET,route=users.id,status=dim,status_class=4xx',
+    'RequestTime,method=GET,route=users.id,status=dim,status_class=aborted',
+  ])
+  assert.match(classes.find((l) => l.includes('4xx'))!, / count=2i,/)
+  const codes = seriesToLines(e.series(), '9000000', { statusCode: true }).split('\n').filter((l) => l.startsWith('RequestTime'))
+  assert.equal(codes.map((l) => l.split(' ')[0]).sort(), [
+    'RequestTime,method=GET,route=users.id,status=0,status_class=aborted',
+    'RequestTime,method=GET,route=users.id,status=401,status_class=4xx',
+    'RequestTime,method=GET,route=users.id,status=404,status_class=4xx',
+  ])
 })
 
 test('series that would share a point identity are merged; a counter named like a timer goes to <name>.counter', () => {
@@ -95,11 +116,14 @@ test('series that would share a point identity are merged; a counter named like 
     record({ dimensions: { service: 'shop', route: 'ignored' }, counters: { db: 2 }, timers: { RequestTime: 3, db: 30 } }),
   ])
   const lines = seriesToLines(e.series(), entryTimestampNs(e.id) as string).split('\n').sort()
+  // p50 of {10, 30} is the lower value's bucket (10.04, within 1.08 %); of {1, 3} it is clamped to min, 1.
   assert.equal(lines, [
-    'RequestTime,method=GET,route=users.id,service=shop count=2i,sum=4,min=1,max=3 5000000',
-    'db,method=GET,route=users.id,service=shop count=2i,sum=40,min=10,max=30 5000000',
-    'db.counter,method=GET,route=users.id,service=shop count=2i,sum=3,min=1,max=2 5000000',
+    'RequestTime,method=GET,route=users.id,service=shop,status_class=2xx count=2i,sum=4,min=1,max=3,p50=1,p90=1,p99=1,b0=1i,b51=1i 5000000',
+    'db,method=GET,route=users.id,service=shop,status_class=2xx count=2i,sum=40,min=10,max=30,p50=10.042457069878013,p90=10.042457069878013,p99=10.042457069878013,b107=1i,b158=1i 5000000',
+    'db.counter,method=GET,route=users.id,service=shop,status_class=2xx count=2i,sum=3,min=1,max=2 5000000',
   ])
+  // The merge worked on copies: the entry's own series still hold one value each.
+  assert.ok(e.series().every((s) => s.sketch === undefined || s.sketch.count === 1))
 })
 
 test('bad options throw a TypeError naming the option', () => {
@@ -279,7 +303,7 @@ test('the v2 API gets /api/v2/write with org, bucket, ns precision and a Token h
     assert.is(seen[0].url, '/api/v2/write?org=my+org&bucket=web%26co&precision=ns')
     assert.is(seen[0].headers.authorization, 'Token s3cr3t-token')
     assert.match(String(seen[0].headers['content-type']), /^text\/plain/)
-    assert.match(seen[0].body, /^Failure,method=GET,route=users\.id,service=shop count=1i,sum=0,min=0,max=0 1763798400000000003$/m)
+    assert.match(seen[0].body, /^Failure,method=GET,route=users\.id,service=shop,status_class=2xx count=1i,sum=0,min=0,max=0 1763798400000000003$/m)
     status = 401
     try { await pub.publish([entry('1763798400000-4', [record()])]); assert.unreachable() } catch (e) {
       assert.instance(e, PublishError)

@@ -21,8 +21,9 @@ function request(i: number, over: Partial<MetricRecord> = {}): MetricRecord {
   }
 }
 
+/** Through schema v=1, the one that carries records (v=2 carries summaries: stream-summary.test.ts). */
 function decodeAll(batch: MetricRecord[], maxBytes?: number): MetricRecord[] {
-  const { entries } = encodeBatch(batch, maxBytes)
+  const { entries } = encodeBatch(batch, maxBytes, { version: 1 })
   return entries.flatMap((e) => toRecords(decodeEntry(e.v, e.p)))
 }
 
@@ -45,22 +46,25 @@ test('records differing only in prefix, kind or dimensions stay distinct', () =>
   assert.equal(decodeAll(batch), batch)
 })
 
-test('one batch becomes one entry carrying version 1 and the record count', () => {
+test('one batch becomes one entry carrying version 2 and the record count', () => {
   const { entries, dropped } = encodeBatch(Array.from({ length: 10 }, (_, i) => request(i)))
   assert.is(entries.length, 1)
   assert.is(entries[0].v, STREAM_ENCODING_VERSION)
+  assert.is(STREAM_ENCODING_VERSION, '2')
   assert.is(entries[0].n, 10)
   assert.is(dropped, 0)
 })
 
-test('a typical request costs well under 100 bytes in an entry', () => {
-  const { entries } = encodeBatch(Array.from({ length: 1000 }, (_, i) => request(i)))
-  assert.ok(entries[0].bytes / 1000 < 100, `${entries[0].bytes / 1000} bytes per record`)
+test('a typical request costs well under 100 bytes in an entry, in either schema', () => {
+  for (const version of [1, 2] as const) {
+    const { entries } = encodeBatch(Array.from({ length: 1000 }, (_, i) => request(i)), undefined, { version })
+    assert.ok(entries[0].bytes / 1000 < 100, `v${version}: ${entries[0].bytes / 1000} bytes per record`)
+  }
 })
 
 test('a batch bigger than the byte cap splits into entries that each fit, in record order', () => {
   const batch = Array.from({ length: 2000 }, (_, i) => request(i))
-  const { entries } = encodeBatch(batch, 8 * 1024)
+  const { entries } = encodeBatch(batch, 8 * 1024, { version: 1 })
   assert.ok(entries.length > 5, `${entries.length} entries`)
   for (const e of entries) assert.ok(e.bytes <= 8 * 1024, `${e.bytes} bytes`)
   assert.equal(entries.reduce((n, e) => n + e.n, 0), 2000)
@@ -76,7 +80,7 @@ test('the byte cap counts UTF-8 bytes, not string length', () => {
 
 test('a single record larger than the cap is dropped and counted, the rest still go', () => {
   const batch = [request(1), request(2, { dimensions: { big: 'x'.repeat(5000) } }), request(3)]
-  const { entries, dropped } = encodeBatch(batch, 2048)
+  const { entries, dropped } = encodeBatch(batch, 2048, { version: 1 })
   assert.is(dropped, 1)
   assert.equal(entries.flatMap((e) => toRecords(decodeEntry(e.v, e.p))), [batch[0], batch[2]])
 })
@@ -126,7 +130,7 @@ test('a dimension named __proto__ stays an own key and does not touch prototypes
   assert.equal(Object.keys(r.dimensions), ['__proto__'])
 })
 
-test('forEachMetric visits every counter and timer with its group', () => {
+test('forEachMetric visits every timer value and every counter sum with its group (v=2)', () => {
   const { entries } = encodeBatch(Array.from({ length: 30 }, (_, i) => request(i)))
   const batch = decodeEntry(entries[0].v, entries[0].p)
   let timers = 0
@@ -142,7 +146,7 @@ test('forEachMetric visits every counter and timer with its group', () => {
 
 test('decode rejects an unknown version with a StreamDecodeError of reason version', () => {
   const { entries } = encodeBatch([request(1)])
-  for (const v of ['2', '', undefined, 1]) {
+  for (const v of ['3', '', undefined, 1, 2]) {
     try { decodeEntry(v, entries[0].p); assert.unreachable() } catch (e) {
       assert.instance(e, StreamDecodeError)
       assert.is((e as StreamDecodeError).reason, 'version')
@@ -151,7 +155,7 @@ test('decode rejects an unknown version with a StreamDecodeError of reason versi
 })
 
 test('decode rejects garbage with a StreamDecodeError and never anything else', () => {
-  const good = JSON.parse(encodeBatch([request(1), request(2)]).entries[0].p) as Record<string, unknown[]>
+  const good = JSON.parse(encodeBatch([request(1), request(2)], undefined, { version: 1 }).entries[0].p) as Record<string, unknown[]>
   const bad: unknown[] = [
     undefined, 42, '', 'not json', '[]', 'null', '{}', '{"t":"x","s":[],"d":[],"g":[],"r":[]}',
     JSON.stringify({ ...good, s: [1] }),
@@ -168,7 +172,7 @@ test('decode rejects garbage with a StreamDecodeError and never anything else', 
     JSON.stringify({ ...good, r: [0, 200, 0, 0, 0, -1] }),
   ]
   // Plus every truncation of a real payload: none may throw anything but StreamDecodeError.
-  const text = encodeBatch([request(1), request(2)]).entries[0].p
+  const text = encodeBatch([request(1), request(2)], undefined, { version: 1 }).entries[0].p
   for (let cut = 0; cut < text.length; cut += 3) bad.push(text.slice(0, cut))
   for (const p of bad) {
     try { decodeEntry('1', p); assert.unreachable(`accepted ${String(p)}`) } catch (e) {
