@@ -2,7 +2,11 @@
 /**
  * Agent drain rate and the app-side cost of redisSink, on the compiled code (`npm run build` first).
  *
- *   node bench/agent-drain.mjs [--requests 1000000] [--per-entry 2000] [--influx-requests 300000]
+ *   node bench/agent-drain.mjs [--requests 1000000] [--per-entry 2000] [--influx-requests 300000] [--encoding 2]
+ *
+ * `ROUTEMETER_DIST=/path/to/dist` benches another build (e.g. `npx tsc -p tsconfig.build.json --outDir /tmp/x/dist`,
+ * with /tmp/x/package.json and /tmp/x/node_modules beside it). `--encoding 1|2` picks the stream schema the
+ * entries (and the app-side redisSink) are written in; default 2.
  *
  * 1. drain → discard: a private redis-server (no persistence) is filled with entries of realistic request
  *    records, then one agent drains them into a publisher that aggregates each entry (`series()`) and
@@ -20,20 +24,28 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
+import { pathToFileURL } from 'node:url'
 import { createClient } from 'redis'
-import { encodeBatch } from '../dist/pipeline/stream-encoding.js'
-import { startAgent } from '../dist/agent/agent.js'
-import { influxPublisher } from '../dist/agent/influx-publisher.js'
-import { redisSink } from '../dist/sinks/redis.js'
-import { memorySink } from '../dist/sinks/memory.js'
+
+const DIST = process.env.ROUTEMETER_DIST
+  ? pathToFileURL(join(process.env.ROUTEMETER_DIST, '/')).href
+  : new URL('../dist/', import.meta.url).href
+const { encodeBatch } = await import(new URL('pipeline/stream-encoding.js', DIST).href)
+const { startAgent } = await import(new URL('agent/agent.js', DIST).href)
+const { influxPublisher } = await import(new URL('agent/influx-publisher.js', DIST).href)
+const { redisSink } = await import(new URL('sinks/redis.js', DIST).href)
+const { memorySink } = await import(new URL('sinks/memory.js', DIST).href)
 
 const { values } = parseArgs({
   options: {
     requests: { type: 'string', default: '1000000' },
     'per-entry': { type: 'string', default: '2000' },
     'influx-requests': { type: 'string', default: '300000' },
+    encoding: { type: 'string', default: '2' },
   },
 })
+const ENCODING = Number(values.encoding)
+if (ENCODING !== 1 && ENCODING !== 2) throw new Error('--encoding must be 1 or 2')
 const REQUESTS = Number(values.requests)
 const PER_ENTRY = Number(values['per-entry'])
 const INFLUX_REQUESTS = Number(values['influx-requests'])
@@ -95,7 +107,7 @@ async function fill(url, stream, requests) {
   for (let sent = 0; sent < requests;) {
     const n = Math.min(PER_ENTRY, requests - sent)
     const pending = []
-    for (const e of encodeBatch(batch(n, sent)).entries) {
+    for (const e of encodeBatch(batch(n, sent), undefined, { version: ENCODING }).entries) {
       bytes += e.bytes
       entries++
       pending.push(client.xAdd(stream, '*', { v: e.v, n: String(e.n), p: e.p }))
@@ -129,7 +141,8 @@ async function main() {
     // 1. into a discarding publisher (aggregation included: that is the agent's own work)
     const discard = { name: 'discard', async publish(entries) { for (const e of entries) e.series() }, async close() {} }
     const f = await fill(redis.url, 'discard', REQUESTS)
-    console.log(`filled ${fmt(REQUESTS)} requests in ${f.entries} entries, ${(f.bytes / REQUESTS).toFixed(1)} bytes/request`)
+    const perRequest = (f.bytes / REQUESTS).toFixed(1)
+    console.log(`schema v=${ENCODING}: filled ${fmt(REQUESTS)} requests in ${f.entries} entries, ${perRequest} bytes/request`)
     const d = await drain(redis.url, 'discard', discard, REQUESTS)
     console.log(`drain → discard: ${fmt(d.perWall)} requests/s wall, ${fmt(d.perCpu)} requests per agent CPU-second (${d.wallS.toFixed(2)} s wall, ${d.cpuS.toFixed(2)} s CPU)`)
 
@@ -165,7 +178,7 @@ async function main() {
     const rounds = { redis: [], memory: [] }
     for (let r = 0; r < 5; r++) {
       rounds.memory.push(await measure(() => memorySink({ max: 1000 })))
-      rounds.redis.push(await measure(() => redisSink({ url: redis.url, stream: `app${r}`, maxLen: 1000 })))
+      rounds.redis.push(await measure(() => redisSink({ url: redis.url, stream: `app${r}`, maxLen: 1000, encoding: ENCODING })))
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
     console.log(`app side, CPU µs per request (median of 5, batches of ${PER_SEND}): redisSink ${median(rounds.redis).toFixed(2)}, memorySink ${median(rounds.memory).toFixed(2)}`)

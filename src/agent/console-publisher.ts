@@ -1,9 +1,10 @@
 /**
  * `consolePublisher`: prints what the agent moves, for a first look or debugging. Table mode prints one
- * block per read (all entries merged) with a row per route and method; `json: true` prints one JSON line
- * per series per entry, ready for `jq`.
+ * block per read (all entries merged) with a row per route and method, p50 and p99 from the merged
+ * sketches; `json: true` prints one JSON line per series per entry, ready for `jq`.
  */
 import type { Writable } from 'node:stream'
+import { Sketch } from '../pipeline/sketch.js'
 import type { AgentEntry, Publisher, Series } from './publisher.js'
 
 export interface ConsolePublisherOptions {
@@ -40,15 +41,20 @@ function jsonLines(entries: readonly AgentEntry[]): string {
     for (const s of entry.series()) {
       out += JSON.stringify({
         id: entry.id, measurement: s.name, type: s.type, kind: s.group.kind, prefix: s.group.prefix,
-        route: s.group.route, method: s.group.method, dimensions: s.group.dimensions,
+        route: s.group.route, method: s.group.method, dimensions: s.group.dimensions, status_class: s.statusClass,
         count: s.count, sum: s.sum, min: s.min, max: s.max,
+        ...(s.sketch === undefined ? {} : { p50: s.sketch.quantile(0.5), p90: s.sketch.quantile(0.9), p99: s.sketch.quantile(0.99) }),
       }) + '\n'
     }
   }
   return out
 }
 
-interface Row { route: string, method: string, requests: number, time: Series | undefined, failures: number, clientErrors: number }
+interface Row {
+  route: string, method: string, requests: number, time: Series | undefined, failures: number, clientErrors: number
+  /** RequestTime of every entry merged; undefined once a series came without a sketch. */
+  sketch: Sketch | undefined
+}
 
 function table(entries: readonly AgentEntry[]): string {
   const rows = new Map<string, Row>()
@@ -57,9 +63,16 @@ function table(entries: readonly AgentEntry[]): string {
       if (s.group.kind !== 'request') continue
       const key = s.group.route + ' ' + s.group.method
       let row = rows.get(key)
-      if (row === undefined) { row = { route: s.group.route, method: s.group.method, requests: 0, time: undefined, failures: 0, clientErrors: 0 }; rows.set(key, row) }
+      if (row === undefined) {
+        const { route, method } = s.group
+        row = { route, method, requests: 0, time: undefined, sketch: new Sketch(), failures: 0, clientErrors: 0 }
+        rows.set(key, row)
+      }
       if (s.name === 'RequestTime' && s.type === 'timer') {
         row.requests += s.count
+        // Into the row's own sketch: the series' sketches are shared with the other publishers.
+        if (s.sketch !== undefined) row.sketch?.merge(s.sketch)
+        else row.sketch = undefined
         if (row.time === undefined) row.time = { ...s }
         else { row.time.count += s.count; row.time.sum += s.sum; row.time.min = Math.min(row.time.min, s.min); row.time.max = Math.max(row.time.max, s.max) }
       } else if (s.name === 'Failure') row.failures += s.sum
@@ -67,10 +80,12 @@ function table(entries: readonly AgentEntry[]): string {
     }
   }
   if (rows.size === 0) return ''
-  const header = ['route', 'method', 'requests', 'avg ms', 'max ms', '5xx', '4xx']
+  const header = ['route', 'method', 'requests', 'avg ms', 'p50 ms', 'p99 ms', 'max ms', '5xx', '4xx']
+  const q = (r: Row, at: number): string => (r.sketch === undefined || r.sketch.count === 0 ? '-' : r.sketch.quantile(at).toFixed(2))
   const body = [...rows.values()].sort((a, b) => b.requests - a.requests).map((r) => [
     r.route, r.method, String(r.requests),
     r.time === undefined ? '-' : (r.time.sum / r.time.count).toFixed(2),
+    q(r, 0.5), q(r, 0.99),
     r.time === undefined ? '-' : r.time.max.toFixed(2),
     String(r.failures), String(r.clientErrors),
   ])

@@ -163,7 +163,12 @@ export function seriesToLines(series: readonly Series[], timestampNs: string, op
   return out
 }
 
-interface Point { name: string, type: Series['type'], count: number, sum: number, min: number, max: number, sketch: Sketch | undefined, owned: boolean }
+interface Point {
+  name: string, type: Series['type'], count: number, sum: number, min: number, max: number
+  sketch: Sketch | undefined
+  /** `sketch` is this point's own copy (merged into), not a series' shared one. */
+  owned: boolean
+}
 
 const counted = new WeakSet<readonly Series[]>()
 
@@ -232,7 +237,8 @@ function renderTags(s: Series, statusCode: boolean, collisions: { n: number }): 
   if (withCode) pairs.push(['status', String(group.status)])
   for (const key in group.dimensions) {
     const value = group.dimensions[key]
-    if (key !== '' && value !== '' && !RESERVED_TAGS.has(key) && !(withCode && key === 'status')) pairs.push([escapeTag(key), escapeTag(value)])
+    if (key === '' || value === '' || RESERVED_TAGS.has(key) || (withCode && key === 'status')) continue
+    pairs.push([escapeTag(key), escapeTag(value)])
   }
   // Sorted by key, as InfluxDB recommends (it sorts them itself otherwise). The sort is stable: of equal
   // keys the first pushed (ours, then the dimensions in their order) is the one kept.

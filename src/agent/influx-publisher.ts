@@ -68,7 +68,9 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
   try { base = new URL(String(options.url)) } catch { throw new TypeError('routemeter: influxPublisher `url` must be an http(s) URL') }
   if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('routemeter: influxPublisher `url` must be an http(s) URL')
   const timeoutMs = options.timeoutMs ?? 10_000
-  if (options.statusCode !== undefined && typeof options.statusCode !== 'boolean') throw new TypeError('routemeter: influxPublisher `statusCode` must be a boolean')
+  if (options.statusCode !== undefined && typeof options.statusCode !== 'boolean') {
+    throw new TypeError('routemeter: influxPublisher `statusCode` must be a boolean')
+  }
   const lineOptions = { statusCode: options.statusCode === true }
   if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new TypeError('routemeter: influxPublisher `timeoutMs` must be a positive integer')
 

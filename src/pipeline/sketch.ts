@@ -223,7 +223,9 @@ const MAX_INDEX = bucketIndex(1e15)
  * @example
  * const read = readRuns(payload, 12, sketch, { slots: 1_000_000 })
  */
-export function readRuns(data: readonly unknown[], at: number, sketch: Sketch, budget: { slots: number }): { next: number, values: number } | undefined {
+export function readRuns(
+  data: readonly unknown[], at: number, sketch: Sketch, budget: { slots: number },
+): { next: number, values: number } | undefined {
   let values = 0
   for (const b of [sketch.positive, sketch.negative]) {
     const n = data[at]

@@ -120,7 +120,9 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   const connectTimeoutMs = nonNegativeInt(options.connectTimeoutMs, 2000, 'connectTimeoutMs')
   if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
   const onError: ErrorHandler = options.onError ?? warningHandler('RM_REDIS')
-  if (options.encoding !== undefined && options.encoding !== 1 && options.encoding !== 2) throw new TypeError('routemeter: `encoding` must be 1 or 2')
+  if (options.encoding !== undefined && options.encoding !== 1 && options.encoding !== 2) {
+    throw new TypeError('routemeter: `encoding` must be 1 or 2')
+  }
   const encodeOptions = { version: options.encoding ?? 1 }
   // Trim arguments are built once; the per-entry XADD only adds the three fields.
   const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined

@@ -21,7 +21,7 @@ function capture(): { write(s: string): boolean, text: string } {
   return out
 }
 
-test('the table has a row per route and method, busiest first, with avg, max and error counts', async () => {
+test('the table has a row per route and method, busiest first: avg, p50 and p99 merged across entries, max, error counts', async () => {
   const out = capture()
   const pub = consolePublisher({ output: out })
   await pub.publish([
@@ -29,9 +29,10 @@ test('the table has a row per route and method, busiest first, with avg, max and
     entry('1-1', [record('users.id', 6, 404)]),
   ])
   const lines = out.text.trim().split('\n')
-  assert.match(lines[0], /^route\s+method\s+requests\s+avg ms\s+max ms\s+5xx\s+4xx$/)
-  assert.match(lines[1], /^users\.id\s+GET\s+3\s+4\.00\s+6\.00\s+1\s+1$/)
-  assert.match(lines[2], /^health\s+GET\s+1\s+1\.00\s+1\.00\s+0\s+0$/)
+  assert.match(lines[0], /^route\s+method\s+requests\s+avg ms\s+p50 ms\s+p99 ms\s+max ms\s+5xx\s+4xx$/)
+  // 2, 4 and 6 ms over two entries: p50 and p99 are the middle value's bucket (rank ⌊q · 2⌋ = 1), 3.96 (within 1.08 % of 4).
+  assert.match(lines[1], /^users\.id\s+GET\s+3\s+4\.00\s+3\.96\s+3\.96\s+6\.00\s+1\s+1$/)
+  assert.match(lines[2], /^health\s+GET\s+1\s+1\.00\s+1\.00\s+1\.00\s+1\.00\s+0\s+0$/)
 })
 
 test('json: true prints one parseable line per series per entry', async () => {
@@ -40,7 +41,10 @@ test('json: true prints one parseable line per series per entry', async () => {
   await pub.publish([entry('7-3', [record('a', 1), record('a', 3)])])
   const rows = out.text.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>)
   const time = rows.find((r) => r.measurement === 'RequestTime')
-  assert.equal(time, { id: '7-3', measurement: 'RequestTime', type: 'timer', kind: 'request', prefix: '', route: 'a', method: 'GET', dimensions: {}, count: 2, sum: 4, min: 1, max: 3 })
+  assert.equal(time, {
+    id: '7-3', measurement: 'RequestTime', type: 'timer', kind: 'request', prefix: '', route: 'a', method: 'GET', dimensions: {},
+    status_class: '2xx', count: 2, sum: 4, min: 1, max: 3, p50: 1, p90: 1, p99: 1,
+  })
 })
 
 test.run()

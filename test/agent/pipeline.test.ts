@@ -41,12 +41,14 @@ function records(n: number): MetricRecord[] {
   })
 }
 
-async function setup(extra: { agents?: number } = {}): Promise<{ db: string, stream: string, sink: RedisSink, agents: Agent[], errors: Error[] }> {
+async function setup(
+  extra: { agents?: number, encoding?: 1 | 2 } = {},
+): Promise<{ db: string, stream: string, sink: RedisSink, agents: Agent[], errors: Error[] }> {
   const db = `e2e${++no}`
   const stream = `stream${no}`
   await influx.createDatabase(db)
   const errors: Error[] = []
-  const sink = redisSink({ url: redis.url, stream, onError: (e) => errors.push(e) })
+  const sink = redisSink({ url: redis.url, stream, encoding: extra.encoding, onError: (e) => errors.push(e) })
   cleanup.push(() => sink.close())
   const agents: Agent[] = []
   for (let i = 0; i < (extra.agents ?? 1); i++) {
@@ -73,6 +75,26 @@ it('N records through redisSink, Redis and the agent arrive in InfluxDB exactly'
   assert.is(await requestsIn(db), N)
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), N / 10)
   assert.is(await influx.scalar(db, 'SELECT count("count") FROM "RequestTime" WHERE "route" = \'health\''), await influx.scalar(db, 'SELECT count("count") FROM "RequestTime" WHERE "route" = \'orders\''))
+})
+
+it('with encoding: 2 (summaries) the counts are exact too, and every route has its quantiles', async () => {
+  const { db, sink, agents } = await setup({ encoding: 2 })
+  const N = 5000
+  for (let i = 0; i < N / 100; i++) sink.send(records(100))
+  await sink.flush()
+  await waitFor('agent', () => published(agents) === N, 15_000)
+  assert.is(await requestsIn(db), N)
+  assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), N / 10)
+  assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime" WHERE "status_class" = \'5xx\''), N / 10)
+  // RequestTime is 1 + (i % 7) ms: every value is an integer 1…7, so min and max exact, p99 within 1.08 % of 7.
+  const res = await influx.query(db, 'SELECT min("min"), max("max"), max("p99") FROM "RequestTime" GROUP BY "route"')
+  for (const series of res.results[0].series ?? []) {
+    const [, min, max, p99] = series.values[0] as number[]
+    assert.is(min, 1)
+    assert.is(max, 7)
+    assert.ok(Math.abs(p99 / 7 - 1) <= 0.0109, String(p99))
+  }
+  assert.is(res.results[0].series?.length, 3)
 })
 
 it('two agents in one group: every entry lands once, counts exact', async () => {

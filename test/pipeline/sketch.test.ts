@@ -62,7 +62,11 @@ test('runs survive a round trip, and malformed runs are refused', () => {
   const back = new Sketch()
   const read = readRuns(out, 0, back, { slots: 1e6 })
   assert.equal(read, { next: out.length, values: s.count - s.zero })
-  const pairs = (x: Sketch): string => { const r: string[] = []; x.forEachBucket((i, n, neg) => r.push(`${neg ? '-' : ''}${i}:${n}`)); return r.join(',') }
+  const pairs = (x: Sketch): string => {
+    const r: string[] = []
+    x.forEachBucket((i, n, neg) => r.push(`${neg ? '-' : ''}${i}:${n}`))
+    return r.join(',')
+  }
   assert.is(pairs(back), pairs(s))
   for (const bad of [[1, 0], [2, 0, 0], [2, 0, 1.5], [2, 99999, 1], [3, 0, -5000, 1], [5, 0, 1], ['2', 0, 1], [2, 0, 1, 1]]) {
     assert.is(readRuns(bad, 0, new Sketch(), { slots: 1e6 }), undefined, JSON.stringify(bad))
