@@ -146,7 +146,7 @@ it('an entry XADDed with an explicit 16-digit id is refused, as are later ones s
   assert.match(dead[0]._reason, /influx: .*timestamp/)
   assert.is(dead[0]._deliveries, '1', 'refused at once, not retried')
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 1)
-  assert.is((await redis.xPending(stream, 'g')).pending, 0)
+  await waitFor('every entry acked', async () => (await redis.xPending(stream, 'g')).pending === 0, 10_000)
 })
 
 test.run()
