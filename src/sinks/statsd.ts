@@ -2,7 +2,8 @@ import { isIP } from 'node:net'
 import { StatsD } from 'hot-shots'
 import type { MetricRecord } from '../collect/record.js'
 import { drainInto } from '../pipeline/registry.js'
-import { packetPacker, statsdSafe, writeStatsd } from '../pipeline/statsd-lines.js'
+import { statsdEncoding } from '../pipeline/statsd-encoder.js'
+import { packetPacker, writeStatsd } from '../pipeline/statsd-lines.js'
 import { countDrop } from '../util/drops.js'
 import { warningHandler } from '../util/warn.js'
 import { hostResolver } from './dns-resolver.js'
@@ -19,8 +20,10 @@ export interface StatsdSinkOptions {
   port?: number
   /** Prefix of every name (`shop` → `shop.users.id.RequestTime`). */
   prefix?: string
-  /** DogStatsD tags: `method`, `status` class, and the dimensions. Default false (plain StatsD). */
+  /** DogStatsD tags: `method`, `status_class` (`2xx`, …, `aborted`), and the dimensions. Default false (plain StatsD). */
   tags?: boolean
+  /** With `tags`, the exact status code too, as the tag `status_code`. Default false (one more series per code). */
+  statusCode?: boolean
   /** Bytes per UDP packet; lines are buffered up to it. Default 1400 (fits a 1500-byte Ethernet MTU). */
   maxBufferSize?: number
   /** Milliseconds before a partly filled packet is sent anyway. Default 100. */
@@ -55,10 +58,9 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
   if (typeof host !== 'string' || host.length === 0) throw new TypeError(`routemeter: statsdSink option "host" must be a non-empty string, got ${String(host)}`)
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`routemeter: statsdSink option "port" must be an integer from 1 to 65535, got ${String(port)}`)
   const onError = options.onError ?? warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
-  const encoding = {
-    prefix: options.prefix === undefined || options.prefix === '' ? '' : `${statsdSafe(options.prefix)}.`,
-    tags: options.tags ?? false,
-  }
+  // The same encoder as the agent's statsdPublisher: an app sending here and one going through Redis and the
+  // agent produce the same lines.
+  const encoding = statsdEncoding(options, 'statsdSink')
   const dnsTimeout = options.dnsTimeout ?? 2000
   const dnsTtl = options.dnsTtl ?? 60_000
   if (typeof dnsTimeout !== 'number' || !(dnsTimeout > 0 && dnsTimeout <= 2 ** 31 - 1)) {

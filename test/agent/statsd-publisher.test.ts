@@ -1,12 +1,16 @@
+import dgram from 'node:dgram'
+import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
+import { PublishError } from '../../src/agent/publisher.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { dropTotals } from '../../src/util/drops.js'
 import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
-import { freePort } from '../support/services.js'
+import { freePort, waitFor } from '../support/services.js'
 import { parseLine, udpCollector } from '../support/udp.js'
+import { freeUdpPort } from '../support/statsd-daemon.js'
 
 function entry(id: string, batch: MetricRecord[]) {
   const [e] = encodeBatch(batch).entries
@@ -39,24 +43,83 @@ test('timers go value by value, counters summed per entry, names dotted and clea
   assert.ok(lines.some((l) => l.name === 'web.jobs_done' && l.type === 'c' && l.value === 3), udp.lines.join('\n'))
 })
 
-test('tags: true sends method and dimensions as DogStatsD tags', async () => {
+test('tags: true sends method, status_class and dimensions as DogStatsD tags; statusCode: true adds status_code', async () => {
   const udp = await udpCollector()
   const pub = statsdPublisher({ port: udp.port, tags: true })
-  await pub.publish([entry('1-0', [record()])])
+  const exact = statsdPublisher({ port: udp.port, tags: true, statusCode: true, prefix: 'exact' })
+  const batch = [record(), record({ route: 'gone', status: 503 }), record({ route: 'left', status: 0, aborted: true, dimensions: { status_class: '2xx' } })]
+  await pub.publish([entry('1-0', batch)])
+  await exact.publish([entry('1-0', batch)])
   await pub.close()
-  await udp.waitFor((lines) => lines.length >= 2)
+  await exact.close()
+  await udp.waitFor((lines) => lines.filter((l) => l.includes('.RequestTime:')).length === 6)
   udp.close()
-  const timing = udp.lines.map(parseLine).find((l) => l.type === 'ms')
-  assert.equal(timing?.tags.sort(), ['method:GET', 'service:shop'])
+  const tagsOf = (name: string) => udp.lines.map(parseLine).find((l) => l.name === name)!.tags.join(',')
+  assert.is(tagsOf('users.id.RequestTime'), 'method:GET,status_class:2xx,service:shop')
+  assert.is(tagsOf('gone.Failure'), 'method:GET,status_class:5xx,service:shop')
+  assert.is(tagsOf('left.RequestTime'), 'method:GET,status_class:aborted', 'a dimension cannot set status_class')
+  assert.is(tagsOf('exact.gone.RequestTime'), 'method:GET,status_class:5xx,status_code:503,service:shop')
+  assert.is(tagsOf('exact.left.Failure'), 'method:GET,status_class:aborted,status_code:0')
 })
 
-test('an unreachable StatsD never rejects publish and warns through onError at most once per burst', async () => {
+test('the app\'s prefix comes after the publisher\'s, as statsdSink puts it after its own', async () => {
+  const udp = await udpCollector()
+  const pub = statsdPublisher({ port: udp.port, prefix: 'web' })
+  await pub.publish([entry('1-0', [record({ prefix: 'shop' }), record({ kind: 'process', prefix: 'shop', route: '', method: '', counters: { jobs: 2 }, timers: {} })])])
+  await pub.close()
+  await udp.waitFor((lines) => lines.length >= 3)
+  udp.close()
+  assert.equal(udp.lines.sort(), ['web.shop.jobs:2|c', 'web.shop.users.id.Failure:0|c', 'web.shop.users.id.RequestTime:2|ms'])
+})
+
+test('an unresolvable host rejects publish as transient (the agent retries, the data waits in Redis) and warns at most once per burst', async () => {
   const errors: Error[] = []
   const pub = statsdPublisher({ host: 'no-such-host.invalid', port: await freePort(), onError: (e) => errors.push(e) })
-  for (let i = 0; i < 5; i++) await pub.publish([entry(`1-${i}`, [record()])])
-  await new Promise((r) => setTimeout(r, 500))
+  for (let i = 0; i < 3; i++) {
+    const error = await pub.publish([entry(`1-${i}`, [record()])]).then(() => undefined, (e: unknown) => e)
+    assert.ok(error instanceof PublishError && !error.permanent, String(error))
+  }
   await pub.close()
   assert.ok(errors.length <= 1, errors.map((e) => e.message).join('\n'))
+})
+
+test('nothing listening on the port: publish rejects as transient, and a later publish once a server listens delivers each line once', async () => {
+  const port = await freeUdpPort()
+  const pub = statsdPublisher({ port })
+  const error = await pub.publish([entry('1-0', [record()])]).then(() => undefined, (e: unknown) => e)
+  assert.ok(error instanceof PublishError && !error.permanent, String(error))
+  const server = dgram.createSocket('udp4')
+  const lines: string[] = []
+  server.on('message', (msg) => { if (msg.length > 0) lines.push(...msg.toString().split('\n')) })
+  server.bind(port, '127.0.0.1')
+  await once(server, 'listening')
+  await pub.publish([entry('1-0', [record()])])
+  await pub.close()
+  await waitFor('two lines', () => lines.length >= 2, 3000)
+  await new Promise((r) => setTimeout(r, 50))
+  server.close()
+  assert.equal(lines.sort(), ['users.id.Failure:0|c', 'users.id.RequestTime:2|ms'])
+})
+
+test('datagrams are paced: a burst, then at most linesPerMs lines per millisecond, none lost', async () => {
+  const udp = await udpCollector()
+  const pub = statsdPublisher({ port: udp.port, linesPerMs: 10, burstLines: 100 })
+  const batch = Array.from({ length: 1000 }, (_, i) => record({ timers: { RequestTime: i }, counters: {} }))
+  const arrivals: number[] = []
+  const started = performance.now()
+  const timer = setInterval(() => arrivals.push(udp.lines.length), 1)
+  await pub.publish([entry('1-0', batch)])
+  const elapsed = performance.now() - started
+  clearInterval(timer)
+  await udp.waitFor((lines) => lines.length === 1000)
+  await pub.close()
+  udp.close()
+  // 900 lines past the burst at 10 per ms cannot take less than 90 ms, whatever the machine.
+  assert.ok(elapsed >= 90 - 1, `${elapsed} ms`)
+  const values = udp.lines.map(parseLine).map((l) => l.value)
+  // Each value sent once (from a v=2 entry, within the sketch's 1.08 %; min and max exact).
+  assert.is(values.length, 1000)
+  assert.equal([Math.min(...values), Math.max(...values)], [0, 999])
 })
 
 test('names that normalise to a standard metric, or carry its name with the wrong kind, are dropped and counted', async () => {
@@ -97,7 +160,8 @@ test('a line with more tags than a datagram holds loses its last tags, counted; 
 })
 
 test('bad options throw a TypeError naming the option', () => {
-  for (const [options, name] of [[{ port: 0 }, 'port'], [{ host: '' }, 'host'], [{ protocol: 'uds' }, 'protocol']] as const) {
+  const cases = [[{ port: 0 }, 'port'], [{ host: '' }, 'host'], [{ protocol: 'uds' }, 'protocol'], [{ linesPerMs: 0 }, 'linesPerMs'], [{ burstLines: 0.5 }, 'burstLines']] as const
+  for (const [options, name] of cases) {
     assert.throws(() => statsdPublisher(options as never), (e: Error) => e instanceof TypeError && e.message.includes(`\`${name}\``))
   }
 })

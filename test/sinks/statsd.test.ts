@@ -65,8 +65,40 @@ test('DogStatsD tags carry method, status class and dimensions when tags: true',
   await sink.close()
   udp.close()
   const timing = udp.lines.map(parseLine).find((p) => p.name === 'users.id.RequestTime')!
-  assert.equal(timing.tags.sort(), ['bad_key:a_b_c', 'method:GET', 'service:shop', 'status:4xx'])
+  assert.equal(timing.tags, ['method:GET', 'status_class:4xx', 'service:shop', 'bad_key:a_b_c'])
   assert.is(timing.value, 1.235)
+})
+
+test('status_class is on every request series (aborted included), status_code only when asked for, never forged by a dimension', async () => {
+  const udp = await udpCollector()
+  const plain = statsdSink({ port: udp.port, tags: true })
+  const exact = statsdSink({ port: udp.port, tags: true, statusCode: true, prefix: 'exact' })
+  const batch = [
+    record({ route: 'ok', status: 201 }), record({ route: 'gone', status: 503 }), record({ route: 'left', status: 0, aborted: true }),
+    record({ route: 'late', status: 200, aborted: true }), record({ route: 'odd', status: 99 }),
+    record({ route: 'forged', status: 500, dimensions: { status_class: '2xx', 'status code': '200', method: 'HEAD' } }),
+    record({ kind: 'process', route: '', method: '', status: 0, counters: { jobs: 1 }, timers: {} }),
+  ]
+  plain.send(batch)
+  exact.send(batch)
+  await plain.flush()
+  await exact.flush()
+  await udp.waitFor((lines) => lines.filter((l) => l.includes('RequestTime:')).length === 12)
+  await plain.close()
+  await exact.close()
+  udp.close()
+  const tagsOf = (name: string) => udp.lines.map(parseLine).find((p) => p.name === name)!.tags.join(',')
+  assert.is(tagsOf('ok.RequestTime'), 'method:GET,status_class:2xx')
+  assert.is(tagsOf('gone.Failure'), 'method:GET,status_class:5xx')
+  assert.is(tagsOf('left.RequestTime'), 'method:GET,status_class:aborted')
+  assert.is(tagsOf('late.CpuTime'), 'method:GET,status_class:aborted')
+  assert.is(tagsOf('odd.RequestTime'), 'method:GET,status_class:other')
+  // `status code` becomes `status_code` once made safe: ours too, so left out like `status_class` and `method`.
+  assert.is(tagsOf('forged.RequestTime'), 'method:GET,status_class:5xx')
+  assert.is(tagsOf('jobs'), '')
+  assert.is(tagsOf('exact.ok.RequestTime'), 'method:GET,status_class:2xx,status_code:201')
+  assert.is(tagsOf('exact.left.Aborted'), 'method:GET,status_class:aborted,status_code:0')
+  assert.is(tagsOf('exact.forged.RequestTime'), 'method:GET,status_class:5xx,status_code:500')
 })
 
 test('no input can inject a metric: names with protocol characters are replaced', async () => {
@@ -195,7 +227,7 @@ test('a line with more tags than a packet holds loses its last tags, counted; no
   assert.ok(Math.max(...udp.sizes) <= 1400, `largest datagram ${Math.max(...udp.sizes)} bytes`)
   const wide = udp.lines.map(parseLine).find((p) => p.name === 'wide.RequestTime')!
   assert.is(wide.value, 1.235)
-  assert.ok(wide.tags.includes('method:GET') && wide.tags.includes('status:2xx'), wide.tags.join(','))
+  assert.ok(wide.tags.includes('method:GET') && wide.tags.includes('status_class:2xx'), wide.tags.join(','))
   assert.ok(wide.tags.includes(`dimension0:${dimensions.dimension0}`), 'tags are kept while they fit')
   assert.ok(wide.tags.length < 34, `${wide.tags.length} tags`)
   // 5 lines of the wide record (2 timers, 3 counters) were cut; the narrow record's lines were not.

@@ -1,0 +1,181 @@
+/**
+ * The one StatsD encoding, shared by both roads to a StatsD server:
+ *
+ * ```
+ * app:   MetricRecord[] ──► writeStatsd (statsd-lines.ts) ──┐
+ *                                                           ├─► statsdWriter: names, tags, lines ─► packetPacker ─► UDP
+ * agent: AgentEntry[]   ──► statsdPublisher (its series) ───┘
+ * ```
+ *
+ * A line is `<name>:<value>|ms|#<tags>` or `<name>:<value>|c|#<tags>`, with
+ *   - name `[prefix.][record prefix.][route.]<Metric>`, each part through {@link canonicalName};
+ *   - tags (only with `tags: true`, DogStatsD): `method`, `status_class` (`1xx`…`5xx`, `aborted`, `other`) and,
+ *     with `statusCode: true`, `status_code` on request series; then the dimensions, in their order;
+ *   - timers one line per value, rounded to µs; counters summed per (name, tags) within one writer (one flush
+ *     on the app side, one stream entry in the agent).
+ * Both sides build every line through {@link statsdWriter}, so they cannot drift apart again.
+ */
+import { canonicalName, forgesStandard, inRange } from '../collect/metric-rules.js'
+import { countDrop } from '../util/drops.js'
+
+/** Options of {@link statsdEncoding}. */
+export interface StatsdEncodingOptions {
+  /** Namespace in front of every name (`shop` → `shop.users.id.RequestTime`). Default none. */
+  prefix?: string
+  /** DogStatsD tags: `method`, `status_class` and the dimensions. Default false (plain StatsD). */
+  tags?: boolean
+  /** With `tags`, also the exact code as `status_code` (`404`; `0` when none was sent). Default false. */
+  statusCode?: boolean
+}
+
+/** The options of {@link StatsdEncodingOptions}, checked and precomputed once. */
+export interface StatsdEncoding {
+  /** `shop.`, or `''`. */
+  readonly prefix: string
+  readonly tags: boolean
+  readonly statusCode: boolean
+}
+
+/** What identifies a series: a {@link MetricRecord}, or a stream entry's decoded group. */
+export interface StatsdSeriesKey {
+  readonly kind: 'request' | 'process'
+  readonly prefix: string
+  readonly route: string
+  readonly method: string
+  /** The response status code; 0 or absent when none was sent. */
+  readonly status?: number
+  readonly aborted?: boolean
+  readonly dimensions: Readonly<Record<string, string>>
+}
+
+/** A series' name stem and tag suffix, computed once per series by {@link StatsdWriter.series}. */
+export interface StatsdSeries {
+  /** `[prefix.][record prefix.][route.]` */
+  readonly stem: string
+  /** `''`, or `|#method:GET,status_class:2xx,…` */
+  readonly tags: string
+}
+
+/** The status class of a request: `aborted` first, else `1xx`…`5xx` by the code, `other` for anything else. */
+export type StatsdStatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'aborted' | 'other'
+
+// Tags whose keys are ours: a dimension with such a key would arrive as a second `status_class` and could
+// turn a failure into a success on dashboards, so it is left out of the tags (it stays in the record).
+const OURS = new Set(['method', 'status_class', 'status_code'])
+// Anything but these is replaced in tags: ':' '|' '@' '#' ',' '=' spaces and newlines would split or forge a
+// metric in the line format, and lines stay ASCII, so a line's length is its size in bytes.
+const UNSAFE_TAG = /[^A-Za-z0-9_./-]/g
+
+/**
+ * The status class of a request, as the `status_class` tag shows it (the same rule as the InfluxDB side's).
+ *
+ * @example
+ * statusClassOf(404, false) // '4xx'
+ * statusClassOf(200, true)  // 'aborted'
+ */
+export function statusClassOf(status: number, aborted: boolean): StatsdStatusClass {
+  if (aborted) return 'aborted'
+  const c = Math.floor(status / 100)
+  return c >= 1 && c <= 5 ? (`${c}xx` as StatsdStatusClass) : 'other'
+}
+
+/**
+ * Checks the options once (bad ones throw a `TypeError` naming the option) and precomputes the prefix.
+ *
+ * @example
+ * const encoding = statsdEncoding({ prefix: 'shop', tags: true }, 'statsdSink')
+ */
+export function statsdEncoding(options: StatsdEncodingOptions, owner: string): StatsdEncoding {
+  const { prefix, tags, statusCode } = options
+  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`routemeter: ${owner} option "prefix" must be a string, got ${typeof prefix}`)
+  for (const [name, value] of [['tags', tags], ['statusCode', statusCode]] as const) {
+    if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`routemeter: ${owner} option "${name}" must be a boolean, got ${typeof value}`)
+  }
+  return {
+    prefix: prefix === undefined || prefix === '' ? '' : `${canonicalName(prefix)}.`,
+    tags: tags === true,
+    statusCode: tags === true && statusCode === true,
+  }
+}
+
+const tagSafe = (text: string): string => text.replace(UNSAFE_TAG, '_')
+const round = (ms: number): number => Math.round(ms * 1000) / 1000
+
+/** Writes lines for one flush (app) or one stream entry (agent); see {@link statsdWriter}. */
+export interface StatsdWriter {
+  /** The series' stem and tags. Callers with shared keys (the agent's groups) cache the result. */
+  series(key: StatsdSeriesKey): StatsdSeries
+  /** One timing line, or a counted drop (a name forging a standard metric, a value beyond ±1e15). */
+  timer(series: StatsdSeries, metric: string, value: number): void
+  /** Adds to the series' counter; the line goes out at {@link StatsdWriter.end}. */
+  counter(series: StatsdSeries, metric: string, value: number): void
+  /** Emits the summed counters and counts the drops. */
+  end(): void
+}
+
+/**
+ * A writer handing finished lines to `emit`. Records that never met the app-side door (built by hand, from
+ * another producer, read from a stream) are held to its rules here: a metric name that would come out as a
+ * standard metric without being it (`.Failure`, a timer `Failure`) is left out and counted as a `name` drop,
+ * a value beyond ±1e15 (or not a number) as a `value` drop.
+ *
+ * @example
+ * const writer = statsdWriter(encoding, (line) => packer.add(line))
+ * for (const record of batch) {
+ *   const series = writer.series(record)
+ *   for (const m in record.timers) writer.timer(series, m, record.timers[m])
+ * }
+ * writer.end()
+ */
+export function statsdWriter(encoding: StatsdEncoding, emit: (line: string) => void): StatsdWriter {
+  const counts = new Map<string, number>()
+  let badNames = 0
+  let badValues = 0
+  return {
+    series(key) {
+      // Routes from the namer are already canonical (a cached lookup then); a hand-built one may not be.
+      const base = key.route === '' ? '' : `${canonicalName(key.route)}.`
+      const stem = key.prefix === '' ? encoding.prefix + base : `${encoding.prefix}${canonicalName(key.prefix)}.${base}`
+      return { stem, tags: encoding.tags ? tagsOf(key, encoding.statusCode) : '' }
+    },
+    timer(series, metric, value) {
+      if (forgesStandard(metric, 'timer')) badNames++
+      else if (!inRange(value)) badValues++
+      else emit(`${series.stem}${canonicalName(metric)}:${round(value)}|ms${series.tags}`)
+    },
+    counter(series, metric, value) {
+      if (forgesStandard(metric, 'counter')) badNames++
+      else if (!inRange(value)) badValues++
+      else {
+        const key = `${series.stem}${canonicalName(metric)}\0${series.tags}`
+        counts.set(key, (counts.get(key) ?? 0) + value)
+      }
+    },
+    end() {
+      if (badNames > 0) countDrop('name', badNames)
+      if (badValues > 0) countDrop('value', badValues)
+      for (const [key, value] of counts) {
+        const split = key.indexOf('\0')
+        emit(`${key.slice(0, split)}:${value}|c${key.slice(split + 1)}`)
+      }
+      counts.clear()
+      badNames = 0
+      badValues = 0
+    },
+  }
+}
+
+function tagsOf(key: StatsdSeriesKey, statusCode: boolean): string {
+  let tags = ''
+  if (key.kind === 'request') {
+    const status = key.status ?? 0
+    tags = `|#method:${tagSafe(key.method)},status_class:${statusClassOf(status, key.aborted === true)}`
+    if (statusCode) tags += `,status_code:${Math.trunc(status) || 0}`
+  }
+  for (const name in key.dimensions) {
+    const safe = tagSafe(name)
+    if (OURS.has(safe)) continue
+    tags += `${tags === '' ? '|#' : ','}${safe}:${tagSafe(key.dimensions[name]!)}`
+  }
+  return tags
+}
