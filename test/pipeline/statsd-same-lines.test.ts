@@ -1,0 +1,154 @@
+/**
+ * One StatsD encoding: the same requests sent both ways must give the same lines.
+ *
+ *   app ─► statsdSink ───────────────────────────────────────────────► UDP socket A
+ *   app ─► redisSink ─► redis-server ─► agent ─► statsdPublisher ───────► UDP socket B
+ *
+ * "The same lines" means: the same names and tags; counters with the same sums per (name, tags); timers with
+ * the same number of timings per (name, tags), and the same values. From a v=1 entry (one row per record)
+ * the values are identical. From a v=2 entry (a sketch per timer) each value comes back within the sketch's
+ * relative error (1.08 %) and min and max exactly, so a StatsD server computing percentiles from the agent's
+ * timings gets the app's distribution to within that error.
+ */
+import http from 'node:http'
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { createClient } from 'redis'
+import { metrics, redisSink, statsdSink, withMetrics, type MetricRecord, type Sink } from '../../src/index.js'
+import { startAgent } from '../../src/agent/agent.js'
+import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
+import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { fetchText, listen, pool } from '../support/http.js'
+import { startRedis, type RedisServer } from '../support/redis-server.js'
+import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
+import { parseLine, udpCollector } from '../support/udp.js'
+
+const test = suite('statsdSink and statsdPublisher send the same lines')
+const available = servicesAvailable('test/pipeline/statsd-same-lines.test.ts (same StatsD lines both ways)', [REDIS])
+const it = available ? test : test.skip
+
+let redis: RedisServer
+test.before(async () => { if (available) redis = await startRedis() })
+test.after(async () => { await redis?.stop({ keepData: false }) })
+
+const encoding = { tags: true, statusCode: true, prefix: 'edge' } as const
+
+/** Lines by (name, type, tags): counter sums and sorted timer values. */
+function collate(lines: readonly string[]): { counters: Map<string, number>, timers: Map<string, number[]> } {
+  const counters = new Map<string, number>()
+  const timers = new Map<string, number[]>()
+  for (const line of lines) {
+    const { name, value, type, tags } = parseLine(line)
+    const key = `${name}|${tags.join(',')}`
+    if (type === 'c') counters.set(key, (counters.get(key) ?? 0) + value)
+    else timers.set(key, [...(timers.get(key) ?? []), value])
+  }
+  for (const values of timers.values()) values.sort((a, b) => a - b)
+  return { counters, timers }
+}
+
+/** Fails unless both roads gave the same lines; `tolerance` is the relative error allowed on a timing. */
+function assertSame(app: readonly string[], agent: readonly string[], tolerance: number): void {
+  const a = collate(app)
+  const b = collate(agent)
+  assert.equal([...b.counters].sort(), [...a.counters].sort(), 'counters: same names, tags and sums')
+  assert.equal([...b.timers.keys()].sort(), [...a.timers.keys()].sort(), 'timers: same names and tags')
+  for (const [key, values] of a.timers) {
+    const other = b.timers.get(key)!
+    assert.is(other.length, values.length, `${key}: as many timings`)
+    assert.is(other[0], values[0], `${key}: the same min`)
+    assert.is(other.at(-1), values.at(-1), `${key}: the same max`)
+    for (let i = 0; i < values.length; i++) {
+      const allowed = Math.abs(values[i]!) * tolerance + 0.0005 // lines carry µs: ± half of one
+      assert.ok(Math.abs(other[i]! - values[i]!) <= allowed, `${key}: timing ${i} ${other[i]} vs ${values[i]}`)
+    }
+  }
+}
+
+/** Starts an agent on `stream` publishing to a fresh UDP collector; resolves when `records` records were published. */
+async function agentLines(stream: string, records: number): Promise<string[]> {
+  const udp = await udpCollector()
+  const publisher = statsdPublisher({ port: udp.port, ...encoding })
+  const agent = startAgent({ redis: redis.url, stream, group: 'g', consumer: 'c', blockMs: 100, publishers: [publisher], onError: () => {} })
+  try {
+    await waitFor(`the agent to publish ${records} records`, () => agent.stats().records === records, 15_000)
+  } finally {
+    await agent.stop()
+    await publisher.close()
+  }
+  // The agent resolved only after the last datagram left; loopback delivers it before the next poll.
+  await new Promise((resolve) => setTimeout(resolve, 50))
+  udp.close()
+  return udp.lines
+}
+
+it('real requests through statsdSink and through Redis, the agent and statsdPublisher: the same lines', async () => {
+  const direct = await udpCollector()
+  const sinkA = statsdSink({ port: direct.port, ...encoding })
+  const sinkB = redisSink({ url: redis.url, stream: 'same', onError: () => {} })
+  const batches: MetricRecord[][] = []
+  // Both sinks get every batch, as it is: the only difference left is the road.
+  const tee: Sink = {
+    send(batch) { batches.push(batch); sinkA.send(batch); return sinkB.send(batch) },
+    async flush() { await sinkA.flush(); await sinkB.flush() },
+    async close() { await sinkA.close(); await sinkB.close() },
+  }
+  const server = http.createServer(withMetrics((req, res) => {
+    metrics.dimension('tenant', req.url!.includes('7') ? 'acme corp' : 'zürich')
+    metrics.timing('db.query', Number(req.url!.split('/')[2] ?? 0) / 3)
+    metrics.count('rows', 2)
+    if (req.url === '/hang') return // the client hangs up: aborted
+    res.statusCode = req.url!.startsWith('/nowhere') ? 404 : req.url!.endsWith('/0') ? 503 : req.url!.endsWith('1') ? 201 : 200
+    res.end('ok')
+  }, { sink: tee, prefix: 'shop', dimensions: { service: 'web' }, flushInterval: 100, onError: () => {} }))
+  const { url, close } = await listen(server)
+  metrics.count('jobs.done', 3) // outside any request: a process record
+  await pool(300, 10, (i) => fetchText(`${url}/${i % 5 === 4 ? 'nowhere' : 'users'}/${i}`))
+  await new Promise<void>((resolve) => {
+    const req = http.get(`${url}/hang`, () => {})
+    req.on('error', () => resolve())
+    setTimeout(() => { req.destroy(); resolve() }, 100)
+  })
+  await waitFor('the aborted request to be recorded', () => batches.flat().some((r) => r.aborted), 5000).catch(() => {})
+  await tee.flush()
+  await close()
+  await tee.close()
+  const records = batches.flat()
+  assert.ok(records.some((r) => r.aborted) && records.some((r) => r.kind === 'process') && records.some((r) => r.status === 503))
+  await direct.waitFor((lines) => lines.filter((l) => l.includes('.RequestTime:')).length === records.filter((r) => r.kind === 'request').length)
+  direct.close()
+
+  const viaAgent = await agentLines('same', records.length)
+  assertSame(direct.lines, viaAgent, 0.0108)
+  // Spot checks of what "the same" holds: the app's prefix after the sink's, and both status tags.
+  assert.ok(viaAgent.some((l) => /^edge\.shop\.users\.id\.RequestTime:[\d.]+\|ms\|#method:GET,status_class:5xx,status_code:503,service:web,tenant:/.test(l)), viaAgent.slice(0, 5).join('\n'))
+  assert.ok(viaAgent.some((l) => l.includes('status_class:aborted')), 'the aborted request is tagged so')
+  // A process record belongs to no wrapper, so no `shop` here: only the sink's prefix.
+  assert.ok(viaAgent.includes('edge.jobs.done:3|c'), viaAgent.filter((l) => l.includes('jobs')).join('\n'))
+})
+
+it('from v=1 entries (one row per record) the agent sends identical lines, timings included', async () => {
+  const records: MetricRecord[] = Array.from({ length: 500 }, (_, i) => ({
+    kind: 'request' as const, prefix: 'shop', route: ['users.id', 'orders'][i % 2]!, method: i % 3 ? 'GET' : 'POST',
+    status: [200, 201, 404, 500][i % 4]!, aborted: i % 50 === 0, dimensions: { service: 'web' },
+    counters: { Failure: i % 4 === 3 ? 1 : 0, ClientError: i % 4 === 2 ? 1 : 0, Aborted: i % 50 === 0 ? 1 : 0, rows: i % 7 },
+    timers: { RequestTime: 0.5 + (i % 37) * 1.37, CpuTime: (i % 11) / 9 }, timestamp: 1763798400000 + i,
+  }))
+  const direct = await udpCollector()
+  const sink = statsdSink({ port: direct.port, ...encoding })
+  sink.send(records)
+  await sink.flush()
+  await sink.close()
+  await direct.waitFor((lines) => lines.filter((l) => l.includes('.RequestTime:')).length === 500)
+  direct.close()
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  for (const e of encodeBatch(records, undefined, { version: 1 }).entries) {
+    assert.is(e.v, '1')
+    await client.xAdd('v1', '*', { v: e.v, n: String(e.n), p: e.p })
+  }
+  await client.quit()
+  assertSame(direct.lines, await agentLines('v1', 500), 0)
+})
+
+test.run()
