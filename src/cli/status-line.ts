@@ -1,8 +1,10 @@
 /** The agent's periodic one-line status, computed from two stats snapshots. */
 import type { AgentStats } from '../agent/agent-stats.js'
+import { dropTotals } from '../util/drops.js'
 
 /**
- * `entries/s 12.0 · requests/s 18,500 · lag 0 · pending 2 · retries 0 · dead-lettered 0`
+ * `entries/s 12.0 · requests/s 18,500 · lag 0 · pending 2 · retries 0 · dead-lettered 0`, then `dropped <reason> <n>`
+ * for each kind of drop the agent process counted since it started (none: nothing more)
  *
  * @example
  * setInterval(() => { const now = agent.stats(); log(statusLine(prev, now, 5000)); prev = now }, 5000)
@@ -18,5 +20,7 @@ export function statusLine(previous: AgentStats, current: AgentStats, elapsedMs:
     `retries ${current.retries}`,
     `dead-lettered ${current.deadLettered}`,
     current.connected ? '' : 'redis disconnected',
+    // What this agent process dropped since it started, by reason (StatsD lines its kernel refused are `sink`).
+    Object.entries(dropTotals()).map(([reason, n]) => `dropped ${reason} ${n.toLocaleString('en-US')}`).join(' · '),
   ].filter((part) => part !== '').join(' · ')
 }
