@@ -26,6 +26,7 @@
 import { inRange, setOwn } from '../collect/metric-rules.js'
 import type { MetricRecord } from '../collect/record.js'
 import { countDrop } from '../util/drops.js'
+import { EntryDictionary } from './entry-dictionary.js'
 import { bucketValue, type Sketch } from './sketch.js'
 import { decodeSummaries, encodeSummarySlice } from './stream-summary.js'
 
@@ -194,16 +195,8 @@ function summarySlice(batch: readonly MetricRecord[], start: number, end: number
 }
 
 function encodeSlice(batch: readonly MetricRecord[], start: number, end: number): (EncodedEntry & { skipped: number }) | undefined {
-  const strings: string[] = []
-  const stringIndex = new Map<string, number>()
-  const str = (s: string): number => {
-    let i = stringIndex.get(s)
-    if (i === undefined) { i = strings.length; strings.push(s); stringIndex.set(s, i) }
-    return i
-  }
-  const dimSets: number[][] = []
-  const dimByObject = new Map<Readonly<Record<string, string>>, number>()
-  const dimByKey = new Map<string, number>()
+  const dict = new EntryDictionary()
+  const str = (s: string): number => dict.string(s)
   const groups: number[] = []
   // route → (method, dimension set, kind, prefix) → group. Nested lookups on the record's own strings
   // avoid building a key string per record (measured on 20 routes × 2 methods: 1.1 → 0.65 µs per record for the whole encode).
@@ -217,22 +210,7 @@ function encodeSlice(batch: readonly MetricRecord[], start: number, end: number)
 
   for (let i = start; i < end; i++) {
     const r = batch[i]
-    // Dimension objects are usually shared between records (the defaults), so identity is tried first.
-    let d = dimByObject.get(r.dimensions)
-    if (d === undefined) {
-      const keys = Object.keys(r.dimensions).sort()
-      const pairs: number[] = []
-      let key = ''
-      for (const k of keys) {
-        const v = r.dimensions[k]
-        if (typeof v !== 'string') continue
-        pairs.push(str(k), str(v))
-        key += k + '\u0000' + v + '\u0000'
-      }
-      d = dimByKey.get(key)
-      if (d === undefined) { d = dimSets.length; dimSets.push(pairs); dimByKey.set(key, d) }
-      dimByObject.set(r.dimensions, d)
-    }
+    const d = dict.dimensionSet(r.dimensions)
     const kind = r.kind === 'process' ? 1 : 0
     let byRoute = groupIndex.get(r.route)
     if (byRoute === undefined) { byRoute = new Map(); groupIndex.set(r.route, byRoute) }
@@ -255,7 +233,7 @@ function encodeSlice(batch: readonly MetricRecord[], start: number, end: number)
     count++
   }
   if (count === 0) return undefined
-  const p = JSON.stringify({ t: base, s: strings, d: dimSets, g: groups, r: rows })
+  const p = JSON.stringify({ t: base, s: dict.strings, d: dict.dimSets, g: groups, r: rows })
   return { v: '1', n: count, p, bytes: Buffer.byteLength(p), skipped: skipped.n }
 }
 

@@ -25,6 +25,7 @@
 import { inRange } from '../collect/metric-rules.js'
 import type { MetricRecord } from '../collect/record.js'
 import type { DecodedGroup, DecodedSummary } from './stream-encoding.js'
+import { EntryDictionary } from './entry-dictionary.js'
 import { readRuns, Sketch, writeRuns } from './sketch.js'
 
 interface CounterAcc { count: number, sum: number, min: number, max: number }
@@ -40,16 +41,8 @@ interface GroupAcc { header: number[], counters: Map<number, CounterAcc>, timers
 export function encodeSummarySlice(
   batch: readonly MetricRecord[], start: number, end: number,
 ): { n: number, p: string, skipped: number } | undefined {
-  const strings: string[] = []
-  const stringIndex = new Map<string, number>()
-  const str = (s: string): number => {
-    let i = stringIndex.get(s)
-    if (i === undefined) { i = strings.length; strings.push(s); stringIndex.set(s, i) }
-    return i
-  }
-  const dimSets: number[][] = []
-  const dimByObject = new Map<Readonly<Record<string, string>>, number>()
-  const dimByKey = new Map<string, number>()
+  const dict = new EntryDictionary()
+  const str = (s: string): number => dict.string(s)
   const groups: GroupAcc[] = []
   // route → the rest of the group key → group; nested maps on the record's own strings, as in v=1.
   const groupIndex = new Map<string, Map<string, GroupAcc>>()
@@ -59,20 +52,7 @@ export function encodeSummarySlice(
   for (let i = start; i < end; i++) {
     const r = batch[i]
     if (r.timestamp < base) base = r.timestamp
-    let d = dimByObject.get(r.dimensions)
-    if (d === undefined) {
-      const pairs: number[] = []
-      let key = ''
-      for (const k of Object.keys(r.dimensions).sort()) {
-        const v = r.dimensions[k]
-        if (typeof v !== 'string') continue
-        pairs.push(str(k), str(v))
-        key += k + '\u0000' + v + '\u0000'
-      }
-      d = dimByKey.get(key)
-      if (d === undefined) { d = dimSets.length; dimSets.push(pairs); dimByKey.set(key, d) }
-      dimByObject.set(r.dimensions, d)
-    }
+    const d = dict.dimensionSet(r.dimensions)
     const kind = r.kind === 'process' ? 1 : 0
     // The decoder refuses a status outside 0…999, so a hand-built record with one is written as 0.
     const status = r.status >= 0 && r.status < 1000 ? r.status | 0 : 0
@@ -129,7 +109,7 @@ export function encodeSummarySlice(
       writeRuns(metrics, s)
     }
   }
-  const p = JSON.stringify({ t: base, s: strings, d: dimSets, g: header, m: metrics })
+  const p = JSON.stringify({ t: base, s: dict.strings, d: dict.dimSets, g: header, m: metrics })
   return { n: count, p, skipped }
 }
 

@@ -69,6 +69,8 @@ export interface RedisSinkStats {
   readonly droppedBacklog: number
   /** Records dropped because one alone exceeded `maxEntryBytes`. */
   readonly droppedOversize: number
+  /** Records `close()` could not deliver, and records sent after it (also counted as `close` drops). */
+  readonly droppedClose: number
   /** Outages seen (each warned about once). */
   readonly outages: number
 }
@@ -138,6 +140,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   let entriesDelivered = 0
   let droppedBacklog = 0
   let droppedOversize = 0
+  let droppedClose = 0
   let outages = 0
   // Drops are reported with the dimensions and prefix of the app's own records, so they land beside its series.
   let lastDimensions: Readonly<Record<string, string>> = {}
@@ -273,7 +276,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   const send = (batch: MetricRecord[]): void => {
     try {
       if (batch.length === 0) return
-      if (state === 'closed') { countDrop('close', batch.length); return }
+      if (state === 'closed') { droppedClose += batch.length; countDrop('close', batch.length); return }
       const { entries, dropped } = encodeBatch(batch, maxEntryBytes, encodeOptions)
       if (dropped > 0) {
         droppedOversize += dropped
@@ -320,6 +323,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
         await flush()
         const left = backlog.clear()
         if (left > 0) {
+          droppedClose += left
           countDrop('close', left)
           report(`closed with ${left} records not delivered to Redis at ${url.safe}; counted as dropped ('close')`)
         }
@@ -338,7 +342,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       return closing
     },
     stats: () => ({
-      state, delivered, entries: entriesDelivered, backlog: backlog.records, droppedBacklog, droppedOversize, outages,
+      state, delivered, entries: entriesDelivered, backlog: backlog.records, droppedBacklog, droppedOversize, droppedClose, outages,
     }),
   }
   return sink

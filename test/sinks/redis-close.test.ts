@@ -19,10 +19,13 @@ test('close() counts the backlog it could not deliver, and records sent after cl
   const before = dropTotals().close ?? 0
   sink.send(Array.from({ length: 120 }, (_, i) => record(i)))
   await sink.close()
-  assert.is((dropTotals().close ?? 0) - before, 120)
+  // The process-wide total may also move with other sinks closing in the same run: at least ours is in it.
+  assert.is(sink.stats().droppedClose, 120)
+  assert.ok((dropTotals().close ?? 0) - before >= 120)
   assert.ok(errors.some((m) => m.includes('closed with 120 records not delivered')), errors.join('\n'))
   sink.send([record(1), record(2)])
-  assert.is((dropTotals().close ?? 0) - before, 122)
+  assert.is(sink.stats().droppedClose, 122)
+  assert.ok((dropTotals().close ?? 0) - before >= 122)
   assert.is(sink.stats().backlog, 0)
 })
 

@@ -1,0 +1,58 @@
+/**
+ * The dictionaries one stream entry carries, in every schema version: each string once (`s`), and each
+ * distinct dimension set once as pairs of string indices (`d`), so rows and groups hold small integers.
+ */
+export class EntryDictionary {
+  /** Every string of the entry, in first-use order. */
+  readonly strings: string[] = []
+  /** Distinct dimension sets: `[keyIndex, valueIndex, …]`, keys sorted. */
+  readonly dimSets: number[][] = []
+  readonly #stringIndex = new Map<string, number>()
+  // Dimension objects are usually shared between records (a wrapper's defaults), so identity is tried
+  // before the set is keyed by its content.
+  readonly #dimByObject = new Map<Readonly<Record<string, string>>, number>()
+  readonly #dimByKey = new Map<string, number>()
+
+  /**
+   * The index of `s`, adding it on first use.
+   *
+   * @example
+   * const dict = new EntryDictionary(); dict.string('users.id') // 0
+   */
+  string(s: string): number {
+    let i = this.#stringIndex.get(s)
+    if (i === undefined) {
+      i = this.strings.length
+      this.strings.push(s)
+      this.#stringIndex.set(s, i)
+    }
+    return i
+  }
+
+  /**
+   * The index of a record's dimension set, adding it on first use; non-string values are left out.
+   *
+   * @example
+   * dict.dimensionSet({ service: 'shop', env: 'prod' }) // 0, and 0 again for an equal object
+   */
+  dimensionSet(dimensions: Readonly<Record<string, string>>): number {
+    let d = this.#dimByObject.get(dimensions)
+    if (d !== undefined) return d
+    const pairs: number[] = []
+    let key = ''
+    for (const k of Object.keys(dimensions).sort()) {
+      const v = dimensions[k]
+      if (typeof v !== 'string') continue
+      pairs.push(this.string(k), this.string(v))
+      key += k + '\u0000' + v + '\u0000'
+    }
+    d = this.#dimByKey.get(key)
+    if (d === undefined) {
+      d = this.dimSets.length
+      this.dimSets.push(pairs)
+      this.#dimByKey.set(key, d)
+    }
+    this.#dimByObject.set(dimensions, d)
+    return d
+  }
+}
