@@ -40,6 +40,7 @@ export function servicesAvailable(suite: string, needs: ReadonlyArray<{ binary: 
 
 export const REDIS = { binary: 'redis-server', debian: 'redis-server' }
 export const INFLUXD = { binary: 'influxd', debian: 'influxdb' }
+export const PROMETHEUS = { binary: 'prometheus', debian: 'prometheus' }
 
 /** A loopback TCP port that was free a moment ago. */
 export async function freePort(): Promise<number> {

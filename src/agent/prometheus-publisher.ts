@@ -1,0 +1,145 @@
+/**
+ * `prometheusPublisher`: the agent as a Prometheus target. Every entry the agent reads is merged into
+ * cumulative in-memory state (see prometheus-exposition.ts for names, labels and buckets), and `GET /metrics`
+ * serves it in the text format over `node:http`.
+ *
+ * ```
+ * Redis stream ─► agent ─► publish(entries) ─► seen ids? skip : PrometheusState.merge ─► ack
+ *                                           Prometheus ──GET /metrics──► PrometheusState.render
+ * ```
+ *
+ * Counting semantics, since a scrape sees totals and not points:
+ * - Counters and histograms count since this agent process started: after a restart they start again from
+ *   0, a reset that `rate()` and `increase()` account for. Entries the old process had exported but not yet
+ *   acked are delivered again and counted again (at-least-once across a crash).
+ * - A redelivered entry (the agent retries a batch when another publisher failed) is skipped: the ids of the
+ *   last `dedupeIds` merged entries (default 100,000, ≈ 10 MB) are remembered, far more than the agent ever
+ *   has in flight (a read is at most a few hundred entries).
+ * - With several agents in one consumer group each exports what it consumed; sum over instances in PromQL.
+ */
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { ErrorHandler } from '../sinks/sink.js'
+import { warningHandler } from '../util/warn.js'
+import { PrometheusState } from './prometheus-exposition.js'
+import type { Publisher } from './publisher.js'
+
+export { DEFAULT_BUCKETS_MS } from './prometheus-exposition.js'
+
+/** Options of {@link prometheusPublisher}. */
+export interface PrometheusPublisherOptions {
+  /** TCP port to serve `/metrics` on; 0 picks a free one (read it from `listening`). Default 9464. */
+  port?: number
+  /**
+   * Interface to bind. Default: all interfaces, as every Prometheus exporter's `:port` means, since the
+   * Prometheus server usually scrapes from another host. Give `127.0.0.1` to keep it on loopback.
+   */
+  host?: string
+  /** Add `http_response_status_code` to request series besides `status_class`. Default false (fewer series). */
+  statusCode?: boolean
+  /** `le` boundaries in ms for every histogram (`RequestTime` is exported in seconds). Default {@link DEFAULT_BUCKETS_MS}. */
+  bucketsMs?: readonly number[]
+  /** Label sets kept; past it new ones merge into one `otel_metric_overflow="true"` series per metric. Default 10,000. */
+  maxSeries?: number
+  /** Entry ids remembered to skip redeliveries. Default 100,000. */
+  dedupeIds?: number
+  /** Told when the port cannot be bound. Default: a `RouteMeterWarning` (code `RM_AGENT_PROMETHEUS`). */
+  onError?: ErrorHandler
+}
+
+/** A {@link Publisher} that also serves `/metrics`. */
+export interface PrometheusPublisher extends Publisher {
+  /** Resolves with the bound address once the server listens; rejects when it cannot (port in use). */
+  readonly listening: Promise<AddressInfo>
+}
+
+/**
+ * A publisher that Prometheus scrapes: `GET http://<host>:<port>/metrics`. Request durations are the
+ * histogram `http_server_request_duration_seconds` (labels `http_route`, `http_request_method`,
+ * `status_class`), other timers `routemeter_<name>_milliseconds`, counters `routemeter_<name>_total`.
+ *
+ * @example
+ * const prometheus = prometheusPublisher({ port: 9464 })
+ * startAgent({ publishers: [prometheus] })
+ * // scrape_configs: [{ job_name: routemeter, static_configs: [{ targets: ['agent-host:9464'] }] }]
+ * // histogram_quantile(0.99, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket[5m])))
+ */
+export function prometheusPublisher(options: PrometheusPublisherOptions = {}): PrometheusPublisher {
+  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: prometheusPublisher options must be an object')
+  const port = options.port ?? 9464
+  const fail = (message: string): never => { throw new TypeError(`routemeter: prometheusPublisher ${message}`) }
+  if (!Number.isInteger(port) || port < 0 || port > 65535) fail('`port` must be an integer 0…65535')
+  if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) {
+    throw new TypeError('routemeter: prometheusPublisher `host` must be a non-empty string')
+  }
+  if (options.statusCode !== undefined && typeof options.statusCode !== 'boolean') {
+    throw new TypeError('routemeter: prometheusPublisher `statusCode` must be a boolean')
+  }
+  const maxSeries = options.maxSeries ?? 10_000
+  if (!Number.isInteger(maxSeries) || maxSeries < 1) fail('`maxSeries` must be a positive integer')
+  const dedupeIds = options.dedupeIds ?? 100_000
+  if (!Number.isInteger(dedupeIds) || dedupeIds < 0) fail('`dedupeIds` must be an integer ≥ 0')
+  const onError = typeof options.onError === 'function' ? options.onError : warningHandler('RM_AGENT_PROMETHEUS')
+  const state = new PrometheusState({ bucketsMs: options.bucketsMs, statusCode: options.statusCode, maxSeries })
+  // A Set keeps insertion order, so the oldest id is the first one iterated: a FIFO window of ids.
+  const seen = new Set<string>()
+  let duplicates = 0
+
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0]
+    if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
+      res.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain; charset=utf-8' })
+      res.end(path === '/metrics' ? 'GET only\n' : 'routemeter agent: metrics are at /metrics\n')
+      return
+    }
+    const body = state.render() + own(state.overflowed, duplicates)
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) })
+    res.end(req.method === 'HEAD' ? undefined : body)
+  })
+  // The agent's Redis connection keeps its process alive; the endpoint alone never should.
+  server.unref()
+  const listening = new Promise<AddressInfo>((resolve, reject) => {
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      const message = `prometheus: cannot serve /metrics on ${options.host ?? '*'}:${port}: ${error.message}`
+      const failure = Object.assign(new Error(message, { cause: error }), { code: error.code })
+      try { onError(failure) } catch { /* hook must not throw into us */ }
+      reject(failure)
+    })
+    server.listen(port, options.host, () => resolve(server.address() as AddressInfo))
+  })
+  // Whoever does not wait for `listening` has been told through onError; no unhandled rejection.
+  listening.catch(() => {})
+
+  return {
+    name: 'prometheus',
+    listening,
+    async publish(entries) {
+      for (const entry of entries) {
+        if (seen.has(entry.id)) { duplicates++; continue }
+        if (dedupeIds > 0) {
+          seen.add(entry.id)
+          if (seen.size > dedupeIds) seen.delete(seen.values().next().value as string)
+        }
+        state.merge(entry.series())
+      }
+    },
+    async close() {
+      if (!server.listening) return
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve())
+        // Prometheus keeps its scrape connection alive; without this close() would wait for it to idle out.
+        server.closeAllConnections()
+      })
+    },
+  }
+}
+
+/** The publisher's own counters, so a dashboard can see label sets overflowing and redeliveries skipped. */
+function own(overflowed: number, duplicates: number): string {
+  return '# HELP routemeter_prometheus_overflow_total Series merged into an otel_metric_overflow series (maxSeries reached).\n' +
+    '# TYPE routemeter_prometheus_overflow_total counter\n' +
+    `routemeter_prometheus_overflow_total ${overflowed}\n` +
+    '# HELP routemeter_prometheus_duplicate_entries_total Redelivered stream entries skipped (already counted).\n' +
+    '# TYPE routemeter_prometheus_duplicate_entries_total counter\n' +
+    `routemeter_prometheus_duplicate_entries_total ${duplicates}\n`
+}

@@ -1,0 +1,202 @@
+/**
+ * prometheusPublisher without a Prometheus: the exposition text is well formed (every line a comment or a
+ * sample, `le` cumulative and ascending, `+Inf` = `_count`), counts are exact, redeliveries are skipped,
+ * label sets are capped into an overflow series, and `/metrics` is served over HTTP.
+ */
+import { suite } from 'uvu'
+import * as assert from 'uvu/assert'
+import { agentEntry } from '../../src/agent/aggregate.js'
+import { prometheusPublisher } from '../../src/agent/prometheus-publisher.js'
+import { labelValue, PrometheusState, snakeName } from '../../src/agent/prometheus-exposition.js'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { latencyLoad } from '../support/prometheus.js'
+
+const test = suite('prometheus exposition')
+
+interface Sample { name: string, labels: Record<string, string>, value: number }
+
+/** A strict parser of the text format 0.0.4 subset we write; throws on any line it cannot read. */
+function parse(text: string): { samples: Sample[], types: Map<string, string> } {
+  const samples: Sample[] = []
+  const types = new Map<string, string>()
+  assert.ok(text.endsWith('\n'), 'ends with a line feed')
+  for (const line of text.slice(0, -1).split('\n')) {
+    const type = /^# TYPE ([a-zA-Z_:][a-zA-Z0-9_:]*) (counter|histogram)$/.exec(line)
+    if (type !== null) { assert.not.ok(types.has(type[1]), `one TYPE per family: ${type[1]}`); types.set(type[1], type[2]); continue }
+    if (/^# HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*$/.test(line)) continue
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)$/.exec(line)
+    assert.ok(m, `a sample line: ${JSON.stringify(line)}`)
+    const labels: Record<string, string> = {}
+    const body = m![2] ?? ''
+    const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/gy
+    let at = 0
+    while (at < body.length) {
+      re.lastIndex = at
+      const l = re.exec(body)
+      assert.ok(l, `labels: ${body}`)
+      assert.not.ok(l![1] in labels, `label once: ${l![1]}`)
+      labels[l![1]] = l![2].replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c))
+      at = re.lastIndex
+    }
+    const value = m![3] === '+Inf' ? Infinity : Number(m![3])
+    assert.ok(!Number.isNaN(value), `a number: ${m![3]}`)
+    samples.push({ name: m![1], labels, value })
+  }
+  return { samples, types }
+}
+
+const key = (labels: Record<string, string>): string => JSON.stringify(Object.entries(labels).filter(([k]) => k !== 'le').sort())
+
+function checkHistograms(parsed: ReturnType<typeof parse>): void {
+  for (const [family, type] of parsed.types) {
+    if (type !== 'histogram') continue
+    const buckets = new Map<string, Sample[]>()
+    for (const s of parsed.samples.filter((x) => x.name === `${family}_bucket`)) {
+      const k = key(s.labels)
+      if (!buckets.has(k)) buckets.set(k, [])
+      buckets.get(k)!.push(s)
+    }
+    assert.ok(buckets.size > 0, `${family} has buckets`)
+    for (const [k, list] of buckets) {
+      const les = list.map((s) => (s.labels.le === '+Inf' ? Infinity : Number(s.labels.le)))
+      for (let i = 1; i < list.length; i++) {
+        assert.ok(les[i] > les[i - 1], `${family} ${k}: le ascending`)
+        assert.ok(list[i].value >= list[i - 1].value, `${family} ${k}: cumulative`)
+      }
+      assert.is(les.at(-1), Infinity, '+Inf last')
+      const count = parsed.samples.find((s) => s.name === `${family}_count` && key(s.labels) === k)
+      assert.ok(count, `${family} ${k} has _count`)
+      assert.is(list.at(-1)!.value, count!.value, `${family} ${k}: +Inf = _count`)
+    }
+  }
+}
+
+test('the exposition parses, le buckets are cumulative, +Inf equals _count, and request counts are exact', async () => {
+  const { entries, times } = latencyLoad(10, 300)
+  const state = new PrometheusState()
+  for (const e of entries) state.merge(e.series())
+  const parsed = parse(state.render())
+  checkHistograms(parsed)
+  assert.is(parsed.types.get('http_server_request_duration_seconds'), 'histogram')
+  assert.is(parsed.types.get('routemeter_cpu_time_milliseconds'), 'histogram')
+  assert.is(parsed.types.get('routemeter_failure_total'), 'counter')
+  const sum = (name: string, where: (l: Record<string, string>) => boolean = () => true): number =>
+    parsed.samples.filter((s) => s.name === name && where(s.labels)).reduce((a, s) => a + s.value, 0)
+  assert.is(sum('http_server_request_duration_seconds_count'), 3000)
+  for (const [route, perEntry] of times) {
+    assert.is(sum('http_server_request_duration_seconds_count', (l) => l.http_route === route), perEntry.flat().length, route)
+    const exactSum = perEntry.flat().reduce((a, b) => a + b, 0) / 1000
+    const got = sum('http_server_request_duration_seconds_sum', (l) => l.http_route === route)
+    assert.ok(Math.abs(got / exactSum - 1) < 1e-9, `${route} _sum in seconds`)
+  }
+  // Every request series has a status_class; 5xx requests are the Failure counter's total.
+  for (const s of parsed.samples.filter((x) => x.name.startsWith('http_server_request_duration_seconds'))) {
+    assert.ok(['2xx', '4xx', '5xx'].includes(s.labels.status_class), JSON.stringify(s.labels))
+    assert.is(s.labels.service, 'shop')
+    assert.is(s.labels.http_response_status_code, undefined, 'the exact code is opt-in')
+  }
+  assert.is(sum('routemeter_failure_total'), sum('http_server_request_duration_seconds_count', (l) => l.status_class === '5xx'))
+})
+
+test('a value lands in the smallest le at or above its sketch bucket, never below its value', () => {
+  const state = new PrometheusState({ bucketsMs: [1, 5, 10] })
+  const values = [0, 0.5, 1, 1.01, 4.9, 5, 5.05, 9.99, 10, 12, 1e6]
+  const batch: MetricRecord[] = values.map((ms, i) => ({
+    kind: 'request', prefix: '', route: 'r', method: 'GET', status: 200, aborted: false, dimensions: {},
+    counters: {}, timers: { RequestTime: ms }, timestamp: 1763798400000 + i,
+  }))
+  const [x] = encodeBatch(batch).entries
+  state.merge(agentEntry('1-0', decodeEntry(x.v, x.p)).series())
+  const parsed = parse(state.render())
+  const at = (le: string): number =>
+    parsed.samples.find((s) => s.name === 'http_server_request_duration_seconds_bucket' && s.labels.le === le)!.value
+  // A value ≤ le whose sketch bucket straddles le is placed one le up: never too low, at most one sketch bucket off.
+  for (const [le, ms] of [['0.001', 1], ['0.005', 5], ['0.01', 10]] as const) {
+    const below = values.filter((v) => v <= ms).length
+    assert.ok(at(le) <= below, `le=${le}: never counts a value above it (${at(le)} ≤ ${below})`)
+    // Within one sketch bucket (×2^(1/32)) of the boundary, nothing more is lost.
+    assert.ok(at(le) >= values.filter((v) => v <= ms / 2 ** (1 / 32)).length, `le=${le}: at most one sketch bucket shy`)
+  }
+  assert.is(at('+Inf'), values.length)
+})
+
+test('names, labels and values are escaped; the status code is opt-in; dimensions never shadow our labels', () => {
+  assert.is(snakeName('CpuTime'), 'cpu_time')
+  assert.is(snakeName('db.query-ms'), 'db_query_ms')
+  assert.is(snakeName('HTTPErrors'), 'http_errors')
+  assert.is(labelValue('a"b\\c\nd'), 'a\\"b\\\\c\\nd')
+  const state = new PrometheusState({ statusCode: true })
+  const batch: MetricRecord[] = [{
+    kind: 'request', prefix: 'shop', route: 'users/"x"\n', method: 'GET', status: 404, aborted: false,
+    dimensions: { 'x-team': 'a\\b', http_route: 'forged', le: '1', '9lives': 'cat', '': 'empty-key', empty: '' },
+    counters: { 'cart.items': 3, Failure: 0 }, timers: { RequestTime: 12 }, timestamp: 1763798400000,
+  }]
+  const [x] = encodeBatch(batch).entries
+  state.merge(agentEntry('1-0', decodeEntry(x.v, x.p)).series())
+  const parsed = parse(state.render())
+  checkHistograms(parsed)
+  const count = parsed.samples.find((s) => s.name === 'http_server_request_duration_seconds_count')!
+  assert.equal(count.labels, {
+    http_route: 'users/"x"\n', http_request_method: 'GET', status_class: '4xx', http_response_status_code: '404', prefix: 'shop',
+    _: 'empty-key', _9lives: 'cat', x_team: 'a\\b',
+  })
+  assert.is(parsed.samples.find((s) => s.name === 'routemeter_cart_items_total')!.value, 3)
+})
+
+test('past maxSeries new label sets merge into one overflow series per metric, so totals stay exact', () => {
+  const state = new PrometheusState({ maxSeries: 5 })
+  const batch: MetricRecord[] = Array.from({ length: 20 }, (_, i) => ({
+    kind: 'request', prefix: '', route: `r${i}`, method: 'GET', status: 200, aborted: false, dimensions: {},
+    counters: {}, timers: { RequestTime: i + 1 }, timestamp: 1763798400000 + i,
+  }))
+  const [x] = encodeBatch(batch).entries
+  state.merge(agentEntry('1-0', decodeEntry(x.v, x.p)).series())
+  const parsed = parse(state.render())
+  checkHistograms(parsed)
+  const counts = parsed.samples.filter((s) => s.name === 'http_server_request_duration_seconds_count')
+  assert.is(counts.length, 6)
+  assert.equal(counts.at(-1)!.labels, { otel_metric_overflow: 'true' })
+  assert.is(counts.at(-1)!.value, 15)
+  assert.is(state.overflowed, 15)
+})
+
+test('the publisher serves /metrics over HTTP, skips redelivered entries, and close() stops the server', async () => {
+  const publisher = prometheusPublisher({ port: 0, host: '127.0.0.1' })
+  const { port } = await publisher.listening
+  const { entries } = latencyLoad(4, 100)
+  await publisher.publish(entries)
+  await publisher.publish(entries.slice(1, 3)) // an agent retrying a batch another publisher failed
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`, { headers: { connection: 'keep-alive' } })
+  assert.is(res.status, 200)
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/)
+  const parsed = parse(await res.text())
+  checkHistograms(parsed)
+  const total = parsed.samples.filter((s) => s.name === 'http_server_request_duration_seconds_count').reduce((a, s) => a + s.value, 0)
+  assert.is(total, 400)
+  assert.is(parsed.samples.find((s) => s.name === 'routemeter_prometheus_duplicate_entries_total')!.value, 2)
+  assert.is((await fetch(`http://127.0.0.1:${port}/`)).status, 404)
+  await publisher.close()
+  await fetch(`http://127.0.0.1:${port}/metrics`).then(() => assert.unreachable('closed'), () => {})
+})
+
+test('a port in use rejects `listening` and tells onError, without an unhandled rejection', async () => {
+  const first = prometheusPublisher({ port: 0, host: '127.0.0.1' })
+  const { port } = await first.listening
+  const errors: Error[] = []
+  const second = prometheusPublisher({ port, host: '127.0.0.1', onError: (e) => errors.push(e) })
+  await second.listening.then(() => assert.unreachable('bound twice'), (e: Error) => assert.match(e.message, /EADDRINUSE/))
+  assert.is(errors.length, 1)
+  await Promise.all([first.close(), second.close()])
+})
+
+test('bad options are TypeErrors at construction', () => {
+  const bads = [
+    { port: -1 }, { port: 1.5 }, { host: '' }, { bucketsMs: [5, 1] }, { bucketsMs: [] }, { maxSeries: 0 }, { statusCode: 'yes' },
+  ]
+  for (const bad of bads) {
+    assert.throws(() => prometheusPublisher(bad as never), (e: unknown) => e instanceof TypeError, JSON.stringify(bad))
+  }
+})
+
+test.run()
