@@ -24,5 +24,8 @@ export { startAgent, type Agent, type AgentOptions, type AgentStats } from './ag
 export { influxPublisher, type InfluxPublisherOptions, type InfluxV1Options, type InfluxV2Options } from './agent/influx-publisher.js'
 export { statsdPublisher, type StatsdPublisherOptions } from './agent/statsd-publisher.js'
 export { consolePublisher, type ConsolePublisherOptions } from './agent/console-publisher.js'
+export {
+  prometheusPublisher, DEFAULT_BUCKETS_MS, type PrometheusPublisher, type PrometheusPublisherOptions,
+} from './agent/prometheus-publisher.js'
 export { PublishError, type Publisher, type AgentEntry, type Series } from './agent/publisher.js'
 export { StreamDecodeError, type DecodedBatch, type DecodedGroup } from './pipeline/stream-encoding.js'
