@@ -10,8 +10,9 @@
 // --repeat N runs the whole thing N times with fresh processes and pools the windows. Each server is checked
 // like in run.mjs (answers, then what it recorded) before any window. Reported per contender and route: CPU
 // µs per request (median over windows) and added µs over its base: the median of the per-window paired
-// differences, [min…max]. Sharing the core changes absolute figures (each server gets 1/N of it, with more
-// context switches), not the comparison.
+// differences, [min…max]; and on Node ≥ 23.9 the same difference for the main thread's CPU alone, which tells
+// JavaScript-thread work from GC and other helper threads. Sharing the core changes absolute figures (each
+// server gets 1/N of it, with more context switches), not the comparison.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -75,11 +76,15 @@ async function once (samples) {
       const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
       for (const c of list) {
         const key = `${c.name}|${route}`
-        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [] })
+        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [], thread: [], threadAdded: [] })
         const s = samples.get(key)
         s.cpu.push(perReq.get(c.name))
         s.added.push(perReq.get(c.name) - perReq.get(c.base))
         s.rps.push(got[list.indexOf(c)].requests / WINDOW_S)
+        // NaN before Node 23.9 (it arrives as null: IPC is JSON)
+        const threadOf = name => { const g = got[list.findIndex(x => x.name === name)]; return (g.threadUs ?? NaN) / g.requests }
+        s.thread.push(threadOf(c.name))
+        s.threadAdded.push(threadOf(c.name) - threadOf(c.base))
       }
     }
     for (const r of runs) r.p.load.send({ type: 'end' })
@@ -110,19 +115,22 @@ try {
 }
 const f = (x, sign) => (sign && x > 0 ? '+' : '') + x.toFixed(1)
 const rows = []
-console.log('| server | base | route | req/s | cpu µs/req | added µs/req, median [min…max] of paired windows | added / base |')
-console.log('|---|---|---|--:|--:|--:|--:|')
+console.log('| server | base | route | req/s | cpu µs/req | added µs/req, median [min…max] of paired windows | added / base | ' +
+  'main thread added |')
+console.log('|---|---|---|--:|--:|--:|--:|--:|')
 for (const route of routes) {
   for (const c of list) {
     const s = samples.get(`${c.name}|${route}`)
     const base = median(samples.get(`${c.base}|${route}`).cpu)
     const added = median(s.added)
     const row = { server: c.name, base: c.base, route, rps: median(s.rps), cpuUsPerReq: median(s.cpu), addedUsPerReq: added,
-      addedUsPerReqRange: [Math.min(...s.added), Math.max(...s.added)], addedShare: added / base, windows: s.added.length }
+      addedUsPerReqRange: [Math.min(...s.added), Math.max(...s.added)], addedShare: added / base, windows: s.added.length,
+      threadUsPerReq: median(s.thread), threadAddedUsPerReq: median(s.threadAdded) }
     rows.push(row)
     console.log(`| ${c.name} | ${c.base} | ${route} | ${Math.round(row.rps)} | ${f(row.cpuUsPerReq)} | ` +
       `${c.name === c.base ? '—' : `${f(added, true)} [${f(row.addedUsPerReqRange[0], true)}…${f(row.addedUsPerReqRange[1], true)}]`} | ` +
-      `${c.name === c.base ? '—' : `${(row.addedShare * 100).toFixed(1)}%`} |`)
+      `${c.name === c.base ? '—' : `${(row.addedShare * 100).toFixed(1)}%`} | ` +
+      `${c.name === c.base || Number.isNaN(row.threadAddedUsPerReq) ? '—' : f(row.threadAddedUsPerReq, true)} |`)
   }
 }
 const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))
