@@ -26,7 +26,7 @@ export class Collector {
   end = 0
   /** Milliseconds this request's own callbacks held the thread (attributed CPU mode). */
   onThread = 0
-  /** Window CPU mode: `process.cpuUsage()` user+system µs at entry. Later: CPU ms of the request. */
+  /** Window CPU mode: `process.cpuUsage()` user+system µs at entry. At the response's end, in both modes: `CpuTime` in ms. */
   cpu = 0
   status = 0
   aborted = false
