@@ -26,10 +26,20 @@ import { promiseHooks } from 'node:v8'
  * fields.
  */
 
-/** The mechanism in use: `'v8-promise-hooks'` (Node 24 with AsyncContextFrame) or `'async-hooks'`. */
+/**
+ * The mechanism in use: `'v8-promise-hooks'` (Node 24 with AsyncContextFrame) or `'async-hooks'`.
+ *
+ * @example
+ * const kind: SwitchHookKind = installSwitchHook(requestContext, onStore)
+ */
 export type SwitchHookKind = 'v8-promise-hooks' | 'async-hooks'
 
-/** True when AsyncLocalStorage runs on AsyncContextFrame (so a V8 promise hook reads the right store). */
+/**
+ * True when AsyncLocalStorage runs on AsyncContextFrame (so a V8 promise hook reads the right store).
+ *
+ * @example
+ * storesOnContextFrames() // true on Node 24, false on Node 20 or with --no-async-context-frame
+ */
 export function storesOnContextFrames(): boolean {
   return !Object.hasOwn(new AsyncLocalStorage(), 'kResourceStore')
 }

@@ -22,7 +22,12 @@ import { processCpuMicros } from './cpu-clock.js'
  * in test/collect/cpu.test.ts it added up to a quarter of a 20 ms burn to the process figure.
  */
 
-/** Which clock `threadCpuMicros` reads. */
+/**
+ * Which clock `threadCpuClock()` reads.
+ *
+ * @example
+ * threadCpuClock().kind // 'thread' on Node 24, 'schedstat' on Node 20 (Linux)
+ */
 export type ThreadCpuKind = 'thread' | 'schedstat' | 'process'
 
 type WithThreadCpu = NodeJS.Process & { threadCpuUsage?: () => NodeJS.CpuUsage }
