@@ -9,6 +9,7 @@ import type { Publisher } from '../agent/publisher.js'
 import { influxPublisher } from '../agent/influx-publisher.js'
 import { statsdPublisher } from '../agent/statsd-publisher.js'
 import { consolePublisher } from '../agent/console-publisher.js'
+import { prometheusPublisher } from '../agent/prometheus-publisher.js'
 import { resolveRedisTarget } from '../sinks/redis-target.js'
 import type { ErrorHandler } from '../sinks/sink.js'
 import { safeUrl } from '../util/redact.js'
@@ -31,7 +32,7 @@ export class UsageError extends Error {
  */
 export const AGENT_HELP = `Usage: routemeter agent [options]
 
-Moves metrics from the Redis stream that redisSink() writes to InfluxDB, StatsD and/or the console.
+Moves metrics from the Redis stream that redisSink() writes to InfluxDB, StatsD, Prometheus and/or the console.
 Any number of agents can share one stream: they form a Redis consumer group.
 
 Redis:
@@ -52,6 +53,10 @@ Publishers (at least one):
   --influx-token TOKEN   InfluxDB 2.x token;  env ROUTEMETER_INFLUX_TOKEN (prefer the env: flags show in ps)
   --statsd HOST:PORT     StatsD server (UDP); env ROUTEMETER_STATSD
   --statsd-prefix NAME   prefix for StatsD names; env ROUTEMETER_PREFIX
+  --prometheus ADDR      serve /metrics for Prometheus at [HOST]:PORT: :9464 listens on all
+                         interfaces, 127.0.0.1:9464 on loopback only; env ROUTEMETER_PROMETHEUS
+  --prometheus-status-code
+                         label request series with http_response_status_code too
   --console              print a per-route table of what passes through
   --json                 with --console: JSON lines instead of the table
 
@@ -97,6 +102,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
         influx: { type: 'string' }, 'influx-db': { type: 'string' }, 'influx-org': { type: 'string' },
         'influx-bucket': { type: 'string' }, 'influx-token': { type: 'string' },
         statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' },
+        prometheus: { type: 'string' }, 'prometheus-status-code': { type: 'boolean' },
         console: { type: 'boolean' }, json: { type: 'boolean' },
         'status-interval': { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
         'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
@@ -159,12 +165,27 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     build('--statsd', () => statsdPublisher({ host, port, prefix, ...(onError === undefined ? {} : { onError }) }))
     describe.push(`statsd ${statsd}`)
   }
+  const prometheus = pick('prometheus', 'ROUTEMETER_PROMETHEUS')
+  if (prometheus !== undefined) {
+    // Go's listen-address spelling, as every Prometheus exporter takes it: `:9464` is all interfaces.
+    const match = /^(.*):(\d{1,5})$/.exec(prometheus)
+    const port = match === null ? NaN : Number(match[2])
+    if (match === null || port > 65535) throw new UsageError(`--prometheus must be [HOST]:PORT, got ${JSON.stringify(prometheus)}`)
+    const host = match[1] === '' ? undefined : match[1].replace(/^\[(.*)\]$/, '$1')
+    const statusCode = values['prometheus-status-code'] === true
+    build('--prometheus', () => prometheusPublisher({ host, port, statusCode, ...(onError === undefined ? {} : { onError }) }))
+    describe.push(`prometheus http://${host === undefined ? '*' : match[1]}:${port}/metrics${statusCode ? ' (with status codes)' : ''}`)
+  } else if (values['prometheus-status-code'] === true) {
+    throw new UsageError('--prometheus-status-code only applies with --prometheus')
+  }
   if (values.json === true && values.console !== true) throw new UsageError('--json only applies with --console')
   if (values.console === true) {
     build('--console', () => consolePublisher({ json: values.json === true }))
     describe.push(values.json === true ? 'console (JSON lines)' : 'console')
   }
-  if (publishers.length === 0) throw new UsageError('no publisher: give --influx, --statsd or --console (or their environment variables)')
+  if (publishers.length === 0) {
+    throw new UsageError('no publisher: give --influx, --statsd, --prometheus or --console (or their environment variables)')
+  }
 
   const options: AgentCommand['options'] = {
     redis, stream: pick('stream', 'ROUTEMETER_STREAM'), group: pick('group', 'ROUTEMETER_GROUP'),

@@ -5,7 +5,8 @@
  * forced, 2 for bad arguments.
  */
 import { startAgent } from '../agent/agent.js'
-import { AGENT_HELP, parseAgentArgs, UsageError } from './agent-args.js'
+import type { PrometheusPublisher } from '../agent/prometheus-publisher.js'
+import { AGENT_HELP, parseAgentArgs, UsageError, type AgentCommand } from './agent-args.js'
 import { statusLine } from './status-line.js'
 import { logLine } from './log-line.js'
 import { packageVersion } from './version.js'
@@ -44,7 +45,17 @@ function main(argv: string[]): void {
   }
   if (parsed.help) { process.stdout.write(AGENT_HELP); return }
   if (parsed.version) { process.stdout.write(`${packageVersion()}\n`); return }
+  const agentCommand = parsed
+  // A --prometheus port that cannot be bound stops the agent before it reads, and acks, anything: the
+  // publisher's onError has logged why (port in use).
+  const listening = agentCommand.publishers.map((p) => (p as Partial<PrometheusPublisher>).listening).filter((l) => l !== undefined)
+  Promise.all(listening).then(() => run(agentCommand), () => {
+    process.exitCode = 1
+    void Promise.all(agentCommand.publishers.map(async (p) => await p.close()))
+  })
+}
 
+function run(parsed: AgentCommand): void {
   const agent = startAgent({ ...parsed.options, publishers: parsed.publishers, onError: (error) => log(error.message) })
   log(`starting: ${parsed.describe.join(', ')}`)
   void agent.ready.then(() => log('connected; reading'), () => {})

@@ -10,7 +10,7 @@ import type { MetricRecord } from '../../src/collect/record.js'
 import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { INFLUXD, REDIS, servicesAvailable, sleep, trackChild, waitFor } from '../support/services.js'
+import { freePort, INFLUXD, REDIS, servicesAvailable, sleep, trackChild, waitFor } from '../support/services.js'
 import { udpCollector } from '../support/udp.js'
 
 const test = suite('routemeter agent (CLI)')
@@ -35,7 +35,8 @@ function cli(args: string[], env: Record<string, string> = {}): Run {
 test('--help prints the flags and exits 0', async () => {
   const run = cli(['agent', '--help'])
   assert.is(await run.exited, 0)
-  for (const flag of ['--redis', '--stream', '--group', '--influx', '--influx-db', '--influx-token', '--statsd', '--console', '--json']) {
+  const flags = ['--redis', '--stream', '--group', '--influx', '--influx-db', '--influx-token', '--statsd', '--prometheus', '--console', '--json']
+  for (const flag of flags) {
     assert.ok(run.output().includes(flag), flag)
   }
 })
@@ -47,6 +48,8 @@ test('bad arguments exit 2 with a clear one-line reason', async () => {
     [['agent', '--influx', 'http://x:8086'], /--influx needs --influx-db/],
     [['agent', '--console', '--redis', 'mysql://u:hunter2@x'], /--redis must use redis:\/\/ or rediss:\/\//],
     [['agent', '--statsd', 'nohostport'], /--statsd must be HOST:PORT/],
+    [['agent', '--prometheus', '9464'], /--prometheus must be \[HOST\]:PORT/],
+    [['agent', '--console', '--prometheus-status-code'], /--prometheus-status-code only applies with --prometheus/],
     [['agent', '--console', '--max-deliveries', 'many'], /--max-deliveries must be an integer/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ]
@@ -203,6 +206,35 @@ it('a 401 that echoes the Authorization header never puts the credential in the 
     server.close()
     await client.close()
   }
+})
+
+it('--prometheus serves /metrics with the exact request count; a port in use exits 1 before reading', async () => {
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  const stream = `st${++no}`
+  const port = await freePort()
+  const args = ['agent', '--redis', redis.url, '--stream', stream, '--status-interval', '0', '--prometheus-status-code']
+  const run = cli([...args, '--prometheus', `127.0.0.1:${port}`])
+  try {
+    await waitFor('connected', () => run.output().includes('connected'), 15_000)
+    assert.match(run.output(), new RegExp(`prometheus http://127\\.0\\.0\\.1:${port}/metrics \\(with status codes\\)`))
+    await produce(client, stream, 20, 10)
+    let text = ''
+    const count = (): number => [...text.matchAll(/^http_server_request_duration_seconds_count\{(.*)\} (\d+)$/gm)]
+      .reduce((n, m) => n + Number(m[2]), 0)
+    await waitFor('200 requests on /metrics', async () => {
+      text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+      return count() === 200
+    }, 15_000, 50)
+    assert.match(text, /http_route="r0",http_request_method="GET",status_class="2xx",http_response_status_code="200"/)
+    // A second agent on the same port cannot serve: it says why and exits 1, leaving the stream to the first.
+    const second = cli([...args, '--consumer', 'second', '--prometheus', `127.0.0.1:${port}`])
+    assert.is(await second.exited, 1, second.output())
+    assert.match(second.output(), /cannot serve \/metrics on 127\.0\.0\.1:\d+: listen EADDRINUSE/)
+    assert.not.match(second.output(), /connected/)
+    run.child.kill('SIGTERM')
+    assert.is(await run.exited, 0, run.output())
+  } finally { run.child.kill('SIGKILL'); await client.close() }
 })
 
 withTls('reads over rediss:// (TLS) and prints JSON lines with --console --json', async () => {
