@@ -88,6 +88,8 @@ export interface LatencyLoad {
   /** The same entries as stream fields, for XADD. */
   raw: Array<{ id: string, v: string, n: number, p: string }>
   times: Map<string, number[][]>
+  /** Per entry, each route's status codes. */
+  statuses: Array<Map<string, number[]>>
 }
 
 export function latencyLoad(entries: number, perEntry: number, t0 = 1763798400000): LatencyLoad {
@@ -95,15 +97,19 @@ export function latencyLoad(entries: number, perEntry: number, t0 = 176379840000
   const raw: Array<{ id: string, v: string, n: number, p: string }> = []
   const routes = Object.keys(ROUTES)
   const times = new Map<string, number[][]>(routes.map((r) => [r, []]))
+  const statuses: Array<Map<string, number[]>> = []
   for (let e = 0; e < entries; e++) {
     const batch: MetricRecord[] = []
     const perRoute = new Map<string, number[]>(routes.map((r) => [r, []]))
+    const codes = new Map<string, number[]>(routes.map((r) => [r, []]))
+    statuses.push(codes)
     for (let i = 0; i < perEntry; i++) {
       const route = routes[(i * 7 + e) % 3]
       const { mu, sigma } = ROUTES[route]
       const ms = lognormal(1, mu, sigma, e * perEntry + i + 1)[0]
       const status = i % 37 === 0 ? 503 : i % 11 === 0 ? 404 : i % 13 === 0 ? 429 : 200
       perRoute.get(route)!.push(ms)
+      codes.get(route)!.push(status)
       batch.push({
         kind: 'request', prefix: '', route, method: i % 3 ? 'GET' : 'POST', status, aborted: false,
         dimensions: { service: 'shop' },
@@ -118,5 +124,5 @@ export function latencyLoad(entries: number, perEntry: number, t0 = 176379840000
     raw.push({ id, ...entry })
     out.push(agentEntry(id, decodeEntry(entry.v, entry.p)))
   }
-  return { entries: out, raw, times }
+  return { entries: out, raw, times, statuses }
 }
