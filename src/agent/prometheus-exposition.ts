@@ -38,7 +38,12 @@ export const DEFAULT_BUCKETS_MS: readonly number[] = (() => {
   return [...out, 10_000, 15_000, 20_000, 30_000, 60_000]
 })()
 
-/** Options of {@link PrometheusState}. */
+/**
+ * Options of {@link PrometheusState}.
+ *
+ * @example
+ * new PrometheusState({ bucketsMs: [5, 10, 25, 50, 100, 250, 500, 1000], maxSeries: 1000 })
+ */
 export interface ExpositionOptions {
   /** `le` boundaries in ms, ascending. Default {@link DEFAULT_BUCKETS_MS}. */
   bucketsMs?: readonly number[]

@@ -26,7 +26,12 @@ import type { Publisher } from './publisher.js'
 
 export { DEFAULT_BUCKETS_MS } from './prometheus-exposition.js'
 
-/** Options of {@link prometheusPublisher}. */
+/**
+ * Options of {@link prometheusPublisher}.
+ *
+ * @example
+ * const options: PrometheusPublisherOptions = { host: '127.0.0.1', port: 9464, statusCode: true }
+ */
 export interface PrometheusPublisherOptions {
   /** TCP port to serve `/metrics` on; 0 picks a free one (read it from `listening`). Default 9464. */
   port?: number
@@ -47,7 +52,12 @@ export interface PrometheusPublisherOptions {
   onError?: ErrorHandler
 }
 
-/** A {@link Publisher} that also serves `/metrics`. */
+/**
+ * A {@link Publisher} that also serves `/metrics`.
+ *
+ * @example
+ * const { port } = await prometheusPublisher({ port: 0 }).listening // a free port, for tests
+ */
 export interface PrometheusPublisher extends Publisher {
   /** Resolves with the bound address once the server listens; rejects when it cannot (port in use). */
   readonly listening: Promise<AddressInfo>
