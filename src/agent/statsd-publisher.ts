@@ -96,8 +96,12 @@ export function statsdPublisher(options: StatsdPublisherOptions = {}): Publisher
   if (protocol !== 'udp' && protocol !== 'tcp') throw new TypeError('routemeter: statsdPublisher `protocol` must be udp or tcp')
   const linesPerMs = options.linesPerMs ?? 40
   const burstLines = options.burstLines ?? 1000
-  if (typeof linesPerMs !== 'number' || !(linesPerMs > 0)) throw new TypeError('routemeter: statsdPublisher `linesPerMs` must be a positive number')
-  if (!Number.isInteger(burstLines) || burstLines < 1) throw new TypeError('routemeter: statsdPublisher `burstLines` must be a positive integer')
+  if (typeof linesPerMs !== 'number' || !(linesPerMs > 0)) {
+    throw new TypeError('routemeter: statsdPublisher `linesPerMs` must be a positive number')
+  }
+  if (!Number.isInteger(burstLines) || burstLines < 1) {
+    throw new TypeError('routemeter: statsdPublisher `burstLines` must be a positive integer')
+  }
   const encoding = statsdEncoding(options, 'statsdPublisher')
   const onError: ErrorHandler = options.onError ?? warningHandler('RM_AGENT_STATSD', `StatsD ${host}:${port}: `)
   let warned = false
@@ -226,7 +230,9 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
         refused = false
         socket.send(Buffer.alloc(0))
         await new Promise((resolve) => setTimeout(resolve, PROBE_MS))
-        if (refused) throw new PublishError(`StatsD ${host}:${port} still refuses datagrams (nothing listening): will retry`, { permanent: false })
+        if (refused) {
+          throw new PublishError(`StatsD ${host}:${port} still refuses datagrams (nothing listening): will retry`, { permanent: false })
+        }
         return
       }
       // The address changed (DNS TTL) or this is the first publish: (re)connect once the queue is empty.

@@ -87,9 +87,13 @@ export function statusClassOf(status: number, aborted: boolean): StatsdStatusCla
  */
 export function statsdEncoding(options: StatsdEncodingOptions, owner: string): StatsdEncoding {
   const { prefix, tags, statusCode } = options
-  if (prefix !== undefined && typeof prefix !== 'string') throw new TypeError(`routemeter: ${owner} option "prefix" must be a string, got ${typeof prefix}`)
+  if (prefix !== undefined && typeof prefix !== 'string') {
+    throw new TypeError(`routemeter: ${owner} option "prefix" must be a string, got ${typeof prefix}`)
+  }
   for (const [name, value] of [['tags', tags], ['statusCode', statusCode]] as const) {
-    if (value !== undefined && typeof value !== 'boolean') throw new TypeError(`routemeter: ${owner} option "${name}" must be a boolean, got ${typeof value}`)
+    if (value !== undefined && typeof value !== 'boolean') {
+      throw new TypeError(`routemeter: ${owner} option "${name}" must be a boolean, got ${typeof value}`)
+    }
   }
   return {
     prefix: prefix === undefined || prefix === '' ? '' : `${canonicalName(prefix)}.`,

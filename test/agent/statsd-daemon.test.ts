@@ -81,7 +81,8 @@ async function assertExact(daemon: StatsdDaemon, n: number): Promise<void> {
   const flushes = daemon.flushes
   await daemon.until('two more flushes', () => daemon.flushes >= flushes + 2)
   assert.is(requestTimes(), n)
-  assert.is(timings(daemon, (key) => /^shop\.(users|orders|carts)\.id\.RequestTime;method=GET;status_class=[245]xx$/.test(key)), n, 'named with the app\'s prefix, tagged with the status class')
+  const named = /^shop\.(users|orders|carts)\.id\.RequestTime;method=GET;status_class=[245]xx$/
+  assert.is(timings(daemon, (key) => named.test(key)), n, 'named with the app\'s prefix, tagged with the status class')
   assert.is(timings(daemon, (key) => isMetric(key, 'CpuTime')), n)
   assert.is(timings(daemon, (key) => isMetric(key, 'db.query')), n)
   assert.is(timings(daemon, (key) => isMetric(key, 'RequestTime') && key.includes('status_class=5xx')), n / 10)
@@ -103,7 +104,9 @@ it('3,000 requests replayed from a Redis backlog arrive in statsd exactly: every
   const statuses = await backlog('backlog', N)
   assert.equal(statuses, { 200: N * 0.8, 400: N / 10, 500: N / 10 })
   const publisher = statsdPublisher({ port: daemon.port, tags: true })
-  const agent = startAgent({ redis: redis.url, stream: 'backlog', group: 'g', consumer: 'c', blockMs: 200, publishers: [publisher], onError: () => {} })
+  const agent = startAgent({
+    redis: redis.url, stream: 'backlog', group: 'g', consumer: 'c', blockMs: 200, publishers: [publisher], onError: () => {},
+  })
   try {
     await waitFor('the agent to publish the backlog', () => agent.stats().requests === N, 30_000)
     await assertExact(daemon, N)

@@ -47,7 +47,10 @@ test('tags: true sends method, status_class and dimensions as DogStatsD tags; st
   const udp = await udpCollector()
   const pub = statsdPublisher({ port: udp.port, tags: true })
   const exact = statsdPublisher({ port: udp.port, tags: true, statusCode: true, prefix: 'exact' })
-  const batch = [record(), record({ route: 'gone', status: 503 }), record({ route: 'left', status: 0, aborted: true, dimensions: { status_class: '2xx' } })]
+  const batch = [
+    record(), record({ route: 'gone', status: 503 }),
+    record({ route: 'left', status: 0, aborted: true, dimensions: { status_class: '2xx' } }),
+  ]
   await pub.publish([entry('1-0', batch)])
   await exact.publish([entry('1-0', batch)])
   await pub.close()
@@ -65,14 +68,15 @@ test('tags: true sends method, status_class and dimensions as DogStatsD tags; st
 test('the app\'s prefix comes after the publisher\'s, as statsdSink puts it after its own', async () => {
   const udp = await udpCollector()
   const pub = statsdPublisher({ port: udp.port, prefix: 'web' })
-  await pub.publish([entry('1-0', [record({ prefix: 'shop' }), record({ kind: 'process', prefix: 'shop', route: '', method: '', counters: { jobs: 2 }, timers: {} })])])
+  const process = record({ kind: 'process', prefix: 'shop', route: '', method: '', counters: { jobs: 2 }, timers: {} })
+  await pub.publish([entry('1-0', [record({ prefix: 'shop' }), process])])
   await pub.close()
   await udp.waitFor((lines) => lines.length >= 3)
   udp.close()
   assert.equal(udp.lines.sort(), ['web.shop.jobs:2|c', 'web.shop.users.id.Failure:0|c', 'web.shop.users.id.RequestTime:2|ms'])
 })
 
-test('an unresolvable host rejects publish as transient (the agent retries, the data waits in Redis) and warns at most once per burst', async () => {
+test('an unresolvable host rejects publish as transient (the agent retries, data waits in Redis), warning at most once per burst', async () => {
   const errors: Error[] = []
   const pub = statsdPublisher({ host: 'no-such-host.invalid', port: await freePort(), onError: (e) => errors.push(e) })
   for (let i = 0; i < 3; i++) {
@@ -83,7 +87,7 @@ test('an unresolvable host rejects publish as transient (the agent retries, the 
   assert.ok(errors.length <= 1, errors.map((e) => e.message).join('\n'))
 })
 
-test('nothing listening on the port: publish rejects as transient, and a later publish once a server listens delivers each line once', async () => {
+test('nothing listening on the port: publish rejects as transient; once a server listens, each line arrives once', async () => {
   const port = await freeUdpPort()
   const pub = statsdPublisher({ port })
   const error = await pub.publish([entry('1-0', [record()])]).then(() => undefined, (e: unknown) => e)

@@ -110,7 +110,8 @@ export async function startStatsd(options: { flushInterval?: number, port?: numb
     kernelDrops() {
       if (!existsSync('/proc/net/udp')) return undefined
       const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
-      const row = readFileSync('/proc/net/udp', 'utf8').split('\n').map((line) => line.trim().split(/\s+/)).find((cols) => cols[1] === local)
+      const rows = readFileSync('/proc/net/udp', 'utf8').split('\n').map((line) => line.trim().split(/\s+/))
+      const row = rows.find((cols) => cols[1] === local)
       return row === undefined ? undefined : Number(row[row.length - 1])
     },
     reset() { counters.clear(); timers.clear() },
