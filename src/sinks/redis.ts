@@ -47,10 +47,9 @@ export interface RedisSinkOptions {
   /** Receives outage warnings and undeliverable-data reports (passwords redacted). Default: a `RouteMeterWarning` (README, Warnings). */
   onError?: ErrorHandler
   /**
-   * Stream schema: `1` (default: one row per record) or `2` (per route, method, status and dimensions: counter
-   * sums and a quantile sketch per timer, ≈ 5–18 bytes a request instead of ≈ 48 at 500–2,000 requests a
-   * flush). Agents from this release read both; an older agent dead-letters v=2 entries, so upgrade the agents
-   * first, then switch the apps to 2.
+   * Stream schema: `2` (default: per route, method, status and dimensions, counter sums and a quantile sketch
+   * per timer, ≈ 5–18 bytes a request at 500–2,000 requests a flush) or `1` (one row of numbers per record,
+   * ≈ 48 bytes a request). The agent reads both; `1` is for agents that predate v=2.
    */
   encoding?: 1 | 2
 }
@@ -125,7 +124,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   if (options.encoding !== undefined && options.encoding !== 1 && options.encoding !== 2) {
     throw new TypeError('routemeter: `encoding` must be 1 or 2')
   }
-  const encodeOptions = { version: options.encoding ?? 1 }
+  const encodeOptions = { version: options.encoding ?? 2 }
   // Trim arguments are built once; the per-entry XADD only adds the three fields.
   const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
 
