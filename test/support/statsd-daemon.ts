@@ -63,7 +63,8 @@ export async function startStatsd(options: { flushInterval?: number, port?: numb
     flushInterval: options.flushInterval ?? 200, deleteIdleStats: true,
     backends: [join(__dirname, 'statsd-json-backend.cjs')],
   })}\n`)
-  const child = spawn(process.execPath, [main, config], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const shim = join(__dirname, 'statsd-node24-shim.cjs')
+  const child = spawn(process.execPath, ['--require', shim, main, config], { stdio: ['ignore', 'pipe', 'pipe'] })
   const untrack = trackChild(child)
   let exited = false
   let log = ''
