@@ -7,21 +7,8 @@ import { inRange } from '../collect/metric-rules.js'
 import { Sketch } from '../pipeline/sketch.js'
 import { forEachMetric, type DecodedBatch } from '../pipeline/stream-encoding.js'
 import { countDrop } from '../util/drops.js'
-import type { AgentEntry, Series, StatusClass } from './publisher.js'
-
-/**
- * The status class of a request: `aborted` when the client hung up before the response finished, else
- * `1xx`…`5xx` from the status code, `other` for a code outside 100–599.
- *
- * @example
- * statusClass(404, false) // '4xx'
- * statusClass(0, true)    // 'aborted'
- */
-export function statusClass(status: number, aborted: boolean): StatusClass {
-  if (aborted) return 'aborted'
-  const c = Math.floor(status / 100)
-  return c >= 1 && c <= 5 ? (`${c}xx` as StatusClass) : 'other'
-}
+import { statusClass } from '../pipeline/status-class.js'
+import type { AgentEntry, Series } from './publisher.js'
 
 /**
  * Aggregates every metric of `batch` per (group, type, name). A v=2 entry arrives aggregated (its series

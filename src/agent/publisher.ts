@@ -3,6 +3,7 @@
  * in Redis only once every publisher's `publish` resolved, so a publisher resolves only when the backend
  * has the data (InfluxDB answered 204), or when it has done all it can (StatsD over UDP).
  */
+import type { StatusClass } from '../pipeline/status-class.js'
 import type { Sketch } from '../pipeline/sketch.js'
 import type { DecodedBatch, DecodedGroup } from '../pipeline/stream-encoding.js'
 
@@ -34,7 +35,7 @@ export interface Series {
 }
 
 /** Status class of a request series (`aborted`: the client hung up before the response finished). */
-export type StatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'aborted' | 'other'
+export type { StatusClass }
 
 /**
  * Receives decoded entries. Reject with a {@link PublishError}: `permanent: true` when the backend refused

@@ -2,7 +2,7 @@ import type { Collector } from '../collect/collector.js'
 import { takeProcessRecord } from '../collect/process-collector.js'
 import type { MetricRecord } from '../collect/record.js'
 import type { ErrorHandler, Sink } from '../sinks/sink.js'
-import { countDrop } from '../util/drops.js'
+import { countDrop as countProcessDrop } from '../util/drops.js'
 import { report, warn } from '../util/warn.js'
 
 /**
@@ -24,6 +24,8 @@ export interface Batcher {
    */
   close(timeoutMs?: number): Promise<void>
   readonly sink: Sink
+  /** What this batcher dropped, by reason (the process-wide totals are in `metrics.stats().dropped`). */
+  dropped(): Readonly<Record<'buffer' | 'sink' | 'close', number>>
 }
 
 export interface BatcherOptions {
@@ -43,6 +45,11 @@ export interface BatcherOptions {
  */
 export function createBatcher(options: BatcherOptions): Batcher {
   const { sink, toRecord, batchSize, maxBuffer, onError, isPrimary } = options
+  const drops = { buffer: 0, sink: 0, close: 0 }
+  const countDrop = (reason: 'buffer' | 'sink' | 'close', n = 1): void => {
+    drops[reason] += n
+    countProcessDrop(reason, n)
+  }
   let buffer: Collector[] = []
   let sending: Promise<void> | null = null
   let scheduled = false
@@ -164,5 +171,5 @@ export function createBatcher(options: BatcherOptions): Batcher {
       `close() gave up after ${timeoutMs} ms on a sink that did not finish; dropped ${dropped} records (counted: close)`)
   }
 
-  return { push, flush, close, sink }
+  return { push, flush, close, sink, dropped: () => ({ ...drops }) }
 }

@@ -17,6 +17,7 @@
  */
 import { canonicalName, forgesStandard, inRange } from '../collect/metric-rules.js'
 import { countDrop } from '../util/drops.js'
+import { statusClass } from './status-class.js'
 
 /** Options of {@link statsdEncoding}. */
 export interface StatsdEncodingOptions {
@@ -56,28 +57,12 @@ export interface StatsdSeries {
   readonly tags: string
 }
 
-/** The status class of a request: `aborted` first, else `1xx`…`5xx` by the code, `other` for anything else. */
-export type StatsdStatusClass = '1xx' | '2xx' | '3xx' | '4xx' | '5xx' | 'aborted' | 'other'
-
 // Tags whose keys are ours: a dimension with such a key would arrive as a second `status_class` and could
 // turn a failure into a success on dashboards, so it is left out of the tags (it stays in the record).
 const OURS = new Set(['method', 'status_class', 'status_code'])
 // Anything but these is replaced in tags: ':' '|' '@' '#' ',' '=' spaces and newlines would split or forge a
 // metric in the line format, and lines stay ASCII, so a line's length is its size in bytes.
 const UNSAFE_TAG = /[^A-Za-z0-9_./-]/g
-
-/**
- * The status class of a request, as the `status_class` tag shows it (the same rule as the InfluxDB side's).
- *
- * @example
- * statusClassOf(404, false) // '4xx'
- * statusClassOf(200, true)  // 'aborted'
- */
-export function statusClassOf(status: number, aborted: boolean): StatsdStatusClass {
-  if (aborted) return 'aborted'
-  const c = Math.floor(status / 100)
-  return c >= 1 && c <= 5 ? (`${c}xx` as StatsdStatusClass) : 'other'
-}
 
 /**
  * Checks the options once (bad ones throw a `TypeError` naming the option) and precomputes the prefix.
@@ -173,7 +158,7 @@ function tagsOf(key: StatsdSeriesKey, statusCode: boolean): string {
   let tags = ''
   if (key.kind === 'request') {
     const status = key.status ?? 0
-    tags = `|#method:${tagSafe(key.method)},status_class:${statusClassOf(status, key.aborted === true)}`
+    tags = `|#method:${tagSafe(key.method)},status_class:${statusClass(status, key.aborted === true)}`
     if (statusCode) tags += `,status_code:${Math.trunc(status) || 0}`
   }
   for (const name in key.dimensions) {
