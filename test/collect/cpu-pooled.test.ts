@@ -1,12 +1,11 @@
-import http from 'node:http'
+import type http from 'node:http'
 import { createClient } from 'redis'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { memorySink, metrics, withMetrics } from '../../src/index.js'
-import { fetchText, listen } from '../support/http.js'
+import { metrics } from '../../src/index.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { REDIS, servicesAvailable } from '../support/services.js'
-import { BURST, burn, collectGarbage, sleep, threadSource, verdict, type Burn } from './cpu-scenario.js'
+import { burn, runBurst, sleep, threadSource, type Burn } from './cpu-scenario.js'
 
 /*
  * The accuracy scenario of cpu.test.ts, with every request talking to a real redis-server over ONE shared
@@ -56,19 +55,9 @@ async function app(req: http.IncomingMessage, res: http.ServerResponse): Promise
 }
 
 it('bills a burn after a reply to its request, and nothing to requests that only wait for replies', async () => {
-  const sink = memorySink()
-  const { url, close } = await listen(http.createServer(withMetrics(app, { sink })))
-  for (let i = 0; i < 5; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => fetchText(url + p)))
-  await sink.flush()
-  sink.clear()
-  collectGarbage()
-  await Promise.all(BURST.map((p, i) => fetchText(url + p, { headers: { 'x-id': String(i) } })))
-  await sink.flush()
-  await close()
-  const records = sink.records()
+  const { records, verdict: v } = await runBurst(app, burned, 0.25, 2)
   assert.is(records.length, 60)
   assert.is(records.filter((r) => r.route === 'sleep').length, 20)
-  const v = verdict(records, burned, 0.25, 2)
   assert.equal(v.failures, [], `${v.failures[0]} (thread CPU from ${threadSource}; ${v.table})`)
 })
 

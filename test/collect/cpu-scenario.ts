@@ -10,7 +10,9 @@
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import type { MetricRecord } from '../../src/index.js'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import { memorySink, withMetrics, type MetricRecord } from '../../src/index.js'
+import { fetchText, listen } from '../support/http.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 
 function spin(iterations: number): number {
@@ -110,4 +112,25 @@ export function verdict(records: MetricRecord[], burned: Map<string, Burn>, with
   const worstSleeperMs = Math.max(0, ...sleepers)
   const table = `reported/thread-process ms: ${rows.join(' ')}; sleepers max ${worstSleeperMs.toFixed(2)} ms`
   return { failures, worstRatio, worstSleeperMs, table }
+}
+
+/**
+ * One run of the scenario: `app` wrapped with the default (attributed) CPU mode on a real server, warmed up
+ * (V8 optimises the burn loop first: its background compiler's CPU is not the request's), then one BURST at
+ * once. Resolves with the 60 records and their verdict against `within` and `sleeperMs`.
+ */
+export async function runBurst(
+  app: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>, burned: Map<string, Burn>, within: number, sleeperMs: number,
+): Promise<{ records: MetricRecord[], verdict: Verdict }> {
+  const sink = memorySink()
+  const { url, close } = await listen(http.createServer(withMetrics(app, { sink })))
+  for (let i = 0; i < 5; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => fetchText(url + p)))
+  await sink.flush()
+  sink.clear()
+  collectGarbage()
+  await Promise.all(BURST.map((p, i) => fetchText(url + p, { headers: { 'x-id': String(i) } })))
+  await sink.flush()
+  await close()
+  const records = sink.records()
+  return { records, verdict: verdict(records, burned, within, sleeperMs) }
 }

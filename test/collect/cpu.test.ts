@@ -7,7 +7,7 @@ import { attributedMechanism } from '../../src/collect/cpu-attributed.js'
 import { storesOnContextFrames } from '../../src/collect/cpu-switch-hook.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 import { fetchText, listen } from '../support/http.js'
-import { BURST, burn, collectGarbage, sleep, threadSource, verdict, type Burn } from './cpu-scenario.js'
+import { burn, runBurst, sleep, threadSource, type Burn } from './cpu-scenario.js'
 
 /** The burn each request did, by request id (the `x-id` header, echoed as the `rid` dimension). */
 const burned = new Map<string, Burn>()
@@ -31,20 +31,9 @@ async function app(req: http.IncomingMessage, res: http.ServerResponse): Promise
  * before/after window bills every sleeper hundreds of milliseconds.
  */
 test("attributed CpuTime tells each request's own CPU under 60 concurrent requests", async () => {
-  const sink = memorySink()
-  const { url, close } = await listen(http.createServer(withMetrics(app, { sink })))
-  // Warm-up: let V8 optimise the burn loop first; its background compiler's CPU is not the request's.
-  for (let i = 0; i < 5; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => fetchText(url + p)))
-  await sink.flush()
-  sink.clear()
-  collectGarbage()
-  await Promise.all(BURST.map((p, i) => fetchText(url + p, { headers: { 'x-id': String(i) } })))
-  await sink.flush()
-  await close()
-  const records = sink.records()
+  const { records, verdict: v } = await runBurst(app, burned, 0.25, 2)
   assert.is(records.length, 60)
   assert.is(records.filter((r) => r.route === 'sleep').length, 20)
-  const v = verdict(records, burned, 0.25, 2)
   assert.equal(v.failures, [], `${v.failures[0]} (thread CPU from ${threadSource}; ${v.table})`)
 })
 
