@@ -53,6 +53,8 @@ Publishers (at least one):
   --influx-token TOKEN   InfluxDB 2.x token;  env ROUTEMETER_INFLUX_TOKEN (prefer the env: flags show in ps)
   --statsd HOST:PORT     StatsD server (UDP); env ROUTEMETER_STATSD
   --statsd-prefix NAME   prefix for StatsD names; env ROUTEMETER_PREFIX
+  --statsd-tags          DogStatsD tags: method, status_class and the dimensions
+  --statsd-status-code   with --statsd-tags: a status_code tag too
   --prometheus ADDR      serve /metrics for Prometheus at [HOST]:PORT: :9464 listens on all
                          interfaces, 127.0.0.1:9464 on loopback only; env ROUTEMETER_PROMETHEUS
   --prometheus-status-code
@@ -101,7 +103,8 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
         redis: { type: 'string' }, stream: { type: 'string' }, group: { type: 'string' }, consumer: { type: 'string' },
         influx: { type: 'string' }, 'influx-db': { type: 'string' }, 'influx-org': { type: 'string' },
         'influx-bucket': { type: 'string' }, 'influx-token': { type: 'string' },
-        statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' },
+        statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' }, 'statsd-tags': { type: 'boolean' },
+        'statsd-status-code': { type: 'boolean' },
         prometheus: { type: 'string' }, 'prometheus-status-code': { type: 'boolean' },
         console: { type: 'boolean' }, json: { type: 'boolean' },
         'status-interval': { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
@@ -162,8 +165,11 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     if (match === null || port < 1 || port > 65535) throw new UsageError(`--statsd must be HOST:PORT, got ${JSON.stringify(statsd)}`)
     const host = match[1].replace(/^\[(.*)\]$/, '$1')
     const prefix = pick('statsd-prefix', 'ROUTEMETER_PREFIX')
-    build('--statsd', () => statsdPublisher({ host, port, prefix, ...(onError === undefined ? {} : { onError }) }))
-    describe.push(`statsd ${statsd}`)
+    const tags = values['statsd-tags'] === true
+    const statusCode = values['statsd-status-code'] === true
+    if (statusCode && !tags) throw new UsageError('--statsd-status-code only applies with --statsd-tags')
+    build('--statsd', () => statsdPublisher({ host, port, prefix, tags, statusCode, ...(onError === undefined ? {} : { onError }) }))
+    describe.push(`statsd ${statsd}${tags ? ' (tags)' : ''}`)
   }
   const prometheus = pick('prometheus', 'ROUTEMETER_PROMETHEUS')
   if (prometheus !== undefined) {

@@ -1,0 +1,47 @@
+/** `parseAgentArgs` without a process: the publishers a command line builds, used for real. */
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { agentEntry } from '../../src/agent/aggregate.js'
+import type { MetricRecord } from '../../src/collect/record.js'
+import { parseAgentArgs, UsageError } from '../../src/cli/agent-args.js'
+import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { udpCollector } from '../support/udp.js'
+
+const record = (status: number): MetricRecord => ({
+  kind: 'request', prefix: '', route: 'users.id', method: 'GET', status, aborted: false,
+  dimensions: {}, counters: { Failure: 0 }, timers: { RequestTime: 2 }, timestamp: 1763798400000,
+})
+
+test('--statsd-tags and --statsd-status-code reach the StatsD publisher: lines carry status_class and status_code', async () => {
+  const udp = await udpCollector()
+  try {
+    const parsed = parseAgentArgs(['--statsd', `127.0.0.1:${udp.port}`, '--statsd-tags', '--statsd-status-code'], {})
+    assert.ok(parsed.describe.includes(`statsd 127.0.0.1:${udp.port} (tags)`), parsed.describe.join(", "))
+    const [e] = encodeBatch([record(404)]).entries
+    await parsed.publishers[0]!.publish([agentEntry('1-0', decodeEntry(e!.v, e!.p))])
+    await parsed.publishers[0]!.close()
+    await udp.waitFor((lines) => lines.some((l) => l.startsWith('users.id.RequestTime:')))
+    const line = udp.lines.find((l) => l.startsWith('users.id.RequestTime:'))!
+    assert.match(line, /\|#method:GET,status_class:4xx,status_code:404/)
+  } finally {
+    udp.close()
+  }
+})
+
+test('without --statsd-tags the lines carry no tags, and --statsd-status-code alone is a usage error', async () => {
+  const udp = await udpCollector()
+  try {
+    const parsed = parseAgentArgs(['--statsd', `127.0.0.1:${udp.port}`], {})
+    const [e] = encodeBatch([record(200)]).entries
+    await parsed.publishers[0]!.publish([agentEntry('1-0', decodeEntry(e!.v, e!.p))])
+    await parsed.publishers[0]!.close()
+    await udp.waitFor((lines) => lines.some((l) => l.startsWith('users.id.RequestTime:')))
+    assert.not.match(udp.lines.join('\n'), /#/)
+  } finally {
+    udp.close()
+  }
+  assert.throws(() => parseAgentArgs(['--statsd', '127.0.0.1:8125', '--statsd-status-code'], {}),
+    (e: Error) => e instanceof UsageError && /--statsd-status-code only applies with --statsd-tags/.test(e.message))
+})
+
+test.run()
