@@ -43,8 +43,12 @@ export class EntryDictionary {
     for (const k of Object.keys(dimensions).sort()) {
       const v = dimensions[k]
       if (typeof v !== 'string') continue
-      pairs.push(this.string(k), this.string(v))
-      key += k + '\u0000' + v + '\u0000'
+      const ki = this.string(k)
+      const vi = this.string(v)
+      pairs.push(ki, vi)
+      // Keyed by the strings' indices, not their text: a value may hold the NUL a text key would separate by
+      // ({ tenant: 'a\0zone\0b' } and { tenant: 'a', zone: 'b' } were one set).
+      key += ki + ',' + vi + ','
     }
     d = this.#dimByKey.get(key)
     if (d === undefined) {

@@ -123,6 +123,16 @@ test('an empty batch encodes to no entry', () => {
   assert.equal(encodeBatch([]).entries, [])
 })
 
+test('dimension sets that only a NUL inside a value tells apart stay distinct, in either schema', () => {
+  // A value may hold NUL (only names are refused for it): { tenant: 'a\0zone\0b' } and { tenant: 'a', zone: 'b' }
+  // must not share one dimension set.
+  const batch = [request(1, { dimensions: { tenant: 'a\u0000zone\u0000b' } }), request(1, { dimensions: { tenant: 'a', zone: 'b' } })]
+  assert.equal(decodeAll(batch), batch)
+  const { entries } = encodeBatch(batch)
+  const decoded = decodeEntry(entries[0].v, entries[0].p)
+  assert.equal(decoded.groups.map((g) => g.dimensions), batch.map((r) => r.dimensions))
+})
+
 test('a dimension named __proto__ stays an own key and does not touch prototypes', () => {
   const dimsProto = JSON.parse('{"__proto__":"x"}') as Record<string, string>
   const [r] = decodeAll([request(1, { dimensions: dimsProto })])
