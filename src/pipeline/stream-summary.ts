@@ -22,7 +22,7 @@
  * JSON for the app to write and the agent to parse, and no per-value work in the agent (figures:
  * `STREAM_ENCODING_VERSION` in stream-encoding.ts).
  */
-import { inRange } from '../collect/metric-rules.js'
+import { inRange, MAX_METRIC_VALUE } from '../collect/metric-rules.js'
 import type { MetricRecord } from '../collect/record.js'
 import type { DecodedGroup, DecodedSummary } from './stream-encoding.js'
 import { EntryDictionary } from './entry-dictionary.js'
@@ -137,6 +137,7 @@ export function decodeSummaries(
   const { strings, dims, g, m, malformed } = input
   const isIndex = (x: unknown, size: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < size
   const num = (x: unknown): x is number => inRange(x)
+  const isSum = (x: unknown, n: number): x is number => typeof x === 'number' && Math.abs(x) <= n * MAX_METRIC_VALUE
   if (g.length % 8 !== 0) throw malformed('bad group table')
   const groups: DecodedGroup[] = []
   let count = 0
@@ -185,7 +186,9 @@ export function decodeSummaries(
           continue
         }
         const [sum, min, max] = [m[at + 2], m[at + 3], m[at + 4]]
-        if (!num(sum) || !num(min) || !num(max) || min > max) throw malformed('bad metric summary')
+        // Each value is within ±MAX_METRIC_VALUE, so a sum of c of them is within c times it (2,000 values of
+        // 6e14 sum to 1.2e15, and refusing that lost every route of the entry); still far from Infinity.
+        if (!isSum(sum, c) || !num(min) || !num(max) || min > max) throw malformed('bad metric summary')
         if (type === 'counter') {
           summaries.push({ group: gi, type, name, count: c, sum, min, max, sketch: undefined })
           at += 5

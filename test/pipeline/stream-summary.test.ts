@@ -106,4 +106,13 @@ test('a hand-built record with an impossible status still travels (as status 0)'
   assert.is(decodeEntry(e.v, e.p).groups[0].status, 0)
 })
 
+test('a group whose values are each within ±1e15 but sum beyond it still decodes, with the exact sum', () => {
+  // Each value passed the door; the group's sum (1.2e15) is over the per-value bound, and the agent took the
+  // whole entry, every route of the flush, for malformed.
+  const big = (sign: number): MetricRecord => request(1, { counters: { bytes: sign * 6e14 }, timers: { RequestTime: 6e14 } })
+  const [e] = encodeBatch([big(1), big(1), big(-1), big(-1), big(-1)].map((r, i) => ({ ...r, status: i < 2 ? 200 : 201 }))).entries
+  const sums = decodeEntry(e.v, e.p).summaries.map((s) => [s.type, s.count, s.sum])
+  assert.equal(sums, [['counter', 2, 1.2e15], ['timer', 2, 1.2e15], ['counter', 3, -1.8e15], ['timer', 3, 1.8e15]])
+})
+
 test.run()
