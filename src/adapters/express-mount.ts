@@ -3,7 +3,7 @@
  * the patterns they were mounted at (`/api/users/:id/posts`), so a mount's parameters would be named by the
  * id heuristic, which keeps words (`alice`). This recovers the patterns when the response ends:
  *
- *   req.route ─► cached per route: every chain of `use(path, router)` layers from req.app's router down to
+ *   req.route ─► cached per app and route: every chain of `use(path, router)` layers from req.app's router down to
  *                the layer holding that route (found once, by walking the router tree)
  *             ─► the chain the request came through: the one whose joined pattern equals req.baseUrl
  *                (a string compare when the chain has no parameter), else whose layers' own matchers
@@ -43,7 +43,6 @@ interface Candidate {
 }
 
 interface Entry {
-  readonly app: object
   candidates: readonly Candidate[]
   /** The tree is walked again once, on the first request no chain explains (a mount added after startup). */
   rewalked: boolean
@@ -53,7 +52,9 @@ interface Entry {
 const MAX_DEPTH = 8
 const MAX_CANDIDATES = 32
 
-const entries = new WeakMap<object, Entry>()
+// Per app, then per route: one router shared by two apps (a public and an admin server) has a chain set in
+// each, and a single entry per route that followed the last app re-walked the tree on every request.
+const entries = new WeakMap<object, WeakMap<object, Entry>>()
 
 /**
  * The full route template of an Express request served under mounted routers (`/api/users/:id/posts` +
@@ -66,11 +67,12 @@ const entries = new WeakMap<object, Entry>()
 export function mountTemplate(app: unknown, route: object, routePath: string, baseUrl: string): string | undefined {
   if (app === null || typeof app !== 'object' && typeof app !== 'function') return undefined
   try {
-    let entry = entries.get(route)
-    // One route object in two apps' trees: the entry follows the app that served the last request.
-    if (entry === undefined || entry.app !== app) {
-      entry = { app: app as object, candidates: walk(app, route, routePath), rewalked: false }
-      entries.set(route, entry)
+    let routes = entries.get(app as object)
+    if (routes === undefined) entries.set(app as object, (routes = new WeakMap()))
+    let entry = routes.get(route)
+    if (entry === undefined) {
+      entry = { candidates: walk(app, route, routePath), rewalked: false }
+      routes.set(route, entry)
     }
     let template = choose(entry.candidates, baseUrl, routePath)
     if (template === undefined && !entry.rewalked) {

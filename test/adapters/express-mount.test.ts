@@ -128,4 +128,26 @@ test('without the patterns router 2.3 keeps (router 2.2 layers), the mount patte
   assert.equal(await run(http.createServer(app), sink), expected)
 })
 
+test('a router shared by two apps is walked once per app, not again on every request that alternates between them', async () => {
+  const sink = memorySink()
+  const shared = express.Router({ mergeParams: true })
+  shared.get('/items/:item', echo)
+  let walks = 0
+  const servers = [express(), express()].map((app) => {
+    app.use('/api/:version', shared)
+    // A layer no request matches, whose handle only the mount walk reads: it counts the walks of this app.
+    app.router.stack.push({ route: undefined, match: () => false, get handle() { walks++; return undefined } } as never)
+    return http.createServer(withMetrics(app, { sink }))
+  })
+  const [a, b] = await Promise.all(servers.map((server) => listen(server)))
+  for (let i = 0; i < 10; i++) {
+    await fetchText(`${a!.url}/api/v1/items/${i}`)
+    await fetchText(`${b!.url}/api/v2/items/${i}`)
+  }
+  await sink.flush()
+  await Promise.all([a!.close(), b!.close()])
+  assert.equal(new Set(sink.records().map((r) => r.route)), new Set(['api.version.items.item']))
+  assert.ok(walks <= 2, `${walks} walks for 20 requests`)
+})
+
 test.run()
