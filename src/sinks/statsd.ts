@@ -5,7 +5,7 @@ import { drainInto } from '../pipeline/registry.js'
 import { statsdEncoding } from '../pipeline/statsd-encoder.js'
 import { packetPacker, writeStatsd } from '../pipeline/statsd-lines.js'
 import { countDrop } from '../util/drops.js'
-import { warningHandler } from '../util/warn.js'
+import { report, warningHandler } from '../util/warn.js'
 import { hostResolver } from './dns-resolver.js'
 import type { ErrorHandler, Sink } from './sink.js'
 
@@ -57,7 +57,10 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
   const port = options.port ?? fromEnv?.port ?? 8125
   if (typeof host !== 'string' || host.length === 0) throw new TypeError(`routemeter: statsdSink option "host" must be a non-empty string, got ${String(host)}`)
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`routemeter: statsdSink option "port" must be an integer from 1 to 65535, got ${String(port)}`)
-  const onError = options.onError ?? warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
+  const hook = options.onError ?? warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
+  // hot-shots calls its errorHandler from dgram callbacks and the socket's 'error' event: a hook that throws
+  // there is an uncaught exception, which ends the app. Every error goes through report() instead.
+  const onError: ErrorHandler = (error) => report(hook, error)
   // The same encoder as the agent's statsdPublisher: an app sending here and one going through Redis and the
   // agent produce the same lines.
   const encoding = statsdEncoding(options, 'statsdSink')

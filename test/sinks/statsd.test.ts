@@ -128,6 +128,29 @@ test('an unresolvable host never throws into the app: the error goes to onError'
   assert.match(errors[0]!.message, /no-such-host|ENOTFOUND|EAI_AGAIN/)
 })
 
+test('an onError hook that throws on a send error does not crash the process, and the sink still flushes and closes', async () => {
+  const udp = await udpCollector()
+  let calls = 0
+  // A packet over UDP's 65,507-byte limit fails in dgram's send callback (EMSGSIZE), where hot-shots calls the hook.
+  const sink = statsdSink({ port: udp.port, maxBufferSize: 100_000, onError: () => { calls++; throw new Error('hook bug') } })
+  const uncaught: unknown[] = []
+  const onUncaught = (error: unknown): void => { uncaught.push(error) }
+  process.on('uncaughtException', onUncaught)
+  try {
+    sink.send(Array.from({ length: 2000 }, (_, i) => record({ route: `r${i}` })))
+    await sink.flush()
+    const until = Date.now() + 2000
+    while (calls === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
+    await new Promise((r) => setTimeout(r, 50))
+    await sink.close()
+  } finally {
+    process.off('uncaughtException', onUncaught)
+    udp.close()
+  }
+  assert.ok(calls > 0, 'the send error reached the hook')
+  assert.equal(uncaught.map(String), [])
+})
+
 test('lines are packed into packets no larger than maxBufferSize, none lost or split', async () => {
   const udp = await udpCollector()
   const sink = statsdSink({ port: udp.port, maxBufferSize: 200 })
