@@ -188,7 +188,13 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       lastDropWarning = Date.now()
       report(`${count} records were dropped: the backlog (maxBacklog ${maxBacklog}) was full while Redis was unreachable or slower than the app (counter ${DROPPED_BACKLOG_COUNTER})`)
     }
-    const [entry] = encodeBatch([record], maxEntryBytes, encodeOptions).entries
+    // Borrowed dimensions can make the record larger than maxEntryBytes (an app's first record of a batch
+    // with long ones): then it goes without them, and without the prefix if need be, rather than not at all.
+    // With no dimensions and no prefix it fits the smallest maxEntryBytes (256).
+    const entry = encodeBatch([record], maxEntryBytes, encodeOptions).entries[0] ??
+      encodeBatch([{ ...record, dimensions: {} }], maxEntryBytes, encodeOptions).entries[0] ??
+      encodeBatch([{ ...record, dimensions: {}, prefix: '' }], maxEntryBytes, encodeOptions).entries[0]
+    if (entry === undefined) return
     inFlight++
     c.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p }, trim).then(
       () => { inFlight--; entriesDelivered++; pump(); settleWaiters() },

@@ -264,6 +264,25 @@ it('drops from a burst bigger than the backlog while connected are counted and r
   assert.is(errors.filter((e) => e.message.includes('dropped')).length, 1)
 })
 
+it('the count of backlog drops still arrives when the dimensions it would carry make it larger than maxEntryBytes', async () => {
+  const stream = newStream()
+  const sink = makeSink({ stream, maxBacklog: 20, maxEntryBytes: 256 }, [])
+  // Each batch starts with a record too large for an entry (dropped, counted as oversize): the drop report
+  // borrows the dimensions of a batch's first record, and with these it would not fit an entry either.
+  const big = { tenant: 't'.repeat(200), region: 'r'.repeat(200) }
+  const batch = (i: number): MetricRecord[] => [{ ...records(1, i * 10)[0]!, dimensions: big }, ...records(9, i * 10 + 1)]
+  sink.send(records(1))
+  await sink.flush()
+  for (let i = 0; i < 50; i++) sink.send(batch(i))
+  await sink.flush()
+  const all = (await readStream(stream)).flatMap((e) => toRecords(decodeEntry(e.fields.v, e.fields.p)))
+  const dropped = all.filter((r) => r.kind === 'process').reduce((n, r) => n + (r.counters[DROPPED_BACKLOG_COUNTER] ?? 0), 0)
+  const requests = all.filter((r) => r.kind === 'request').length
+  assert.ok(sink.stats().droppedBacklog > 0, 'some records were dropped from the backlog')
+  assert.is(dropped, sink.stats().droppedBacklog)
+  assert.is(requests + dropped + sink.stats().droppedOversize, 501, `${requests} delivered + ${dropped} dropped + oversize`)
+})
+
 it('flush() during an outage tries Redis at once instead of waiting for the next backoff tick', async () => {
   const redis = await startRedis()
   const errors: Error[] = []
