@@ -109,13 +109,18 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
   // The agent's Redis connection keeps its process alive; the endpoint alone never should.
   server.unref()
   const listening = new Promise<AddressInfo>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      const message = `prometheus: cannot serve /metrics on ${options.host ?? '*'}:${port}: ${error.message}`
+    let bound = false
+    // Kept after listen: a listening server still emits 'error' when accept() fails (EMFILE when slow or
+    // stuck scrapers hold every descriptor), and an 'error' event without a listener would crash the agent.
+    server.on('error', (error: NodeJS.ErrnoException) => {
+      const message = bound
+        ? `prometheus: /metrics on ${options.host ?? '*'}:${port}: ${error.message}`
+        : `prometheus: cannot serve /metrics on ${options.host ?? '*'}:${port}: ${error.message}`
       const failure = Object.assign(new Error(message, { cause: error }), { code: error.code })
       try { onError(failure) } catch { /* hook must not throw into us */ }
-      reject(failure)
+      if (!bound) reject(failure)
     })
-    server.listen(port, options.host, () => resolve(server.address() as AddressInfo))
+    server.listen(port, options.host, () => { bound = true; resolve(server.address() as AddressInfo) })
   })
   // Whoever does not wait for `listening` has been told through onError; no unhandled rejection.
   listening.catch(() => {})

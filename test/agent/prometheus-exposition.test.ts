@@ -3,6 +3,7 @@
  * sample, `le` cumulative and ascending, `+Inf` = `_count`), counts are exact, redeliveries are skipped,
  * label sets are capped into an overflow series, and `/metrics` is served over HTTP.
  */
+import http from 'node:http'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { agentEntry } from '../../src/agent/aggregate.js'
@@ -188,6 +189,24 @@ test('a port in use rejects `listening` and tells onError, without an unhandled 
   await second.listening.then(() => assert.unreachable('bound twice'), (e: Error) => assert.match(e.message, /EADDRINUSE/))
   assert.is(errors.length, 1)
   await Promise.all([first.close(), second.close()])
+})
+
+test('an accept error after listening (EMFILE under many stuck scrapers) goes to onError instead of crashing the agent', async () => {
+  // The server is internal: caught as it is made, to emit what net.Server emits when accept() fails.
+  const original = http.createServer
+  let server: http.Server | undefined
+  http.createServer = ((...args: Parameters<typeof original>) => (server = original(...args))) as typeof original
+  let publisher: ReturnType<typeof prometheusPublisher>
+  const errors: Error[] = []
+  try { publisher = prometheusPublisher({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e) }) } finally { http.createServer = original }
+  const { port } = await publisher.listening
+  const accept = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' })
+  // Twice: EMFILE repeats for as long as descriptors run short, and a once-listener catches only the first.
+  assert.not.throws(() => { server!.emit('error', accept); server!.emit('error', accept) })
+  assert.is(errors.length, 2)
+  assert.match(errors[0].message, /EMFILE/)
+  assert.is((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200, 'still serving')
+  await publisher.close()
 })
 
 test('bad options are TypeErrors at construction', () => {
