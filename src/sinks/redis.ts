@@ -279,6 +279,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   }
 
   const send = (batch: MetricRecord[]): void => {
+    let queued = false
     try {
       if (batch.length === 0) return
       if (state === 'closed') { droppedClose += batch.length; countDrop('close', batch.length); return }
@@ -291,11 +292,14 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
       const first = batch[0]
       lastDimensions = first.dimensions
       lastPrefix = first.prefix
+      queued = true
       for (const entry of entries) backlog.push(entry)
       noteDrops()
       pump()
     } catch (error) {
-      report(`send failed: ${describe(error)}`)
+      // Only hand-built records can make encoding throw: then the batch is gone and counted like any drop.
+      if (!queued) countDrop('sink', batch.length)
+      report(`send failed${queued ? '' : `; ${batch.length} records dropped (counted: sink)`}: ${describe(error)}`)
     }
   }
 

@@ -73,7 +73,10 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
     throw new TypeError(`routemeter: statsdSink option "dnsTtl" must be a positive number of ms, got ${String(dnsTtl)}`)
   }
   const maxBufferSize = options.maxBufferSize ?? 1400
-  if (!Number.isInteger(maxBufferSize) || maxBufferSize < 64) throw new TypeError(`routemeter: statsdSink option "maxBufferSize" must be an integer ≥ 64, got ${String(maxBufferSize)}`)
+  // 65,507 bytes is the largest UDP payload over IPv4: a bigger packet fails every send with EMSGSIZE.
+  if (!Number.isInteger(maxBufferSize) || maxBufferSize < 64 || maxBufferSize > 65_507) {
+    throw new TypeError(`routemeter: statsdSink option "maxBufferSize" must be an integer from 64 to 65507, got ${String(maxBufferSize)}`)
+  }
   // An IP needs no lookup (hot-shots sends to it as is). A name: hot-shots' socket asks our resolver, which
   // answers from its cache; hot-shots' own cacheDns looked up per packet while unresolved, unshared.
   const resolver = isIP(host) !== 0 ? undefined

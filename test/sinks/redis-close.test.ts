@@ -29,4 +29,16 @@ test('close() counts the backlog it could not deliver, and records sent after cl
   assert.is(sink.stats().backlog, 0)
 })
 
+test('a batch whose encoding throws (a hand-built record) is counted as a sink drop, never thrown', () => {
+  const errors: string[] = []
+  const sink = redisSink({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 50, onError: (e) => errors.push(e.message) })
+  const before = dropTotals().sink ?? 0
+  // A getter that throws: the encoder reads the dimensions and fails on this record.
+  const hostile = { ...record(1), dimensions: Object.defineProperty({}, 'tenant', { enumerable: true, get() { throw new Error('boom') } }) }
+  sink.send([record(0), hostile as MetricRecord])
+  assert.ok((dropTotals().sink ?? 0) - before >= 2)
+  assert.ok(errors.some((m) => m.includes('2 records dropped (counted: sink)') && m.includes('boom')), errors.join('\n'))
+  void sink.close()
+})
+
 test.run()

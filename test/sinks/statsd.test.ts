@@ -131,8 +131,9 @@ test('an unresolvable host never throws into the app: the error goes to onError'
 test('an onError hook that throws on a send error does not crash the process, and the sink still flushes and closes', async () => {
   const udp = await udpCollector()
   let calls = 0
-  // A packet over UDP's 65,507-byte limit fails in dgram's send callback (EMSGSIZE), where hot-shots calls the hook.
-  const sink = statsdSink({ port: udp.port, maxBufferSize: 100_000, onError: () => { calls++; throw new Error('hook bug') } })
+  // A datagram to the broadcast address without SO_BROADCAST fails in dgram's send callback (EACCES), where
+  // hot-shots calls the hook.
+  const sink = statsdSink({ host: '255.255.255.255', port: udp.port, onError: () => { calls++; throw new Error('hook bug') } })
   const uncaught: unknown[] = []
   const onUncaught = (error: unknown): void => { uncaught.push(error) }
   process.on('uncaughtException', onUncaught)
@@ -377,6 +378,11 @@ test('a host name is resolved by the system resolver (here /etc/hosts) and every
     dns.lookup = original
     udp.close()
   }
+})
+
+test('a maxBufferSize no UDP packet can carry is a TypeError naming the option', () => {
+  assert.throws(() => statsdSink({ maxBufferSize: 65_508 }), (e: Error) => e instanceof TypeError && /option "maxBufferSize"/.test(e.message))
+  assert.throws(() => statsdSink({ maxBufferSize: 63 }), /option "maxBufferSize"/)
 })
 
 test('bad DNS options throw a TypeError naming the option', () => {
