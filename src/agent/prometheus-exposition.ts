@@ -19,6 +19,7 @@
  * one `le` too high only when its sketch bucket straddles a boundary, so each cumulative count is exact for
  * a boundary at most 2.2 % (one sketch bucket) below the `le` it is written under.
  */
+import { STANDARD_METRICS } from '../collect/metric-rules.js'
 import { bucketIndex } from '../pipeline/sketch.js'
 import type { Series } from './publisher.js'
 
@@ -122,7 +123,10 @@ export function sampleValue(n: number): string {
  * response.end(state.render())
  */
 export class PrometheusState {
-  /** Label sets that went to an overflow series because `maxSeries` was reached, counted per merge. */
+  /**
+   * Label sets that went to an overflow series because `maxSeries` was reached, and series of metric names
+   * first seen after it was reached (left out: no family is created for them), counted per merge.
+   */
   overflowed = 0
   private readonly families = new Map<string, Family>()
   private readonly boundsMs: Float64Array
@@ -159,6 +163,10 @@ export class PrometheusState {
       let family = this.families.get(name)
       if (family === undefined) {
         if (OWN_NAMES.has(name)) continue
+        // A new name is a new family with its own overflow series: past maxSeries, names an entry can make up
+        // without limit would grow the state without limit too, so they are counted and left out. The standard
+        // metrics (five names) always get theirs, into its overflow series if need be, so their totals stay exact.
+        if (this.series >= this.maxSeries && !STANDARD_METRICS.has(s.name)) { this.overflowed++; continue }
         const help = isDuration
           ? 'Duration of HTTP server requests (routemeter RequestTime).'
           : `routemeter ${s.type} ${helpText(s.name)}${s.type === 'timer' ? ' in milliseconds' : ''}.`

@@ -44,7 +44,10 @@ export interface PrometheusPublisherOptions {
   statusCode?: boolean
   /** `le` boundaries in ms for every histogram (`RequestTime` is exported in seconds). Default {@link DEFAULT_BUCKETS_MS}. */
   bucketsMs?: readonly number[]
-  /** Label sets kept; past it new ones merge into one `otel_metric_overflow="true"` series per metric. Default 10,000. */
+  /**
+   * Label sets kept; past it new ones merge into one `otel_metric_overflow="true"` series per metric, and a
+   * metric name not seen before is left out (counted in `routemeter_prometheus_overflow_total`). Default 10,000.
+   */
   maxSeries?: number
   /** Entry ids remembered to skip redeliveries. Default 100,000. */
   dedupeIds?: number

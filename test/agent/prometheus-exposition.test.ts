@@ -162,6 +162,25 @@ test('past maxSeries new label sets merge into one overflow series per metric, s
   assert.is(state.overflowed, 15)
 })
 
+test('past maxSeries a metric name not seen before adds no family, so hostile names cannot grow the state without bound', () => {
+  const state = new PrometheusState({ maxSeries: 5 })
+  for (let round = 0; round < 10; round++) {
+    const batch: MetricRecord[] = Array.from({ length: 20 }, (_, i) => ({
+      kind: 'request', prefix: '', route: 'r', method: 'GET', status: 200, aborted: false, dimensions: {},
+      counters: { [`made_up_${round}_${i}`]: 1 }, timers: { RequestTime: 1 }, timestamp: 1763798400000 + i,
+    }))
+    const [x] = encodeBatch(batch).entries
+    state.merge(agentEntry(`${round + 1}-0`, decodeEntry(x.v, x.p)).series())
+  }
+  const parsed = parse(state.render())
+  checkHistograms(parsed)
+  // Five made-up names took the five series; the standard RequestTime still has its family (its overflow series).
+  assert.is(parsed.types.size, 6, `${parsed.types.size} families for 201 names`)
+  const requests = parsed.samples.filter((s) => s.name === 'http_server_request_duration_seconds_count')
+  assert.is(requests.reduce((a, s) => a + s.value, 0), 200, 'a standard metric stays exact')
+  assert.is(state.overflowed, 195 + 10, '195 names left out, 10 request series into the overflow series')
+})
+
 test('the publisher serves /metrics over HTTP, skips redelivered entries, and close() stops the server', async () => {
   const publisher = prometheusPublisher({ port: 0, host: '127.0.0.1' })
   const { port } = await publisher.listening
