@@ -79,6 +79,8 @@ interface Transport {
   drained(queued: number): Promise<void>
   /** True once the kernel refused a send because nothing listens at the address (until the next `ready`). */
   refused(): boolean
+  /** True once `close()` began: what is still queued is never sent. */
+  closed(): boolean
   close(): Promise<void>
 }
 
@@ -149,6 +151,9 @@ export function statsdPublisher(options: StatsdPublisherOptions = {}): Publisher
         if (transport.refused()) break
       }
       await transport.drained(0)
+      if (transport.closed()) {
+        throw new PublishError(`StatsD ${host}:${port}: publisher closed before every datagram left: will retry`, { permanent: false })
+      }
       // The "port unreachable" answer to the last datagrams is read at the next poll of the loop (on loopback
       // it is already queued): two turns through setImmediate take us past one poll.
       for (let turn = 0; turn < 2 && !transport.refused(); turn++) await new Promise((resolve) => setImmediate(resolve))
@@ -182,6 +187,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
   let tokens = burst
   let last = performance.now()
   let timer: NodeJS.Timeout | undefined
+  let closed = false
   const waiters: Array<{ queued: number, resolve: () => void }> = []
 
   const queued = (): number => queue.length - head + inFlight
@@ -204,6 +210,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
   }
   const pump = (): void => {
     timer = undefined
+    if (closed) return
     const now = performance.now()
     tokens = Math.min(burst, tokens + (now - last) * perMs)
     last = now
@@ -221,6 +228,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
 
   return {
     async ready() {
+      if (closed) throw new PublishError(`StatsD ${host}:${port}: publisher closed`, { permanent: false })
       const address = resolver === undefined ? host : resolver.current() ?? await resolver.ready()
       if (address === undefined) throw new PublishError(`StatsD ${host}: not resolved: will retry`, { permanent: false })
       if (address === connectedTo && !refused) return
@@ -238,6 +246,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       }
       // The address changed (DNS TTL) or this is the first publish: (re)connect once the queue is empty.
       await new Promise<void>((resolve) => { waiters.push({ queued: 0, resolve }); notify() })
+      if (closed) throw new PublishError(`StatsD ${host}:${port}: publisher closed`, { permanent: false })
       if (connectedTo !== undefined) socket.disconnect()
       connectedTo = undefined
       await new Promise<void>((resolve, reject) => {
@@ -249,6 +258,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       connectedTo = address
     },
     send(packet, lines) {
+      if (closed) return
       queue.push(packet)
       costs.push(lines)
       if (timer === undefined) pump()
@@ -257,9 +267,18 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       return queued() <= n ? Promise.resolve() : new Promise((resolve) => { waiters.push({ queued: n, resolve }) })
     },
     refused: () => refused,
+    closed: () => closed,
     async close() {
       // Bounded: a send that never calls back (it should not) must not hold close() for ever.
       await Promise.race([this.drained(0), new Promise((resolve) => setTimeout(resolve, 2000).unref())])
+      // What is still queued now is dropped, and the pacing timer with it: it would send on the closed socket,
+      // which throws outside any caller (an uncaught exception). A publish still waiting rejects, so nothing acks.
+      closed = true
+      if (timer !== undefined) { clearTimeout(timer); timer = undefined }
+      queue.length = 0
+      costs.length = 0
+      head = 0
+      for (const waiter of waiters.splice(0)) waiter.resolve()
       resolver?.close()
       await new Promise<void>((resolve) => { try { socket.close(() => resolve()) } catch { resolve() } })
     },
@@ -276,6 +295,7 @@ function hotShotsTcp(host: string, port: number, report: (error: Error) => void)
     send: (packet) => raw.send(packet),
     drained: async () => {},
     refused: () => false,
+    closed: () => false,
     close: () => new Promise<void>((resolve) => { client.close(() => resolve()) }),
   }
 }

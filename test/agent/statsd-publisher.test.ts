@@ -126,6 +126,30 @@ test('datagrams are paced: a burst, then at most linesPerMs lines per millisecon
   assert.equal([Math.min(...values), Math.max(...values)], [0, 999])
 })
 
+test('close() during a paced publish stops the pacing timer: no send on the closed socket, and the publish rejects', async () => {
+  const udp = await udpCollector()
+  // Slow enough that close() finds most of the packets still queued (an agent stopping at its drain deadline).
+  // ≈ 30 lines a datagram: one every 600 ms, so 300 lines take ≈ 6 s, past close()'s own 2 s wait.
+  const pub = statsdPublisher({ port: udp.port, linesPerMs: 0.05, burstLines: 1 })
+  const crashes: unknown[] = []
+  const onCrash = (error: unknown): void => { crashes.push(error) }
+  process.on('uncaughtException', onCrash)
+  try {
+    const batch = Array.from({ length: 300 }, (_, i) => record({ timers: { RequestTime: i }, counters: {} }))
+    const publishing = pub.publish([entry('1-0', batch)])
+    const outcome = publishing.then(() => 'resolved', (e: unknown) => (e instanceof PublishError && !e.permanent ? 'transient' : String(e)))
+    await new Promise((r) => setTimeout(r, 20))
+    await pub.close()
+    // The next datagram was due within 600 ms of the socket closing.
+    await new Promise((r) => setTimeout(r, 1000))
+    assert.equal(crashes.map(String), [])
+    assert.is(await Promise.race([outcome, new Promise((r) => setTimeout(() => r('pending'), 500))]), 'transient')
+  } finally {
+    process.off('uncaughtException', onCrash)
+    udp.close()
+  }
+})
+
 test('names that normalise to a standard metric, or carry its name with the wrong kind, are dropped and counted', async () => {
   const udp = await udpCollector()
   const pub = statsdPublisher({ port: udp.port })
