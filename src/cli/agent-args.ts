@@ -74,6 +74,10 @@ Entries that cannot be decoded, that a backend refuses as malformed, or that kee
 (--max-deliveries) go to <stream>:dead. A missing InfluxDB 1.x database is created.
 `
 
+// The longest delay setTimeout/setInterval take (2^31 - 1 ms, ≈ 24.8 days): Node fires a longer one after 1 ms,
+// so a drain deadline past it exited at once and a status interval past it logged every millisecond.
+const MAX_TIMER_MS = 2_147_483_647
+
 /** What `routemeter agent` will run. */
 export interface AgentCommand {
   readonly options: Omit<AgentOptions, 'publishers' | 'onError'>
@@ -123,11 +127,13 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     const fromEnv = env[name]
     return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
   }
-  const int = (flag: string, fallback: number, min: number): number => {
+  const int = (flag: string, fallback: number, min: number, max: number): number => {
     const text = values[flag]
     if (text === undefined) return fallback
     const n = Number(text)
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${flag} must be an integer ≥ ${min}, got ${JSON.stringify(text)}`)
+    if (!Number.isInteger(n) || n < min || n > max) {
+      throw new UsageError(`--${flag} must be an integer from ${min} to ${max}, got ${JSON.stringify(text)}`)
+    }
     return n
   }
 
@@ -196,11 +202,13 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
   const options: AgentCommand['options'] = {
     redis, stream: pick('stream', 'ROUTEMETER_STREAM'), group: pick('group', 'ROUTEMETER_GROUP'),
     consumer: pick('consumer', 'ROUTEMETER_CONSUMER'),
-    claimIdleMs: int('claim-idle-ms', 60_000, 1), maxDeliveries: int('max-deliveries', 5, 1),
-    drainTimeoutMs: int('drain-timeout-ms', 10_000, 1),
+    claimIdleMs: int('claim-idle-ms', 60_000, 1, MAX_TIMER_MS), maxDeliveries: int('max-deliveries', 5, 1, 1_000_000),
+    // main's last-resort exit timer fires 10 s after the drain deadline: that one must fit too.
+    drainTimeoutMs: int('drain-timeout-ms', 10_000, 1, MAX_TIMER_MS - 10_000),
   }
   describe.unshift(`redis ${safeRedis}`)
-  return { options, publishers, describe, statusIntervalMs: int('status-interval', 5, 0) * 1000, help: false, version: false }
+  const statusIntervalMs = int('status-interval', 5, 0, Math.floor(MAX_TIMER_MS / 1000)) * 1000
+  return { options, publishers, describe, statusIntervalMs, help: false, version: false }
 }
 
 /** Turns an option name in a library TypeError (`` `redis` ``) into the flag the user typed. */

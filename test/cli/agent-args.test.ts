@@ -44,4 +44,18 @@ test('without --statsd-tags the lines carry no tags, and --statsd-status-code al
     (e: Error) => e instanceof UsageError && /--statsd-status-code only applies with --statsd-tags/.test(e.message))
 })
 
+test('durations past a timer\'s limit (2^31 - 1 ms) are usage errors, since Node would fire them after 1 ms', () => {
+  const bads = [
+    ['--drain-timeout-ms', '3000000000'], ['--claim-idle-ms', '2147483648'], ['--status-interval', '2147484'],
+    ['--max-deliveries', '0'], ['--drain-timeout-ms', '1.5'], ['--claim-idle-ms', ''],
+  ]
+  for (const [flag, value] of bads) {
+    assert.throws(() => parseAgentArgs(['--console', flag, value], {}),
+      (e: Error) => e instanceof UsageError && e.message.startsWith(`${flag} must be an integer from`), `${flag} ${value}`)
+  }
+  const ok = parseAgentArgs(['--console', '--drain-timeout-ms', '60000', '--status-interval', '2147483'], {})
+  assert.is(ok.options.drainTimeoutMs, 60_000)
+  assert.is(ok.statusIntervalMs, 2_147_483_000)
+})
+
 test.run()
