@@ -66,6 +66,10 @@ export interface StatsdPublisherOptions {
 
 // Bytes per datagram (≈ one Ethernet MTU), and so the longest line.
 const MAX_DATAGRAM = 1400
+// Timer values (one line each) an entry may send. A v=2 entry states its counts (a few bytes claim 10^15
+// values), and they are expanded here synchronously: without a bound a hostile entry held the agent's event
+// loop and memory for good. 10^6 is 25 s of lines at the default pace, far past one flush of one process.
+const MAX_TIMINGS_PER_ENTRY = 1_000_000
 const DNS = { timeoutMs: 2000, ttlMs: 60_000, retryMs: 5000 }
 // How long a probe waits for "port unreachable": on loopback it is there at the next poll, on a LAN within a round trip.
 const PROBE_MS = 20
@@ -142,6 +146,15 @@ export function statsdPublisher(options: StatsdPublisherOptions = {}): Publisher
   return {
     name: 'statsd',
     async publish(entries: readonly AgentEntry[]) {
+      // Checked before anything is sent: a refusal sends the other entries again, one by one.
+      for (const entry of entries) {
+        let timings = 0
+        for (const s of entry.series()) if (s.type === 'timer') timings += s.sketch?.count ?? s.count
+        if (timings > MAX_TIMINGS_PER_ENTRY) {
+          throw new PublishError(`refused: ${timings} timer values in entry ${entry.id}, more than the ${MAX_TIMINGS_PER_ENTRY} ` +
+            'one entry may send as StatsD lines', { permanent: true })
+        }
+      }
       await transport.ready()
       for (const entry of entries) {
         writeEntry(entry)

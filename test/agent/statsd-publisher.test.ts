@@ -7,6 +7,7 @@ import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
 import { PublishError } from '../../src/agent/publisher.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { dropTotals } from '../../src/util/drops.js'
+import { bucketIndex } from '../../src/pipeline/sketch.js'
 import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
 import { freePort, waitFor } from '../support/services.js'
 import { parseLine, udpCollector } from '../support/udp.js'
@@ -148,6 +149,26 @@ test('close() during a paced publish stops the pacing timer: no send on the clos
     process.off('uncaughtException', onCrash)
     udp.close()
   }
+})
+
+test('an entry claiming more timer values than one entry may send is refused permanently, before any line leaves', async () => {
+  const udp = await udpCollector()
+  const pub = statsdPublisher({ port: udp.port, linesPerMs: 1e9, burstLines: 1e9 })
+  // A v=2 entry states its counts: a few bytes can claim millions of values (here 2,000,001 of 2 ms).
+  const hostile = entry('1-0', [record({ timers: { RequestTime: 2 } })])
+  const timer = hostile.series().find((s) => s.type === 'timer')!
+  timer.sketch!.positive.add(bucketIndex(2), 2_000_000)
+  timer.sketch!.count += 2_000_000
+  timer.count += 2_000_000
+  const started = performance.now()
+  const outcome = await pub.publish([entry('2-0', [record()]), hostile]).then(() => 'resolved', (e: unknown) => e)
+  const elapsed = performance.now() - started
+  await pub.close()
+  udp.close()
+  assert.ok(outcome instanceof PublishError && outcome.permanent, String(outcome))
+  assert.match((outcome as Error).message, /2000001 timer values in entry 1-0/)
+  assert.is(udp.lines.length, 0, 'nothing sent: the good entry goes again alone')
+  assert.ok(elapsed < 1000, `${elapsed} ms`)
 })
 
 test('names that normalise to a standard metric, or carry its name with the wrong kind, are dropped and counted', async () => {
