@@ -117,10 +117,12 @@ export function startAgent(options: AgentOptions): Agent {
   const onError: ErrorHandler = options.onError ?? warningHandler('RM_AGENT')
 
   const stats: MutableAgentStats = agentStats()
-  // Every secret the agent sends: the Redis password (resolved as resolveRedisTarget does) and whatever each
-  // publisher declares. Applied to everything logged and to dead-letter reasons.
+  // Every secret the agent sends: the Redis password and whatever each publisher declares. Applied to everything
+  // logged and to dead-letter reasons. The password as the URL parser saw it goes first: urlSecrets() cuts at the
+  // first `@`, so of `redis://:p4@ss@host` it knows only `p4`, and alone it left `***@ss` in the log.
   const redisText = options.redis ?? process.env.ROUTEMETER_REDIS_URL
-  const redact = redactor(typeof redisText === 'string' ? urlSecrets(redisText) : [], ...publishers.map((p) => p.redact?.bind(p)))
+  const redisSpellings = redactor(typeof redisText === 'string' ? urlSecrets(redisText) : [])
+  const redact = redactor([], (text) => url.redact(text), redisSpellings, ...publishers.map((p) => p.redact?.bind(p)))
   const log = agentLog(onError, redact)
   const { warnOnce, clear } = log
 
