@@ -160,7 +160,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     build('--influx', () => (v2
       ? influxPublisher({ url: influx, org: org as string, bucket: bucket as string, token: token as string })
       : influxPublisher({ url: influx, db: db as string, ...(onError === undefined ? {} : { onError }) })))
-    describe.push(`influx ${safeUrl(influx)} ${v2 ? `org ${org} bucket ${bucket}` : `db ${db}`}`)
+    describe.push(`influx ${safeInfluxUrl(influx)} ${v2 ? `org ${org} bucket ${bucket}` : `db ${db}`}`)
   } else if (db !== undefined || org !== undefined || bucket !== undefined) {
     throw new UsageError('--influx-db/--influx-org/--influx-bucket need --influx URL')
   }
@@ -209,6 +209,17 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
   describe.unshift(`redis ${safeRedis}`)
   const statusIntervalMs = int('status-interval', 5, 0, Math.floor(MAX_TIMER_MS / 1000)) * 1000
   return { options, publishers, describe, statusIntervalMs, help: false, version: false }
+}
+
+/**
+ * The InfluxDB URL for the startup line, its password masked as the publisher parsed it: safeUrl() reads the
+ * text up to the first `@`, so `http://admin:p4@ss@influx:8086` showed `admin:***@ss@influx:8086`.
+ */
+function safeInfluxUrl(text: string): string {
+  let url: URL
+  try { url = new URL(text) } catch { return safeUrl(text) }
+  if (url.password === '') return safeUrl(text)
+  return `${url.protocol}//${url.username}:***@${url.host}${url.pathname === '/' ? '' : url.pathname}`
 }
 
 /** Turns an option name in a library TypeError (`` `redis` ``) into the flag the user typed. */

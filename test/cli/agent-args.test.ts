@@ -58,4 +58,11 @@ test('durations past a timer\'s limit (2^31 - 1 ms) are usage errors, since Node
   assert.is(ok.statusIntervalMs, 2_147_483_000)
 })
 
+test('the startup description masks an InfluxDB password whole, even with an unescaped @ in it', () => {
+  const { describe } = parseAgentArgs(['--influx', 'http://admin:p4@ssw0rd@127.0.0.1:8086', '--influx-db', 'm'], {})
+  assert.is(describe[1], 'influx http://admin:***@127.0.0.1:8086 db m')
+  const plain = parseAgentArgs(['--influx', 'http://admin:pw@127.0.0.1:8086/base', '--influx-db', 'm'], {})
+  assert.is(plain.describe[1], 'influx http://admin:***@127.0.0.1:8086/base db m')
+})
+
 test.run()
