@@ -154,7 +154,8 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
 
 /** The publisher's own counters, so a dashboard can see label sets overflowing and redeliveries skipped. */
 function own(overflowed: number, duplicates: number): string {
-  return '# HELP routemeter_prometheus_overflow_total Series merged into an otel_metric_overflow series, or of new metric names left out (maxSeries reached).\n' +
+  return '# HELP routemeter_prometheus_overflow_total Series merged into an otel_metric_overflow series, ' +
+    'or of new metric names left out (maxSeries reached).\n' +
     '# TYPE routemeter_prometheus_overflow_total counter\n' +
     `routemeter_prometheus_overflow_total ${overflowed}\n` +
     '# HELP routemeter_prometheus_duplicate_entries_total Redelivered stream entries skipped (already counted).\n' +
