@@ -217,7 +217,9 @@ test('an accept error after listening (EMFILE under many stuck scrapers) goes to
   http.createServer = ((...args: Parameters<typeof original>) => (server = original(...args))) as typeof original
   let publisher: ReturnType<typeof prometheusPublisher>
   const errors: Error[] = []
-  try { publisher = prometheusPublisher({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e) }) } finally { http.createServer = original }
+  try {
+    publisher = prometheusPublisher({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e) })
+  } finally { http.createServer = original }
   const { port } = await publisher.listening
   const accept = Object.assign(new Error('accept EMFILE'), { code: 'EMFILE', syscall: 'accept' })
   // Twice: EMFILE repeats for as long as descriptors run short, and a once-listener catches only the first.
