@@ -54,7 +54,8 @@ export function basicAuthSecrets(username: string, password: string): string[] {
  * urlSecrets('redis://:s%40cret@cache:6379') // ['s@cret', 's%40cret', …]
  */
 export function urlSecrets(url: string): string[] {
-  const match = /^[a-z][a-z0-9+.-]*:\/\/([^@/?#]*)@/i.exec(url)
+  // Greedy to the last '@' of the authority: a password may hold an unescaped '@' (`:p4@ss@host`).
+  const match = /^[a-z][a-z0-9+.-]*:\/\/([^/?#]*)@/i.exec(url)
   if (match === null) return []
   const colon = match[1].indexOf(':')
   if (colon === -1) return []
@@ -71,7 +72,7 @@ export function urlSecrets(url: string): string[] {
  * safeUrl('http://admin:pw@influx:8086') // 'http://admin:***@influx:8086'
  */
 export function safeUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):[^@/?#]*@/i, `$1:${MASK}@`)
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):[^/?#]*@/i, `$1:${MASK}@`)
 }
 
 /**

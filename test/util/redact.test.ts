@@ -30,6 +30,12 @@ test('URL passwords are found in any scheme, host lists included, and safeUrl ke
   assert.is(safeUrl('http://influx:8086/?a=b:c@d'), 'http://influx:8086/?a=b:c@d')
 })
 
+test('a password holding an unescaped @ is found and masked whole, up to the last @ of the authority', () => {
+  assert.ok(urlSecrets('redis://:p4@ssw0rd@cache:6379/0').includes('p4@ssw0rd'))
+  assert.is(safeUrl('http://admin:p4@ssw0rd@influx:8086/write?u=a@b'), 'http://admin:***@influx:8086/write?u=a@b')
+  assert.is(redactor(urlSecrets('redis://:p4@ssw0rd@cache:6379'))('AUTH p4@ssw0rd failed'), 'AUTH *** failed')
+})
+
 test('longer spellings go first, and other redactors run after ours without being able to break it', () => {
   const redact = redactor(['ab', 'xaby'], (t) => t.replace('tok', '***'), () => { throw new Error('broken hook') }, undefined)
   assert.is(redact('xaby ab tok'), '*** *** ***')
