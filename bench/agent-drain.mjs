@@ -30,7 +30,7 @@ import { createClient } from 'redis'
 const DIST = process.env.ROUTEMETER_DIST
   ? pathToFileURL(join(process.env.ROUTEMETER_DIST, '/')).href
   : new URL('../dist/', import.meta.url).href
-const { encodeBatch } = await import(new URL('pipeline/stream-encoding.js', DIST).href)
+const { encodeBatch } = await import(new URL('wire/stream-encoding.js', DIST).href)
 const { startAgent } = await import(new URL('agent/agent.js', DIST).href)
 const { influxPublisher } = await import(new URL('agent/influx-publisher.js', DIST).href)
 const { redisSink } = await import(new URL('sinks/redis.js', DIST).href)

@@ -27,8 +27,3 @@ export function runAsRequest<A, B, R>(clock: CpuClock, c: Collector, fn: (this: 
     clock.leave(previous)
   }
 }
-
-/** A `then`-able, as returned by async listeners and middleware. */
-export function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function'
-}

@@ -1,6 +1,7 @@
 import type { AnyRequest } from '../collect/collector.js'
 import type { MetricsOptions } from '../options.js'
-import { isThenable, runAsRequest } from './run-as-request.js'
+import { runAsRequest } from './run-as-request.js'
+import { isThenable } from '../util/thenable.js'
 import { createRecorder, type AnyResponse } from './recorder.js'
 
 /** Any `(req, res)` request listener: `node:http`, `node:https`, `node:http2` compat, Koa's `callback()`, Connect, Express. */

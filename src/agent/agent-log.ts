@@ -2,7 +2,7 @@
  * What the agent tells `onError`: one warning per kind of trouble until it clears, one line when a failing
  * publisher recovers, every message prefixed `routemeter agent: ` (here, and nowhere else) and redacted.
  */
-import type { ErrorHandler } from '../sinks/sink.js'
+import type { ErrorHandler } from '../util/warn.js'
 import type { Redact } from '../util/redact.js'
 
 /** The agent's reporting, built once per agent. */

@@ -16,9 +16,9 @@
  */
 import { hostname } from 'node:os'
 import type { RedisClientType } from 'redis'
-import type { ErrorHandler } from '../sinks/sink.js'
-import { resolveRedisTarget } from '../sinks/redis-target.js'
-import { decodeEntry } from '../pipeline/stream-encoding.js'
+import type { ErrorHandler } from '../util/warn.js'
+import { resolveRedisTarget } from '../redis/target.js'
+import { decodeEntry } from '../wire/stream-encoding.js'
 import type { AgentEntry, Publisher } from './publisher.js'
 import { agentEntry } from './aggregate.js'
 import { deliver, DeliveryAborted } from './deliver.js'

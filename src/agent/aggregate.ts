@@ -4,10 +4,10 @@
  * status class. Keys are integers built from dictionary indices, so no string is created per record.
  */
 import { inRange } from '../collect/metric-rules.js'
-import { Sketch } from '../pipeline/sketch.js'
-import { forEachMetric, type DecodedBatch } from '../pipeline/stream-encoding.js'
+import { Sketch } from '../wire/sketch.js'
+import { forEachMetric, type DecodedBatch } from '../wire/stream-encoding.js'
 import { countDrop } from '../util/drops.js'
-import { statusClass } from '../pipeline/status-class.js'
+import { statusClass } from '../wire/status-class.js'
 import type { AgentEntry, Series } from './publisher.js'
 
 /**

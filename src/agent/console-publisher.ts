@@ -4,7 +4,7 @@
  * sketches; `json: true` prints one JSON line per series per entry, ready for `jq`.
  */
 import type { Writable } from 'node:stream'
-import { Sketch } from '../pipeline/sketch.js'
+import { Sketch } from '../wire/sketch.js'
 import type { AgentEntry, Publisher, Series } from './publisher.js'
 
 export interface ConsolePublisherOptions {

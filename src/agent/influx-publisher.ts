@@ -14,10 +14,10 @@
  * Credentials never leave in a message: every error is redacted (password, base64 `user:password`,
  * token, in every spelling) before it is cut to length.
  */
-import type { ErrorHandler } from '../sinks/sink.js'
+import type { ErrorHandler } from '../util/warn.js'
 import type { AgentEntry, Publisher } from './publisher.js'
 import { PublishError } from './publisher.js'
-import { entryTimestampNs, seriesToLines } from './influx-line.js'
+import { entryTimestampNs, seriesToLines } from '../wire/influx-line.js'
 import { createDatabase, createDatabaseHint } from './influx-database.js'
 import { basicAuthSecrets, redactor, secretForms } from '../util/redact.js'
 import { warningHandler } from '../util/warn.js'

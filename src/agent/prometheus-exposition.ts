@@ -20,7 +20,7 @@
  * a boundary at most 2.2 % (one sketch bucket) below the `le` it is written under.
  */
 import { STANDARD_METRICS } from '../collect/metric-rules.js'
-import { bucketIndex } from '../pipeline/sketch.js'
+import { bucketIndex } from '../wire/sketch.js'
 import type { Series } from './publisher.js'
 
 /**

@@ -19,7 +19,7 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { ErrorHandler } from '../sinks/sink.js'
+import type { ErrorHandler } from '../util/warn.js'
 import { warningHandler } from '../util/warn.js'
 import { PrometheusState } from './prometheus-exposition.js'
 import type { Publisher } from './publisher.js'

@@ -3,9 +3,9 @@
  * in Redis only once every publisher's `publish` resolved, so a publisher resolves only when the backend
  * has the data (InfluxDB answered 204), or when it has done all it can (StatsD over UDP).
  */
-import type { StatusClass } from '../pipeline/status-class.js'
-import type { Sketch } from '../pipeline/sketch.js'
-import type { DecodedBatch, DecodedGroup } from '../pipeline/stream-encoding.js'
+import type { StatusClass } from '../wire/status-class.js'
+import type { Sketch } from '../wire/sketch.js'
+import type { DecodedBatch, DecodedGroup } from '../wire/stream-encoding.js'
 
 /** One stream entry, decoded, with its per-series aggregate computed on first use and shared by publishers. */
 export interface AgentEntry {

@@ -10,8 +10,8 @@ import { influxPublisher } from '../agent/influx-publisher.js'
 import { statsdPublisher } from '../agent/statsd-publisher.js'
 import { consolePublisher } from '../agent/console-publisher.js'
 import { prometheusPublisher } from '../agent/prometheus-publisher.js'
-import { resolveRedisTarget } from '../sinks/redis-target.js'
-import type { ErrorHandler } from '../sinks/sink.js'
+import { resolveRedisTarget } from '../redis/target.js'
+import type { ErrorHandler } from '../util/warn.js'
 import { safeUrl } from '../util/redact.js'
 
 /**

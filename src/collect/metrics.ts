@@ -4,6 +4,7 @@ import { countDrop, dropTotals } from '../util/drops.js'
 import { describe, warn } from '../util/warn.js'
 import type { Collector } from './collector.js'
 import { requestContext } from './context.js'
+import { isThenable } from '../util/thenable.js'
 import { processCollector } from './process-collector.js'
 
 /** What `metrics.stats()` returns. */
@@ -93,7 +94,7 @@ export const metrics: Metrics = {
       settle(c, name, startedAt, cpuAt)
       throw error
     }
-    if (result === null || typeof result !== 'object' || typeof (result as { then?: unknown }).then !== 'function') {
+    if (!isThenable(result)) {
       settle(c, name, startedAt, cpuAt)
       return result
     }

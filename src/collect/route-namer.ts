@@ -4,6 +4,7 @@ import { warnOnce } from '../util/warn.js'
 import type { Collector } from './collector.js'
 import { normalizePath, pathTokens } from './normalize-path.js'
 import { createRouteModel, type RouteModel } from './route-model.js'
+import { pathOf } from '../util/url-path.js'
 
 /** Name of requests past the `maxRoutes` budget. */
 export const OVERFLOW_ROUTE = 'other'
@@ -178,24 +179,6 @@ function compilePattern(pattern: string): CompiledPattern {
     throw new TypeError(`routemeter: option "routes" has an invalid path-to-regexp pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`)
   }
   return { name: templateToName(pattern), test: (path) => fn(path) !== false }
-}
-
-/** The path part of a request target: no query, no fragment, no `scheme://host` of absolute-form. */
-export function pathOf(url: string): string {
-  let end = url.length
-  const query = url.indexOf('?')
-  if (query !== -1) end = query
-  const hash = url.indexOf('#')
-  if (hash !== -1 && hash < end) end = hash
-  let start = 0
-  if (url.charCodeAt(0) !== 47 /* / */) {
-    const scheme = url.indexOf('://')
-    if (scheme !== -1 && scheme < end) {
-      const slash = url.indexOf('/', scheme + 3)
-      start = slash === -1 || slash > end ? end : slash
-    }
-  }
-  return start === 0 && end === url.length ? url : url.slice(start, end) || '/'
 }
 
 /**

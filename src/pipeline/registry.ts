@@ -26,7 +26,14 @@ export async function closeAll(timeoutMs?: number): Promise<void> {
   await Promise.all(all.map((b) => b.close(timeoutMs)))
 }
 
-/** Sends what the batchers feeding `sink` hold, so `sink.flush()` includes records still in a buffer. */
-export async function drainInto(sink: Sink): Promise<void> {
+/**
+ * What `metrics.flush()` does, for one sink: flushes the batchers feeding `sink`, then `sink`. For a test or
+ * a tool that owns one sink among others it should not wait for.
+ *
+ * @example
+ * await flushSink(sink)
+ */
+export async function flushSink(sink: Sink): Promise<void> {
   await Promise.all([...batchers].filter((b) => b.sink === sink).map((b) => b.flush()))
+  await sink.flush()
 }

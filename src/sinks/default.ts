@@ -1,6 +1,6 @@
 import { warn } from '../util/warn.js'
 import { redisSink } from './redis.js'
-import { resolveRedisTarget } from './redis-target.js'
+import { resolveRedisTarget } from '../redis/target.js'
 import type { Sink } from './sink.js'
 import { parseStatsdAddress, statsdSink } from './statsd.js'
 

@@ -3,7 +3,7 @@
  * reason about: "keep up to 100,000 requests while Redis is away"). Over the bound the oldest entries go,
  * and the records they held are counted, so the loss is reported instead of silent.
  */
-import type { EncodedEntry } from '../pipeline/stream-encoding.js'
+import type { EncodedEntry } from '../wire/stream-encoding.js'
 
 /**
  * Encoded entries waiting for Redis, oldest first, at most `maxRecords` records.

@@ -17,10 +17,9 @@
 import type { RedisClientType } from 'redis'
 import type { MetricRecord } from '../collect/record.js'
 import type { ErrorHandler, Sink } from './sink.js'
-import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../pipeline/stream-encoding.js'
+import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../wire/stream-encoding.js'
 import { Backlog } from './redis-backlog.js'
-import { resolveRedisTarget } from './redis-target.js'
-import { drainInto } from '../pipeline/registry.js'
+import { resolveRedisTarget } from '../redis/target.js'
 import { countDrop } from '../util/drops.js'
 import { warningHandler } from '../util/warn.js'
 
@@ -305,8 +304,6 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
 
   const flush = async (): Promise<void> => {
     if (state === 'closed' && closing === undefined) return
-    // Records still in a wrapper's batcher are part of "everything so far".
-    await drainInto(sink)
     // During an outage, one delivery attempt now instead of at the next backoff tick: a flush before exit
     // should not lose a backlog to a Redis that came back a second ago.
     if (state === 'down' && backlog.entries > 0) {

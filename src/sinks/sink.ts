@@ -26,5 +26,4 @@ export interface Sink {
   close(): Promise<void>
 }
 
-/** Called with every error that happens off the request path (a sink's send, a socket, a DNS lookup). */
-export type ErrorHandler = (error: Error) => void
+export type { ErrorHandler } from '../util/warn.js'

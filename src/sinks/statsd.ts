@@ -1,9 +1,8 @@
 import { isIP } from 'node:net'
 import { StatsD } from 'hot-shots'
 import type { MetricRecord } from '../collect/record.js'
-import { drainInto } from '../pipeline/registry.js'
-import { statsdEncoding } from '../pipeline/statsd-encoder.js'
-import { packetPacker, writeStatsd } from '../pipeline/statsd-lines.js'
+import { statsdEncoding } from '../wire/statsd-encoder.js'
+import { packetPacker, writeStatsd } from '../wire/statsd-lines.js'
 import { countDrop } from '../util/drops.js'
 import { report, warningHandler } from '../util/warn.js'
 import { hostResolver } from './dns-resolver.js'
@@ -116,7 +115,6 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
       else return writeOnceResolved(batch)
     },
     async flush() {
-      await drainInto(sink)
       // With a callback hot-shots hands send errors to it instead of errorHandler: route them to onError.
       await new Promise<void>((resolve) =>
         client.flush((error) => {
@@ -127,7 +125,6 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
     },
     close() {
       closing ??= (async () => {
-        await drainInto(sink)
         resolver?.close()
         await new Promise<void>((resolve) =>
           client.close((error) => {

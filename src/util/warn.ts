@@ -12,6 +12,9 @@
  *   hook is {@link warningHandler}, which goes through the same rule.
  */
 
+/** Called with every error that happens off the request path (a sink's send, a socket, a DNS lookup, a publisher). */
+export type ErrorHandler = (error: Error) => void
+
 /** Warnings of one code are emitted at most this often (ms). */
 export const WARNING_INTERVAL_MS = 60_000
 

@@ -5,6 +5,7 @@ import connect from 'connect'
 import express from 'express'
 import { connectMetrics, memorySink, metrics, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 function expressApp(middleware?: express.RequestHandler) {
   const app = express()
@@ -32,7 +33,7 @@ test('connectMetrics on Express names requests by baseUrl + route path, nested r
   await fetchText(`${url}/api/users/42/posts/7`)
   await fetchText(`${url}/fail`)
   await fetchText(`${url}/api/nothing/5`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const rows = sink.records().map((r) => [r.route, r.status, r.counters.Failure])
   assert.equal(rows, [
@@ -48,7 +49,7 @@ test('withMetrics(expressApp) reads the same templates without the middleware', 
   const sink = memorySink()
   const { url, close } = await listen(http.createServer(withMetrics(expressApp(), { sink })))
   await fetchText(`${url}/api/users/42/posts/7`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.equal(sink.records().map((r) => r.route), ['api.users.id.posts.postId'])
 })
@@ -62,7 +63,7 @@ test('connectMetrics on plain Connect uses the routes patterns, then the heurist
   const { url, close } = await listen(http.createServer(app))
   await fetchText(`${url}/shop/acme-store/cart`)
   await fetchText(`${url}/files/2024-01-31/report`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.equal(sink.records().map((r) => r.route), ['shop.shop.cart', 'files.id.report'])
 })
@@ -80,7 +81,7 @@ test('a metric recorded deep in the async flow of a Connect request lands on tha
   })
   const { url, close } = await listen(http.createServer(app))
   await Promise.all([fetchText(`${url}/3`), fetchText(`${url}/4`)])
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const deep = sink.records().map((r) => r.counters.deep).sort()
   assert.equal(deep, [3, 4])

@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert'
 import express from 'express'
 import { connectMetrics, memorySink, withMetrics, type MemorySink } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 /*
  * Express keeps the matched mount path in `req.baseUrl` (`/api/users/alice/posts`), not the pattern it was
@@ -64,7 +65,7 @@ async function run(server: http.Server, sink: MemorySink) {
     const res = await fetchText(url + path)
     assert.equal([res.status, JSON.parse(res.text)], [200, params], path)
   }
-  await sink.flush()
+  await flushSink(sink)
   await close()
   return sink.records().map((r) => r.route)
 }
@@ -90,7 +91,7 @@ test('a router mounted inside itself does not loop; the request is still named',
   const { url, close } = await listen(http.createServer(app))
   await fetchText(`${url}/loop/a/leaf/b`)
   await fetchText(`${url}/loop/a/again/b/leaf/c`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.equal(sink.records().map((r) => r.route), ['loop.start.leaf.leaf', 'loop.start.again.n.leaf.leaf'])
 })
@@ -104,7 +105,7 @@ test('a RegExp mount keeps the matched path, named by the heuristic', async () =
   app.use(/^\/re\/(\d+)/, r)
   const { url, close } = await listen(http.createServer(app))
   await fetchText(`${url}/re/42/items/chair`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.equal(sink.records().map((r) => r.route), ['re.id.items.item'])
 })
@@ -144,7 +145,7 @@ test('a router shared by two apps is walked once per app, not again on every req
     await fetchText(`${a!.url}/api/v1/items/${i}`)
     await fetchText(`${b!.url}/api/v2/items/${i}`)
   }
-  await sink.flush()
+  await flushSink(sink)
   await Promise.all([a!.close(), b!.close()])
   assert.equal(new Set(sink.records().map((r) => r.route)), new Set(['api.version.items.item']))
   assert.ok(walks <= 2, `${walks} walks for 20 requests`)

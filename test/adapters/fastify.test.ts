@@ -7,6 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { fastifyMetrics, memorySink, metrics, withMetrics, type MemorySink, type MetricsOptions } from '../../src/index.js'
 import { fetchText } from '../support/http.js'
 import { waitFor } from '../support/services.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 /** A small app: plain and prefixed routes, a regex parameter, errors, a hijacked reply, a JSON body. */
 function buildApp(options?: MetricsOptions, configure?: (app: FastifyInstance) => void): FastifyInstance {
@@ -53,7 +54,7 @@ async function start(app: FastifyInstance): Promise<{ url: string; port: number;
 
 async function records(sink: MemorySink, n: number) {
   await waitFor(`${n} records`, async () => {
-    await sink.flush()
+    await flushSink(sink)
     return sink.records().length >= n
   })
   return sink.records()
@@ -131,7 +132,7 @@ test('a hijacked reply is recorded once, when its raw response ends, with metric
   await fetchText(`${url}/users/1`) // a later request: the hijacked one is not recorded again when it flushes
   await close()
   const all = await records(sink, 2)
-  await sink.flush()
+  await flushSink(sink)
   assert.equal(sink.records().map((r) => [r.route, r.status, r.counters.hijacked]), [['raw', 200, 1], ['users.id', 200, undefined]])
   assert.ok(all[0]!.timers.RequestTime! > 0)
 })
@@ -226,7 +227,7 @@ test('with enabled: false the plugin adds no hook and records nothing', async ()
   const sink = memorySink()
   const { url, close } = await start(buildApp({ sink, enabled: false }))
   await fetchText(`${url}/users/1`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.is(sink.records().length, 0)
 })
@@ -244,7 +245,7 @@ test('inside withMetrics (a serverFactory) the request is recorded once, with th
   await fetchText(`${url}/users/alice`)
   await close()
   assert.equal((await records(sink, 1)).map((r) => [r.route, r.counters.inner]), [['users.id', 1]])
-  await inner.flush()
+  await flushSink(inner)
   assert.is(inner.records().length, 0)
 })
 

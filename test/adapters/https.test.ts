@@ -9,6 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
 import { servicesAvailable } from '../support/services.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 /** A throwaway self-signed certificate made with openssl, or undefined when openssl is missing. */
 function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
@@ -40,7 +41,7 @@ if (tls !== undefined) {
         })
         .on('error', reject)
     })
-    await sink.flush()
+    await flushSink(sink)
     server.closeAllConnections()
     server.close()
     assert.is(body, 'secure')

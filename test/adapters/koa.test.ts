@@ -5,6 +5,7 @@ import Koa from 'koa'
 import Router from '@koa/router'
 import { koaMetrics, memorySink, metrics, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 function buildApp(middleware?: Koa.Middleware) {
   const app = new Koa()
@@ -32,7 +33,7 @@ test('koaMetrics names requests by the matched route, nested routers included', 
   await fetchText(`${url}/api/users/7/secret`)
   await fetchText(`${url}/api/crash`)
   await fetchText(`${url}/nope/123`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.is(ok.status, 200)
   const rows = sink.records().map((r) => [r.route, r.status, r.counters.Failure, r.counters.ClientError])
@@ -71,8 +72,8 @@ test('withMetrics(app.callback()) measures a Koa app too, and koaMetrics inside 
   const b = await listen(http.createServer(withMetrics(buildApp(koaMetrics({ sink: memorySink() }) as Koa.Middleware).callback(), { sink })))
   await fetchText(`${a.url}/api/users/42`)
   await fetchText(`${b.url}/api/users/42`)
-  await plain.flush()
-  await sink.flush()
+  await flushSink(plain)
+  await flushSink(sink)
   await a.close()
   await b.close()
   assert.equal(plain.records().map((r) => r.route), ['api.users.id'])

@@ -5,6 +5,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
   const deadline = Date.now() + ms
@@ -40,9 +41,9 @@ test('every pipelined request gets exactly one record when the client cuts the c
   socket.destroy()
   // Every listener's late res.end() has run: a response that ends after its record was written is not recorded twice.
   await until(() => ended === 30, 'every listener to end its response')
-  await until(async () => (await sink.flush(), sink.records().length >= 30), '30 records')
+  await until(async () => (await flushSink(sink), sink.records().length >= 30), '30 records')
   await new Promise((r) => setTimeout(r, 20))
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const records = sink.records()
   assert.is(records.length, 30)
@@ -61,7 +62,7 @@ test('a keep-alive client gets exactly one record per request, also after its co
   await Promise.all(Array.from({ length: 10 }, (_, i) => fetchText(`${url}/items/${40 + i}`)))
   await close() // closes the kept-alive sockets: their 'close' must not record anything again
   await new Promise((r) => setTimeout(r, 20))
-  await sink.flush()
+  await flushSink(sink)
   const records = sink.records()
   assert.is(records.length, 50)
   assert.ok(records.every((r) => !r.aborted && r.status === 200 && r.counters.Aborted === 0))

@@ -4,6 +4,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
 import { listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 /*
  * The same behaviour suite against a bare server and a wrapped one: the raw bytes on the wire must be equal
@@ -82,7 +83,7 @@ test('a wrapped server answers byte for byte like the bare one', async () => {
     assert.ok(expected.startsWith('HTTP/1.'), `${name}: bare server answered ${JSON.stringify(expected.slice(0, 40))}`)
     assert.is(actual, expected, name)
   }
-  await sink.flush()
+  await flushSink(sink)
   await bare.close()
   await wrapped.close()
   // 1+1+1+1+1+1+3+4+1 requests, each recorded once

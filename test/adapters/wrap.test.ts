@@ -6,6 +6,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, metrics, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 async function serve(listener: http.RequestListener, options: Parameters<typeof withMetrics>[1] = {}) {
   const sink = memorySink()
@@ -22,7 +23,7 @@ test('records one record per request with route, method, status and the standard
   await fetchText(`${url}/users/42/posts?page=2`)
   await fetchText(`${url}/missing/7`)
   await fetchText(`${url}/boom`, { method: 'POST', body: 'a' })
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const [ok, missing, boom] = sink.records()
   assert.is(sink.records().length, 3)
@@ -40,7 +41,7 @@ test('RequestTime runs from entry to the response finish, including asynchronous
     setTimeout(() => res.end('late'), 60)
   })
   await fetchText(`${url}/slow`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const [r] = sink.records()
   assert.ok(r!.timers.RequestTime! >= 55, `RequestTime ${r!.timers.RequestTime}`)
@@ -60,7 +61,7 @@ test('records Aborted when the client hangs up before the response finished, nev
   await new Promise((r) => setTimeout(r, 30))
   socket.destroy()
   await closed
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const [r] = sink.records()
   assert.equal([r!.route, r!.aborted, r!.status, r!.counters.Aborted, r!.counters.Failure], ['orders.id', true, 0, 1, 0])
@@ -85,7 +86,7 @@ test('a synchronous throw reaches the caller as the same error, with Failure rec
   })
   const { url, close } = await listen(server)
   const { status } = await fetchText(`${url}/x`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.is(caught, boom)
   assert.is(status, 500)
@@ -107,7 +108,7 @@ test('a rejected promise reaches the caller with the same reason, with Failure r
   const { url, close } = await listen(server)
   const { status } = await fetchText(`${url}/x`)
   await new Promise((r) => setTimeout(r, 20))
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.is(caught, boom)
   assert.is(status, 200)
@@ -140,7 +141,7 @@ test('exclude skips paths, patterns and predicates entirely', async () => {
   await fetchText(`${url}/health?probe=1`)
   await fetchText(`${url}/internal/metrics`)
   await fetchText(`${url}/kept`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.equal(sink.records().map((r) => r.route), ['kept'])
 })
@@ -150,7 +151,7 @@ test('exclude RegExps with g or y flags exclude every matching request; a throwi
   for (let i = 0; i < 4; i++) await fetchText(`${url}/health`)
   for (let i = 0; i < 3; i++) await fetchText(`${url}/ready`)
   await fetchText(`${url}/kept`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.equal(sink.records().map((r) => r.route), ['kept'])
   const errors: Error[] = []
@@ -161,7 +162,7 @@ test('exclude RegExps with g or y flags exclude every matching request; a throwi
     onError: (e) => errors.push(e),
   })
   const { text } = await fetchText(`${second.url}/a`)
-  await second.sink.flush()
+  await flushSink(second.sink)
   await second.close()
   assert.is(text, 'served')
   assert.is(second.sink.records().length, 1)
@@ -171,7 +172,7 @@ test('exclude RegExps with g or y flags exclude every matching request; a throwi
 test('enabled: false keeps the wrapper in place and records nothing', async () => {
   const { sink, url, close } = await serve((_req, res) => res.end('still served'), { enabled: false })
   const { text } = await fetchText(`${url}/a`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   assert.is(text, 'still served')
   assert.is(sink.records().length, 0)
@@ -182,7 +183,7 @@ test('ROUTEMETER_DISABLED in the environment disables it when the options do not
   try {
     const { sink, url, close } = await serve((_req, res) => res.end())
     await fetchText(`${url}/a`)
-    await sink.flush()
+    await flushSink(sink)
     await close()
     assert.is(sink.records().length, 0)
   } finally {
@@ -203,7 +204,7 @@ test('default dimensions, prefix, and app dimensions end up on the record; unkno
   socket.resume()
   socket.end('PROPFIND /dav HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   await once(socket, 'close')
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const [r] = sink.records()
   assert.equal(r!.dimensions, { service: 'shop', tenant: 'acme' })
@@ -233,7 +234,7 @@ test('works on the node:http2 compatibility API, unknown verbs included', async 
   await get('/gone/9')
   await get('/items/9', 'BREW')
   session.close()
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const routes = sink.records().map((r) => [r.route, r.method, r.status, r.aborted])
   assert.equal(routes, [
@@ -264,7 +265,7 @@ test('an HTTP/2 stream the client cancels is Aborted, with status 0 when no head
   }
   session.close()
   for (const until = Date.now() + 3000; sink.records().length < 2 && Date.now() < until; ) {
-    await sink.flush()
+    await flushSink(sink)
     await new Promise((r) => setTimeout(r, 10))
   }
   await close()

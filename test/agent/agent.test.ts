@@ -4,7 +4,7 @@ import { createClient } from 'redis'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { PublishError, type AgentEntry, type Publisher } from '../../src/agent/publisher.js'
-import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { encodeBatch } from '../../src/wire/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
 

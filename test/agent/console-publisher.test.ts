@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { consolePublisher } from '../../src/agent/console-publisher.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
-import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 
 function entry(id: string, batch: MetricRecord[]) {
   const [e] = encodeBatch(batch).entries

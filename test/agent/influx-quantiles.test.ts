@@ -12,13 +12,13 @@ import type { MetricRecord } from '../../src/collect/record.js'
 import { startAgent } from '../../src/agent/agent.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
-import { quantileFromSums } from '../../src/agent/influx-line.js'
-import { SKETCH_RELATIVE_ERROR } from '../../src/pipeline/sketch.js'
-import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { quantileFromSums } from '../../src/wire/influx-line.js'
+import { SKETCH_RELATIVE_ERROR } from '../../src/wire/sketch.js'
+import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { startInfluxd, type Influxd } from '../support/influxd.js'
 import { INFLUXD, REDIS, servicesAvailable, waitFor } from '../support/services.js'
-import { lognormal } from '../pipeline/lognormal.js'
+import { lognormal } from '../wire/lognormal.js'
 
 const test = suite('percentiles through the stream into influxd')
 const available = servicesAvailable('test/agent/influx-quantiles.test.ts (percentiles into influxd)', [REDIS, INFLUXD])

@@ -10,6 +10,7 @@ import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { startInfluxd, type Influxd } from '../support/influxd.js'
 import { INFLUXD, REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 const test = suite('redis channel end to end')
 const available = servicesAvailable('test/agent/pipeline.test.ts (redis channel end to end)', [REDIS, INFLUXD])
@@ -70,7 +71,7 @@ it('N records through redisSink, Redis and the agent arrive in InfluxDB exactly'
   const { db, sink, agents } = await setup()
   const N = 5000
   for (let i = 0; i < N / 100; i++) sink.send(records(100))
-  await sink.flush()
+  await flushSink(sink)
   await waitFor('agent', () => published(agents) === N, 15_000)
   assert.is(await requestsIn(db), N)
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), N / 10)
@@ -81,7 +82,7 @@ it('with encoding: 2 (summaries) the counts are exact too, and every route has i
   const { db, sink, agents } = await setup({ encoding: 2 })
   const N = 5000
   for (let i = 0; i < N / 100; i++) sink.send(records(100))
-  await sink.flush()
+  await flushSink(sink)
   await waitFor('agent', () => published(agents) === N, 15_000)
   assert.is(await requestsIn(db), N)
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), N / 10)
@@ -101,7 +102,7 @@ it('two agents in one group: every entry lands once, counts exact', async () => 
   const { db, sink, agents } = await setup({ agents: 2 })
   const N = 6000
   for (let i = 0; i < N / 20; i++) { sink.send(records(20)); if (i % 50 === 0) await sleep(5) }
-  await sink.flush()
+  await flushSink(sink)
   await waitFor('agents', () => published(agents) === N, 15_000)
   assert.ok(agents.every((a) => a.stats().entries > 0), agents.map((a) => a.stats().entries).join('/'))
   assert.is(await requestsIn(db), N)
@@ -120,7 +121,7 @@ it('Redis stopped for seconds mid-load and restarted: nothing lost, counts exact
   assert.ok(sink.stats().backlog > 0, 'records waited in the backlog')
   await redis.start()
   await load(500)
-  await sink.flush()
+  await flushSink(sink)
   await waitFor('everything published', () => published(agents) === sent, 20_000)
   assert.is(sink.stats().droppedBacklog, 0)
   assert.is(await requestsIn(db), sent)
@@ -132,7 +133,7 @@ it('InfluxDB down then up: the agent retries, then the counts are exact', async 
   await influx.stop()
   try {
     for (let i = 0; i < 20; i++) sink.send(records(50))
-    await sink.flush()
+    await flushSink(sink)
     await waitFor('retries', () => agents[0].stats().retries >= 2, 10_000)
     assert.is(agents[0].stats().entries, 0)
   } finally { await influx.start() }

@@ -10,7 +10,7 @@ import { agentEntry } from '../../src/agent/aggregate.js'
 import { prometheusPublisher } from '../../src/agent/prometheus-publisher.js'
 import { labelValue, PrometheusState, snakeName } from '../../src/agent/prometheus-exposition.js'
 import type { MetricRecord } from '../../src/collect/record.js'
-import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { latencyLoad } from '../support/prometheus.js'
 
 const test = suite('prometheus exposition')

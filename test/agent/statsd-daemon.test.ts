@@ -16,6 +16,7 @@ import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { freeUdpPort, startStatsd, type StatsdDaemon } from '../support/statsd-daemon.js'
 import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 const test = suite('agent → real StatsD daemon')
 const available = servicesAvailable('test/agent/statsd-daemon.test.ts (agent into a StatsD daemon)', [REDIS])
@@ -63,7 +64,7 @@ async function backlog(stream: string, n: number): Promise<Record<number, number
       statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1
     }))
   }
-  await sink.flush()
+  await flushSink(sink)
   await pool.close()
   await new Promise((resolve) => server.close(resolve))
   await sink.close()

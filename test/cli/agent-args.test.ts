@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { parseAgentArgs, UsageError } from '../../src/cli/agent-args.js'
-import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { udpCollector } from '../support/udp.js'
 
 const record = (status: number): MetricRecord => ({

@@ -14,6 +14,7 @@ import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import { memorySink, withMetrics, type MetricRecord } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 function spin(iterations: number): number {
   let x = 0
@@ -125,11 +126,11 @@ export async function runBurst(
   const sink = memorySink()
   const { url, close } = await listen(http.createServer(withMetrics(app, { sink })))
   for (let i = 0; i < 5; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => fetchText(url + p)))
-  await sink.flush()
+  await flushSink(sink)
   sink.clear()
   collectGarbage()
   await Promise.all(BURST.map((p, i) => fetchText(url + p, { headers: { 'x-id': String(i) } })))
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const records = sink.records()
   return { records, verdict: verdict(records, burned, within, sleeperMs) }

@@ -8,6 +8,7 @@ import { storesOnContextFrames } from '../../src/collect/cpu-switch-hook.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 import { fetchText, listen } from '../support/http.js'
 import { burn, runBurst, sleep, threadSource, type Burn } from './cpu-scenario.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 /** The burn each request did, by request id (the `x-id` header, echoed as the `rid` dimension). */
 const burned = new Map<string, Burn>()
@@ -53,7 +54,7 @@ test('CpuTime ends when the response ends: work the request does afterwards is n
   )
   await fetchText(`${url}/x`)
   await finished
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const t = sink.records()[0]!.timers
   assert.ok(after!.thread > 10, `the later burn took ${after!.thread} ms`)
@@ -113,7 +114,7 @@ test('work a shared timer runs for a request is billed to it when bound, to whoe
   )
   await Promise.all(['/bound', '/als', '/unbound'].map((p, i) => fetchText(url + p, { headers: { 'x-id': `pool${i}` } })))
   clearInterval(pump)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const cpu = new Map(sink.records().map((r) => [r.dimensions.rid!, r.timers.CpuTime!]))
   for (const id of ['pool0', 'pool1']) {
@@ -127,7 +128,7 @@ test('window CpuTime is the process CPU between entry and end: exact for one req
   const sink = memorySink()
   const { url, close } = await listen(http.createServer(withMetrics(app, { sink, cpu: 'window' })))
   for (let i = 0; i < 3; i++) await fetchText(`${url}/burn`, { headers: { 'x-id': `w${i}` } })
-  await sink.flush()
+  await flushSink(sink)
   await close()
   for (const r of sink.records()) {
     const own = burned.get(r.dimensions.rid!)!
@@ -145,7 +146,7 @@ test('cpu: false records no CpuTime and no .cpu timers', async () => {
     }, { sink, cpu: false })),
   )
   await fetchText(`${url}/x`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const [r] = sink.records()
   assert.equal(Object.keys(r!.timers).sort(), ['RequestTime', 'block'])
@@ -164,7 +165,7 @@ test('metrics.timed charges a block its own CPU in attributed mode, even when th
     }, { sink })),
   )
   await fetchText(`${url}/x`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const t = sink.records()[0]!.timers
   assert.ok(t.work! >= 15 + own!.thread * 0.9, `wall ${t.work} for a 15 ms sleep and a ${JSON.stringify(own)} burn`)

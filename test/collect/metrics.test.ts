@@ -3,13 +3,14 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 async function one(handler: (req: http.IncomingMessage, res: http.ServerResponse) => unknown): Promise<MetricRecord[]> {
   const sink = memorySink()
   const { url, close } = await listen(http.createServer(withMetrics(handler, { sink })))
   await fetchText(`${url}/x`)
   await new Promise((r) => setTimeout(r, 10))
-  await sink.flush()
+  await flushSink(sink)
   await close()
   return sink.records()
 }
@@ -272,7 +273,7 @@ test('metrics after the response ended go to the process collector instead of be
   )
   await fetchText(url)
   await done
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const request = sink.records().find((r) => r.kind === 'request')
   const processRecord = sink.records().find((r) => r.kind === 'process')

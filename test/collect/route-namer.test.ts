@@ -2,7 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Collector } from '../../src/collect/collector.js'
 import { offClock } from '../../src/collect/cpu-clock.js'
-import { createRouteNamer, pathOf, templateToName } from '../../src/collect/route-namer.js'
+import { createRouteNamer, templateToName } from '../../src/collect/route-namer.js'
+import { pathOf } from '../../src/util/url-path.js'
 import { metrics } from '../../src/index.js'
 
 function closed(url: string, status = 200, extra: Partial<Collector> = {}): Collector {

@@ -4,11 +4,12 @@ import { spawn } from 'node:child_process'
 import { createClient } from 'redis'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { DROPPED_BACKLOG_COUNTER, redisSink, type RedisSink } from '../../src/sinks/redis.js'
-import { decodeEntry, toRecords } from '../../src/pipeline/stream-encoding.js'
+import { decodeEntry, toRecords } from '../../src/wire/stream-encoding.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { freePort, REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
 import { sinkContract } from './contract.js'
 import { metrics } from '../../src/collect/metrics.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 const test = suite('redisSink')
 const available = servicesAvailable('test/sinks/redis.test.ts (redisSink)', [REDIS])
@@ -74,7 +75,7 @@ it('by default (schema v=2) one send becomes one entry of per-route summaries: e
   sinks.push(sink)
   const batch = records(700)
   sink.send(batch)
-  await sink.flush()
+  await flushSink(sink)
   const entries = await readStream(stream)
   assert.is(entries.length, 1)
   assert.is(entries[0].fields.v, '2')
@@ -100,7 +101,7 @@ it('one send becomes one stream entry that decodes back to the batch', async () 
   const sink = makeSink({ stream })
   const batch = records(25)
   sink.send(batch)
-  await sink.flush()
+  await flushSink(sink)
   const entries = await readStream(stream)
   assert.is(entries.length, 1)
   assert.is(entries[0].fields.v, '1')
@@ -113,7 +114,7 @@ it('a flush larger than maxEntryBytes is split into several entries, none lost',
   const stream = newStream()
   const sink = makeSink({ stream, maxEntryBytes: 4096 })
   sink.send(records(1000))
-  await sink.flush()
+  await flushSink(sink)
   const entries = await readStream(stream)
   assert.ok(entries.length > 5, `${entries.length} entries`)
   for (const e of entries) assert.ok(Buffer.byteLength(e.fields.p) <= 4096)
@@ -124,7 +125,7 @@ it('maxLen trims the stream approximately', async () => {
   const stream = newStream()
   const sink = makeSink({ stream, maxLen: 100 })
   for (let i = 0; i < 1000; i++) sink.send(records(1, i))
-  await sink.flush()
+  await flushSink(sink)
   const length = (await readStream(stream)).length
   // MAXLEN ~ trims whole macro nodes (100 entries by default), so the length stays within a node of the cap.
   assert.ok(length >= 100 && length <= 300, `length ${length}`)
@@ -251,10 +252,10 @@ it('drops from a burst bigger than the backlog while connected are counted and r
   const errors: Error[] = []
   const sink = makeSink({ stream, maxBacklog: 50 }, errors)
   sink.send(records(1))
-  await sink.flush()
+  await flushSink(sink)
   // 32 XADDs go in flight at once; past that, at most 50 records may wait.
   for (let i = 0; i < 100; i++) sink.send(records(10, i * 10))
-  await sink.flush()
+  await flushSink(sink)
   const all = (await readStream(stream)).flatMap((e) => toRecords(decodeEntry(e.fields.v, e.fields.p)))
   const dropped = all.filter((r) => r.kind === 'process').reduce((n, r) => n + (r.counters[DROPPED_BACKLOG_COUNTER] ?? 0), 0)
   const requests = all.filter((r) => r.kind === 'request').length
@@ -272,9 +273,9 @@ it('the count of backlog drops still arrives when the dimensions it would carry 
   const big = { tenant: 't'.repeat(200), region: 'r'.repeat(200) }
   const batch = (i: number): MetricRecord[] => [{ ...records(1, i * 10)[0]!, dimensions: big }, ...records(9, i * 10 + 1)]
   sink.send(records(1))
-  await sink.flush()
+  await flushSink(sink)
   for (let i = 0; i < 50; i++) sink.send(batch(i))
-  await sink.flush()
+  await flushSink(sink)
   const all = (await readStream(stream)).flatMap((e) => toRecords(decodeEntry(e.fields.v, e.fields.p)))
   const dropped = all.filter((r) => r.kind === 'process').reduce((n, r) => n + (r.counters[DROPPED_BACKLOG_COUNTER] ?? 0), 0)
   const requests = all.filter((r) => r.kind === 'request').length
@@ -291,13 +292,13 @@ it('flush() during an outage tries Redis at once instead of waiting for the next
   sinks.push(sink)
   try {
     sink.send(records(1))
-    await sink.flush()
+    await flushSink(sink)
     await redis.stop()
     // Several failed attempts push the backoff towards its 5 s ceiling.
     for (let i = 0; i < 6; i++) { sink.send(records(1, i + 1)); await sleep(300) }
     await redis.start()
     const started = Date.now()
-    await sink.flush()
+    await flushSink(sink)
     assert.is(sink.stats().delivered, 7, `after ${Date.now() - started} ms`)
     assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`)
   } finally {
@@ -313,7 +314,7 @@ it('close() delivers what is pending, reports what could not go, and is idempote
   await Promise.all([sink.close(), sink.close()])
   assert.is(await countRecords(stream), 30)
   sink.send(records(5))
-  await sink.flush()
+  await flushSink(sink)
   assert.is(await countRecords(stream), 30)
 
   const errors: Error[] = []

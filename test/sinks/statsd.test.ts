@@ -10,6 +10,7 @@ import { metrics, statsdSink, withMetrics, type MetricRecord } from '../../src/i
 import { fetchText, listen, pool } from '../support/http.js'
 import { parseLine, udpCollector } from '../support/udp.js'
 import { sinkContract } from './contract.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 sinkContract('statsdSink', async () => {
   const udp = await udpCollector()
@@ -39,7 +40,7 @@ test('real requests arrive on a UDP socket as prefix.route.Metric timings and su
   }, { sink }))
   const { url, close } = await listen(server)
   await pool(30, 10, (i) => fetchText(`${url}/users/${i}${i % 10 === 0 ? '/bad' : ''}`))
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.filter((l) => l.startsWith('shop.users.id.RequestTime:')).length === 27)
   await close()
   await sink.close()
@@ -60,7 +61,7 @@ test('DogStatsD tags carry method, status class and dimensions when tags: true',
   const udp = await udpCollector()
   const sink = statsdSink({ port: udp.port, tags: true })
   sink.send([record({ dimensions: { service: 'shop', 'bad,key': 'a|b#c' }, status: 404 })])
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.length >= 5)
   await sink.close()
   udp.close()
@@ -81,8 +82,8 @@ test('status_class is on every request series (aborted included), status_code on
   ]
   plain.send(batch)
   exact.send(batch)
-  await plain.flush()
-  await exact.flush()
+  await flushSink(plain)
+  await flushSink(exact)
   await udp.waitFor((lines) => lines.filter((l) => l.includes('RequestTime:')).length === 12)
   await plain.close()
   await exact.close()
@@ -105,7 +106,7 @@ test('no input can inject a metric: names with protocol characters are replaced'
   const udp = await udpCollector()
   const sink = statsdSink({ port: udp.port })
   sink.send([record({ prefix: 'p', route: 'r', counters: { 'evil:1|c\nother': 1, 'a b@c#d,e=f': 2 }, timers: {} })])
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.length >= 2)
   await sink.close()
   udp.close()
@@ -118,7 +119,7 @@ test('an unresolvable host never throws into the app: the error goes to onError'
   const server = http.createServer(withMetrics((_req, res) => res.end('fine'), { sink }))
   const { url, close } = await listen(server)
   const { status, text } = await fetchText(`${url}/a`)
-  await sink.flush()
+  await flushSink(sink)
   const until = Date.now() + 5000
   while (errors.length === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 20))
   await close()
@@ -139,7 +140,7 @@ test('an onError hook that throws on a send error does not crash the process, an
   process.on('uncaughtException', onUncaught)
   try {
     sink.send(Array.from({ length: 2000 }, (_, i) => record({ route: `r${i}` })))
-    await sink.flush()
+    await flushSink(sink)
     const until = Date.now() + 2000
     while (calls === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 10))
     await new Promise((r) => setTimeout(r, 50))
@@ -156,7 +157,7 @@ test('lines are packed into packets no larger than maxBufferSize, none lost or s
   const udp = await udpCollector()
   const sink = statsdSink({ port: udp.port, maxBufferSize: 200 })
   sink.send(Array.from({ length: 150 }, (_, i) => record({ route: `r${i}` })))
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.length >= 150 * 2 + 150 * 3)
   await sink.close()
   udp.close()
@@ -180,7 +181,7 @@ test('app names never land on a standard metric, from the app or from a hand-bui
   // Records that never met the door (another producer, a custom pipeline) are checked by the encoder too.
   const before = metrics.stats().dropped.name ?? 0
   sink.send([record({ route: 'built', counters: { Failure: 0, '..Failure': 1, 'Aborted.': 1 }, timers: { RequestTime: 2, '.CpuTime.': 9, Failure: 3 } })])
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.some((l) => l.startsWith('app.done:')) && lines.some((l) => l.startsWith('built.RequestTime:')))
   await sink.close()
   udp.close()
@@ -203,7 +204,7 @@ test('no line carries a value that is not a finite number', async () => {
     record({ route: 'v', counters: { big: 1e308 }, timers: { RequestTime: 1, huge: 1e306, nan: NaN } }),
     record({ route: 'v', counters: { big: 1e308 }, timers: { RequestTime: 1 } }),
   ])
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.filter((l) => l.startsWith('v.RequestTime:')).length === 2)
   await sink.close()
   udp.close()
@@ -225,7 +226,7 @@ test('names equal to Object.prototype keys travel from the app to StatsD lines',
   const { url, close } = await listen(server)
   await fetchText(`${url}/proto`)
   await close()
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.some((l) => l.startsWith('proto.RequestTime:')) && lines.some((l) => l.startsWith('proto.constructor:')))
   await sink.close()
   udp.close()
@@ -244,7 +245,7 @@ test('a line with more tags than a packet holds loses its last tags, counted; no
   for (let i = 0; i < 32; i++) dimensions[`dimension${i}`] = String(i).padEnd(250, 'x')
   const before = metrics.stats().dropped.size ?? 0
   sink.send([record({ route: 'wide', dimensions }), record({ route: 'narrow' })])
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.some((l) => l.startsWith('wide.RequestTime:')) && lines.some((l) => l.startsWith('narrow.Aborted:')))
   await sink.close()
   udp.close()
@@ -263,7 +264,7 @@ test('a line whose name alone does not fit a packet is dropped, counted, and the
   const sink = statsdSink({ port: udp.port, maxBufferSize: 64 })
   const before = metrics.stats().dropped.size ?? 0
   sink.send([record({ route: 'r', counters: {}, timers: { RequestTime: 1, ['m'.repeat(100)]: 2 } })])
-  await sink.flush()
+  await flushSink(sink)
   await udp.waitFor((lines) => lines.some((l) => l.startsWith('r.RequestTime:')))
   await sink.close()
   udp.close()
@@ -348,7 +349,7 @@ test('a silent DNS server holds one lookup at a time: the app\'s own lookups go 
     while (resolver.counts.inFlight > 0) await new Promise((r) => setTimeout(r, 10))
     await new Promise((r) => setTimeout(r, 10))
     await sink.send(Array.from({ length: 100 }, () => record({ route: 'late' })))
-    await sink.flush()
+    await flushSink(sink)
     await udp.waitFor((lines) => lines.filter((l) => l.startsWith('late.RequestTime:')).length === 100)
     await sink.close()
     assert.is(resolver.counts.started, 1, 'the answer is cached')
@@ -370,7 +371,7 @@ test('a host name is resolved by the system resolver (here /etc/hosts) and every
   try {
     const sink = statsdSink({ host: 'localhost', port: udp.port })
     for (let i = 0; i < 5; i++) await sink.send(Array.from({ length: 100 }, () => record({ route: `named${i}` })))
-    await sink.flush()
+    await flushSink(sink)
     await udp.waitFor((lines) => lines.filter((l) => /^named\d\.RequestTime:/.test(l)).length === 500)
     await sink.close()
     assert.is(lookups, 1)

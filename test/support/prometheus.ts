@@ -10,8 +10,8 @@ import { join } from 'node:path'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import type { AgentEntry } from '../../src/agent/publisher.js'
-import { decodeEntry, encodeBatch } from '../../src/pipeline/stream-encoding.js'
-import { lognormal } from '../pipeline/lognormal.js'
+import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
+import { lognormal } from '../wire/lognormal.js'
 import { freePort, trackChild, waitFor } from './services.js'
 
 export interface PrometheusServer {

@@ -12,7 +12,7 @@
  * `requirepass`). The client library is node-redis (`redis`), loaded on first connect.
  */
 import type { RedisClientType } from 'redis'
-import { resolveRedisUrl } from './redis-url.js'
+import { resolveRedisUrl } from './url.js'
 
 /** How a connection should behave; the sink and the agent want different things. */
 export interface RedisTuning {

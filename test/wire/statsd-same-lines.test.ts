@@ -17,14 +17,15 @@ import { createClient } from 'redis'
 import { metrics, redisSink, statsdSink, withMetrics, type MetricRecord, type Sink } from '../../src/index.js'
 import { startAgent } from '../../src/agent/agent.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
-import { encodeBatch } from '../../src/pipeline/stream-encoding.js'
+import { encodeBatch } from '../../src/wire/stream-encoding.js'
 import { fetchText, listen, pool } from '../support/http.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
 import { parseLine, udpCollector } from '../support/udp.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 const test = suite('statsdSink and statsdPublisher send the same lines')
-const available = servicesAvailable('test/pipeline/statsd-same-lines.test.ts (same StatsD lines both ways)', [REDIS])
+const available = servicesAvailable('test/wire/statsd-same-lines.test.ts (same StatsD lines both ways)', [REDIS])
 const it = available ? test : test.skip
 
 let redis: RedisServer
@@ -111,7 +112,7 @@ it('real requests through statsdSink and through Redis, the agent and statsdPubl
     setTimeout(() => { req.destroy(); resolve() }, 100)
   })
   await waitFor('the aborted request to be recorded', () => batches.flat().some((r) => r.aborted), 5000).catch(() => {})
-  await tee.flush()
+  await flushSink(tee)
   await close()
   await tee.close()
   const records = batches.flat()
@@ -144,7 +145,7 @@ it('from v=1 entries (one row per record) the agent sends identical lines, timin
   const direct = await udpCollector()
   const sink = statsdSink({ port: direct.port, ...encoding })
   sink.send(records)
-  await sink.flush()
+  await flushSink(sink)
   await sink.close()
   await direct.waitFor((lines) => lines.filter((l) => l.includes('.RequestTime:')).length === 500 && lines.some((l) => l.includes('jobs')))
   direct.close()

@@ -5,15 +5,16 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/collect/record.js'
-import { resolveRedisTarget } from '../../src/sinks/redis-target.js'
+import { resolveRedisTarget } from '../../src/redis/target.js'
 import { redisSink } from '../../src/sinks/redis.js'
 import { startAgent } from '../../src/agent/agent.js'
 import type { AgentEntry, Publisher } from '../../src/agent/publisher.js'
 import { startRedis, startSentinel } from '../support/redis-server.js'
 import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 const test = suite('Redis targets')
-const available = servicesAvailable('test/sinks/redis-target.test.ts (Cluster and Sentinel)', [REDIS])
+const available = servicesAvailable('test/redis/target.test.ts (Cluster and Sentinel)', [REDIS])
 const it = available ? test : test.skip
 
 test('a plain URL is one server; the password is redacted', () => {
@@ -63,7 +64,7 @@ async function roundTrip(url: string): Promise<void> {
   try {
     await agent.ready
     for (let i = 0; i < 20; i++) sink.send(records(10, i * 10))
-    await sink.flush()
+    await flushSink(sink)
     assert.is(sink.stats().delivered, 200, errors.map((e) => e.message).join('\n'))
     await waitFor('agent', () => agent.stats().requests === 200, 10_000)
     assert.is(seen.size, 200)

@@ -7,7 +7,8 @@ import { aggregate } from '../../src/agent/aggregate.js'
 import { fetchText, listen } from '../support/http.js'
 import {
   decodeEntry, encodeBatch, forEachMetric, StreamDecodeError, toRecords, STREAM_ENCODING_VERSION,
-} from '../../src/pipeline/stream-encoding.js'
+} from '../../src/wire/stream-encoding.js'
+import { flushSink } from '../../src/pipeline/registry.js'
 
 const dims = { service: 'shop', env: 'prod' }
 
@@ -108,7 +109,7 @@ test('names equal to Object.prototype keys travel from the app through the strea
     res.end()
   }, { sink })))
   await fetchText(`${url}/proto`)
-  await sink.flush()
+  await flushSink(sink)
   await close()
   const { entries } = encodeBatch(sink.records())
   const batch = decodeEntry(entries[0].v, entries[0].p)

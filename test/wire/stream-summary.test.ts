@@ -2,8 +2,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/collect/record.js'
 import { aggregate } from '../../src/agent/aggregate.js'
-import { SKETCH_RELATIVE_ERROR } from '../../src/pipeline/sketch.js'
-import { decodeEntry, encodeBatch, forEachMetric, StreamDecodeError, toRecords } from '../../src/pipeline/stream-encoding.js'
+import { SKETCH_RELATIVE_ERROR } from '../../src/wire/sketch.js'
+import { decodeEntry, encodeBatch, forEachMetric, StreamDecodeError, toRecords } from '../../src/wire/stream-encoding.js'
 import { lognormal } from './lognormal.js'
 
 function request(i: number, over: Partial<MetricRecord> = {}): MetricRecord {
