@@ -2,16 +2,11 @@ import type { ServerResponse } from 'node:http'
 import type { Http2ServerResponse } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { Collector, type AnyRequest } from '../collect/collector.js'
-import { attributedClock } from '../collect/cpu-attributed.js'
-import { offClock, windowClock, type CpuClock } from '../collect/cpu-clock.js'
-import { createRouteNamer } from '../collect/route-namer.js'
-import { createBatcher } from '../pipeline/batcher.js'
-import { register } from '../pipeline/registry.js'
-import { recordBuilder } from '../pipeline/to-record.js'
-import { defaultSink } from '../sinks/default.js'
+import { offClock, type CpuClock } from '../collect/cpu-clock.js'
+import { createMeter } from '../pipeline/meter.js'
 import { resolveOptions, type MetricsOptions } from '../options.js'
 import { countDrop } from '../util/drops.js'
-import { report, warningHandler } from '../util/warn.js'
+import { report } from '../util/warn.js'
 import { mountTemplate } from './express-mount.js'
 
 /** A response of `node:http`, `node:https` or the `node:http2` compatibility API. */
@@ -40,7 +35,8 @@ export function collectorOf(res: AnyResponse): Collector | undefined {
 }
 
 /**
- * Reads the options once and builds the namer, CPU clock and batcher. Throws `TypeError` on bad options.
+ * Reads the options once and has the pipeline built for them (`createMeter`); what stays here is the
+ * request side: when a request is measured and when its response has ended. Throws `TypeError` on bad options.
  *
  * @example
  * const recorder = createRecorder({ sink: memorySink() })
@@ -49,19 +45,8 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   const resolved = resolveOptions(options)
   if (!resolved.enabled) return { enabled: false, clock: offClock, begin: () => undefined }
 
-  const clock = resolved.cpu === 'attributed' ? attributedClock() : resolved.cpu === 'window' ? windowClock : offClock
-  const onError = resolved.onError ?? warningHandler('RM_SINK_FAILED', 'a sink failed; the batch was dropped and counted: ')
-  let isPrimary: () => boolean = () => false
-  const batcher = createBatcher({
-    sink: resolved.sink ?? defaultSink(),
-    toRecord: recordBuilder({ prefix: resolved.prefix, namer: createRouteNamer(resolved) }),
-    flushInterval: resolved.flushInterval,
-    batchSize: resolved.batchSize,
-    maxBuffer: resolved.maxBuffer,
-    onError,
-    isPrimary: () => isPrimary(),
-  })
-  isPrimary = register(batcher)
+  const meter = createMeter(resolved)
+  const { clock, onError } = meter
 
   const defaults = resolved.dimensions as Record<string, string>
   // Per recorder: two wrappers may serve requests of one connection, and each must end its own responses.
@@ -102,7 +87,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
         c.templateBase = base
       }
     }
-    batcher.push(c)
+    meter.record(c)
   }
   // One pair of handlers per wrapper, shared by every request: no closure is created per request.
   function onFinish(this: Measured): void {

@@ -3,7 +3,7 @@
  * sketch. Groups carry the status code and whether the records were aborted, so every request series has a
  * status class. Keys are integers built from dictionary indices, so no string is created per record.
  */
-import { inRange } from '../collect/metric-rules.js'
+import { inRange } from '../wire/metric-rules.js'
 import { Sketch } from '../wire/sketch.js'
 import { forEachMetric, type DecodedBatch } from '../wire/stream-encoding.js'
 import { countDrop } from '../util/drops.js'

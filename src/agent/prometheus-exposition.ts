@@ -19,7 +19,7 @@
  * one `le` too high only when its sketch bucket straddles a boundary, so each cumulative count is exact for
  * a boundary at most 2.2 % (one sketch bucket) below the `le` it is written under.
  */
-import { STANDARD_METRICS } from '../collect/metric-rules.js'
+import { STANDARD_METRICS } from '../wire/metric-rules.js'
 import { bucketIndex } from '../wire/sketch.js'
 import type { Series } from './publisher.js'
 

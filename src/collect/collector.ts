@@ -3,7 +3,7 @@ import type { Http2ServerRequest } from 'node:http2'
 import { countDrop } from '../util/drops.js'
 import { describe, warn } from '../util/warn.js'
 import type { CpuClock } from './cpu-clock.js'
-import { inRange, MAX_METRIC_VALUE, NAME_OK, NAME_UNPRINTABLE, nameVerdict, setOwn, STANDARD_METRICS } from './metric-rules.js'
+import { inRange, MAX_METRIC_VALUE, NAME_OK, NAME_UNPRINTABLE, nameVerdict, setOwn, STANDARD_METRICS } from '../wire/metric-rules.js'
 
 /** A request object of `node:http`, `node:https` or the `node:http2` compatibility API. */
 export type AnyRequest = IncomingMessage | Http2ServerRequest

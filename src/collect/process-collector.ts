@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { takeUnreportedDrops } from '../util/drops.js'
 import { Collector } from './collector.js'
 import { windowClock } from './cpu-clock.js'
-import type { MetricRecord } from './record.js'
+import type { MetricRecord } from '../wire/record.js'
 
 const NO_DIMENSIONS: Record<string, string> = Object.freeze(Object.create(null))
 

@@ -1,9 +1,8 @@
 import type { Collector } from '../collect/collector.js'
-import { takeProcessRecord } from '../collect/process-collector.js'
-import type { MetricRecord } from '../collect/record.js'
-import type { ErrorHandler, Sink } from '../sinks/sink.js'
+import type { MetricRecord } from '../wire/record.js'
+import type { Sink } from '../sinks/sink.js'
 import { countDrop as countProcessDrop } from '../util/drops.js'
-import { report, warn } from '../util/warn.js'
+import { report, warn, type ErrorHandler } from '../util/warn.js'
 
 /**
  *   response ends ─► push(c) ─► buffer ─┬─ size ≥ batchSize ─► setImmediate ─┐
@@ -13,17 +12,23 @@ import { report, warn } from '../util/warn.js'
  * two sends at once for one batcher; while a send is in flight the buffer keeps filling, bounded by
  * `maxBuffer`, past which the oldest are dropped and counted. When `close()` reaches its bound, whatever it
  * gives up on (the buffer, and the batch of a send that never settled) is counted as `close` drops.
+ *
+ * A batcher sends; it does not close its sink, which other batchers may share: the registry closes each sink
+ * once, after every batcher feeding it has flushed (see `registry.ts`).
  */
 export interface Batcher {
   push(c: Collector): void
   /** Sends everything buffered now (waiting for an in-flight send first). */
   flush(): Promise<void>
   /**
-   * Flushes, stops the timer, closes the sink; bounded by `timeoutMs` (default 5000). At the bound, records
-   * still buffered or in a send that has not settled are counted as `close` drops, as are later pushes.
+   * Flushes and stops the timer, bounded by `timeoutMs` (default 5000); later pushes are counted as `close`
+   * drops. At the bound, records still buffered or in a send that has not settled are counted as `close`
+   * drops too. The sink stays open.
    */
   close(timeoutMs?: number): Promise<void>
   readonly sink: Sink
+  /** Where this batcher reports what goes wrong off the request path (its sink's failures included). */
+  readonly onError: ErrorHandler
   /** What this batcher dropped, by reason (the process-wide totals are in `metrics.stats().dropped`). */
   dropped(): Readonly<Record<'buffer' | 'sink' | 'close', number>>
 }
@@ -35,16 +40,22 @@ export interface BatcherOptions {
   batchSize: number
   maxBuffer: number
   onError: ErrorHandler
-  /** True for the batcher that also ships the process-level collector. */
-  isPrimary: () => boolean
+  /**
+   * Records that belong to no request (what `metrics` recorded outside one, and the drop counters), added to
+   * a flush while `due()`: the wiring makes one batcher per process their carrier. None when left out.
+   */
+  processRecords?: { due(): boolean; take(): MetricRecord | undefined }
 }
+
+const NO_PROCESS_RECORDS = { due: () => false, take: () => undefined }
 
 /**
  * @example
- * const batcher = createBatcher({ sink, toRecord, flushInterval: 1000, batchSize: 500, maxBuffer: 10_000, onError, isPrimary: () => true })
+ * const batcher = createBatcher({ sink, toRecord, flushInterval: 1000, batchSize: 500, maxBuffer: 10_000, onError })
  */
 export function createBatcher(options: BatcherOptions): Batcher {
-  const { sink, toRecord, batchSize, maxBuffer, onError, isPrimary } = options
+  const { sink, toRecord, batchSize, maxBuffer, onError } = options
+  const processRecords = options.processRecords ?? NO_PROCESS_RECORDS
   const drops = { buffer: 0, sink: 0, close: 0 }
   const countDrop = (reason: 'buffer' | 'sink' | 'close', n = 1): void => {
     drops[reason] += n
@@ -101,8 +112,8 @@ export function createBatcher(options: BatcherOptions): Batcher {
         report(onError, error)
       }
     }
-    if (isPrimary()) {
-      const processRecord = takeProcessRecord()
+    if (processRecords.due()) {
+      const processRecord = processRecords.take()
       if (processRecord !== undefined) batch.push(processRecord)
     }
     return batch
@@ -127,7 +138,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
 
   async function flush(): Promise<void> {
     while (sending !== null) await sending
-    if (buffer.length === 0 && !isPrimary()) return
+    if (buffer.length === 0 && !processRecords.due()) return
     sending = sendNow().finally(() => {
       sending = null
       if (buffer.length >= batchSize && !closed) flush().catch((error: unknown) => report(onError, error))
@@ -151,7 +162,6 @@ export function createBatcher(options: BatcherOptions): Batcher {
     const work = (async () => {
       await flush()
       closed = true // after the last flush: later pushes are counted drops, not sends to a closed sink
-      await sink.close()
     })().catch((error: unknown) => report(onError, error))
     const finished = await Promise.race([work.then(() => true), bounded.then(() => false)])
     clearTimeout(timeout)
@@ -171,5 +181,5 @@ export function createBatcher(options: BatcherOptions): Batcher {
       `close() gave up after ${timeoutMs} ms on a sink that did not finish; dropped ${dropped} records (counted: close)`)
   }
 
-  return { push, flush, close, sink, dropped: () => ({ ...drops }) }
+  return { push, flush, close, sink, onError, dropped: () => ({ ...drops }) }
 }

@@ -1,29 +1,34 @@
 import type { Sink } from '../sinks/sink.js'
+import { report } from '../util/warn.js'
 import type { Batcher } from './batcher.js'
 
-// Every live batcher, in creation order. The first one also ships the process-level collector. Wrappers
+// Every live batcher, in creation order. The first one also carries the process-level records. Wrappers
 // normally live as long as the process, so this is a strong set; `closeAll` empties it.
 const batchers = new Set<Batcher>()
 
-/** Adds a batcher; returns a function that tells whether it is the primary one. */
+/**
+ * Adds a batcher; returns a function that tells whether it is the primary one (the carrier of the
+ * process-level records).
+ *
+ * @example
+ * const isPrimary = register(batcher)
+ */
 export function register(batcher: Batcher): () => boolean {
   batchers.add(batcher)
   return () => batchers.values().next().value === batcher
 }
 
-/** Flushes every batcher, then every distinct sink. */
+/**
+ * What `metrics.flush()` does. The pipeline drives it, in the order records travel: every batcher sends what
+ * it holds, then every distinct sink pushes out its own buffer. A sink never reaches back into the batchers.
+ *
+ * @example
+ * await flushAll()
+ */
 export async function flushAll(): Promise<void> {
   const all = [...batchers]
   await Promise.all(all.map((b) => b.flush()))
-  const sinks = new Set<Sink>(all.map((b) => b.sink))
-  await Promise.all([...sinks].map((s) => s.flush()))
-}
-
-/** Flushes and closes every batcher and its sink (bounded), and forgets them. */
-export async function closeAll(timeoutMs?: number): Promise<void> {
-  const all = [...batchers]
-  batchers.clear()
-  await Promise.all(all.map((b) => b.close(timeoutMs)))
+  await Promise.all(distinctSinks(all).map(([sink]) => sink.flush()))
 }
 
 /**
@@ -36,4 +41,34 @@ export async function closeAll(timeoutMs?: number): Promise<void> {
 export async function flushSink(sink: Sink): Promise<void> {
   await Promise.all([...batchers].filter((b) => b.sink === sink).map((b) => b.flush()))
   await sink.flush()
+}
+
+/**
+ * What `metrics.close()` does, within `timeoutMs` (default 5000) in all: every batcher flushes and stops
+ * (what it gives up on at the bound is counted as `close` drops), then each distinct sink is closed once, so
+ * a sink shared by several wrappers (the default one) is not closed while one of them still sends to it.
+ * Forgets every batcher.
+ *
+ * @example
+ * process.on('SIGTERM', () => closeAll(5000).then(() => process.exit(0)))
+ */
+export async function closeAll(timeoutMs = 5000): Promise<void> {
+  const all = [...batchers]
+  batchers.clear()
+  const deadline = Date.now() + timeoutMs
+  await Promise.all(all.map((b) => b.close(timeoutMs)))
+  const closing = Promise.all(distinctSinks(all).map(([sink, onError]) =>
+    Promise.resolve().then(() => sink.close()).catch((error: unknown) => report(onError, error))))
+  let timer: NodeJS.Timeout | undefined
+  // Not unref'd, like the batchers' bound: whoever awaits close() (a SIGTERM handler) wants it to finish.
+  const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })
+  await Promise.race([closing, bound])
+  clearTimeout(timer)
+}
+
+/** Each sink fed by `all` once, with the error hook of the first batcher feeding it. */
+function distinctSinks(all: Batcher[]): Array<[Sink, Batcher['onError']]> {
+  const sinks = new Map<Sink, Batcher['onError']>()
+  for (const b of all) if (!sinks.has(b.sink)) sinks.set(b.sink, b.onError)
+  return [...sinks]
 }

@@ -1,8 +1,8 @@
 import { METHODS } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Collector } from '../collect/collector.js'
-import { setOwn } from '../collect/metric-rules.js'
-import type { MetricRecord } from '../collect/record.js'
+import { setOwn } from '../wire/metric-rules.js'
+import type { MetricRecord } from '../wire/record.js'
 import type { RouteNamer } from '../collect/route-namer.js'
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS)

@@ -1,4 +1,4 @@
-import type { MetricRecord } from '../collect/record.js'
+import type { MetricRecord } from '../wire/record.js'
 import { countDrop } from '../util/drops.js'
 import type { Sink } from './sink.js'
 

@@ -15,7 +15,7 @@
  * Backlog, and every timer and socket is unref'd.
  */
 import type { RedisClientType } from 'redis'
-import type { MetricRecord } from '../collect/record.js'
+import type { MetricRecord } from '../wire/record.js'
 import type { ErrorHandler, Sink } from './sink.js'
 import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../wire/stream-encoding.js'
 import { Backlog } from './redis-backlog.js'

@@ -1,4 +1,4 @@
-import type { MetricRecord } from '../collect/record.js'
+import type { MetricRecord } from '../wire/record.js'
 
 /**
  * Where batches of finished records go. The Batcher calls `send` off the request path, never two at once
@@ -20,9 +20,15 @@ export interface Sink {
    * up on, and its records are counted as `close` drops.
    */
   send(batch: MetricRecord[]): void | Promise<void>
-  /** Pushes out whatever the sink itself still buffers. */
+  /**
+   * Pushes out whatever the sink itself still buffers, nothing more: records still in a wrapper's batcher are
+   * the pipeline's to hand over first (`metrics.flush()` does both, in that order).
+   */
   flush(): Promise<void>
-  /** Flushes within a bounded time, then releases sockets and timers. Idempotent. */
+  /**
+   * Flushes within a bounded time, then releases sockets and timers. Idempotent. `metrics.close()` calls it
+   * once per sink, after every batcher feeding it has flushed.
+   */
   close(): Promise<void>
 }
 

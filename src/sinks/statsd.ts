@@ -1,11 +1,11 @@
 import { isIP } from 'node:net'
 import { StatsD } from 'hot-shots'
-import type { MetricRecord } from '../collect/record.js'
+import type { MetricRecord } from '../wire/record.js'
 import { statsdEncoding } from '../wire/statsd-encoder.js'
 import { packetPacker, writeStatsd } from '../wire/statsd-lines.js'
 import { countDrop } from '../util/drops.js'
 import { report, warningHandler } from '../util/warn.js'
-import { hostResolver } from './dns-resolver.js'
+import { hostResolver } from '../util/dns-resolver.js'
 import type { ErrorHandler, Sink } from './sink.js'
 
 /** After a failed or timed-out lookup, the next one waits this long (a resolver that is down stays asked rarely). */

@@ -16,10 +16,10 @@
  * entry writes the very same points again and InfluxDB overwrites them: exactly-once in InfluxDB on top
  * of at-least-once delivery. It is built as a string: 1.8 × 10^18 is far past 2^53.
  */
-import { forgesStandard } from '../collect/metric-rules.js'
+import { forgesStandard } from './metric-rules.js'
 import { bucketValue, Sketch } from './sketch.js'
 import { countDrop } from '../util/drops.js'
-import type { Series } from '../agent/publisher.js'
+import type { Series } from './series.js'
 
 // Tags the agent sets itself win over dimensions of the same name; `time` cannot be a tag key in InfluxQL.
 const RESERVED_TAGS = new Set(['route', 'method', 'prefix', 'time', 'status_class'])

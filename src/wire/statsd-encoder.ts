@@ -15,8 +15,9 @@
  *     on the app side, one stream entry in the agent).
  * Both sides build every line through {@link statsdWriter}, so they cannot drift apart again.
  */
-import { canonicalName, forgesStandard, inRange } from '../collect/metric-rules.js'
+import { canonicalName, forgesStandard, inRange } from './metric-rules.js'
 import { countDrop } from '../util/drops.js'
+import { optionChecks } from '../util/option-check.js'
 import { statusClass } from './status-class.js'
 
 /** Options of {@link statsdEncoding}. */
@@ -65,25 +66,21 @@ const OURS = new Set(['method', 'status_class', 'status_code'])
 const UNSAFE_TAG = /[^A-Za-z0-9_./-]/g
 
 /**
- * Checks the options once (bad ones throw a `TypeError` naming the option) and precomputes the prefix.
+ * Checks the options once (a bad one throws an `OptionError` naming it, as an option of `owner`) and
+ * precomputes the prefix.
  *
  * @example
  * const encoding = statsdEncoding({ prefix: 'shop', tags: true }, 'statsdSink')
  */
 export function statsdEncoding(options: StatsdEncodingOptions, owner: string): StatsdEncoding {
-  const { prefix, tags, statusCode } = options
-  if (prefix !== undefined && typeof prefix !== 'string') {
-    throw new TypeError(`routemeter: ${owner} option "prefix" must be a string, got ${typeof prefix}`)
-  }
-  for (const [name, value] of [['tags', tags], ['statusCode', statusCode]] as const) {
-    if (value !== undefined && typeof value !== 'boolean') {
-      throw new TypeError(`routemeter: ${owner} option "${name}" must be a boolean, got ${typeof value}`)
-    }
-  }
+  const check = optionChecks(owner)
+  const prefix = check.string('prefix', options.prefix, '', { empty: true })
+  const tags = check.boolean('tags', options.tags, false)
+  const statusCode = check.boolean('statusCode', options.statusCode, false)
   return {
-    prefix: prefix === undefined || prefix === '' ? '' : `${canonicalName(prefix)}.`,
-    tags: tags === true,
-    statusCode: tags === true && statusCode === true,
+    prefix: prefix === '' ? '' : `${canonicalName(prefix)}.`,
+    tags,
+    statusCode: tags && statusCode,
   }
 }
 

@@ -1,5 +1,5 @@
-import { canonicalName } from '../collect/metric-rules.js'
-import type { MetricRecord } from '../collect/record.js'
+import { canonicalName } from './metric-rules.js'
+import type { MetricRecord } from './record.js'
 import { countDrop } from '../util/drops.js'
 import { statsdWriter, type StatsdEncoding } from './statsd-encoder.js'
 

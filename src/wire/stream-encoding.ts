@@ -23,8 +23,8 @@
  * `JSON.parse` of a numeric array runs at hundreds of MB/s in V8, entries stay readable with `redis-cli
  * XRANGE`, and no varint code has to be trusted.
  */
-import { inRange, setOwn } from '../collect/metric-rules.js'
-import type { MetricRecord } from '../collect/record.js'
+import { inRange, setOwn } from './metric-rules.js'
+import type { MetricRecord } from './record.js'
 import { countDrop } from '../util/drops.js'
 import { EntryDictionary } from './entry-dictionary.js'
 import { bucketValue, type Sketch } from './sketch.js'

@@ -22,8 +22,8 @@
  * JSON for the app to write and the agent to parse, and no per-value work in the agent (figures:
  * `STREAM_ENCODING_VERSION` in stream-encoding.ts).
  */
-import { inRange, MAX_METRIC_VALUE } from '../collect/metric-rules.js'
-import type { MetricRecord } from '../collect/record.js'
+import { inRange, MAX_METRIC_VALUE } from './metric-rules.js'
+import type { MetricRecord } from './record.js'
 import type { DecodedGroup, DecodedSummary } from './stream-encoding.js'
 import { EntryDictionary } from './entry-dictionary.js'
 import { readRuns, Sketch, writeRuns } from './sketch.js'

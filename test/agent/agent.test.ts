@@ -1,7 +1,7 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient } from 'redis'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { PublishError, type AgentEntry, type Publisher } from '../../src/agent/publisher.js'
 import { encodeBatch } from '../../src/wire/stream-encoding.js'

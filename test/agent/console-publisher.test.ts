@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { consolePublisher } from '../../src/agent/console-publisher.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'

@@ -1,6 +1,6 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { entryTimestampNs, seriesToLines } from '../../src/wire/influx-line.js'
 import { agentEntry } from '../../src/agent/aggregate.js'

@@ -3,7 +3,7 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { redisSink, type RedisSink } from '../../src/sinks/redis.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { prometheusPublisher } from '../../src/agent/prometheus-publisher.js'
 import { labelValue, PrometheusState, snakeName } from '../../src/agent/prometheus-exposition.js'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { latencyLoad } from '../support/prometheus.js'
 

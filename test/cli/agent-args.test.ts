@@ -2,7 +2,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { agentEntry } from '../../src/agent/aggregate.js'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { parseAgentArgs, UsageError } from '../../src/cli/agent-args.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { udpCollector } from '../support/udp.js'

@@ -2,7 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Collector } from '../../src/collect/collector.js'
 import { offClock } from '../../src/collect/cpu-clock.js'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { createBatcher } from '../../src/pipeline/batcher.js'
 import type { Sink } from '../../src/sinks/sink.js'
 import { metrics } from '../../src/index.js'
@@ -30,7 +30,7 @@ function slowSink(delayMs: number) {
 
 test('push never sends on the request path; a full batch is sent in a later macrotask', async () => {
   const { sink, batches } = slowSink(0)
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 3, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 3, maxBuffer: 100, onError: () => {} })
   b.push(collector(1))
   b.push(collector(2))
   b.push(collector(3))
@@ -43,7 +43,7 @@ test('push never sends on the request path; a full batch is sent in a later macr
 
 test('never two sends at once: records arriving during a send wait for the next one', async () => {
   const { sink, batches, maxInFlight } = slowSink(20)
-  const b = createBatcher({ sink, toRecord, flushInterval: 5, batchSize: 2, maxBuffer: 1000, onError: () => {}, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 5, batchSize: 2, maxBuffer: 1000, onError: () => {} })
   for (let i = 0; i < 50; i++) {
     b.push(collector(i))
     if (i % 5 === 0) await new Promise((r) => setTimeout(r, 3))
@@ -58,7 +58,7 @@ test('never two sends at once: records arriving during a send wait for the next 
 test('a full buffer drops the oldest records and counts them', async () => {
   const before = metrics.stats().dropped.buffer ?? 0
   const { sink, batches } = slowSink(50)
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError: () => {} })
   b.push(collector(-1))
   for (let i = 0; i < 9; i++) b.push(collector(-1))
   await new Promise((r) => setImmediate(r)) // the first send is now in flight for 50 ms
@@ -85,7 +85,7 @@ test('a failing sink goes to onError and its batch is counted as dropped; the ne
     async close() {},
   }
   const before = metrics.stats().dropped.sink ?? 0
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: (e) => errors.push(e), isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: (e) => errors.push(e) })
   b.push(collector(1))
   b.push(collector(2))
   await b.flush()
@@ -101,7 +101,7 @@ test('a sink rejecting with a non-Error, and an onError that throws, never crash
   const seen: Error[] = []
   let calls = 0
   const sink: Sink = { send: () => Promise.reject(calls++ === 0 ? undefined : 'text'), flush: async () => {}, close: async () => {} }
-  const b = createBatcher({ sink, toRecord, flushInterval: 15, batchSize: 1, maxBuffer: 100, onError: (e) => { seen.push(e); throw new Error('handler bug') }, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 15, batchSize: 1, maxBuffer: 100, onError: (e) => { seen.push(e); throw new Error('handler bug') } })
   b.push(collector(1))
   await new Promise((r) => setTimeout(r, 40))
   b.push(collector(2))
@@ -113,7 +113,7 @@ test('a sink rejecting with a non-Error, and an onError that throws, never crash
 
 test('close() twice waits for the same close; records pushed after it are counted as close drops', async () => {
   const { sink, batches } = slowSink(30)
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {} })
   b.push(collector(1))
   const first = b.close()
   const second = b.close()
@@ -127,7 +127,7 @@ test('close() twice waits for the same close; records pushed after it are counte
 
 test('close is bounded even when the sink hangs forever', async () => {
   const sink: Sink = { send: () => new Promise(() => {}), flush: async () => {}, close: async () => {} }
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {} })
   b.push(collector(1))
   const started = Date.now()
   await b.close(100)
@@ -147,7 +147,7 @@ test('close() counts what it abandons: the buffer and the batch a hung sink neve
     close: async () => {},
   }
   const before = metrics.stats().dropped
-  const options = { sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 10_000, onError: () => {}, isPrimary: () => false }
+  const options = { sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 10_000, onError: () => {} }
   const b = createBatcher(options)
   let pushed = 0
   for (let i = 0; i < 100; i++, pushed++) b.push(collector(i))
@@ -169,7 +169,7 @@ test('a hung send that fails after close() gave up on it is not counted a second
   const errors: Error[] = []
   const sink: Sink = { send: () => new Promise((_resolve, reject) => (fail = reject)), flush: async () => {}, close: async () => {} }
   const onError = (e: Error) => void errors.push(e)
-  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError, isPrimary: () => false })
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError })
   for (let i = 0; i < 10; i++) b.push(collector(i))
   while (fail === undefined) await new Promise((r) => setImmediate(r))
   await b.close(20)

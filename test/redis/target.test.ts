@@ -4,7 +4,7 @@
  */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { resolveRedisTarget } from '../../src/redis/target.js'
 import { redisSink } from '../../src/sinks/redis.js'
 import { startAgent } from '../../src/agent/agent.js'

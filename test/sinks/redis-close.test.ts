@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { redisSink } from '../../src/sinks/redis.js'
 import { dropTotals } from '../../src/util/drops.js'
 

@@ -1,7 +1,7 @@
 import http from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { memorySink, metrics, withMetrics } from '../../src/index.js'
 import { aggregate } from '../../src/agent/aggregate.js'
 import { fetchText, listen } from '../support/http.js'

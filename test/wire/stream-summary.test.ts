@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import type { MetricRecord } from '../../src/collect/record.js'
+import type { MetricRecord } from '../../src/wire/record.js'
 import { aggregate } from '../../src/agent/aggregate.js'
 import { SKETCH_RELATIVE_ERROR } from '../../src/wire/sketch.js'
 import { decodeEntry, encodeBatch, forEachMetric, StreamDecodeError, toRecords } from '../../src/wire/stream-encoding.js'

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { hostResolver, type HostResolverOptions } from '../../src/sinks/dns-resolver.js'
+import { hostResolver, type HostResolverOptions } from '../../src/util/dns-resolver.js'
 
 /** A resolver whose lookups settle only when the test says, on a clock the test moves. */
 function harness(over: Partial<HostResolverOptions> = {}) {

@@ -1,20 +1,13 @@
 import { performance } from 'node:perf_hooks'
-import { closeAll, flushAll } from '../pipeline/registry.js'
-import { countDrop, dropTotals } from '../util/drops.js'
+import { countDrop } from '../util/drops.js'
 import { describe, warn } from '../util/warn.js'
 import type { Collector } from './collector.js'
 import { requestContext } from './context.js'
 import { isThenable } from '../util/thenable.js'
 import { processCollector } from './process-collector.js'
 
-/** What `metrics.stats()` returns. */
-export interface MetricsStats {
-  /** Metrics and records dropped since the process started, by reason (see the README's "Drops"). */
-  dropped: Record<string, number>
-}
-
-/** The app's handle on the current request's metrics. Every method is safe to call from anywhere. */
-export interface Metrics {
+/** What the app records into the request whose code is running. Every method is safe to call from anywhere. */
+export interface Recording {
   /** Adds `value` (default 1) to counter `name` of the current request; repeated counts of a name add up. */
   count(name: string, value?: number): void
   /** Adds `ms` to timer `name` of the current request; repeated timings of a name add up. */
@@ -28,12 +21,6 @@ export interface Metrics {
   dimension(name: string, value: string | number | boolean): void
   /** Names the current request's route explicitly (wins over templates and the heuristic). */
   route(name: string): void
-  /** Sends everything recorded so far to the sinks and waits for them to flush. */
-  flush(): Promise<void>
-  /** Flushes and closes every sink in use (bounded by `timeoutMs`, default 5 s); for SIGTERM handlers. */
-  close(timeoutMs?: number): Promise<void>
-  /** Drop counters. */
-  stats(): MetricsStats
 }
 
 /** The collector to record into: the running request's while it is open, else the process-level one. */
@@ -62,6 +49,7 @@ function settle(c: Collector, name: string, startedAt: number, cpuAt: number | u
  * Records into the request whose code is running (found through AsyncLocalStorage, so it works from any
  * depth of the app's code), or, outside a request, into a process-level collector shipped every flush.
  * Never throws: a bad name or value is dropped, counted in `stats()` and warned about (at most once a minute per kind).
+ * The app reaches it as part of `metrics`, which adds the pipeline's `flush`, `close` and `stats`.
  *
  * @example
  * import { metrics } from 'routemeter'
@@ -71,7 +59,7 @@ function settle(c: Collector, name: string, startedAt: number, cpuAt: number | u
  *   return metrics.timed('db.user', () => db.users.find(id))
  * }
  */
-export const metrics: Metrics = {
+export const recording: Recording = {
   count(name, value = 1) {
     target().count(name, value)
   },
@@ -115,7 +103,4 @@ export const metrics: Metrics = {
   route(name) {
     openRequest('route')?.route(name)
   },
-  flush: () => flushAll(),
-  close: (timeoutMs) => closeAll(timeoutMs),
-  stats: () => ({ dropped: dropTotals() }),
 }

@@ -1,8 +1,8 @@
 import dns from 'node:dns'
 import type { SocketOptions } from 'node:dgram'
 import { isIP } from 'node:net'
-import { report } from '../util/warn.js'
-import type { ErrorHandler } from '../util/warn.js'
+import { report } from './warn.js'
+import type { ErrorHandler } from './warn.js'
 
 /**
  * One host name resolved for a sink, without ever competing with the app for libuv's thread pool.
