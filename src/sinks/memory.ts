@@ -1,5 +1,6 @@
 import type { MetricRecord } from '../wire/record.js'
 import { countDrop } from '../util/drops.js'
+import { optionChecks, optionsObject } from '../util/option-check.js'
 import type { Sink } from './sink.js'
 
 /** Options of {@link memorySink}. */
@@ -27,11 +28,9 @@ export interface MemorySink extends Sink {
  * await sink.flush()
  * for (const r of sink.records()) console.log(r.route, r.status, r.timers.RequestTime)
  */
-export function memorySink(options: MemorySinkOptions = {}): MemorySink {
-  const max = options.max ?? 10_000
-  if (!Number.isInteger(max) || max < 1) {
-    throw new TypeError(`routemeter: memorySink option "max" must be a positive integer, got ${String(max)}`)
-  }
+export function memorySink(options?: MemorySinkOptions): MemorySink {
+  const o = optionsObject('memorySink', options)
+  const max = optionChecks('memorySink').integer('max', o.max, 10_000, 1, Number.MAX_SAFE_INTEGER)
   let ring: MetricRecord[] = []
   let oldest = 0 // index of the oldest record once the ring is full
   const sink: MemorySink = {

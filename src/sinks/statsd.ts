@@ -4,12 +4,15 @@ import type { MetricRecord } from '../wire/record.js'
 import { statsdEncoding } from '../wire/statsd-encoder.js'
 import { packetPacker, writeStatsd } from '../wire/statsd-lines.js'
 import { countDrop } from '../util/drops.js'
+import { OptionError, optionChecks, optionsObject } from '../util/option-check.js'
 import { report, warningHandler } from '../util/warn.js'
 import { hostResolver } from '../util/dns-resolver.js'
 import type { ErrorHandler, Sink } from './sink.js'
 
 /** After a failed or timed-out lookup, the next one waits this long (a resolver that is down stays asked rarely). */
 const DNS_RETRY_MS = 5000
+/** The longest delay a Node timer takes (2^31 - 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
 
 /** Options of {@link statsdSink}. */
 export interface StatsdSinkOptions {
@@ -50,32 +53,26 @@ export interface StatsdSinkOptions {
  * const sink = statsdSink({ host: 'statsd.internal', port: 8125, prefix: 'shop', tags: true })
  * http.createServer(withMetrics(app, { sink }))
  */
-export function statsdSink(options: StatsdSinkOptions = {}): Sink {
+export function statsdSink(options?: StatsdSinkOptions): Sink {
+  const o = optionsObject('statsdSink', options)
+  const check = optionChecks('statsdSink')
   const fromEnv = parseStatsdAddress(process.env.ROUTEMETER_STATSD)
-  const host = options.host ?? fromEnv?.host ?? '127.0.0.1'
-  const port = options.port ?? fromEnv?.port ?? 8125
-  if (typeof host !== 'string' || host.length === 0) throw new TypeError(`routemeter: statsdSink option "host" must be a non-empty string, got ${String(host)}`)
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`routemeter: statsdSink option "port" must be an integer from 1 to 65535, got ${String(port)}`)
-  const hook = options.onError ?? warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
+  const host = check.string('host', o.host ?? fromEnv?.host, '127.0.0.1')
+  const port = check.integer('port', o.port ?? fromEnv?.port, 8125, 1, 65535)
+  // The same encoder as the agent's statsdPublisher: an app sending here and one going through Redis and the
+  // agent produce the same lines.
+  const encoding = statsdEncoding(o, 'statsdSink')
+  const dnsTimeout = check.number('dnsTimeout', o.dnsTimeout, 2000, 0, MAX_TIMER_MS, { above: true })
+  const dnsTtl = check.number('dnsTtl', o.dnsTtl, 60_000, 0, Infinity, { above: true })
+  // 65,507 bytes is the largest UDP payload over IPv4: a bigger packet fails every send with EMSGSIZE.
+  const maxBufferSize = check.integer('maxBufferSize', o.maxBufferSize, 1400, 64, 65_507)
+  // hot-shots' own bounds: outside them it prints to the console and flushes every 1000 ms instead.
+  const bufferFlushInterval = check.number('bufferFlushInterval', o.bufferFlushInterval, 100, 0, MAX_TIMER_MS, { above: true })
+  const hook = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void') ??
+    warningHandler('RM_STATSD', `StatsD ${host}:${port}: `)
   // hot-shots calls its errorHandler from dgram callbacks and the socket's 'error' event: a hook that throws
   // there is an uncaught exception, which ends the app. Every error goes through report() instead.
   const onError: ErrorHandler = (error) => report(hook, error)
-  // The same encoder as the agent's statsdPublisher: an app sending here and one going through Redis and the
-  // agent produce the same lines.
-  const encoding = statsdEncoding(options, 'statsdSink')
-  const dnsTimeout = options.dnsTimeout ?? 2000
-  const dnsTtl = options.dnsTtl ?? 60_000
-  if (typeof dnsTimeout !== 'number' || !(dnsTimeout > 0 && dnsTimeout <= 2 ** 31 - 1)) {
-    throw new TypeError(`routemeter: statsdSink option "dnsTimeout" must be a positive number of ms, got ${String(dnsTimeout)}`)
-  }
-  if (typeof dnsTtl !== 'number' || !(dnsTtl > 0)) {
-    throw new TypeError(`routemeter: statsdSink option "dnsTtl" must be a positive number of ms, got ${String(dnsTtl)}`)
-  }
-  const maxBufferSize = options.maxBufferSize ?? 1400
-  // 65,507 bytes is the largest UDP payload over IPv4: a bigger packet fails every send with EMSGSIZE.
-  if (!Number.isInteger(maxBufferSize) || maxBufferSize < 64 || maxBufferSize > 65_507) {
-    throw new TypeError(`routemeter: statsdSink option "maxBufferSize" must be an integer from 64 to 65507, got ${String(maxBufferSize)}`)
-  }
   // An IP needs no lookup (hot-shots sends to it as is). A name: hot-shots' socket asks our resolver, which
   // answers from its cache; hot-shots' own cacheDns looked up per packet while unresolved, unshared.
   const resolver = isIP(host) !== 0 ? undefined
@@ -86,7 +83,7 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
     host,
     port,
     maxBufferSize,
-    bufferFlushInterval: options.bufferFlushInterval ?? 100,
+    bufferFlushInterval,
     errorHandler: onError,
     // hot-shots makes a udp4 socket for a host name; the resolver asks for IPv4 to match.
     ...(resolver === undefined ? {} : { udpSocketOptions: { type: 'udp4', lookup: resolver.lookup } }),
@@ -139,13 +136,19 @@ export function statsdSink(options: StatsdSinkOptions = {}): Sink {
   return sink
 }
 
-/** `host:port` (`[::1]:8125` for IPv6) as parts; `undefined` when unset. Throws TypeError when malformed. */
+/**
+ * `host:port` (`[::1]:8125` for IPv6) as parts; `undefined` when unset. Throws an `OptionError` of
+ * `statsdSink` whose option is the variable itself, `ROUTEMETER_STATSD`, when malformed: the fix is there.
+ *
+ * @example
+ * parseStatsdAddress('statsd.internal:8125') // { host: 'statsd.internal', port: 8125 }
+ */
 export function parseStatsdAddress(text: string | undefined): { host: string; port: number } | undefined {
   if (text === undefined || text === '') return undefined
   const found = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(text.trim())
   const port = found?.[2] === undefined ? 8125 : Number(found[2])
   if (found === null || port < 1 || port > 65535) {
-    throw new TypeError(`routemeter: ROUTEMETER_STATSD must be host[:port], got ${JSON.stringify(text)}`)
+    throw new OptionError('statsdSink', 'ROUTEMETER_STATSD', `must be host[:port], got ${JSON.stringify(text)}`)
   }
   return { host: found[1]!, port }
 }

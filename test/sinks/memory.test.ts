@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, metrics } from '../../src/index.js'
+import { OptionError } from '../../src/util/option-check.js'
 import { record, sinkContract } from './contract.js'
 
 sinkContract('memorySink', async () => {
@@ -36,8 +37,12 @@ test('records() is a copy: changing it does not change the sink', async () => {
   assert.is(sink.records().length, 1)
 })
 
-test('a bad max is a TypeError', () => {
-  assert.throws(() => memorySink({ max: 0 }), /option "max"/)
+test('a bad max is an OptionError (a TypeError) naming the option', () => {
+  assert.throws(() => memorySink({ max: 0 }), (e: unknown) => e instanceof TypeError && e instanceof OptionError &&
+    e.owner === 'memorySink' && e.option === 'max' &&
+    e.message === 'routemeter: memorySink option "max" must be an integer of at least 1, got 0')
+  assert.throws(() => memorySink({ max: 1.5 }), (e: unknown) => e instanceof OptionError && e.option === 'max')
+  assert.throws(() => memorySink(7 as never), (e: unknown) => e instanceof OptionError && e.option === 'options')
 })
 
 test.run()

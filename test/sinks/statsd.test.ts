@@ -11,6 +11,8 @@ import { fetchText, listen, pool } from '../support/http.js'
 import { parseLine, udpCollector } from '../support/udp.js'
 import { sinkContract } from './contract.js'
 import { flushSink } from '../../src/pipeline/registry.js'
+import { parseStatsdAddress } from '../../src/sinks/statsd.js'
+import { OptionError } from '../../src/util/option-check.js'
 
 sinkContract('statsdSink', async () => {
   const udp = await udpCollector()
@@ -276,6 +278,18 @@ test('bad statsdSink options throw a TypeError naming the option', () => {
   assert.throws(() => statsdSink({ port: 70000 }), /option "port"/)
   assert.throws(() => statsdSink({ host: '' }), /option "host"/)
   assert.throws(() => statsdSink({ maxBufferSize: 10 }), /option "maxBufferSize"/)
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ port: '80a' }, 'port'], [{ tags: 'yes' }, 'tags'], [{ prefix: 5 }, 'prefix'], [{ onError: 'log' }, 'onError'],
+    [{ bufferFlushInterval: 0 }, 'bufferFlushInterval'], [{ bufferFlushInterval: 2 ** 31 }, 'bufferFlushInterval'],
+  ]
+  for (const [options, option] of cases) {
+    assert.throws(() => statsdSink(options as never),
+      (e: unknown) => e instanceof OptionError && e.owner === 'statsdSink' && e.option === option, JSON.stringify(options))
+  }
+  assert.throws(() => statsdSink({ port: 0 }),
+    (e: Error) => e.message === 'routemeter: statsdSink option "port" must be an integer from 1 to 65535, got 0')
+  assert.throws(() => parseStatsdAddress('host:99999'), (e: unknown) => e instanceof OptionError && e.option === 'ROUTEMETER_STATSD' &&
+    e.message === 'routemeter: statsdSink option "ROUTEMETER_STATSD" must be host[:port], got "host:99999"')
 })
 
 // ── A DNS server that never answers (issue 8, item 4) ────────────────────────────────────────────────────
