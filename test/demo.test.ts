@@ -3,13 +3,18 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { formatSummary, summarize } from '../src/demo/summary.js'
-import type { MetricRecord } from '../src/index.js'
+import { formatSummary, summarize } from '../examples/demo/summary.js'
+import type { MetricRecord } from 'routemeter'
 
 const run = promisify(execFile)
 
+const root = join(__dirname, '..')
+
+// As `npm start` runs it (tsx, from the project root), against the build: the demo imports 'routemeter',
+// which the package's own `exports` resolve to dist/.
 test('npm start runs the demo: a real load, then a per-route table of what was recorded', async () => {
-  const { stdout } = await run(process.execPath, [join(__dirname, '..', 'dist', 'demo', 'main.js'), '--requests', '400', '--concurrency', '8'], { timeout: 60_000 })
+  const main = join(root, 'examples', 'demo', 'main.ts')
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', main, '--requests', '400', '--concurrency', '8'], { cwd: root, timeout: 60_000 })
   assert.match(stdout, /400 requests recorded/)
   for (const route of ['users.id', 'orders.id', 'checkout', 'report', 'slow', 'unmatched', 'root']) {
     assert.match(stdout, new RegExp(`^${route.replace('.', '\\.')}\\s+\\d+`, 'm'), route)

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { randomUUID } from 'node:crypto'
-import { metrics } from '../collect/metrics.js'
+import { metrics } from 'routemeter'
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 

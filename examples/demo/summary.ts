@@ -1,4 +1,4 @@
-import type { MetricRecord } from '../wire/record.js'
+import type { MetricRecord } from 'routemeter'
 
 /** One line of the demo's table. */
 export interface RouteSummary {

@@ -2,13 +2,14 @@
  * `npm start`: the demo. A small shop app wrapped with withMetrics, driven with a short load over real HTTP,
  * then a per-route table of what routemeter recorded. Needs nothing but Node: the sink is in memory.
  *
- *   node dist/demo/main.js [--requests 3000] [--concurrency 16]
+ * It lives outside src/ so it is not published, and imports 'routemeter' as an app does: the package's
+ * `exports` resolve that name to dist/, so it runs against the build (`npm start` builds first).
+ *
+ *   npx tsx examples/demo/main.ts [--requests 3000] [--concurrency 16]
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { withMetrics } from '../adapters/wrap.js'
-import { metrics } from '../collect/metrics.js'
-import { memorySink } from '../sinks/memory.js'
+import { memorySink, metrics, withMetrics } from 'routemeter'
 import { shopApp } from './app.js'
 import { drive } from './load.js'
 import { formatSummary, summarize } from './summary.js'
