@@ -179,4 +179,32 @@ test('a hung send that fails after close() gave up on it is not counted a second
   assert.equal(errors.map((e) => e.message), ['late failure'], 'the failure is still reported')
 })
 
+test('close() flushes and stops, and leaves the sink open: sinks are closed by the registry, once each', async () => {
+  let closed = 0
+  const sent: string[] = []
+  const sink: Sink = { send: (batch) => { sent.push(...batch.map((r) => r.route)) }, flush: async () => {}, close: async () => { closed++ } }
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {} })
+  b.push(collector(1))
+  await b.close()
+  assert.equal(sent, ['1'])
+  assert.is(closed, 0)
+})
+
+test('process records ride along while due(), even with nothing buffered', async () => {
+  const sent: string[][] = []
+  const sink: Sink = { send: (batch) => { sent.push(batch.map((r) => r.route)) }, flush: async () => {}, close: async () => {} }
+  let due = true
+  const processRecords = { due: () => due, take: () => ({ route: 'process' }) as unknown as MetricRecord }
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {}, processRecords })
+  await b.flush()
+  b.push(collector(1))
+  await b.flush()
+  due = false
+  await b.flush()
+  b.push(collector(2))
+  await b.flush()
+  assert.equal(sent, [['process'], ['1', 'process'], ['2']])
+  await b.close()
+})
+
 test.run()
