@@ -18,7 +18,7 @@
  */
 import type { AgentEntry, Publisher } from './publisher.js'
 import { failureKind, failureMessage } from './failure.js'
-import { backoffDelay, sleep } from './backoff.js'
+import { backoffDelay, sleep } from '../util/backoff.js'
 
 /**
  * Thrown out of {@link deliver} when the abort signal fires: the entries must stay unacked.

@@ -1,4 +1,7 @@
-/** Exponential backoff with jitter, and a sleep that an AbortSignal cuts short. */
+/**
+ * Exponential backoff with jitter, and a sleep that an AbortSignal cuts short: the one retry policy of the
+ * package (the Redis sink's reconnects, the agent's read loop and its publisher retries).
+ */
 
 /**
  * Delay before retry number `attempt` (0-based): `min × 2^attempt`, capped at `max`, ±20 % jitter so a fleet
