@@ -28,6 +28,7 @@ import type { MetricRecord } from './record.js'
 import { countDrop } from '../util/drops.js'
 import { EntryDictionary } from './entry-dictionary.js'
 import { bucketValue, type Sketch } from './sketch.js'
+import { isIndex, readGroupHead } from './stream-groups.js'
 import { decodeSummaries, encodeSummarySlice } from './stream-summary.js'
 
 /**
@@ -269,7 +270,6 @@ export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
   if (!Array.isArray(s) || !s.every((x) => typeof x === 'string')) throw malformed('bad string dictionary')
   if (!Array.isArray(d) || !Array.isArray(g) || !Array.isArray(version === '1' ? r : m)) throw malformed('missing dictionary or rows')
   const strings = s as string[]
-  const isIndex = (x: unknown, size: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < size
 
   const dims: Array<Readonly<Record<string, string>>> = []
   for (const set of d) {
@@ -287,18 +287,7 @@ export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
   }
   if (g.length % 5 !== 0) throw malformed('bad group table')
   const groups: DecodedGroup[] = []
-  for (let i = 0; i < g.length; i += 5) {
-    const kind = g[i]
-    if (kind !== 0 && kind !== 1) throw malformed('bad group kind')
-    if (!isIndex(g[i + 1], strings.length) || !isIndex(g[i + 2], strings.length) || !isIndex(g[i + 3], strings.length)) {
-      throw malformed('bad group string index')
-    }
-    if (!isIndex(g[i + 4], dims.length)) throw malformed('bad group dimension index')
-    groups.push({
-      kind: kind === 1 ? 'process' : 'request',
-      prefix: strings[g[i + 1]], route: strings[g[i + 2]], method: strings[g[i + 3]], dimensions: dims[g[i + 4]],
-    })
-  }
+  for (let i = 0; i < g.length; i += 5) groups.push(readGroupHead(g, i, strings, dims, malformed))
   const rows = r as unknown[]
   const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x)
   let count = 0

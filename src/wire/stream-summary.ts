@@ -27,6 +27,7 @@ import type { MetricRecord } from './record.js'
 import type { DecodedGroup, DecodedSummary } from './stream-encoding.js'
 import { EntryDictionary } from './entry-dictionary.js'
 import { readRuns, Sketch, writeRuns } from './sketch.js'
+import { isIndex, readGroupHead } from './stream-groups.js'
 
 interface CounterAcc { count: number, sum: number, min: number, max: number }
 interface GroupAcc { header: number[], counters: Map<number, CounterAcc>, timers: Map<number, Sketch> }
@@ -135,7 +136,6 @@ export function decodeSummaries(
   input: SummaryInput,
 ): { groups: DecodedGroup[], summaries: DecodedSummary[], count: number, requests: number } {
   const { strings, dims, g, m, malformed } = input
-  const isIndex = (x: unknown, size: number): x is number => typeof x === 'number' && Number.isInteger(x) && x >= 0 && x < size
   const num = (x: unknown): x is number => inRange(x)
   const isSum = (x: unknown, n: number): x is number => typeof x === 'number' && Math.abs(x) <= n * MAX_METRIC_VALUE
   if (g.length % 8 !== 0) throw malformed('bad group table')
@@ -143,23 +143,15 @@ export function decodeSummaries(
   let count = 0
   let requests = 0
   for (let i = 0; i < g.length; i += 8) {
-    const kind = g[i]
-    if (kind !== 0 && kind !== 1) throw malformed('bad group kind')
-    if (!isIndex(g[i + 1], strings.length) || !isIndex(g[i + 2], strings.length) || !isIndex(g[i + 3], strings.length)) {
-      throw malformed('bad group string index')
-    }
-    if (!isIndex(g[i + 4], dims.length)) throw malformed('bad group dimension index')
+    const head = readGroupHead(g, i, strings, dims, malformed)
     const status = g[i + 5]
     const aborted = g[i + 6]
     const records = g[i + 7]
     if (!isIndex(status, 1000) || (aborted !== 0 && aborted !== 1)) throw malformed('bad group status')
     if (typeof records !== 'number' || !Number.isSafeInteger(records) || records < 1) throw malformed('bad group record count')
     count += records
-    if (kind === 0) requests += records
-    groups.push({
-      kind: kind === 1 ? 'process' : 'request', prefix: strings[g[i + 1] as number], route: strings[g[i + 2] as number],
-      method: strings[g[i + 3] as number], dimensions: dims[g[i + 4] as number], status, aborted: aborted === 1, records,
-    })
+    if (head.kind === 'request') requests += records
+    groups.push({ ...head, status, aborted: aborted === 1, records })
   }
   const summaries: DecodedSummary[] = []
   // Twice the payload's bytes in bucket slots, at least 64 Ki: a real entry needs far less (its runs are
