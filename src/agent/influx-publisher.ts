@@ -21,6 +21,7 @@ import { entryTimestampNs, seriesToLines } from '../wire/influx-line.js'
 import { createDatabase, createDatabaseHint } from './influx-database.js'
 import { basicAuthSecrets, redactor, secretForms } from '../util/redact.js'
 import { warningHandler } from '../util/warn.js'
+import { OptionError, optionChecks, optionsObject } from '../util/option-check.js'
 
 /** InfluxDB 1.x: database (and optional retention policy, credentials). */
 export interface InfluxV1Options {
@@ -63,16 +64,16 @@ export type InfluxPublisherOptions = InfluxV1Options | InfluxV2Options
  * startAgent({ publishers: [influxPublisher({ url: 'https://eu-central-1-1.aws.cloud2.influxdata.com', org: 'acme', bucket: 'web', token: process.env.INFLUX_TOKEN! })] })
  */
 export function influxPublisher(options: InfluxPublisherOptions): Publisher {
-  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: influxPublisher options must be an object')
+  const o = optionsObject<Partial<InfluxV1Options & InfluxV2Options>>('influxPublisher', options)
+  const check = optionChecks('influxPublisher')
+  // Never echoed: the URL may carry a password.
+  const badUrl = (): never => { throw new OptionError('influxPublisher', 'url', 'must be an http(s) URL') }
   let base: URL
-  try { base = new URL(String(options.url)) } catch { throw new TypeError('routemeter: influxPublisher `url` must be an http(s) URL') }
-  if (base.protocol !== 'http:' && base.protocol !== 'https:') throw new TypeError('routemeter: influxPublisher `url` must be an http(s) URL')
-  const timeoutMs = options.timeoutMs ?? 10_000
-  if (options.statusCode !== undefined && typeof options.statusCode !== 'boolean') {
-    throw new TypeError('routemeter: influxPublisher `statusCode` must be a boolean')
-  }
-  const lineOptions = { statusCode: options.statusCode === true }
-  if (!Number.isInteger(timeoutMs) || timeoutMs <= 0) throw new TypeError('routemeter: influxPublisher `timeoutMs` must be a positive integer')
+  try { base = new URL(String(o.url)) } catch { return badUrl() }
+  if (base.protocol !== 'http:' && base.protocol !== 'https:') badUrl()
+  const timeoutMs = check.integer('timeoutMs', o.timeoutMs, 10_000, 1, Number.MAX_SAFE_INTEGER)
+  const lineOptions = { statusCode: check.boolean('statusCode', o.statusCode, false) }
+  const hook = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void')
 
   const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8' }
   const secrets: string[] = []
@@ -84,23 +85,31 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
   base.password = ''
   const root = base.toString().replace(/\/+$/, '')
   let writeUrl: string
-  if ('token' in options || 'org' in options || 'bucket' in options) {
-    const v2 = options as InfluxV2Options
+  if ('token' in o || 'org' in o || 'bucket' in o) {
+    const v2 = o as InfluxV2Options
     for (const key of ['org', 'bucket', 'token'] as const) {
-      if (typeof v2[key] !== 'string' || v2[key] === '') throw new TypeError(`routemeter: influxPublisher \`${key}\` must be a non-empty string (v2 needs org, bucket and token)`)
+      const value: unknown = v2[key]
+      if (typeof value === 'string' && value !== '') continue
+      const allowed = 'a non-empty string (v2 needs org, bucket and token)'
+      // The token is a secret: not shown, only what kind of value it was.
+      if (key === 'token') throw new OptionError('influxPublisher', key, `must be ${allowed}, got ${value === '' ? '""' : typeof value}`)
+      check.fail(key, allowed, value)
     }
     writeUrl = `${root}/api/v2/write?${new URLSearchParams({ org: v2.org, bucket: v2.bucket, precision: 'ns' })}`
     headers.authorization = `Token ${v2.token}`
     secrets.push(...secretForms(v2.token))
     missingHint = `create the bucket: influx bucket create --org ${JSON.stringify(v2.org)} --name ${JSON.stringify(v2.bucket)}`
   } else {
-    const v1 = options as InfluxV1Options
-    if (typeof v1.db !== 'string' || v1.db === '') throw new TypeError('routemeter: influxPublisher `db` must be a non-empty string (or give org, bucket and token for v2)')
+    const v1 = o as InfluxV1Options
+    if (typeof v1.db !== 'string' || v1.db === '') check.fail('db', 'a non-empty string (or give org, bucket and token for v2)', v1.db)
     const query = new URLSearchParams({ db: v1.db, precision: 'ns' })
-    if (v1.rp !== undefined) query.set('rp', v1.rp)
+    if (v1.rp !== undefined) query.set('rp', check.string('rp', v1.rp, '', { empty: true }))
     writeUrl = `${root}/write?${query}`
-    if (v1.username !== undefined) username = v1.username
-    if (v1.password !== undefined) password = v1.password
+    username = check.string('username', v1.username, username, { empty: true })
+    if (v1.password !== undefined && typeof v1.password !== 'string') {
+      throw new OptionError('influxPublisher', 'password', `must be a string, got ${typeof v1.password}`)
+    }
+    password = v1.password ?? password
     v1db = v1.db
     missingHint = createDatabaseHint(root, v1.db)
   }
@@ -109,9 +118,7 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
     secrets.push(...basicAuthSecrets(username, password))
   }
   const redact = redactor(secrets)
-  const onError: ErrorHandler = ('onError' in options && typeof options.onError === 'function')
-    ? options.onError
-    : warningHandler('RM_AGENT_INFLUX')
+  const onError: ErrorHandler = hook ?? warningHandler('RM_AGENT_INFLUX')
   // Node's global fetch (undici inside Node, keep-alive by default) rather than undici as a dependency: the
   // agent makes a few large writes a second, so fetch's extra cost per call (tens of µs) is lost in the
   // write itself, and users install one package less. The drain rate into influxd is in the README.

@@ -35,6 +35,7 @@ import { packetPacker } from '../wire/statsd-lines.js'
 import { forEachMetric, type DecodedGroup } from '../wire/stream-encoding.js'
 import { countDrop } from '../util/drops.js'
 import { warningHandler } from '../util/warn.js'
+import { optionChecks, optionsObject } from '../util/option-check.js'
 import { PublishError, type AgentEntry, type Publisher } from './publisher.js'
 
 export interface StatsdPublisherOptions {
@@ -94,23 +95,17 @@ interface Transport {
  * @example
  * startAgent({ publishers: [statsdPublisher({ host: 'statsd.internal', port: 8125, prefix: 'web', tags: true })] })
  */
-export function statsdPublisher(options: StatsdPublisherOptions = {}): Publisher {
-  const host = options.host ?? '127.0.0.1'
-  const port = options.port ?? 8125
-  if (typeof host !== 'string' || host === '') throw new TypeError('routemeter: statsdPublisher `host` must be a non-empty string')
-  if (!Number.isInteger(port) || port <= 0 || port > 65535) throw new TypeError('routemeter: statsdPublisher `port` must be a port number')
-  const protocol = options.protocol ?? 'udp'
-  if (protocol !== 'udp' && protocol !== 'tcp') throw new TypeError('routemeter: statsdPublisher `protocol` must be udp or tcp')
-  const linesPerMs = options.linesPerMs ?? 40
-  const burstLines = options.burstLines ?? 1000
-  if (typeof linesPerMs !== 'number' || !(linesPerMs > 0)) {
-    throw new TypeError('routemeter: statsdPublisher `linesPerMs` must be a positive number')
-  }
-  if (!Number.isInteger(burstLines) || burstLines < 1) {
-    throw new TypeError('routemeter: statsdPublisher `burstLines` must be a positive integer')
-  }
-  const encoding = statsdEncoding(options, 'statsdPublisher')
-  const onError: ErrorHandler = options.onError ?? warningHandler('RM_AGENT_STATSD', `StatsD ${host}:${port}: `)
+export function statsdPublisher(options?: StatsdPublisherOptions): Publisher {
+  const o = optionsObject('statsdPublisher', options)
+  const check = optionChecks('statsdPublisher')
+  const host = check.string('host', o.host, '127.0.0.1')
+  const port = check.integer('port', o.port, 8125, 1, 65535)
+  const protocol = check.oneOf('protocol', o.protocol, 'udp', ['udp', 'tcp'] as const)
+  const linesPerMs = check.number('linesPerMs', o.linesPerMs, 40, 0, Infinity, { above: true })
+  const burstLines = check.integer('burstLines', o.burstLines, 1000, 1, Number.MAX_SAFE_INTEGER)
+  const encoding = statsdEncoding(o, 'statsdPublisher')
+  const onError = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void') ??
+    warningHandler('RM_AGENT_STATSD', `StatsD ${host}:${port}: `)
   let warned = false
   const report = (error: Error): void => {
     // One warning per burst of socket errors is enough; the rest would be noise.

@@ -10,6 +10,7 @@ import { PublishError, type AgentEntry } from '../../src/agent/publisher.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { startInfluxd, type Influxd } from '../support/influxd.js'
 import { freePort, INFLUXD, servicesAvailable } from '../support/services.js'
+import { OptionError } from '../../src/util/option-check.js'
 
 const test = suite('influxPublisher')
 const available = servicesAvailable('test/agent/influx-publisher.test.ts (influxPublisher)', [INFLUXD])
@@ -128,16 +129,33 @@ test('series that would share a point identity are merged; a counter named like 
   assert.ok(e.series().every((s) => s.sketch === undefined || s.sketch.count === 1))
 })
 
-test('bad options throw a TypeError naming the option', () => {
+test('bad options throw an OptionError (a TypeError) naming the option', () => {
   const cases: Array<[Record<string, unknown>, string]> = [
     [{ url: 'ftp://x', db: 'a' }, 'url'], [{ url: 'http://x' }, 'db'], [{ url: 'http://x', org: 'o', bucket: 'b' }, 'token'],
-    [{ url: 'http://x', db: 'a', timeoutMs: 0 }, 'timeoutMs'],
+    [{ url: 'http://x', db: 'a', timeoutMs: 0 }, 'timeoutMs'], [{ url: 'http://x', db: 'a', statusCode: 'yes' }, 'statusCode'],
+    [{ url: 'http://x', db: 'a', rp: 7 }, 'rp'], [{ url: 'http://x', db: 'a', onError: 'log' }, 'onError'],
+    [{ url: 'http://x', org: '', bucket: 'b', token: 't' }, 'org'], [{}, 'url'],
   ]
   for (const [options, name] of cases) {
     try { influxPublisher(options as never); assert.unreachable(name) } catch (e) {
       assert.instance(e, TypeError)
-      assert.ok((e as Error).message.includes(`\`${name}\``), (e as Error).message)
+      assert.instance(e, OptionError)
+      assert.equal([(e as OptionError).owner, (e as OptionError).option], ['influxPublisher', name], (e as Error).message)
     }
+  }
+  assert.throws(() => influxPublisher({ url: 'http://x', db: '' }),
+    (e: Error) => e.message === 'routemeter: influxPublisher option "db" must be a non-empty string (or give org, bucket and token for v2), got ""')
+})
+
+test('an option error never shows a URL, a password or a token', () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ url: 'ftp://admin:hunter2@x', db: 'a' }, 'routemeter: influxPublisher option "url" must be an http(s) URL'],
+    [{ url: 'http://x', db: 'a', password: 1234567 }, 'routemeter: influxPublisher option "password" must be a string, got number'],
+    [{ url: 'http://x', org: 'o', bucket: 'b', token: 1234567 },
+      'routemeter: influxPublisher option "token" must be a non-empty string (v2 needs org, bucket and token), got number'],
+  ]
+  for (const [options, message] of cases) {
+    assert.throws(() => influxPublisher(options as never), (e: Error) => e.message === message, message)
   }
 })
 

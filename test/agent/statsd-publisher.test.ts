@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
 import { PublishError } from '../../src/agent/publisher.js'
+import { OptionError } from '../../src/util/option-check.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { dropTotals } from '../../src/util/drops.js'
 import { bucketIndex } from '../../src/wire/sketch.js'
@@ -208,11 +209,17 @@ test('a line with more tags than a datagram holds loses its last tags, counted; 
   assert.is((dropTotals().size ?? 0) - before, 2)
 })
 
-test('bad options throw a TypeError naming the option', () => {
-  const cases = [[{ port: 0 }, 'port'], [{ host: '' }, 'host'], [{ protocol: 'uds' }, 'protocol'], [{ linesPerMs: 0 }, 'linesPerMs'], [{ burstLines: 0.5 }, 'burstLines']] as const
+test('bad options throw an OptionError (a TypeError) naming the option', () => {
+  const cases = [
+    [{ port: 0 }, 'port'], [{ host: '' }, 'host'], [{ protocol: 'uds' }, 'protocol'], [{ linesPerMs: 0 }, 'linesPerMs'],
+    [{ burstLines: 0.5 }, 'burstLines'], [{ tags: 1 }, 'tags'], [{ statusCode: 'yes' }, 'statusCode'], [{ onError: true }, 'onError'],
+  ] as const
   for (const [options, name] of cases) {
-    assert.throws(() => statsdPublisher(options as never), (e: Error) => e instanceof TypeError && e.message.includes(`\`${name}\``))
+    assert.throws(() => statsdPublisher(options as never),
+      (e: unknown) => e instanceof TypeError && e instanceof OptionError && e.owner === 'statsdPublisher' && e.option === name, name)
   }
+  assert.throws(() => statsdPublisher({ protocol: 'uds' as never }),
+    (e: Error) => e.message === 'routemeter: statsdPublisher option "protocol" must be one of "udp", "tcp", got "uds"')
 })
 
 test.run()
