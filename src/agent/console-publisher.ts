@@ -5,6 +5,7 @@
  */
 import type { Writable } from 'node:stream'
 import { Sketch } from '../wire/sketch.js'
+import { optionChecks, optionsObject } from '../util/option-check.js'
 import type { AgentEntry, Publisher, Series } from './publisher.js'
 
 export interface ConsolePublisherOptions {
@@ -21,10 +22,12 @@ export interface ConsolePublisherOptions {
  * startAgent({ publishers: [consolePublisher()] })            // table
  * startAgent({ publishers: [consolePublisher({ json: true })] }) // {"id":"…","measurement":"RequestTime",…}
  */
-export function consolePublisher(options: ConsolePublisherOptions = {}): Publisher {
-  const output = options.output ?? process.stdout
-  if (typeof output?.write !== 'function') throw new TypeError('routemeter: consolePublisher `output` must be a writable stream')
-  const json = options.json === true
+export function consolePublisher(options?: ConsolePublisherOptions): Publisher {
+  const o = optionsObject('consolePublisher', options)
+  const check = optionChecks('consolePublisher')
+  const output = o.output ?? process.stdout
+  if (typeof output?.write !== 'function') check.fail('output', 'a writable stream (an object with write(text))', output)
+  const json = check.boolean('json', o.json, false)
   return {
     name: 'console',
     async publish(entries) {

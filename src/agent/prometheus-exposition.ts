@@ -21,6 +21,7 @@
  */
 import { STANDARD_METRICS } from '../wire/metric-rules.js'
 import { bucketIndex } from '../wire/sketch.js'
+import { optionChecks } from '../util/option-check.js'
 import type { Series } from './publisher.js'
 
 /**
@@ -143,7 +144,7 @@ export class PrometheusState {
     const bounds = options.bucketsMs ?? DEFAULT_BUCKETS_MS
     const ascending = (b: number, i: number): boolean => Number.isFinite(b) && b > 0 && (i === 0 || b > bounds[i - 1])
     if (!Array.isArray(bounds) || bounds.length === 0 || !bounds.every(ascending)) {
-      throw new TypeError('routemeter: prometheusPublisher `bucketsMs` must be ascending positive finite numbers')
+      optionChecks('prometheusPublisher').fail('bucketsMs', 'a non-empty array of ascending positive finite numbers', bounds)
     }
     this.boundsMs = Float64Array.from(bounds)
     // toPrecision(12) drops the float noise of ms/1000 (7.5/1000) so `le` reads as the boundary was written.

@@ -21,6 +21,8 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ErrorHandler } from '../util/warn.js'
 import { warningHandler } from '../util/warn.js'
+import { optionChecks, optionsObject } from '../util/option-check.js'
+import { pathOf } from '../util/url-path.js'
 import { PrometheusState } from './prometheus-exposition.js'
 import type { Publisher } from './publisher.js'
 
@@ -77,29 +79,24 @@ export interface PrometheusPublisher extends Publisher {
  * // scrape_configs: [{ job_name: routemeter, static_configs: [{ targets: ['agent-host:9464'] }] }]
  * // histogram_quantile(0.99, sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket[5m])))
  */
-export function prometheusPublisher(options: PrometheusPublisherOptions = {}): PrometheusPublisher {
-  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: prometheusPublisher options must be an object')
-  const port = options.port ?? 9464
-  const fail = (message: string): never => { throw new TypeError(`routemeter: prometheusPublisher ${message}`) }
-  if (!Number.isInteger(port) || port < 0 || port > 65535) fail('`port` must be an integer 0…65535')
-  if (options.host !== undefined && (typeof options.host !== 'string' || options.host === '')) {
-    throw new TypeError('routemeter: prometheusPublisher `host` must be a non-empty string')
-  }
-  if (options.statusCode !== undefined && typeof options.statusCode !== 'boolean') {
-    throw new TypeError('routemeter: prometheusPublisher `statusCode` must be a boolean')
-  }
-  const maxSeries = options.maxSeries ?? 10_000
-  if (!Number.isInteger(maxSeries) || maxSeries < 1) fail('`maxSeries` must be a positive integer')
-  const dedupeIds = options.dedupeIds ?? 100_000
-  if (!Number.isInteger(dedupeIds) || dedupeIds < 0) fail('`dedupeIds` must be an integer ≥ 0')
-  const onError = typeof options.onError === 'function' ? options.onError : warningHandler('RM_AGENT_PROMETHEUS')
-  const state = new PrometheusState({ bucketsMs: options.bucketsMs, statusCode: options.statusCode, maxSeries })
+export function prometheusPublisher(options?: PrometheusPublisherOptions): PrometheusPublisher {
+  const o = optionsObject('prometheusPublisher', options)
+  const check = optionChecks('prometheusPublisher')
+  const port = check.integer('port', o.port, 9464, 0, 65535)
+  // No default: listen() without a host takes every interface, as `host` promises.
+  const host = o.host === undefined ? undefined : check.string('host', o.host, '')
+  const statusCode = check.boolean('statusCode', o.statusCode, false)
+  const maxSeries = check.integer('maxSeries', o.maxSeries, 10_000, 1, Number.MAX_SAFE_INTEGER)
+  const dedupeIds = check.integer('dedupeIds', o.dedupeIds, 100_000, 0, Number.MAX_SAFE_INTEGER)
+  const onError = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void') ?? warningHandler('RM_AGENT_PROMETHEUS')
+  const state = new PrometheusState({ bucketsMs: o.bucketsMs, statusCode, maxSeries })
   // A Set keeps insertion order, so the oldest id is the first one iterated: a FIFO window of ids.
   const seen = new Set<string>()
   let duplicates = 0
 
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0]
+    // pathOf, as the app side reads paths: `GET http://agent:9464/metrics` (absolute-form) is /metrics too.
+    const path = pathOf(req.url ?? '/')
     if (path !== '/metrics' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(path === '/metrics' ? 405 : 404, { 'content-type': 'text/plain; charset=utf-8' })
       res.end(path === '/metrics' ? 'GET only\n' : 'routemeter agent: metrics are at /metrics\n')
@@ -117,13 +114,13 @@ export function prometheusPublisher(options: PrometheusPublisherOptions = {}): P
     // stuck scrapers hold every descriptor), and an 'error' event without a listener would crash the agent.
     server.on('error', (error: NodeJS.ErrnoException) => {
       const message = bound
-        ? `prometheus: /metrics on ${options.host ?? '*'}:${port}: ${error.message}`
-        : `prometheus: cannot serve /metrics on ${options.host ?? '*'}:${port}: ${error.message}`
+        ? `prometheus: /metrics on ${host ?? '*'}:${port}: ${error.message}`
+        : `prometheus: cannot serve /metrics on ${host ?? '*'}:${port}: ${error.message}`
       const failure = Object.assign(new Error(message, { cause: error }), { code: error.code })
       try { onError(failure) } catch { /* hook must not throw into us */ }
       if (!bound) reject(failure)
     })
-    server.listen(port, options.host, () => { bound = true; resolve(server.address() as AddressInfo) })
+    server.listen(port, host, () => { bound = true; resolve(server.address() as AddressInfo) })
   })
   // Whoever does not wait for `listening` has been told through onError; no unhandled rejection.
   listening.catch(() => {})

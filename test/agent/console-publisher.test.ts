@@ -2,6 +2,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { consolePublisher } from '../../src/agent/console-publisher.js'
+import { OptionError } from '../../src/util/option-check.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 
@@ -45,6 +46,18 @@ test('json: true prints one parseable line per series per entry', async () => {
     id: '7-3', measurement: 'RequestTime', type: 'timer', kind: 'request', prefix: '', route: 'a', method: 'GET', dimensions: {},
     status_class: '2xx', count: 2, sum: 4, min: 1, max: 3, p50: 1, p90: 1, p99: 1,
   })
+})
+
+test('bad options are OptionErrors (TypeErrors) naming the option', () => {
+  const bads: Array<[Record<string, unknown>, string]> = [
+    [{ output: {} }, 'output'], [{ output: 'stdout' }, 'output'], [{ json: 'yes' }, 'json'],
+  ]
+  for (const [bad, option] of bads) {
+    assert.throws(() => consolePublisher(bad as never), (e: unknown) =>
+      e instanceof TypeError && e instanceof OptionError && e.owner === 'consolePublisher' && e.option === option, JSON.stringify(bad))
+  }
+  assert.throws(() => consolePublisher({ json: 1 as never }),
+    (e: Error) => e.message === 'routemeter: consolePublisher option "json" must be true or false, got 1')
 })
 
 test.run()

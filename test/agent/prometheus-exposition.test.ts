@@ -12,6 +12,7 @@ import { labelValue, PrometheusState, snakeName } from '../../src/agent/promethe
 import type { MetricRecord } from '../../src/wire/record.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { latencyLoad } from '../support/prometheus.js'
+import { OptionError } from '../../src/util/option-check.js'
 
 const test = suite('prometheus exposition')
 
@@ -230,13 +231,32 @@ test('an accept error after listening (EMFILE under many stuck scrapers) goes to
   await publisher.close()
 })
 
-test('bad options are TypeErrors at construction', () => {
-  const bads = [
-    { port: -1 }, { port: 1.5 }, { host: '' }, { bucketsMs: [5, 1] }, { bucketsMs: [] }, { maxSeries: 0 }, { statusCode: 'yes' },
+test('bad options are OptionErrors (TypeErrors) at construction, naming the option', () => {
+  const bads: Array<[Record<string, unknown>, string]> = [
+    [{ port: -1 }, 'port'], [{ port: 1.5 }, 'port'], [{ host: '' }, 'host'], [{ bucketsMs: [5, 1] }, 'bucketsMs'],
+    [{ bucketsMs: [] }, 'bucketsMs'], [{ maxSeries: 0 }, 'maxSeries'], [{ statusCode: 'yes' }, 'statusCode'],
+    [{ dedupeIds: -1 }, 'dedupeIds'], [{ onError: 'log' }, 'onError'],
   ]
-  for (const bad of bads) {
-    assert.throws(() => prometheusPublisher(bad as never), (e: unknown) => e instanceof TypeError, JSON.stringify(bad))
+  for (const [bad, option] of bads) {
+    assert.throws(() => prometheusPublisher(bad as never), (e: unknown) =>
+      e instanceof TypeError && e instanceof OptionError && e.owner === 'prometheusPublisher' && e.option === option, JSON.stringify(bad))
   }
+  const message = 'routemeter: prometheusPublisher option "bucketsMs" must be a non-empty array of ascending positive finite numbers, ' +
+    'got [5,1]'
+  assert.throws(() => new PrometheusState({ bucketsMs: [5, 1] }), (e: Error) => e.message === message)
+})
+
+test('/metrics is served for an absolute-form request target too (GET http://host:port/metrics), with the query ignored', async () => {
+  const publisher = prometheusPublisher({ port: 0, host: '127.0.0.1' })
+  const { port } = await publisher.listening
+  const get = (path: string): Promise<number> => new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path }, (res) => { res.resume(); resolve(res.statusCode ?? 0) }).on('error', reject)
+  })
+  try {
+    const origin = `http://127.0.0.1:${port}`
+    const statuses = await Promise.all([get(`${origin}/metrics`), get(`${origin}/metrics?x=1`), get('/metrics?x=1'), get(`${origin}/`)])
+    assert.equal(statuses, [200, 200, 200, 404])
+  } finally { await publisher.close() }
 })
 
 test.run()
