@@ -17,7 +17,8 @@ import type { Collector } from './collector.js'
  * (cpu-switch-hook.ts: V8 promise hooks on Node 24, async_hooks elsewhere), chosen once. The clock is read
  * only when the running request changes: consecutive callbacks of one request (its promise reactions,
  * mostly) cost a hook call and a store lookup. Time the loop waited in epoll is taken out with libuv's
- * idle-time counter (`performance.nodeTiming.idleTime`, ≈ 60 ns), read at the same switches.
+ * idle-time counter (`performance.nodeTiming.idleTime`, ≈ 30 ns), read at the same switches. Clock costs here
+ * and below: `node bench/clock-cost.mjs`, Node 20.20 and 24.22 on a 2-core x64 Linux VM.
  *
  * Why no `after` hook (it would end each hold exactly): measured on the bench's tiny route (Node 20), an
  * `after` hook that switches to "idle" made routemeter add 13.0 µs/request instead of 3.4 µs (an empty
@@ -29,10 +30,11 @@ import type { Collector } from './collector.js'
  * Why a CPU clock for long holds: wall time on the thread overstates CPU when the OS preempts the thread (on a
  * loaded machine, 20 ms burns of 14–18 ms thread CPU were billed 20.5 ms), so a hold longer than 1 ms is
  * charged the thread's CPU across it (cpu-thread.ts). Short holds stay on `performance.now()` (≈ 42 ns
- * against ≈ 460 ns for `process.threadCpuUsage()`): with 2–3 switches per request, a CPU read at every switch
- * would cost about 1 µs a request. DESIGN.md also suggested scaling every request by a process-CPU /
- * thread-time ratio once per flush; measured, it billed GC and JIT threads (+9% on 20 ms burners) and
- * double-corrected capped holds (20 ms burns reported as 9 ms on 2 loaded cores).
+ * against ≈ 0.84 µs for the guard's CPU read on Node 24, ≈ 1.8 µs on Node 20): with 2–3 switches per
+ * request, a CPU read at every switch would cost 1.7–5.4 µs a request. The other way considered, scaling
+ * every request by a process-CPU / thread-time ratio once per flush, was measured and dropped: it billed GC
+ * and JIT threads (+9% on 20 ms burners) and double-corrected capped holds (20 ms burns reported as 9 ms on
+ * 2 loaded cores).
  *
  * OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the app's own timers).
  */
@@ -51,10 +53,11 @@ let idleSince = loop.idleTime
 // The preemption guard. A hold longer than LONG_HOLD_MS is charged at most the thread CPU that passed since the
 // last CPU sample, minus the busy time of the holds between that sample and this hold (which used at most that
 // much CPU; what the OS took from them is the guard's error, at most CPU_SAMPLE_MS). A sample is taken at a
-// switch once CPU_SAMPLE_MS of busy time has passed since the last one: at most ~1,000 reads (≈ 1.2 µs each)
-// per busy second, ≈ 0.1% of a core, whatever the request rate and however long the loop idles (the guard
-// before counted wall time, so a lightly loaded server read the clock on nearly every request). Short holds,
-// the vast majority, never read it.
+// switch once CPU_SAMPLE_MS of busy time has passed since the last one: every read follows more than 1 ms of
+// busy time, so at most ~1,000 reads (≈ 0.84 µs each on Node 24, ≈ 1.8 µs on Node 20) per busy second,
+// 0.1–0.2% of a core, whatever the request rate and however long the loop idles (the guard before counted
+// wall time, so a lightly loaded server read the clock on nearly every request). Most switches read no CPU
+// clock at all.
 const LONG_HOLD_MS = 1
 const CPU_SAMPLE_MS = 1
 let readCpu: () => number = () => 0
@@ -68,7 +71,7 @@ function switchTo(next: Slot): Slot {
 
 /**
  * `switchTo` for a switch in the same synchronous call stack as the last one (the listener returned): the loop
- * cannot have waited in between, so libuv's idle counter is not read (≈ 60 ns a request).
+ * cannot have waited in between, so libuv's idle counter is not read (≈ 30 ns a request).
  */
 function switchBack(next: Slot): void {
   if (next !== current) switchAt(next, idleSince)

@@ -3,19 +3,20 @@ import { processCpuMicros } from './cpu-clock.js'
 
 /*
  * The CPU the JavaScript thread used, for the attributed clock's preemption guard. Chosen once (swap, don't
- * branch), the most truthful source the platform has at a price the guard can pay (it reads at most ~2,000
- * times per busy second, and once per hold longer than 1 ms):
+ * branch), the most truthful source the platform has at a price the guard can pay (it reads once per hold
+ * longer than 1 ms and once per 1 ms of shorter ones: at most ~1,000 times per busy second). Costs from
+ * `node bench/clock-cost.mjs` (Node 20.20 and 24.22, 2-core x64 Linux VM):
  *
- *   'thread'     process.threadCpuUsage() (Node ≥ 23.9 and 22.x): this thread only, ≈ 0.46 µs a call here
+ *   'thread'     process.threadCpuUsage() (Node ≥ 23.9 and 22.x): this thread only, ≈ 0.30 µs a call
  *   'schedstat'  Linux without it (Node 20): the thread's run time in ns from /proc/thread-self/schedstat,
- *                one pread on a descriptor kept open, ≈ 1.2 µs a call here
- *   'process'    elsewhere: process.cpuUsage(), ≈ 0.7 µs, which also counts V8's GC and JIT helper threads
+ *                one pread on a descriptor kept open, ≈ 0.94 µs a call
+ *   'process'    elsewhere: process.cpuUsage(), ≈ 0.55 µs, which also counts V8's GC and JIT helper threads
  *
  * On Linux both thread sources read the thread's runtime as the scheduler last updated it, at its last tick
  * (CONFIG_HZ=250 here: up to 4 ms stale): over 45 ms burns `threadCpuUsage()` strayed −3.5…0 ms from the
  * wall time of an uncontended thread. `process.cpuUsage()` (getrusage(RUSAGE_SELF)) brings the calling
  * thread's runtime up to date first (the kernel's thread_group_cputime), so each read here is that call then
- * the thread's: over 30 ms burns the two then agree to 0.03 ms. ≈ 1.2 µs ('thread') or 1.9 µs ('schedstat').
+ * the thread's: over 30 ms burns the two then agree to 0.03 ms. ≈ 0.84 µs ('thread') or 1.8 µs ('schedstat').
  *
  * Why the thread and not the process: a request's callbacks run on this thread; the helper threads' CPU
  * (concurrent marking, the optimising compiler) is not any one request's, and with 60 concurrent requests
