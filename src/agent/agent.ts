@@ -14,62 +14,20 @@
  *
  * Two connections: XREADGROUP BLOCK occupies its connection, so acks, claims and XINFO go on a second one.
  */
-import { hostname } from 'node:os'
 import type { RedisClientType } from 'redis'
-import type { ErrorHandler } from '../util/warn.js'
-import { resolveRedisTarget } from '../redis/target.js'
 import { decodeEntry } from '../wire/stream-encoding.js'
-import type { AgentEntry, Publisher } from './publisher.js'
+import type { AgentEntry } from './publisher.js'
 import { agentEntry } from './aggregate.js'
 import { deliver, DeliveryAborted } from './deliver.js'
 import { backoffDelay, sleep } from '../util/backoff.js'
 import { agentStats, type AgentStats, type MutableAgentStats } from './agent-stats.js'
 import { agentLog } from './agent-log.js'
 import { failureKind, failureMessage } from './failure.js'
-import { redactor, urlSecrets } from '../util/redact.js'
-import { warningHandler } from '../util/warn.js'
+import { redactor } from '../util/redact.js'
+import { resolveAgentOptions, type AgentOptions } from './agent-options.js'
 
 export type { AgentStats } from './agent-stats.js'
-
-/** Options of {@link startAgent}. */
-export interface AgentOptions {
-  /** Redis URL (`redis://`, `rediss://`, `redis+cluster://h:p,h:p`, `redis+sentinel://h:p,h:p/<master>`). Default env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
-  redis?: string
-  /** Stream key. Default `routemeter`. */
-  stream?: string
-  /** Consumer group. Default `routemeter`. */
-  group?: string
-  /** This agent's name in the group; keep it stable across restarts so a restart resumes its own pending entries at once. Default `<hostname>-<pid>`. */
-  consumer?: string
-  /** Where entries go; an entry is acked only after every publisher accepted it. At least one. */
-  publishers: Publisher[]
-  /** Entries per XREADGROUP. Default 100. */
-  readCount?: number
-  /** XREADGROUP BLOCK in ms; also bounds how long `stop()` waits for the current read. Default 1,000. */
-  blockMs?: number
-  /** An entry pending this long in another consumer's list is reclaimed (XAUTOCLAIM). Default 60,000. */
-  claimIdleMs?: number
-  /** How often to look for such entries. Default `min(claimIdleMs, 10,000)`. */
-  claimIntervalMs?: number
-  /**
-   * Deliveries after which an entry is dead-lettered instead of published again. Default 5. Every attempt
-   * that fails with anything but a transient PublishError counts as one delivery (recorded in Redis).
-   */
-  maxDeliveries?: number
-  /** Dead-letter stream. Default `<stream>:dead`. */
-  deadLetterStream?: string
-  /** Retry backoff bounds for a failing publisher, in ms. Default 250 → 30,000. */
-  retryMinMs?: number
-  retryMaxMs?: number
-  /** `stop()` finishes in-flight work within this many ms, then abandons it (it stays pending). Default 10,000. */
-  drainTimeoutMs?: number
-  /**
-   * Warnings (Redis unreachable, a publisher failing, entries dead-lettered) and the all-clear when a failing
-   * publisher recovers. Messages start with `routemeter agent: `; secrets the agent sends are redacted.
-   * Default: a `RouteMeterWarning` (code `RM_AGENT`, README: Warnings).
-   */
-  onError?: ErrorHandler
-}
+export type { AgentOptions } from './agent-options.js'
 
 /** A running agent. */
 export interface Agent {
@@ -95,34 +53,15 @@ interface StreamMessage { id: string, message: Record<string, string> }
  * process.on('SIGTERM', () => agent.stop().then(() => process.exit(0)))
  */
 export function startAgent(options: AgentOptions): Agent {
-  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: startAgent options must be an object')
-  const url = resolveRedisTarget(options.redis, 'redis')
-  const stream = nonEmpty(options.stream, 'routemeter', 'stream')
-  const group = nonEmpty(options.group, 'routemeter', 'group')
-  const consumer = nonEmpty(options.consumer, `${hostname()}-${process.pid}`, 'consumer')
-  const deadStream = nonEmpty(options.deadLetterStream, `${stream}:dead`, 'deadLetterStream')
-  const publishers = options.publishers
-  if (!Array.isArray(publishers) || publishers.length === 0 || !publishers.every((p) => typeof p?.publish === 'function' && typeof p.close === 'function')) {
-    throw new TypeError('routemeter: `publishers` must be a non-empty array of publishers')
-  }
-  const readCount = positiveInt(options.readCount, 100, 'readCount')
-  const blockMs = positiveInt(options.blockMs, 1000, 'blockMs')
-  const claimIdleMs = positiveInt(options.claimIdleMs, 60_000, 'claimIdleMs')
-  const claimIntervalMs = positiveInt(options.claimIntervalMs, Math.min(claimIdleMs, 10_000), 'claimIntervalMs')
-  const maxDeliveries = positiveInt(options.maxDeliveries, 5, 'maxDeliveries')
-  const retryMinMs = positiveInt(options.retryMinMs, 250, 'retryMinMs')
-  const retryMaxMs = positiveInt(options.retryMaxMs, 30_000, 'retryMaxMs')
-  const drainTimeoutMs = positiveInt(options.drainTimeoutMs, 10_000, 'drainTimeoutMs')
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
-  const onError: ErrorHandler = options.onError ?? warningHandler('RM_AGENT')
+  const {
+    redis: url, stream, group, consumer, deadLetterStream: deadStream, publishers, readCount, blockMs, claimIdleMs, claimIntervalMs,
+    maxDeliveries, retryMinMs, retryMaxMs, drainTimeoutMs, onError,
+  } = resolveAgentOptions(options)
 
   const stats: MutableAgentStats = agentStats()
-  // Every secret the agent sends: the Redis password and whatever each publisher declares. Applied to everything
-  // logged and to dead-letter reasons. The password as the URL parser saw it goes first: urlSecrets() cuts at the
-  // first `@`, so of `redis://:p4@ss@host` it knows only `p4`, and alone it left `***@ss` in the log.
-  const redisText = options.redis ?? process.env.ROUTEMETER_REDIS_URL
-  const redisSpellings = redactor(typeof redisText === 'string' ? urlSecrets(redisText) : [])
-  const redact = redactor([], (text) => url.redact(text), redisSpellings, ...publishers.map((p) => p.redact?.bind(p)))
+  // Every secret the agent sends: the Redis password (every spelling, whatever the URL's form) and whatever each
+  // publisher declares. Applied to everything logged and to dead-letter reasons.
+  const redact = redactor([], url.redact, ...publishers.map((p) => p.redact?.bind(p)))
   const log = agentLog(onError, redact)
   const { warnOnce, clear } = log
 
@@ -293,8 +232,10 @@ export function startAgent(options: AgentOptions): Agent {
         // Whatever failed (a lost connection mid-ack, a vanished group), redo the start-up steps next time:
         // the group is recreated if gone and our own unacked entries are handled at once, not after claimIdle.
         groupReady = false
-        if (message.includes('NOGROUP')) continue
-        warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
+        // A deleted group (NOGROUP) is recreated on the next turn and needs no warning; but it backs off like any
+        // failure: without it, a group that keeps vanishing turned the loop into a busy spin of XGROUP CREATE and
+        // XREADGROUP that held a core and flooded Redis.
+        if (!message.includes('NOGROUP')) warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
         await sleep(backoffDelay(attempt++, 100, 5000), stopSignal.signal)
       }
     }
@@ -336,18 +277,4 @@ export function startAgent(options: AgentOptions): Agent {
 
 function isMessage(m: unknown): m is StreamMessage {
   return m !== null && typeof m === 'object' && typeof (m as StreamMessage).id === 'string'
-}
-
-function nonEmpty(value: unknown, fallback: string, option: string): string {
-  if (value === undefined) return fallback
-  if (typeof value !== 'string' || value === '') throw new TypeError(`routemeter: \`${option}\` must be a non-empty string`)
-  return value
-}
-
-function positiveInt(value: unknown, fallback: number, option: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) {
-    throw new TypeError(`routemeter: \`${option}\` must be a positive integer, got ${String(value)}`)
-  }
-  return value
 }

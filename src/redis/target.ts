@@ -12,7 +12,9 @@
  * `requirepass`). The client library is node-redis (`redis`), loaded on first connect.
  */
 import type { RedisClientType } from 'redis'
-import { resolveRedisUrl } from './url.js'
+import { OptionError } from '../util/option-check.js'
+import { redactor, secretForms, urlSecrets, type Redact } from '../util/redact.js'
+import { redisUrlText, resolveRedisUrl } from './url.js'
 
 /** How a connection should behave; the sink and the agent want different things. */
 export interface RedisTuning {
@@ -28,8 +30,8 @@ export interface RedisTarget {
   readonly kind: 'standalone' | 'cluster' | 'sentinel'
   /** The URL with the password replaced by `***`, for logs and errors. */
   readonly safe: string
-  /** Removes the password from any text. */
-  redact(text: string): string
+  /** Removes the password, in every spelling (raw, percent-encoded, JSON-escaped…), from any text. */
+  readonly redact: Redact
   /**
    * A new, not yet connected client. Cluster and Sentinel clients are typed as the standalone client: they
    * answer the same stream commands (`xAdd`, `xReadGroup`, …), which is all routemeter uses.
@@ -37,22 +39,24 @@ export interface RedisTarget {
   create(tuning: RedisTuning): Promise<RedisClientType>
 }
 
-const MULTI = /^(rediss?)\+(cluster|sentinel):\/\/(?:([^@/]*)@)?([^/?#]+)(\/[^?#]*)?$/
+// Credentials run to the LAST `@` of the authority (greedy), as the URL parser reads a single server's URL: a
+// password may hold an unescaped `@` (`:p4@ss@a:1,b:2`), and cut at the first one it would be half a host name.
+const MULTI = /^(rediss?)\+(cluster|sentinel):\/\/(?:([^/?#]*)@)?([^/?#@]+)(\/[^?#]*)?$/
 
 /**
  * Parses and validates `url` (falling back to `ROUTEMETER_REDIS_URL`, then `redis://127.0.0.1:6379`).
- * Throws a TypeError naming `option` for anything it cannot use, never echoing a password.
+ * Throws an {@link OptionError} for option `option` of factory `owner` (`redisSink`, `startAgent`) for
+ * anything it cannot use, never echoing the URL: it may hold a password.
  *
  * @example
- * resolveRedisTarget('redis+sentinel://:pw@s1:26379,s2:26379/mymaster', 'url').safe
+ * resolveRedisTarget('redis+sentinel://:pw@s1:26379,s2:26379/mymaster', 'url', 'redisSink').safe
  * // 'redis+sentinel://:***@s1:26379,s2:26379/mymaster'
  */
-export function resolveRedisTarget(url: unknown, option: string): RedisTarget {
-  const env = process.env.ROUTEMETER_REDIS_URL
-  const text = url ?? (env !== undefined && env !== '' ? env : undefined)
+export function resolveRedisTarget(url: unknown, option: string, owner = ''): RedisTarget {
+  const text = redisUrlText(url)
   const multi = typeof text === 'string' ? MULTI.exec(text) : null
   if (multi === null) {
-    const single = resolveRedisUrl(text, option)
+    const single = resolveRedisUrl(text, option, owner)
     return {
       kind: 'standalone', safe: single.safe, redact: single.redact,
       async create(tuning) {
@@ -65,6 +69,7 @@ export function resolveRedisTarget(url: unknown, option: string): RedisTarget {
     }
   }
 
+  const bad = (message: string): OptionError => new OptionError(owner, option, `${message} (the URL is not shown: it may hold a password)`)
   const [, scheme, kind, credentials, hostList, path] = multi as unknown as [string, 'redis' | 'rediss', 'cluster' | 'sentinel', string | undefined, string, string | undefined]
   let username: string | undefined
   let password: string | undefined
@@ -75,20 +80,22 @@ export function resolveRedisTarget(url: unknown, option: string): RedisTarget {
     try {
       username = user === '' ? undefined : decodeURIComponent(user)
       password = pass === undefined || pass === '' ? undefined : decodeURIComponent(pass)
-    } catch { throw new TypeError(`routemeter: \`${option}\` has malformed percent-encoding in its credentials`) }
+    } catch { throw bad('has malformed percent-encoding in its credentials') }
   }
   const defaultPort = kind === 'cluster' ? 6379 : 26379
   const hosts = hostList.split(',').map((part) => {
     const found = /^(\[[0-9a-fA-F:.]+\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(part)
     const port = found?.[2] === undefined ? defaultPort : Number(found[2])
-    if (found === null || port < 1 || port > 65535) throw new TypeError(`routemeter: \`${option}\` has a bad host in its host list (expected host:port,host:port)`)
+    if (found === null || port < 1 || port > 65535) {
+      throw bad('must list its hosts as host:port,host:port with ports from 1 to 65535')
+    }
     return { host: found[1].replace(/^\[(.*)\]$/, '$1'), port }
   })
-  const master = path === undefined ? '' : decodeURIComponent(path.slice(1))
-  if (kind === 'sentinel' && master === '') throw new TypeError(`routemeter: \`${option}\` needs the master name as its path: redis+sentinel://host:26379,host:26379/<master name>`)
+  let master = ''
+  try { master = path === undefined ? '' : decodeURIComponent(path.slice(1)) } catch { throw bad('has malformed percent-encoding in its path') }
+  if (kind === 'sentinel' && master === '') throw bad('must name the master as its path: redis+sentinel://host:26379,host:26379/<master name>')
   const tls = scheme === 'rediss'
-  const secrets = password === undefined ? [] : [password, encodeURIComponent(password)]
-  const redact = (t: string): string => secrets.reduce((out, s) => out.split(s).join('***'), t)
+  const redact = redactor([...urlSecrets(text as string), ...secretForms(password ?? '')])
   const shownCredentials = username === undefined && password === undefined ? '' : `${username === undefined ? '' : encodeURIComponent(username)}${password === undefined ? '' : ':***'}@`
   const safe = `${scheme}+${kind}://${shownCredentials}${hostList}${path ?? ''}`
 

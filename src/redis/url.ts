@@ -3,6 +3,8 @@
  * `redis://127.0.0.1:6379`), validation at construction, and redaction so a password never reaches a log
  * line or an error message.
  */
+import { OptionError, shown } from '../util/option-check.js'
+import { redactor, secretForms, urlSecrets, type Redact } from '../util/redact.js'
 
 /**
  * The URL used when none is given.
@@ -18,40 +20,51 @@ export interface RedisUrl {
   readonly href: string
   /** `redis://user:***@host:port/db`, safe for logs and errors. */
   readonly safe: string
-  /** Removes the password (raw and URL-encoded) from any text, e.g. an error message from the client. */
-  redact(text: string): string
+  /** Removes the password, in every spelling (raw, percent-encoded, JSON-escaped…), from any text. */
+  readonly redact: Redact
 }
 
 /**
- * Validates `url` (option name `option` for the TypeError), falling back to `ROUTEMETER_REDIS_URL` and
- * then {@link DEFAULT_REDIS_URL}.
+ * The URL to use: `url` when given, else `ROUTEMETER_REDIS_URL` when set and not empty, else
+ * {@link DEFAULT_REDIS_URL}. Not validated.
  *
  * @example
- * const { href, safe } = resolveRedisUrl(options.url, 'url') // safe: 'redis://:***@cache:6379'
+ * redisUrlText(options.url) // 'redis://127.0.0.1:6379' with neither given
  */
-export function resolveRedisUrl(url: unknown, option: string): RedisUrl {
+export function redisUrlText(url: unknown): unknown {
   const env = process.env.ROUTEMETER_REDIS_URL
-  const href = url ?? (env !== undefined && env !== '' ? env : DEFAULT_REDIS_URL)
-  if (typeof href !== 'string') throw new TypeError(`routemeter: \`${option}\` must be a redis:// or rediss:// URL string`)
+  return url ?? (env !== undefined && env !== '' ? env : DEFAULT_REDIS_URL)
+}
+
+/**
+ * Validates a `redis://` or `rediss://` URL (`url`, else the environment's, else the default), throwing an
+ * {@link OptionError} for option `option` of factory `owner` that never echoes the URL.
+ *
+ * @example
+ * const { href, safe } = resolveRedisUrl(options.url, 'url', 'redisSink') // safe: 'redis://:***@cache:6379'
+ */
+export function resolveRedisUrl(url: unknown, option: string, owner = ''): RedisUrl {
+  const href = redisUrlText(url)
+  const expected = 'a redis://[user:password@]host[:port][/db] or rediss://… URL'
+  if (typeof href !== 'string') {
+    // A number shows as itself; an object only by its type: a URL object serialises with its password.
+    const got = typeof href === 'number' || typeof href === 'boolean' || href === null ? shown(href) : `a value of type ${typeof href}`
+    throw new OptionError(owner, option, `must be ${expected}, got ${got}`)
+  }
   let parsed: URL
   try { parsed = new URL(href) } catch {
-    // The text is not echoed: it may hold a password we cannot find without parsing.
-    throw new TypeError(`routemeter: \`${option}\` is not a valid URL (expected redis://[user:password@]host[:port][/db] or rediss://…)`)
+    throw new OptionError(owner, option, `must be ${expected} (the text given is not shown: it may hold a password)`)
   }
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
-    throw new TypeError(`routemeter: \`${option}\` must use redis:// or rediss://, got ${parsed.protocol}//`)
+    throw new OptionError(owner, option, `must use redis:// or rediss://, got ${parsed.protocol}//`)
   }
-  const secrets = new Set<string>()
+  // The password as the URL parser read it (up to the last `@` of the authority, re-encoded: what the client
+  // sends) and as written in the text: a server echoing AUTH shows the one, a stack trace may show the other.
+  const secrets = urlSecrets(href)
   if (parsed.password !== '') {
-    secrets.add(parsed.password)
-    try { secrets.add(decodeURIComponent(parsed.password)) } catch { /* keep the encoded form only */ }
+    secrets.push(...secretForms(parsed.password))
+    try { secrets.push(...secretForms(decodeURIComponent(parsed.password))) } catch { /* the encoded form is all there is */ }
     parsed.password = '***'
   }
-  const safe = parsed.toString()
-  const redact = (text: string): string => {
-    let out = text
-    for (const secret of secrets) out = out.split(secret).join('***')
-    return out
-  }
-  return { href, safe, redact }
+  return { href, safe: parsed.toString(), redact: redactor(secrets) }
 }

@@ -21,6 +21,7 @@ import { DEFAULT_MAX_ENTRY_BYTES, encodeBatch, type EncodedEntry } from '../wire
 import { Backlog } from './redis-backlog.js'
 import { resolveRedisTarget } from '../redis/target.js'
 import { countDrop } from '../util/drops.js'
+import { optionChecks, optionsObject } from '../util/option-check.js'
 import { warningHandler } from '../util/warn.js'
 
 /** Options of {@link redisSink}. */
@@ -108,22 +109,19 @@ type Client = RedisClientType
  * process.on('SIGTERM', () => sink.close())
  */
 export function redisSink(options: RedisSinkOptions = {}): RedisSink {
-  if (options === null || typeof options !== 'object') throw new TypeError('routemeter: redisSink options must be an object')
-  const url = resolveRedisTarget(options.url, 'url')
-  const stream = options.stream ?? 'routemeter'
-  if (typeof stream !== 'string' || stream === '') throw new TypeError('routemeter: `stream` must be a non-empty string')
-  const maxLen = nonNegativeInt(options.maxLen, 10_000, 'maxLen')
-  const maxBacklog = nonNegativeInt(options.maxBacklog, 100_000, 'maxBacklog')
-  const maxEntryBytes = nonNegativeInt(options.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES, 'maxEntryBytes')
-  if (maxEntryBytes < 256) throw new TypeError('routemeter: `maxEntryBytes` must be at least 256')
-  const flushTimeoutMs = nonNegativeInt(options.flushTimeoutMs, 5000, 'flushTimeoutMs')
-  const connectTimeoutMs = nonNegativeInt(options.connectTimeoutMs, 2000, 'connectTimeoutMs')
-  if (options.onError !== undefined && typeof options.onError !== 'function') throw new TypeError('routemeter: `onError` must be a function')
-  const onError: ErrorHandler = options.onError ?? warningHandler('RM_REDIS')
-  if (options.encoding !== undefined && options.encoding !== 1 && options.encoding !== 2) {
-    throw new TypeError('routemeter: `encoding` must be 1 or 2')
-  }
-  const encodeOptions = { version: options.encoding ?? 2 }
+  const o = optionsObject('redisSink', options)
+  const check = optionChecks('redisSink')
+  const url = resolveRedisTarget(o.url, 'url', 'redisSink')
+  const stream = check.string('stream', o.stream, 'routemeter')
+  const maxLen = check.integer('maxLen', o.maxLen, 10_000, 0, Number.MAX_SAFE_INTEGER)
+  const maxBacklog = check.integer('maxBacklog', o.maxBacklog, 100_000, 0, Number.MAX_SAFE_INTEGER)
+  // 256 bytes hold a drop report with neither dimensions nor prefix, the one entry that must always fit.
+  const maxEntryBytes = check.integer('maxEntryBytes', o.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES, 256, Number.MAX_SAFE_INTEGER)
+  const flushTimeoutMs = check.integer('flushTimeoutMs', o.flushTimeoutMs, 5000, 0, Number.MAX_SAFE_INTEGER)
+  const connectTimeoutMs = check.integer('connectTimeoutMs', o.connectTimeoutMs, 2000, 0, Number.MAX_SAFE_INTEGER)
+  const onError: ErrorHandler = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void') ?? warningHandler('RM_REDIS')
+  const encoding = check.oneOf('encoding', o.encoding, 2, [1, 2] as const)
+  const encodeOptions = { version: encoding }
   // Trim arguments are built once; the per-entry XADD only adds the three fields.
   const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
 
@@ -352,14 +350,6 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
     }),
   }
   return sink
-}
-
-function nonNegativeInt(value: unknown, fallback: number, option: string): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
-    throw new TypeError(`routemeter: \`${option}\` must be a non-negative integer, got ${String(value)}`)
-  }
-  return value
 }
 
 function describe(error: unknown): string {

@@ -5,6 +5,7 @@ import type { MetricRecord } from '../../src/wire/record.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { PublishError, type AgentEntry, type Publisher } from '../../src/agent/publisher.js'
 import { encodeBatch } from '../../src/wire/stream-encoding.js'
+import { OptionError } from '../../src/util/option-check.js'
 import { startRedis, type RedisServer } from '../support/redis-server.js'
 import { REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
 
@@ -59,17 +60,26 @@ function agent(options: Partial<Parameters<typeof startAgent>[0]> & { stream: st
   return a
 }
 
-test('bad options throw a TypeError naming the option', () => {
-  const cases: Array<[Record<string, unknown>, string]> = [
-    [{ publishers: [] }, 'publishers'], [{ publishers: [{}] }, 'publishers'],
+test('bad options throw a TypeError (OptionError) naming the option', () => {
+  const cases: Array<[unknown, string]> = [
+    [{ publishers: [] }, 'publishers'], [{ publishers: [{}] }, 'publishers'], [{}, 'publishers'],
     [{ publishers: [recorder()], stream: '' }, 'stream'], [{ publishers: [recorder()], readCount: 0 }, 'readCount'],
     [{ publishers: [recorder()], redis: 'http://x' }, 'redis'], [{ publishers: [recorder()], maxDeliveries: 1.5 }, 'maxDeliveries'],
+    [{ publishers: [recorder()], redis: 'redis+sentinel://:hunter2@s1:26379' }, 'redis'], [{ publishers: [recorder()], onError: 1 }, 'onError'],
+    [{ publishers: [recorder()], claimIntervalMs: -1 }, 'claimIntervalMs'], [null as never, 'publishers'], [7, 'options'],
   ]
   for (const [options, name] of cases) {
     try { startAgent(options as never); assert.unreachable(name) } catch (e) {
       assert.instance(e, TypeError)
-      assert.ok((e as Error).message.includes(`\`${name}\``), (e as Error).message)
+      assert.instance(e, OptionError)
+      assert.is((e as OptionError).option, name)
+      assert.ok((e as Error).message.startsWith(`routemeter: startAgent option "${name}" `), (e as Error).message)
+      assert.not.ok((e as Error).message.includes('hunter2'), (e as Error).message)
     }
+  }
+  const secretive = { name: 'p', token: 'tok-secret', async publish() {}, close: 'not a function' }
+  try { startAgent({ publishers: [secretive as never] }); assert.unreachable() } catch (e) {
+    assert.is((e as Error).message, 'routemeter: startAgent option "publishers" must be a non-empty array of publishers (objects with publish() and close()), got an array whose element 0 is not one')
   }
 })
 

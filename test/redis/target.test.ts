@@ -6,6 +6,7 @@ import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { resolveRedisTarget } from '../../src/redis/target.js'
+import { OptionError } from '../../src/util/option-check.js'
 import { redisSink } from '../../src/sinks/redis.js'
 import { startAgent } from '../../src/agent/agent.js'
 import type { AgentEntry, Publisher } from '../../src/agent/publisher.js'
@@ -34,13 +35,63 @@ test('redis+cluster:// lists nodes; redis+sentinel:// lists sentinels and names 
   assert.is(s.redact('pw'), '***')
 })
 
-test('unusable URLs throw a TypeError naming the option, never echoing the password', () => {
-  for (const bad of ['redis+sentinel://:hunter2@s1:26379', 'redis+cluster://:hunter2@h1:99999', 'redis+cluster://:hunter2@h1:1,,h2:2', 'http://:hunter2@x', 'redis://:hunter2@[x']) {
-    try { resolveRedisTarget(bad, 'redis'); assert.unreachable(bad) } catch (e) {
-      assert.instance(e, TypeError, bad)
-      assert.ok((e as Error).message.includes('`redis`'), (e as Error).message)
+test('unusable URLs throw an OptionError naming the option and its owner, never echoing the password', () => {
+  const bad = [
+    'redis+sentinel://:hunter2@s1:26379', 'redis+cluster://:hunter2@h1:99999', 'redis+cluster://:hunter2@h1:1,,h2:2', 'http://:hunter2@x',
+    'redis://:hunter2@[x', 'redis+cluster://:hunter2%zz@h1:1', 'redis+sentinel://:hunter2@s1/%zz', new URL('redis://:hunter2@h'), 42,
+  ]
+  for (const url of bad) {
+    try { resolveRedisTarget(url, 'redis', 'startAgent'); assert.unreachable(String(url)) } catch (e) {
+      assert.instance(e, OptionError, String(url))
+      assert.instance(e, TypeError, String(url))
+      assert.is((e as OptionError).option, 'redis')
+      assert.is((e as OptionError).owner, 'startAgent')
+      assert.ok((e as Error).message.startsWith('routemeter: startAgent option "redis" '), (e as Error).message)
       assert.not.ok((e as Error).message.includes('hunter2'), (e as Error).message)
     }
+  }
+})
+
+test('a password holding an unescaped @ is read up to the last @ of the authority, for a host list as for one server', () => {
+  const cluster = resolveRedisTarget('redis+cluster://:p4@ss@a:1,b:2', 'url')
+  assert.is(cluster.kind, 'cluster')
+  assert.is(cluster.safe, 'redis+cluster://:***@a:1,b:2')
+  const sentinel = resolveRedisTarget('redis+sentinel://app:p4@ss@s1:26379,s2/mymaster', 'url')
+  assert.is(sentinel.safe, 'redis+sentinel://app:***@s1:26379,s2/mymaster')
+  const single = resolveRedisTarget('redis://:p4@ss@cache:6379/0', 'url')
+  assert.is(single.safe, 'redis://:***@cache:6379/0')
+  for (const t of [cluster, sentinel, single]) assert.is(t.redact('AUTH p4@ss failed; url :p4%40ss@; json "p4@ss"'), 'AUTH *** failed; url :***@; json "***"')
+})
+
+test('redact removes every spelling of the password: raw, percent-encoded (either case), form-encoded, JSON-escaped', () => {
+  const password = 'p@ss w"ö/'
+  const encoded = encodeURIComponent(password)
+  const spellings = [password, encoded, encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()), new URLSearchParams({ s: password }).toString().slice(2), JSON.stringify(password).slice(1, -1)]
+  const text = spellings.map((s, i) => `${i}:${s}`).join(' ')
+  const masked = spellings.map((_, i) => `${i}:***`).join(' ')
+  const urls: Array<[string, string]> = [
+    [`redis://user:${encoded}@cache:6379`, 'redis://user:***@cache:6379'],
+    [`rediss+cluster://user:${encoded}@a:1,b:2`, 'rediss+cluster://user:***@a:1,b:2'],
+    [`redis+sentinel://user:${encoded}@s1,s2/m`, 'redis+sentinel://user:***@s1,s2/m'],
+  ]
+  for (const [url, safe] of urls) {
+    const t = resolveRedisTarget(url, 'url')
+    assert.is(t.redact(text), masked, url)
+    assert.is(t.safe, safe)
+  }
+})
+
+test('without a URL: ROUTEMETER_REDIS_URL when set and not empty, else redis://127.0.0.1:6379', () => {
+  const saved = process.env.ROUTEMETER_REDIS_URL
+  try {
+    process.env.ROUTEMETER_REDIS_URL = 'redis+cluster://:env-secret@e1:7000,e2:7001'
+    assert.is(resolveRedisTarget(undefined, 'url').safe, 'redis+cluster://:***@e1:7000,e2:7001')
+    assert.is(resolveRedisTarget(undefined, 'url').redact('env-secret'), '***')
+    process.env.ROUTEMETER_REDIS_URL = ''
+    assert.is(resolveRedisTarget(undefined, 'url').safe, 'redis://127.0.0.1:6379')
+  } finally {
+    if (saved === undefined) delete process.env.ROUTEMETER_REDIS_URL
+    else process.env.ROUTEMETER_REDIS_URL = saved
   }
 })
 

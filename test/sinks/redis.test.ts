@@ -10,6 +10,7 @@ import { freePort, REDIS, servicesAvailable, sleep, waitFor } from '../support/s
 import { sinkContract } from './contract.js'
 import { metrics } from '../../src/metrics.js'
 import { flushSink } from '../../src/pipeline/registry.js'
+import { OptionError } from '../../src/util/option-check.js'
 
 const test = suite('redisSink')
 const available = servicesAvailable('test/sinks/redis.test.ts (redisSink)', [REDIS])
@@ -54,20 +55,32 @@ async function countRecords(stream: string): Promise<number> {
   return (await readStream(stream)).reduce((n, e) => n + toRecords(decodeEntry(e.fields.v, e.fields.p)).length, 0)
 }
 
-test('bad options throw a TypeError naming the option, never echoing a password', () => {
-  const cases: Array<[Record<string, unknown>, string]> = [
+test('bad options throw a TypeError (OptionError) naming the option, never echoing a password', () => {
+  const cases: Array<[unknown, string]> = [
     [{ url: 'http://u:hunter2@x' }, 'url'], [{ url: 'redis://u:hunter2@[bad' }, 'url'], [{ url: 42 }, 'url'],
+    [{ url: 'redis+cluster://:hunter2@h:1,,h:2' }, 'url'],
     [{ maxLen: -1 }, 'maxLen'], [{ maxBacklog: 1.5 }, 'maxBacklog'], [{ stream: '' }, 'stream'],
-    [{ maxEntryBytes: 10 }, 'maxEntryBytes'], [{ onError: 'x' }, 'onError'],
+    [{ maxEntryBytes: 10 }, 'maxEntryBytes'], [{ onError: 'x' }, 'onError'], [{ encoding: 3 }, 'encoding'],
+    [{ flushTimeoutMs: -5 }, 'flushTimeoutMs'], [{ connectTimeoutMs: 'soon' }, 'connectTimeoutMs'], ['redis://x', 'options'],
   ]
   for (const [options, name] of cases) {
     try { redisSink(options as never); assert.unreachable(name) } catch (e) {
       assert.instance(e, TypeError)
-      assert.ok((e as Error).message.includes(`\`${name}\``), (e as Error).message)
+      assert.instance(e, OptionError)
+      assert.is((e as OptionError).option, name)
+      assert.is((e as OptionError).owner, 'redisSink')
+      assert.ok((e as Error).message.startsWith(`routemeter: redisSink option "${name}" `), (e as Error).message)
       assert.not.ok((e as Error).message.includes('hunter2'))
     }
   }
+  assert.is(messageOf(() => redisSink({ maxLen: -1 })), 'routemeter: redisSink option "maxLen" must be an integer of at least 0, got -1')
+  assert.is(messageOf(() => redisSink({ maxEntryBytes: 10 })), 'routemeter: redisSink option "maxEntryBytes" must be an integer of at least 256, got 10')
 })
+
+function messageOf(make: () => unknown): string {
+  try { make() } catch (e) { return (e as Error).message }
+  return 'did not throw'
+}
 
 it('by default (schema v=2) one send becomes one entry of per-route summaries: every request counted, timers within 1.08%', async () => {
   const stream = newStream()

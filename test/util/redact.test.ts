@@ -36,6 +36,14 @@ test('a password holding an unescaped @ is found and masked whole, up to the las
   assert.is(redactor(urlSecrets('redis://:p4@ssw0rd@cache:6379'))('AUTH p4@ssw0rd failed'), 'AUTH *** failed')
 })
 
+test('a host-list URL whose password holds an unescaped @ gives every spelling of the whole password', () => {
+  const secrets = urlSecrets('redis+cluster://:p4@ss%2Fx@a:1,b:2')
+  for (const spelling of ['p4@ss%2Fx', 'p4@ss/x', 'p4%40ss%2Fx', 'p4%40ss%2fx']) assert.ok(secrets.includes(spelling), spelling)
+  assert.not.ok(secrets.includes('p4'), 'not cut at the first @')
+  assert.is(redactor(secrets)('AUTH p4@ss/x; url :p4%40ss%2fx@a:1'), 'AUTH ***; url :***@a:1')
+  assert.equal(urlSecrets('redis+sentinel://user@s1:26379,s2:26379/m'), [])
+})
+
 test('longer spellings go first, and other redactors run after ours without being able to break it', () => {
   const redact = redactor(['ab', 'xaby'], (t) => t.replace('tok', '***'), () => { throw new Error('broken hook') }, undefined)
   assert.is(redact('xaby ab tok'), '*** *** ***')
