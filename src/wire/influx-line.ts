@@ -2,8 +2,9 @@
  * InfluxDB line protocol for aggregated series. One point per series per stream entry:
  *
  * ```
- * RequestTime,method=GET,route=users.id,service=shop,status_class=2xx count=12i,sum=30.5,min=1.2,max=4.9,
- *   p50=2.31,p90=4.12,p99=4.9,b39=3i,b40=5i,b72=4i 1763798400123000007            (one line in reality)
+ * RequestTime,method=GET,route=users.id,service=shop,status_class=2xx count=12i,sum=36.42,min=1.2,max=4.9,
+ *   p50=2.3527,p90=4.7053,p99=4.7053,b9=1i,b39=4i,b40=3i,b72=3i,b74=1i 1763798400123000007
+ *                                        (one line in reality, and the quantiles carry every digit of a double)
  * ```
  *
  * A timer's `p50`/`p90`/`p99` are its quantiles over the entry (within 1.08 %); its `b<k>` fields count the
@@ -35,7 +36,8 @@ export interface LineOptions {
 
 // Control characters cannot travel in a name: line breaks end the line, and influxd skips a leading NUL or
 // tab as white space (measured against influxd 1.6: '\0Failure' was stored as 'Failure', and a name of one NUL
-// or tab left no measurement: 400 for the whole write). A lone surrogate would be sent as U+FFFD, so the comparison below must see U+FFFD too.
+// or tab left no measurement: 400 for the whole write). A lone surrogate would be sent as U+FFFD, so the
+// comparison below must see U+FFFD too.
 const NEEDS_CLEANING = /[\0-\x1f\x7f\uD800-\uDFFF]/
 const CONTROL = /[\0-\x1f\x7f]/g
 const LONE_SURROGATE = /[\uD800-\uDFFF]/gu

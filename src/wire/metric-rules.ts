@@ -31,8 +31,8 @@ export const STANDARD_METRICS: ReadonlySet<string> = new Set([...STANDARD_TIMERS
 /**
  * The largest magnitude a counted or timed value may have. Below 2^53 (≈ 9.007e15), so integer counts stay
  * exact; a sum of a million such values (1e21) is still far from overflowing to `Infinity`, in the app's
- * per-request and per-batch sums and in the agent's per-entry sums; and 1e15 ms is 31,000 years, 1e15 bytes a
- * petabyte, so no real measurement is refused.
+ * per-request and per-batch sums and in the agent's per-entry sums; and 1e15 ms is ≈ 31,700 years, 1e15
+ * bytes a petabyte, so no real measurement is refused.
  *
  * @example
  * metrics.count('bytes', 2e15) // dropped, counted as a `value` drop
