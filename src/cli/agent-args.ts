@@ -13,6 +13,7 @@ import { prometheusPublisher } from '../agent/prometheus-publisher.js'
 import { resolveRedisTarget } from '../redis/target.js'
 import type { ErrorHandler } from '../util/warn.js'
 import { safeUrl } from '../util/redact.js'
+import { OptionError } from '../util/option-check.js'
 
 /**
  * A mistake in the command line or environment; `main` prints its message and exits 2.
@@ -87,11 +88,53 @@ export interface AgentCommand {
   readonly statusIntervalMs: number
   readonly help: boolean
   readonly version: boolean
+  /**
+   * A factory's {@link OptionError} as the usage error naming the flag (or environment variable) that set the
+   * option; `undefined` for any other error. For what `startAgent` refuses when it is called.
+   */
+  optionError(error: unknown): UsageError | undefined
 }
 
 /**
- * Parses `argv` (after `agent`) and `env`. Publishers are constructed here, so their own TypeErrors
- * become usage errors too; `onError` receives the publishers' own warnings (a database created).
+ * The flag that sets each option the command passes to a factory, by factory (`OptionError.owner`) and option
+ * (`OptionError.option`): a refused option is reported as what the user typed, never found by reading the
+ * message. `HOST`/`PORT` name the part of an address flag. An option no flag sets is absent: its error is
+ * the command's own mistake and is shown as the factory wrote it.
+ */
+const FLAG_OF: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  startAgent: {
+    redis: '--redis', stream: '--stream', group: '--group', consumer: '--consumer',
+    claimIdleMs: '--claim-idle-ms', maxDeliveries: '--max-deliveries', drainTimeoutMs: '--drain-timeout-ms',
+  },
+  influxPublisher: { url: '--influx', db: '--influx-db', org: '--influx-org', bucket: '--influx-bucket', token: '--influx-token' },
+  statsdPublisher: {
+    host: '--statsd HOST', port: '--statsd PORT', prefix: '--statsd-prefix', tags: '--statsd-tags', statusCode: '--statsd-status-code',
+  },
+  prometheusPublisher: { host: '--prometheus HOST', port: '--prometheus PORT', statusCode: '--prometheus-status-code' },
+  consolePublisher: { json: '--json' },
+}
+
+/**
+ * The flag that set `error`'s option, as the user typed it: `--influx-db`, or `--statsd HOST` for a part.
+ *
+ * @example
+ * flagOf(new OptionError('influxPublisher', 'db', 'must be a non-empty string')) // '--influx-db'
+ */
+export function flagOf(error: OptionError): string | undefined {
+  const flags = Object.hasOwn(FLAG_OF, error.owner) ? FLAG_OF[error.owner]! : undefined
+  return flags !== undefined && Object.hasOwn(flags, error.option) ? flags[error.option] : undefined
+}
+
+/** What an OptionError says after naming its option (`must be …`): its message past the head its constructor wrote. */
+function reasonOf(error: OptionError): string {
+  const head = `routemeter: ${error.owner === '' ? '' : `${error.owner} `}option "${error.option}" `
+  return error.message.startsWith(head) ? error.message.slice(head.length) : error.message
+}
+
+/**
+ * Parses `argv` (after `agent`) and `env`. Publishers are constructed here, so an option one refuses is a
+ * usage error too, naming the flag that set it (see {@link flagOf}); `onError` receives the publishers' own
+ * warnings (a database created).
  *
  * @example
  * const command = parseAgentArgs(['--influx', 'http://influx:8086', '--influx-db', 'metrics'], process.env, log)
@@ -118,14 +161,27 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
   } catch (error) {
     throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
   }
-  const empty = { options: {}, publishers: [], describe: [], statusIntervalMs: 0, help: false, version: false }
+  const empty = {
+    options: {}, publishers: [], describe: [], statusIntervalMs: 0, help: false, version: false, optionError: () => undefined,
+  }
   if (values.help === true) return { ...empty, help: true }
   if (values.version === true) return { ...empty, version: true }
+  // Flags whose value came from the environment, with the variable: an error then names both.
+  const fromEnv = new Map<string, string>()
   const pick = (flag: string, name: string): string | undefined => {
     const value = values[flag]
     if (typeof value === 'string') return value
-    const fromEnv = env[name]
-    return fromEnv === undefined || fromEnv === '' ? undefined : fromEnv
+    const text = env[name]
+    if (text === undefined || text === '') return undefined
+    fromEnv.set(`--${flag}`, name)
+    return text
+  }
+  const optionError = (error: unknown): UsageError | undefined => {
+    if (!(error instanceof OptionError)) return undefined
+    const flag = flagOf(error)
+    if (flag === undefined) return undefined
+    const variable = fromEnv.get(flag.split(' ')[0]!)
+    return new UsageError(`${flag}${variable === undefined ? '' : ` (from ${variable})`} ${reasonOf(error)}`)
   }
   const int = (flag: string, fallback: number, min: number, max: number): number => {
     const text = values[flag]
@@ -139,12 +195,17 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
 
   const redis = pick('redis', 'ROUTEMETER_REDIS_URL')
   let safeRedis: string
-  try { safeRedis = resolveRedisTarget(redis, 'redis').safe } catch (error) { throw new UsageError(flagged((error as Error).message)) }
+  // Its safe form is the startup line's; a URL startAgent would refuse is refused here, before any publisher starts.
+  try { safeRedis = resolveRedisTarget(redis, 'redis', 'startAgent').safe } catch (error) {
+    throw optionError(error) ?? new UsageError(`--redis: ${(error as Error).message}`)
+  }
 
   const publishers: Publisher[] = []
   const describe: string[] = []
   const build = (what: string, make: () => Publisher): void => {
-    try { publishers.push(make()) } catch (error) { throw new UsageError(`${what}: ${flagged((error as Error).message)}`) }
+    try { publishers.push(make()) } catch (error) {
+      throw optionError(error) ?? new UsageError(`${what}: ${(error as Error).message}`)
+    }
   }
   const influx = pick('influx', 'ROUTEMETER_INFLUX_URL')
   const db = pick('influx-db', 'ROUTEMETER_INFLUX_DB')
@@ -208,7 +269,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
   }
   describe.unshift(`redis ${safeRedis}`)
   const statusIntervalMs = int('status-interval', 5, 0, Math.floor(MAX_TIMER_MS / 1000)) * 1000
-  return { options, publishers, describe, statusIntervalMs, help: false, version: false }
+  return { options, publishers, describe, statusIntervalMs, help: false, version: false, optionError }
 }
 
 /**
@@ -220,9 +281,4 @@ function safeInfluxUrl(text: string): string {
   try { url = new URL(text) } catch { return safeUrl(text) }
   if (url.password === '') return safeUrl(text)
   return `${url.protocol}//${url.username}:***@${url.host}${url.pathname === '/' ? '' : url.pathname}`
-}
-
-/** Turns an option name in a library TypeError (`` `redis` ``) into the flag the user typed. */
-function flagged(message: string): string {
-  return message.replace(/^routemeter: (\w+ )?/, '').replace(/`(\w+)`/g, (_, name: string) => `--${name.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase())}`)
 }

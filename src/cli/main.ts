@@ -4,7 +4,7 @@
  * Exit codes: 0 after a clean stop (SIGINT/SIGTERM drained), 1 when the drain deadline had to be
  * forced, 2 for bad arguments.
  */
-import { startAgent } from '../agent/agent.js'
+import { startAgent, type Agent } from '../agent/agent.js'
 import type { PrometheusPublisher } from '../agent/prometheus-publisher.js'
 import { AGENT_HELP, parseAgentArgs, UsageError, type AgentCommand } from './agent-args.js'
 import { statusLine } from './status-line.js'
@@ -39,8 +39,7 @@ function main(argv: string[]): void {
   let parsed
   try { parsed = parseAgentArgs(rest, process.env, (error) => log(error.message)) } catch (error) {
     if (!(error instanceof UsageError)) throw error
-    process.stderr.write(`routemeter agent: ${error.message}\nRun \`routemeter agent --help\` for the options.\n`)
-    process.exitCode = 2
+    usage(error)
     return
   }
   if (parsed.help) { process.stdout.write(AGENT_HELP); return }
@@ -55,8 +54,23 @@ function main(argv: string[]): void {
   })
 }
 
+function usage(error: UsageError): void {
+  process.stderr.write(`routemeter agent: ${error.message}\nRun \`routemeter agent --help\` for the options.\n`)
+  process.exitCode = 2
+}
+
 function run(parsed: AgentCommand): void {
-  const agent = startAgent({ ...parsed.options, publishers: parsed.publishers, onError: (error) => log(error.message) })
+  let agent: Agent
+  try {
+    agent = startAgent({ ...parsed.options, publishers: parsed.publishers, onError: (error) => log(error.message) })
+  } catch (error) {
+    // An option startAgent refuses (an empty --stream) is the user's mistake like any other: named by its flag, exit 2.
+    const mistake = parsed.optionError(error)
+    if (mistake === undefined) throw error
+    usage(mistake)
+    void Promise.all(parsed.publishers.map(async (p) => await p.close()))
+    return
+  }
   log(`starting: ${parsed.describe.join(', ')}`)
   void agent.ready.then(() => log('connected; reading'), () => {})
 

@@ -3,7 +3,9 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import type { MetricRecord } from '../../src/wire/record.js'
-import { parseAgentArgs, UsageError } from '../../src/cli/agent-args.js'
+import { flagOf, parseAgentArgs, UsageError } from '../../src/cli/agent-args.js'
+import { startAgent } from '../../src/agent/agent.js'
+import { OptionError } from '../../src/util/option-check.js'
 import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
 import { udpCollector } from '../support/udp.js'
 
@@ -56,6 +58,63 @@ test('durations past a timer\'s limit (2^31 - 1 ms) are usage errors, since Node
   const ok = parseAgentArgs(['--console', '--drain-timeout-ms', '60000', '--status-interval', '2147483'], {})
   assert.is(ok.options.drainTimeoutMs, 60_000)
   assert.is(ok.statusIntervalMs, 2_147_483_000)
+})
+
+/** The message of the UsageError `parse` throws; fails the test if it throws anything else, or nothing. */
+function usageMessage(parse: () => unknown): string {
+  try { parse() } catch (error) {
+    assert.instance(error, UsageError)
+    return (error as UsageError).message
+  }
+  return assert.unreachable('no usage error') as never
+}
+
+test('a value a publisher refuses is a usage error naming the flag that set it, from the OptionError\'s owner and option', () => {
+  const cases: Array<[string[], string]> = [
+    [['--influx', 'ftp://x', '--influx-db', 'm'], '--influx must be an http(s) URL'],
+    [['--influx', 'http://127.0.0.1:8086', '--influx-db', ''],
+      '--influx-db must be a non-empty string (or give org, bucket and token for v2), got ""'],
+    [['--influx', 'http://127.0.0.1:8086', '--influx-org', 'o', '--influx-bucket', 'b', '--influx-token', ''],
+      '--influx-token must be a non-empty string (v2 needs org, bucket and token), got ""'],
+    [['--statsd', '[]:8125'], '--statsd HOST must be a non-empty string, got ""'],
+    [['--prometheus', '[]:9464'], '--prometheus HOST must be a non-empty string, got ""'],
+    [['--console', '--redis', 'mysql://u:hunter2@x'], '--redis must use redis:// or rediss://, got mysql://'],
+  ]
+  for (const [argv, message] of cases) assert.is(usageMessage(() => parseAgentArgs(argv, {})), message, argv.join(' '))
+})
+
+test('a refused value taken from the environment names the variable as well as the flag', () => {
+  assert.is(usageMessage(() => parseAgentArgs(['--influx-db', 'm'], { ROUTEMETER_INFLUX_URL: 'ftp://x' })),
+    '--influx (from ROUTEMETER_INFLUX_URL) must be an http(s) URL')
+  assert.is(usageMessage(() => parseAgentArgs(['--console'], { ROUTEMETER_REDIS_URL: 'mysql://x' })),
+    '--redis (from ROUTEMETER_REDIS_URL) must use redis:// or rediss://, got mysql://')
+})
+
+test('an option startAgent refuses is named by its flag too (--stream \'\')', async () => {
+  const parsed = parseAgentArgs(['--console', '--stream', ''], {})
+  let refused: unknown
+  try { startAgent({ ...parsed.options, publishers: parsed.publishers }) } catch (error) { refused = error }
+  assert.instance(refused, OptionError)
+  assert.is(parsed.optionError(refused)?.message, '--stream must be a non-empty string, got ""')
+  await Promise.all(parsed.publishers.map(async (p) => await p.close()))
+})
+
+test('the flag table: every factory\'s options the command sets, and nothing for options no flag sets or other errors', () => {
+  const flags: Array<[string, string, string | undefined]> = [
+    ['startAgent', 'redis', '--redis'], ['startAgent', 'group', '--group'], ['startAgent', 'consumer', '--consumer'],
+    ['startAgent', 'maxDeliveries', '--max-deliveries'], ['startAgent', 'claimIdleMs', '--claim-idle-ms'],
+    ['startAgent', 'drainTimeoutMs', '--drain-timeout-ms'], ['influxPublisher', 'bucket', '--influx-bucket'],
+    ['statsdPublisher', 'port', '--statsd PORT'], ['statsdPublisher', 'prefix', '--statsd-prefix'],
+    ['prometheusPublisher', 'statusCode', '--prometheus-status-code'], ['consolePublisher', 'json', '--json'],
+    ['startAgent', 'readCount', undefined], ['redisSink', 'redis', undefined], ['influxPublisher', 'toString', undefined],
+    ['constructor', 'name', undefined],
+  ]
+  for (const [owner, option, flag] of flags) assert.is(flagOf(new OptionError(owner, option, 'must be x')), flag, `${owner} ${option}`)
+  const parsed = parseAgentArgs(['--console'], {})
+  assert.is(parsed.optionError(new OptionError('consolePublisher', 'json', 'must be true or false, got 1'))?.message,
+    '--json must be true or false, got 1')
+  assert.is(parsed.optionError(new OptionError('startAgent', 'readCount', 'must be an integer of at least 1, got 0')), undefined)
+  assert.is(parsed.optionError(new TypeError('routemeter: startAgent option "stream" must be a non-empty string')), undefined)
 })
 
 test('the startup description masks an InfluxDB password whole, even with an unescaped @ in it', () => {

@@ -51,6 +51,9 @@ test('bad arguments exit 2 with a clear one-line reason', async () => {
     [['agent', '--prometheus', '9464'], /--prometheus must be \[HOST\]:PORT/],
     [['agent', '--console', '--prometheus-status-code'], /--prometheus-status-code only applies with --prometheus/],
     [['agent', '--console', '--max-deliveries', 'many'], /--max-deliveries must be an integer/],
+    [['agent', '--influx', 'http://x:8086', '--influx-db', ''], /routemeter agent: --influx-db must be a non-empty string/],
+    // Refused by startAgent itself, after the publishers were built: a usage error all the same, not a stack trace.
+    [['agent', '--console', '--stream', ''], /routemeter agent: --stream must be a non-empty string, got ""\n/],
     [['frobnicate'], /unknown command "frobnicate"/],
   ]
   await Promise.all(cases.map(async ([args, pattern]) => {
