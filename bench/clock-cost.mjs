@@ -75,7 +75,8 @@ console.log(`node ${process.version}, ${process.platform}/${process.arch}, ${CAL
 const width = Math.max(...clocks.map(([name]) => name.length))
 clocks.forEach(([name], i) => {
   const s = samples[i].sort((a, b) => a - b)
-  console.log(`${name.padEnd(width)}  ${s[Math.floor(s.length / 2)].toFixed(0).padStart(6)}   [${s[0].toFixed(0)}…${s[s.length - 1].toFixed(0)}]`)
+  const median = s[Math.floor(s.length / 2)].toFixed(0)
+  console.log(`${name.padEnd(width)}  ${median.padStart(6)}   [${s[0].toFixed(0)}…${s[s.length - 1].toFixed(0)}]`)
 })
 if (fd !== undefined) closeSync(fd)
 if (sink === 0) console.log('')

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   server.close()
 
   const records = sink.records().filter((r) => r.kind === 'request')
-  console.log(`\n${records.length} requests recorded in ${seconds.toFixed(1)} s (${Math.round(records.length / seconds)} req/s, recording included)\n`)
+  const rate = Math.round(records.length / seconds)
+  console.log(`\n${records.length} requests recorded in ${seconds.toFixed(1)} s (${rate} req/s, recording included)\n`)
   console.log(formatSummary(summarize(records)))
   const dropped = metrics.stats().dropped
   console.log(`\nDropped metrics: ${Object.keys(dropped).length === 0 ? 'none' : JSON.stringify(dropped)}`)

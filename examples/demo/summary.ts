@@ -38,7 +38,9 @@ export function summarize(records: readonly MetricRecord[]): RouteSummary[] {
       const times = list.map((r) => r.timers.RequestTime!).sort((a, b) => a - b)
       const mean = (f: (r: MetricRecord) => number) => list.reduce((sum, r) => sum + f(r), 0) / list.length
       const own = new Set<string>()
-      for (const r of list) for (const name of [...Object.keys(r.counters), ...Object.keys(r.timers)]) if (!standard.has(name)) own.add(name)
+      for (const r of list) {
+        for (const name of [...Object.keys(r.counters), ...Object.keys(r.timers)]) if (!standard.has(name)) own.add(name)
+      }
       return {
         route,
         count: list.length,
@@ -67,6 +69,8 @@ export function formatSummary(rows: readonly RouteSummary[]): string {
     s.appMetrics.join(', '),
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
-  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 || i === cells.length - 1 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ').trimEnd()
+  // Route and app metrics are text, left-aligned; the figures between them are right-aligned.
+  const cell = (c: string, i: number, last: number) => (i === 0 || i === last ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))
+  const fmt = (cells: string[]) => cells.map((c, i) => cell(c, i, cells.length - 1)).join('  ').trimEnd()
   return [fmt(header), fmt(widths.map((w) => '-'.repeat(w))), ...lines.map(fmt)].join('\n')
 }
