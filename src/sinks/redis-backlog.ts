@@ -11,6 +11,7 @@ import type { EncodedEntry } from '../wire/stream-encoding.js'
  * @example
  * const backlog = new Backlog(100_000)
  * backlog.push(entry); const next = backlog.shift(); const lost = backlog.takeDropped()
+ * backlog.unshift(next) // its XADD failed: first again
  */
 export class Backlog {
   #items: EncodedEntry[] = []
@@ -32,11 +33,19 @@ export class Backlog {
     this.#trim()
   }
 
-  /** Puts back an entry whose `XADD` failed, in front, so delivery order is kept. */
-  unshift(entry: EncodedEntry): void {
-    if (this.#head > 0) this.#items[--this.#head] = entry
-    else this.#items.unshift(entry)
-    this.#records += entry.n
+  /**
+   * Puts back entries whose `XADD` failed, in front and in the order given, so delivery order is kept; then
+   * drops the oldest while over the bound (these first: they are the oldest).
+   */
+  unshift(...entries: EncodedEntry[]): void {
+    if (this.#head >= entries.length) {
+      this.#head -= entries.length
+      for (let i = 0; i < entries.length; i++) this.#items[this.#head + i] = entries[i]
+    } else {
+      this.#items = [...entries, ...this.#items.slice(this.#head)]
+      this.#head = 0
+    }
+    for (const entry of entries) this.#records += entry.n
     this.#trim()
   }
 
