@@ -126,10 +126,6 @@ export function flagOf(error: OptionError): string | undefined {
 }
 
 /** What an OptionError says after naming its option (`must be …`): its message past the head its constructor wrote. */
-function reasonOf(error: OptionError): string {
-  const head = `routemeter: ${error.owner === '' ? '' : `${error.owner} `}option "${error.option}" `
-  return error.message.startsWith(head) ? error.message.slice(head.length) : error.message
-}
 
 /**
  * Parses `argv` (after `agent`) and `env`. Publishers are constructed here, so an option one refuses is a
@@ -181,7 +177,7 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
     const flag = flagOf(error)
     if (flag === undefined) return undefined
     const variable = fromEnv.get(flag.split(' ')[0]!)
-    return new UsageError(`${flag}${variable === undefined ? '' : ` (from ${variable})`} ${reasonOf(error)}`)
+    return new UsageError(`${flag}${variable === undefined ? '' : ` (from ${variable})`} ${error.reason}`)
   }
   const int = (flag: string, fallback: number, min: number, max: number): number => {
     const text = values[flag]

@@ -4,6 +4,7 @@ import { warnOnce } from '../util/warn.js'
 import type { Collector } from './collector.js'
 import { normalizePath, pathTokens } from './normalize-path.js'
 import { createRouteModel, type RouteModel } from './route-model.js'
+import { OptionError } from '../util/option-check.js'
 import { pathOf } from '../util/url-path.js'
 
 /** Name of requests past the `maxRoutes` budget. */
@@ -182,7 +183,7 @@ function compilePattern(pattern: string): CompiledPattern {
   try {
     fn = match(pattern, { decode: false, end: true })
   } catch (error) {
-    throw new TypeError(`routemeter: option "routes" has an invalid path-to-regexp pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`)
+    throw new OptionError('', 'routes', `has an invalid path-to-regexp pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`)
   }
   return { name: templateToName(pattern), test: (path) => fn(path) !== false }
 }

@@ -17,12 +17,15 @@ export class OptionError extends TypeError {
   readonly option: string
   /** The factory it was given to (`redisSink`), or '' for the options every wrapper shares. */
   readonly owner: string
+  /** What is wrong, without the `routemeter: <owner> option "<name>"` head (`must be …, got …`). */
+  readonly reason: string
 
-  constructor(owner: string, option: string, message: string) {
-    super(`routemeter: ${owner === '' ? '' : `${owner} `}option "${option}" ${message}`)
+  constructor(owner: string, option: string, reason: string) {
+    super(`routemeter: ${owner === '' ? '' : `${owner} `}option "${option}" ${reason}`)
     this.name = 'TypeError'
     this.option = option
     this.owner = owner
+    this.reason = reason
   }
 }
 
@@ -37,7 +40,10 @@ export function shown(got: unknown): string {
   }
 }
 
-/** The checks of one factory's options, each returning the value (or its default) or throwing an {@link OptionError}. */
+/**
+ * The checks of one factory's options, each returning the value (or its default: `undefined` and `null` both
+ * mean "not given", as `??` read them before) or throwing an {@link OptionError}.
+ */
 export interface OptionChecks {
   /** Throws: `option` must be `allowed`, and got `got`. */
   fail(option: string, allowed: string, got: unknown): never
@@ -69,7 +75,7 @@ export function optionChecks(owner: string): OptionChecks {
   return {
     fail,
     integer(option, value, fallback, min, max) {
-      if (value === undefined) return fallback
+      if (value === undefined || value === null) return fallback
       if (typeof value === 'string' && /^\d+$/.test(value.trim())) value = Number(value)
       if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
         fail(option, max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`, value)
@@ -77,7 +83,7 @@ export function optionChecks(owner: string): OptionChecks {
       return value as number
     },
     number(option, value, fallback, min, max, bound = {}) {
-      if (value === undefined) return fallback
+      if (value === undefined || value === null) return fallback
       if (typeof value !== 'number' || Number.isNaN(value) || (bound.above === true ? value <= min : value < min) || value > max) {
         const lower = bound.above === true ? `above ${min}` : `at least ${min}`
         fail(option, max === Infinity ? `a number ${lower}` : `a number ${lower} and at most ${max}`, value)
@@ -85,22 +91,22 @@ export function optionChecks(owner: string): OptionChecks {
       return value as number
     },
     string(option, value, fallback, allow = {}) {
-      if (value === undefined) return fallback
+      if (value === undefined || value === null) return fallback
       if (typeof value !== 'string' || (value === '' && allow.empty !== true)) fail(option, allow.empty === true ? 'a string' : 'a non-empty string', value)
       return value as string
     },
     boolean(option, value, fallback) {
-      if (value === undefined) return fallback
+      if (value === undefined || value === null) return fallback
       if (typeof value !== 'boolean') fail(option, 'true or false', value)
       return value as boolean
     },
     oneOf(option, value, fallback, choices) {
-      if (value === undefined) return fallback
+      if (value === undefined || value === null) return fallback
       if (!choices.includes(value as never)) fail(option, `one of ${choices.map(shown).join(', ')}`, value)
       return value as typeof fallback
     },
     func<F>(option: string, value: unknown, allowed = 'a function') {
-      if (value === undefined) return undefined
+      if (value === undefined || value === null) return undefined
       if (typeof value !== 'function') fail(option, allowed, value)
       return value as F
     },

@@ -54,7 +54,7 @@ test('a malformed ROUTEMETER_STATSD is a TypeError at the first wrapper, not a c
     () => undefined,
     (error: { stderr: string }) => error.stderr,
   )
-  assert.match(failed ?? '', /TypeError: routemeter: ROUTEMETER_STATSD must be host\[:port\]/)
+  assert.match(failed ?? '', /TypeError: routemeter: statsdSink option "ROUTEMETER_STATSD" must be host\[:port\]/)
 })
 
 test.run()
