@@ -5,46 +5,25 @@
  */
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient } from 'redis'
-import type { MetricRecord } from '../../src/wire/record.js'
 import { startAgent } from '../../src/agent/agent.js'
-import { agentEntry } from '../../src/agent/aggregate.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { quantileFromSums } from '../../src/wire/influx-line.js'
 import { SKETCH_RELATIVE_ERROR } from '../../src/wire/sketch.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { INFLUXD, REDIS, servicesAvailable, waitFor } from '../support/services.js'
-import { lognormal } from '../wire/lognormal.js'
+import { influxSuite } from '../support/influxd.js'
+import { exactQuantile as exact, latencyLoad, statusOf } from '../support/latency-load.js'
+import { decoded } from '../support/entries.js'
+import { until } from '../support/eventually.js'
 
-const test = suite('percentiles through the stream into influxd')
-const available = servicesAvailable('test/agent/influx-quantiles.test.ts (percentiles into influxd)', [REDIS, INFLUXD])
-const it = available ? test : test.skip
-
-let redis: RedisServer
-let influx: Influxd
-test.before(async () => {
-  if (!available) return
-  ;[redis, influx] = await Promise.all([startRedis(), startInfluxd()])
+const { test, it, influx, redis, newDb } = influxSuite('percentiles through the stream into influxd', {
+  file: 'test/agent/influx-quantiles.test.ts', redis: true,
 })
-test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
 
-// 2025-11-22T08:00:00Z. Entries are one second apart (explicit stream ids), 60 of them: one minute.
-const T0 = 1763798400000
+// The load's entries start at 2025-11-22T08:00:00Z, one second apart (explicit stream ids): 60 of them, one minute.
 const ENTRIES = 60
 const PER_ENTRY = 500
-// Three routes with different lognormal latencies (median e^mu ms): a fast one, a slow one, a heavy-tailed one.
-const ROUTES: Record<string, { mu: number, sigma: number }> = {
-  health: { mu: -1, sigma: 0.4 }, checkout: { mu: 3, sigma: 0.8 }, search: { mu: 1.5, sigma: 1.5 },
-}
 const QS = [0.5, 0.9, 0.99]
-const exact = (values: number[], q: number): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(q * (sorted.length - 1))]
-}
 const relErr = (got: number, want: number): number => Math.abs(got / want - 1)
 
 /** The README's client-side step, taken from the README itself, so the text users copy is what is tested. */
@@ -55,40 +34,12 @@ function readmeQuantile(): (columns: string[], row: unknown[], q: number) => num
   return new Function(`${code![1]}\nreturn quantileFromSums`)() as (columns: string[], row: unknown[], q: number) => number
 }
 
-function load(): { entries: Array<{ id: string, v: string, n: number, p: string }>, times: Map<string, number[][]> } {
-  const entries: Array<{ id: string, v: string, n: number, p: string }> = []
-  // route → per entry → RequestTime values
-  const times = new Map<string, number[][]>(Object.keys(ROUTES).map((r) => [r, []]))
-  const routes = Object.keys(ROUTES)
-  for (let e = 0; e < ENTRIES; e++) {
-    const batch: MetricRecord[] = []
-    const perRoute = new Map<string, number[]>(routes.map((r) => [r, []]))
-    for (let i = 0; i < PER_ENTRY; i++) {
-      const route = routes[(i * 7 + e) % 3]
-      const { mu, sigma } = ROUTES[route]
-      const ms = lognormal(1, mu, sigma, e * PER_ENTRY + i + 1)[0]
-      const status = i % 37 === 0 ? 503 : i % 11 === 0 ? 404 : i % 13 === 0 ? 429 : 200
-      perRoute.get(route)!.push(ms)
-      batch.push({
-        kind: 'request', prefix: '', route, method: i % 3 ? 'GET' : 'POST', status, aborted: false,
-        dimensions: { service: 'shop', host: `h${e % 2}` },
-        counters: { Failure: status >= 500 ? 1 : 0, ClientError: status >= 400 && status < 500 ? 1 : 0 },
-        timers: { RequestTime: ms, CpuTime: ms / 4 },
-        timestamp: T0 + e * 1000 + i,
-      })
-    }
-    for (const r of routes) times.get(r)!.push(perRoute.get(r)!)
-    // Every fifth entry in the old schema: an agent reads both, and their points merge alike.
-    const [entry] = encodeBatch(batch, undefined, { version: e % 5 === 4 ? 1 : 2 }).entries
-    entries.push({ id: `${T0 + e * 1000}-0`, ...entry })
-  }
-  return { entries, times }
-}
+// Two hosts, alternating by entry: each route is two series in InfluxDB, which the README's sums merge.
+const load = () => latencyLoad(ENTRIES, PER_ENTRY, { dimensions: (e) => ({ service: 'shop', host: `h${e % 2}` }) })
 
 it('p50/p90/p99 per route over the whole range and per 10 s are within the sketch error; counts stay exact on redelivery', async () => {
-  const db = 'quantiles'
-  await influx.createDatabase(db)
-  const { entries, times } = load()
+  const db = await newDb('quantiles')
+  const { raw: entries, times } = load()
   const client = createClient({ url: redis.url })
   await client.connect()
   for (const e of entries) await client.xAdd('q', e.id, { v: e.v, n: String(e.n), p: e.p })
@@ -96,7 +47,7 @@ it('p50/p90/p99 per route over the whole range and per 10 s are within the sketc
   const publishers = [influxPublisher({ url: influx.url, db })]
   const agent = startAgent({ redis: redis.url, stream: 'q', group: 'g', consumer: 'a', blockMs: 100, publishers })
   try {
-    await waitFor('all entries published', () => agent.stats().entries === ENTRIES, 20_000)
+    await until(() => agent.stats().entries === ENTRIES, 'all entries published', 20_000)
   } finally { await agent.stop() }
   const total = ENTRIES * PER_ENTRY
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), total)
@@ -147,27 +98,27 @@ it('p50/p90/p99 per route over the whole range and per 10 s are within the sketc
   // Status classes: 404 and 429 in 4xx, 503 in 5xx; exact counts.
   const classes = await influx.query(db, `SELECT sum("count") FROM "RequestTime" WHERE ${range} GROUP BY "status_class"`)
   const byClass = Object.fromEntries((classes.results[0].series ?? []).map((s) => [s.tags!.status_class, s.values[0][1]]))
-  const count = (pred: (i: number) => boolean): number => ENTRIES * Array.from({ length: PER_ENTRY }, (_, i) => i).filter(pred).length
+  const statuses = Array.from({ length: PER_ENTRY }, (_, i) => statusOf(i))
+  const count = (pred: (status: number) => boolean): number => ENTRIES * statuses.filter(pred).length
   assert.equal(byClass, {
-    '2xx': count((i) => !(i % 37 === 0 || i % 11 === 0 || i % 13 === 0)),
-    '4xx': count((i) => i % 37 !== 0 && (i % 11 === 0 || i % 13 === 0)),
-    '5xx': count((i) => i % 37 === 0),
+    '2xx': count((status) => status === 200),
+    '4xx': count((status) => status === 404 || status === 429),
+    '5xx': count((status) => status === 503),
   })
 
   // Redelivery of every entry (an agent killed before its acks): the same points again, nothing added.
   const again = influxPublisher({ url: influx.url, db })
-  await again.publish(entries.map((e) => agentEntry(e.id, decodeEntry(e.v, e.p))))
+  await again.publish(entries.map(decoded))
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), total)
   const resum = await influx.query(db, `SELECT sum(*) FROM "RequestTime" WHERE ${range} GROUP BY "route"`)
   assert.equal(resum, perRoute)
 })
 
 it('with statusCode: true the exact code is a tag too, beside status_class', async () => {
-  const db = 'codes'
-  await influx.createDatabase(db)
+  const db = await newDb('codes')
   const { entries } = load()
   const pub = influxPublisher({ url: influx.url, db, statusCode: true })
-  await pub.publish(entries.slice(0, 5).map((e) => agentEntry(e.id, decodeEntry(e.v, e.p))))
+  await pub.publish(entries.slice(0, 5))
   const res = await influx.query(db, 'SELECT sum("count") FROM "RequestTime" GROUP BY "status", "status_class"')
   const tags = (res.results[0].series ?? []).map((s) => `${s.tags!.status}/${s.tags!.status_class}`).sort()
   assert.equal(tags, ['200/2xx', '404/4xx', '429/4xx', '503/5xx'])

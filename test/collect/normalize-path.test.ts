@@ -1,21 +1,12 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { MAX_DEPTH, MAX_SEGMENT_LENGTH, OVERFLOW_SEGMENT, normalizePath } from '../../src/collect/normalize-path.js'
+import { uniform } from '../support/random.js'
 
 // Every name must be safe for every encoder: StatsD, InfluxDB line protocol, Redis fields.
 const SAFE_NAME = /^[A-Za-z0-9_.-]+$/
 
-/** mulberry32: a tiny seeded PRNG, so every generated case is the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = Math.imul(a ^ (a >>> 15), 1 | a)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
+// Generated cases draw from a seeded generator: the same on every run.
 type Rng = () => number
 const int = (rng: Rng, min: number, max: number): number => min + Math.floor(rng() * (max - min + 1))
 const pick = <T>(rng: Rng, items: readonly T[]): T => items[Math.floor(rng() * items.length)] as T
@@ -391,7 +382,7 @@ test('returns root for a value that is not a string instead of throwing', () => 
 // Generated families: every value must collapse to `id` in every position.
 
 const generatedUuids = ((): string[] => {
-  const rng = prng(1)
+  const rng = uniform(1)
   const out: string[] = []
   for (let i = 0; i < 90; i++) {
     const hex = draw(rng, HEX, 32)
@@ -406,12 +397,12 @@ test('collapses random UUIDs in lower, upper and mixed case wherever they sit', 
 })
 
 test('collapses random integers of any length wherever they sit', () => {
-  const rng = prng(2)
+  const rng = uniform(2)
   assertIdEverywhere(Array.from({ length: 50 }, () => draw(rng, DIGITS, int(rng, 1, 24))))
 })
 
 test('collapses random ObjectIds and long hex hashes wherever they sit', () => {
-  const rng = prng(3)
+  const rng = uniform(3)
   const objectIds = Array.from({ length: 40 }, () => {
     const seconds = int(rng, 1_300_000_000, 1_900_000_000)
     return seconds.toString(16).padStart(8, '0') + draw(rng, HEX, 16)
@@ -425,7 +416,7 @@ test('collapses random ObjectIds and long hex hashes wherever they sit', () => {
 })
 
 test('collapses random ULIDs in any case wherever they sit', () => {
-  const rng = prng(4)
+  const rng = uniform(4)
   assertIdEverywhere(
     Array.from({ length: 40 }, (_, i) => {
       const ulid = draw(rng, '01234567', 1) + draw(rng, CROCKFORD, 25)
@@ -435,7 +426,7 @@ test('collapses random ULIDs in any case wherever they sit', () => {
 })
 
 test('collapses random long tokens and JWTs wherever they sit', () => {
-  const rng = prng(5)
+  const rng = uniform(5)
   const base62 = Array.from({ length: 30 }, () => draw(rng, BASE62, int(rng, 32, 48)))
   const base64url = Array.from({ length: 30 }, () => draw(rng, BASE64URL, int(rng, 43, 86)))
   const jwts = Array.from(
@@ -447,7 +438,7 @@ test('collapses random long tokens and JWTs wherever they sit', () => {
 
 test('catches nearly all shorter random tokens (the heuristic, measured)', () => {
   // Short random strings sometimes look like words; these floors are what the rules reach, with margin.
-  const rng = prng(6)
+  const rng = uniform(6)
   const rate = (make: () => string): number => {
     let caught = 0
     for (let i = 0; i < 2000; i++) if (normalizePath('/t/' + make()) === 't.id') caught++
@@ -461,7 +452,7 @@ test('catches nearly all shorter random tokens (the heuristic, measured)', () =>
 })
 
 test('collapses random ISO dates and timestamps wherever they sit', () => {
-  const rng = prng(7)
+  const rng = uniform(7)
   const pad = (n: number, width = 2): string => String(n).padStart(width, '0')
   assertIdEverywhere(
     Array.from({ length: 40 }, (_, i) => {
@@ -484,7 +475,7 @@ test('collapses random ISO dates and timestamps wherever they sit', () => {
 })
 
 test('collapses random emails, raw and percent-encoded, wherever they sit', () => {
-  const rng = prng(8)
+  const rng = uniform(8)
   const local = 'abcdefghijklmnopqrstuvwxyz0123456789'
   assertIdEverywhere(
     Array.from({ length: 40 }, (_, i) => {
@@ -498,7 +489,7 @@ test('collapses random emails, raw and percent-encoded, wherever they sit', () =
 })
 
 test('keeps generated slugs and camelCase names made of real words', () => {
-  const rng = prng(9)
+  const rng = uniform(9)
   const words = [
     'hello', 'world', 'getting', 'started', 'guide', 'release', 'notes', 'best', 'practices', 'shopping',
     'cart', 'checkout', 'account', 'settings', 'profile', 'search', 'results', 'summer', 'sale', 'how',
@@ -547,7 +538,7 @@ function randomPath(rng: Rng): string {
 }
 
 const RANDOM_PATHS = ((): string[] => {
-  const rng = prng(10)
+  const rng = uniform(10)
   return Array.from({ length: 4000 }, () => randomPath(rng))
 })()
 
@@ -582,7 +573,7 @@ test('gives the same name when a name is fed back in as a path', () => {
 })
 
 test('ignores any query string, fragment or trailing slash, and any scheme and host in front', () => {
-  const rng = prng(11)
+  const rng = uniform(11)
   for (const input of RANDOM_PATHS) {
     const path = '/' + input.replace(/[?#]/g, '')
     const name = normalizePath(path)
@@ -597,7 +588,7 @@ test('ignores any query string, fragment or trailing slash, and any scheme and h
 // 4 KiB and at 64 KiB, timed in one run, interleaved, best of several. Linear work grows ×16; quadratic work
 // ×256. The bound (×64) sits between the two with room for timer noise on small inputs.
 test('stays linear: 16 times the input costs far less than 16² times the time, for every hostile shape', () => {
-  const rng = prng(12)
+  const rng = uniform(12)
   const randomChunk = Array.from({ length: 64 }, () => randomPath(rng)).join('')
   const shapes: Record<string, (n: number) => string> = {
     'one long word': (n) => '/' + 'a'.repeat(n),

@@ -1,14 +1,16 @@
 /**
  * A private InfluxDB 1.x (`influxd`, Debian package `influxdb`) for one test file: temp meta/data/wal
  * dirs, HTTP on a free loopback port, the RPC bind address moved off 8088 so parallel suites and a system
- * influxd never collide, reporting disabled.
+ * influxd never collide, reporting disabled. `influxSuite` is the setup every suite writing to it shares.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { freePort, trackChild, waitFor } from './services.js'
+import { suite, type Test } from 'uvu'
+import { startRedis, type RedisServer } from './redis-server.js'
+import { freePort, INFLUXD, REDIS, servicesAvailable, stopChild, trackChild, waitFor } from './services.js'
 
 export interface Influxd {
   readonly port: number
@@ -31,6 +33,13 @@ export interface InfluxQueryResult {
   results: Array<{ error?: string, series?: Array<{ name: string, columns: string[], values: unknown[][], tags?: Record<string, string> }> }>
 }
 
+/**
+ * Starts a private influxd (and waits until it answers `/ping`).
+ *
+ * @example
+ * const influx = await startInfluxd()
+ * await influx.createDatabase('db1')
+ */
 export async function startInfluxd(): Promise<Influxd> {
   const [port, rpcPort] = [await freePort(), await freePort()]
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-influxd-'))
@@ -65,12 +74,7 @@ export async function startInfluxd(): Promise<Influxd> {
   const stop = async (): Promise<void> => {
     const proc = child
     child = undefined
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) { untrack(); return }
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-    proc.kill('SIGTERM')
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 5000)
-    await exited
-    clearTimeout(timer)
+    if (proc !== undefined) await stopChild(proc, 5000)
     untrack()
   }
   const query = async (db: string, q: string): Promise<InfluxQueryResult> => {
@@ -93,4 +97,73 @@ export async function startInfluxd(): Promise<Influxd> {
     async createDatabase(db) { await query(db, `CREATE DATABASE "${db}"`) },
     async destroy() { await stop(); rmSync(dir, { recursive: true, force: true }) },
   }
+}
+
+/** What `influxSuite` gives a test file. */
+export interface InfluxSuite {
+  /** The uvu suite, for tests that need no server. */
+  readonly test: Test
+  /** The suite for tests that need the servers: skipped (with one line on stderr) when a binary is missing. */
+  readonly it: (name: string, fn: () => Promise<void> | void) => void
+  /** The suite's influxd, running from before the first test to after the last. Use it inside tests. */
+  readonly influx: Influxd
+  /** The suite's redis-server, with `{ redis: … }` only. Use it inside tests. */
+  readonly redis: RedisServer
+  /** Creates a database named `<prefix><n>`, unique in the suite, and returns its name. */
+  newDb(prefix?: string): Promise<string>
+  /** Runs `undo` after the current test (the last registered first), passed or failed. */
+  cleanup(undo: () => Promise<unknown> | unknown): void
+}
+
+/**
+ * The setup of a suite that writes to InfluxDB: a uvu suite, a private influxd (and redis-server, with
+ * `redis`) started before its first test and removed after its last, unique databases, per-test cleanup.
+ * When `influxd` (or `redis-server`) is missing, the tests that need it are skipped, as `servicesAvailable` says.
+ *
+ * @example
+ * const { test, it, influx, newDb } = influxSuite('influxPublisher', { file: 'test/agent/influx-publisher.test.ts' })
+ * it('writes points', async () => { const db = await newDb(); … })
+ * test.run()
+ */
+export function influxSuite(name: string, options: { file: string, redis?: true | { password?: string } }): InfluxSuite {
+  const test = suite(name)
+  const available = servicesAvailable(`${options.file} (${name})`, options.redis === undefined ? [INFLUXD] : [REDIS, INFLUXD])
+  let influx: Influxd | undefined
+  let redis: RedisServer | undefined
+  let dbNo = 0
+  const undo: Array<() => Promise<unknown> | unknown> = []
+  test.before(async () => {
+    if (!available) return
+    ;[influx, redis] = await Promise.all([
+      startInfluxd(),
+      options.redis === undefined ? undefined : startRedis(options.redis === true ? {} : options.redis),
+    ])
+  })
+  test.after.each(async () => { for (const f of undo.splice(0).reverse()) await f() })
+  test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
+  const running = lateBound<Influxd>('influxd', () => influx)
+  return {
+    test,
+    it: available ? test : test.skip,
+    influx: running,
+    redis: lateBound<RedisServer>('redis-server', () => redis),
+    async newDb(prefix = 'db') {
+      const db = `${prefix}${++dbNo}`
+      await running.createDatabase(db)
+      return db
+    },
+    cleanup(f) { undo.push(f) },
+  }
+}
+
+/** An object that forwards to what `current()` returns once the suite's `before` has started it. */
+function lateBound<T extends object>(what: string, current: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, key) {
+      const target = current()
+      if (target === undefined) throw new Error(`${what} is not running here: use it inside a test of its suite`)
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
 }

@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Socket } from 'node:net'
-import { freePort, trackChild, waitFor } from './services.js'
+import { freePort, stopChild, trackChild, waitFor } from './services.js'
 
 export interface RedisServer {
   readonly port: number
@@ -62,12 +62,7 @@ export async function startRedis(options: { password?: string, tls?: boolean, cl
   const halt = async (signal: NodeJS.Signals): Promise<void> => {
     const proc = child
     child = undefined
-    if (proc === undefined || proc.exitCode !== null || proc.signalCode !== null) { untrack(); return }
-    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-    proc.kill(signal)
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 3000)
-    await exited
-    clearTimeout(timer)
+    if (proc !== undefined) await stopChild(proc, 3000, signal)
     untrack()
   }
 
@@ -140,8 +135,7 @@ export async function startSentinel(masterPort: number, name: string, password?:
   return {
     port,
     async stop() {
-      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()))
-      if (proc.exitCode === null && proc.signalCode === null) { proc.kill('SIGKILL'); await exited }
+      await stopChild(proc, 0, 'SIGKILL')
       untrack()
       rmSync(dir, { recursive: true, force: true })
     },

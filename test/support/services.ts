@@ -3,9 +3,12 @@
  * `redis-server` or `influxd` skips those suites with one line on stderr saying what to install;
  * `ROUTEMETER_REQUIRE_SERVICES=1` (set by `.ci/run`) turns a missing binary into a loud failure.
  */
+import type { ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { createServer } from 'node:net'
+import { until } from './eventually.js'
 
 /** Where a binary is on PATH (or the absolute path given), or undefined. */
 export function findBinary(name: string): string | undefined {
@@ -64,16 +67,34 @@ export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean }): (
   return () => { children.delete(child) }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+/**
+ * Ends a child process: `signal` (SIGTERM unless told), then SIGKILL if it is still there after `graceMs`.
+ * Resolves once it has exited; at once when it already had.
+ *
+ * @example
+ * await stopChild(influxd, 5000)
+ */
+export async function stopChild(child: ChildProcess, graceMs: number, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = once(child, 'exit')
+  child.kill(signal)
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs)
+  await exited
+  clearTimeout(timer)
+}
 
-/** Polls `check` until it returns true or `timeoutMs` passes; throws with `what` on timeout. */
+export { sleep } from './eventually.js'
+
+/**
+ * Polls `check` until it returns true or `timeoutMs` passes; throws with `what` on timeout. For a service
+ * starting up, a check that throws (connection refused) means "not yet"; a test's own condition uses `until`
+ * (./eventually.ts), where a throw is a failure.
+ *
+ * @example
+ * await waitFor('redis-server on port 6390', () => ping(6390), 10_000)
+ */
 export async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 10_000, everyMs = 25): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  for (;;) {
-    let ok = false
-    try { ok = await check() } catch { ok = false }
-    if (ok) return
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
-    await sleep(everyMs)
-  }
+  await until(async () => {
+    try { return await check() } catch { return false }
+  }, what, timeoutMs, everyMs)
 }

@@ -12,7 +12,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Socket } from 'node:net'
-import { freePort, trackChild, waitFor } from './services.js'
+import { freePort, stopChild, trackChild, waitFor } from './services.js'
 
 export interface StatsdDaemon {
   /** UDP port the daemon reads. */
@@ -117,7 +117,7 @@ export async function startStatsd(options: { flushInterval?: number, port?: numb
     },
     reset() { counters.clear(); timers.clear() },
     async stop() {
-      if (!exited) { child.kill('SIGTERM'); await once(child, 'exit') }
+      await stopChild(child, 5000)
       untrack()
       rmSync(dir, { recursive: true, force: true })
     },

@@ -1,23 +1,40 @@
 import dgram from 'node:dgram'
 import { once } from 'node:events'
 import type { AddressInfo } from 'node:net'
+import { until } from './eventually.js'
 
-/** A real UDP socket on a free loopback port collecting StatsD lines. */
-export async function udpCollector(): Promise<{ port: number; lines: string[]; packets: number; sizes: number[]; waitFor(pred: (lines: string[]) => boolean, ms?: number): Promise<void>; close(): void }> {
+export interface UdpCollector {
+  readonly port: number
+  /** Every line received so far, in order. */
+  readonly lines: string[]
+  /** Datagrams received so far, and the size of each. */
+  packets: number
+  readonly sizes: number[]
+  /** Resolves once `pred(lines)` holds; rejects after `ms` (default 3000) with every line received. */
+  waitFor(pred: (lines: string[]) => boolean, ms?: number): Promise<void>
+  close(): void
+}
+
+/**
+ * A real UDP socket on a free loopback port collecting StatsD lines.
+ *
+ * @example
+ * const udp = await udpCollector()
+ * await udp.waitFor((lines) => lines.some((l) => l.startsWith('shop.users.id.RequestTime:')))
+ */
+export async function udpCollector(): Promise<UdpCollector> {
   const socket = dgram.createSocket('udp4')
   socket.bind(0, '127.0.0.1')
   await once(socket, 'listening')
-  const state = {
+  const state: UdpCollector = {
     port: (socket.address() as AddressInfo).port,
     lines: [] as string[],
     packets: 0,
     sizes: [] as number[],
     async waitFor(pred: (lines: string[]) => boolean, ms = 3000) {
-      const until = Date.now() + ms
-      while (!pred(state.lines)) {
-        if (Date.now() > until) throw new Error(`timed out waiting for StatsD lines; got:\n${state.lines.join('\n')}`)
-        await new Promise((r) => setTimeout(r, 10))
-      }
+      await until(() => pred(state.lines), 'StatsD lines', ms).catch((error: Error) => {
+        throw new Error(`${error.message}; got:\n${state.lines.join('\n')}`)
+      })
     },
     close: () => socket.close(),
   }

@@ -1,6 +1,6 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { lognormal } from './lognormal.js'
+import { lognormal } from '../support/random.js'
 import { bucketIndex, bucketValue, readRuns, Sketch, SKETCH_RELATIVE_ERROR, writeRuns } from '../../src/wire/sketch.js'
 
 const exact = (sorted: number[], q: number): number => sorted[Math.floor(q * (sorted.length - 1))]

@@ -4,7 +4,7 @@ import type { MetricRecord } from '../../src/wire/record.js'
 import { aggregate } from '../../src/agent/aggregate.js'
 import { SKETCH_RELATIVE_ERROR } from '../../src/wire/sketch.js'
 import { decodeEntry, encodeBatch, forEachMetric, StreamDecodeError, toRecords } from '../../src/wire/stream-encoding.js'
-import { lognormal } from './lognormal.js'
+import { lognormal } from '../support/random.js'
 
 function request(i: number, over: Partial<MetricRecord> = {}): MetricRecord {
   const status = i % 50 === 0 ? 500 : i % 20 === 0 ? 404 : 200
