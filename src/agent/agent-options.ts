@@ -11,13 +11,19 @@ import type { Publisher } from './publisher.js'
 
 /** Options of `startAgent`. */
 export interface AgentOptions {
-  /** Redis URL (`redis://`, `rediss://`, `redis+cluster://h:p,h:p`, `redis+sentinel://h:p,h:p/<master>`). Default env `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`. */
+  /**
+   * Redis URL (`redis://`, `rediss://`, `redis+cluster://h:p,h:p`, `redis+sentinel://h:p,h:p/<master>`). Default env
+   * `ROUTEMETER_REDIS_URL`, else `redis://127.0.0.1:6379`.
+   */
   redis?: string
   /** Stream key. Default `routemeter`. */
   stream?: string
   /** Consumer group. Default `routemeter`. */
   group?: string
-  /** This agent's name in the group; keep it stable across restarts so a restart resumes its own pending entries at once. Default `<hostname>-<pid>`. */
+  /**
+   * This agent's name in the group; keep it stable across restarts so a restart resumes its own pending entries at
+   * once. Default `<hostname>-<pid>`.
+   */
   consumer?: string
   /** Where entries go; an entry is acked only after every publisher accepted it. At least one. */
   publishers: Publisher[]
@@ -105,10 +111,13 @@ export function resolveAgentOptions(options: AgentOptions): ResolvedAgentOptions
 
 function checkPublishers(publishers: unknown): readonly Publisher[] {
   const fail = (got: string): never => {
-    throw new OptionError('startAgent', 'publishers', `must be a non-empty array of publishers (objects with publish() and close()), got ${got}`)
+    const allowed = 'a non-empty array of publishers (objects with publish() and close())'
+    throw new OptionError('startAgent', 'publishers', `must be ${allowed}, got ${got}`)
   }
   // Described, never serialised: a publisher object may hold its backend's token.
-  if (!Array.isArray(publishers)) return fail(publishers === undefined || publishers === null ? shown(publishers) : `a value of type ${typeof publishers}`)
+  if (!Array.isArray(publishers)) {
+    return fail(publishers === undefined || publishers === null ? shown(publishers) : `a value of type ${typeof publishers}`)
+  }
   if (publishers.length === 0) return fail('[]')
   const bad = publishers.findIndex((p: Partial<Publisher> | null) => typeof p?.publish !== 'function' || typeof p.close !== 'function')
   if (bad !== -1) fail(`an array whose element ${bad} is not one`)

@@ -33,5 +33,7 @@ export type MutableAgentStats = { -readonly [K in keyof AgentStats]: AgentStats[
  * const stats = agentStats(); stats.entries++
  */
 export function agentStats(): MutableAgentStats {
-  return { entries: 0, records: 0, requests: 0, lag: 0, pending: 0, retries: 0, deadLettered: 0, reclaimed: 0, trimmed: 0, connected: false }
+  return {
+    entries: 0, records: 0, requests: 0, lag: 0, pending: 0, retries: 0, deadLettered: 0, reclaimed: 0, trimmed: 0, connected: false,
+  }
 }

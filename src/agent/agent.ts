@@ -63,7 +63,6 @@ export function startAgent(options: AgentOptions): Agent {
   // publisher declares. Applied to everything logged and to dead-letter reasons.
   const redact = redactor([], url.redact, ...publishers.map((p) => p.redact?.bind(p)))
   const log = agentLog(onError, redact)
-  const { warnOnce, clear } = log
 
   let stopping = false
   const stopSignal = new AbortController() // cuts idle sleeps at once on stop()
@@ -87,7 +86,7 @@ export function startAgent(options: AgentOptions): Agent {
     await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: safeReason, _deliveries: String(deliveries), _group: group },
       { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
     stats.deadLettered++
-    warnOnce(`dead:${reason.slice(0, 40)}`, `entry ${id} moved to ${deadStream}: ${reason}`)
+    log.warnOnce(`dead:${reason.slice(0, 40)}`, `entry ${id} moved to ${deadStream}: ${reason}`)
   }
 
   /** Decode, deliver, dead-letter, ack. `deliveries` (when known) drives the poison-pill rule. */
@@ -168,7 +167,8 @@ export function startAgent(options: AgentOptions): Agent {
       stats.trimmed += res.deletedMessages.length
       const claimed = res.messages.filter(isMessage)
       if (claimed.length > 0) {
-        const pending = await c.xPendingRange(stream, group, claimed[0].id, claimed[claimed.length - 1].id, claimed.length + readCount, { consumer })
+        const last = claimed[claimed.length - 1].id
+        const pending = await c.xPendingRange(stream, group, claimed[0].id, last, claimed.length + readCount, { consumer })
         stats.reclaimed += claimed.length
         await handle(claimed, new Map(pending.map((p) => [p.id, p.deliveriesCounter])))
       }
@@ -180,7 +180,7 @@ export function startAgent(options: AgentOptions): Agent {
     // Not while disconnected: queued XINFOs would pile up in node-redis' offline queue during an outage.
     if (client?.isReady !== true) return
     try {
-      const groups = await (client as RedisClientType).xInfoGroups(stream)
+      const groups = await client.xInfoGroups(stream)
       for (const g of groups as unknown as Array<Record<string, unknown>>) {
         if (g.name !== group) continue
         stats.pending = Number(g.pending) || 0
@@ -191,10 +191,16 @@ export function startAgent(options: AgentOptions): Agent {
 
   const loop = async (): Promise<void> => {
     client = await url.create({ disableOfflineQueue: false, reconnect: true, connectTimeoutMs: 5000 })
-    reader = client.duplicate() as RedisClientType
+    reader = client.duplicate()
     for (const c of [client, reader]) {
-      c.on('error', (error: Error) => { stats.connected = false; warnOnce('redis', `Redis at ${url.safe} unavailable (${error.message}); retrying`) })
-      c.on('ready', () => { stats.connected = client?.isReady === true && reader?.isReady === true; if (stats.connected) clear('redis') })
+      c.on('error', (error: Error) => {
+        stats.connected = false
+        log.warnOnce('redis', `Redis at ${url.safe} unavailable (${error.message}); retrying`)
+      })
+      c.on('ready', () => {
+        stats.connected = client?.isReady === true && reader?.isReady === true
+        if (stats.connected) log.clear('redis')
+      })
     }
     await Promise.all([client.connect(), reader.connect()])
     stats.connected = true
@@ -225,7 +231,7 @@ export function startAgent(options: AgentOptions): Agent {
         // Entries read are ours now: handle them even if stop() was called meanwhile (that is the drain).
         if (messages.length > 0) await handle(messages)
         attempt = 0
-        clear('loop')
+        log.clear('loop')
       } catch (error) {
         if (error instanceof DeliveryAborted) return
         const message = failureMessage(error)
@@ -235,14 +241,14 @@ export function startAgent(options: AgentOptions): Agent {
         // A deleted group (NOGROUP) is recreated on the next turn and needs no warning; but it backs off like any
         // failure: without it, a group that keeps vanishing turned the loop into a busy spin (XGROUP CREATE, XPENDING
         // and XREADGROUP 0.5–1.1 ms apart against a local server, ≈ 1,000 rounds a second).
-        if (!message.includes('NOGROUP')) warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
+        if (!message.includes('NOGROUP')) log.warnOnce('loop', `reading ${stream} failed (${message}); retrying`)
         await sleep(backoffDelay(attempt++, 100, 5000), stopSignal.signal)
       }
     }
   }
 
   const running = loop().catch((error: unknown) => {
-    if (!stopping) warnOnce('fatal', `agent stopped: ${failureMessage(error)}`)
+    if (!stopping) log.warnOnce('fatal', `agent stopped: ${failureMessage(error)}`)
   })
 
   let stopped: Promise<void> | undefined

@@ -64,13 +64,14 @@ export function resolveRedisTarget(url: unknown, option: string, owner = ''): Re
         return createClient({
           url: single.href, disableOfflineQueue: tuning.disableOfflineQueue,
           socket: { connectTimeout: tuning.connectTimeoutMs, ...(tuning.reconnect ? {} : { reconnectStrategy: false }) },
-        }) as unknown as RedisClientType
+        })
       },
     }
   }
 
   const bad = (message: string): OptionError => new OptionError(owner, option, `${message} (the URL is not shown: it may hold a password)`)
-  const [, scheme, kind, credentials, hostList, path] = multi as unknown as [string, 'redis' | 'rediss', 'cluster' | 'sentinel', string | undefined, string, string | undefined]
+  type Parts = [string, 'redis' | 'rediss', 'cluster' | 'sentinel', string | undefined, string, string | undefined]
+  const [, scheme, kind, credentials, hostList, path] = multi as unknown as Parts
   let username: string | undefined
   let password: string | undefined
   if (credentials !== undefined && credentials !== '') {
@@ -92,11 +93,16 @@ export function resolveRedisTarget(url: unknown, option: string, owner = ''): Re
     return { host: found[1].replace(/^\[(.*)\]$/, '$1'), port }
   })
   let master = ''
-  try { master = path === undefined ? '' : decodeURIComponent(path.slice(1)) } catch { throw bad('has malformed percent-encoding in its path') }
-  if (kind === 'sentinel' && master === '') throw bad('must name the master as its path: redis+sentinel://host:26379,host:26379/<master name>')
+  try { master = path === undefined ? '' : decodeURIComponent(path.slice(1)) } catch {
+    throw bad('has malformed percent-encoding in its path')
+  }
+  if (kind === 'sentinel' && master === '') {
+    throw bad('must name the master as its path: redis+sentinel://host:26379,host:26379/<master name>')
+  }
   const tls = scheme === 'rediss'
   const redact = redactor([...urlSecrets(text as string), ...secretForms(password ?? '')])
-  const shownCredentials = username === undefined && password === undefined ? '' : `${username === undefined ? '' : encodeURIComponent(username)}${password === undefined ? '' : ':***'}@`
+  const shownUser = username === undefined ? '' : encodeURIComponent(username)
+  const shownCredentials = username === undefined && password === undefined ? '' : `${shownUser}${password === undefined ? '' : ':***'}@`
   const safe = `${scheme}+${kind}://${shownCredentials}${hostList}${path ?? ''}`
 
   return {

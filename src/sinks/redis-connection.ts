@@ -24,11 +24,11 @@ export interface ConnectionOptions {
   readonly target: RedisTarget
   readonly connectTimeoutMs: number
   /** The connection came up or went down: deliver, or release whoever waits for delivery. */
-  changed(state: ConnectionState): void
+  readonly changed: (state: ConnectionState) => void
   /** The first failure of an outage (once until a connection succeeds again), with what went wrong. */
-  outage(reason: string): void
+  readonly outage: (reason: string) => void
   /** The `redis` package could not be loaded: nothing is retried until `open()`. */
-  unavailable(reason: string): void
+  readonly unavailable: (reason: string) => void
 }
 
 /** One Redis connection that reconnects by itself. */

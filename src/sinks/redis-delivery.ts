@@ -42,7 +42,7 @@ export interface DeliveryOptions {
    * Appends one entry to the stream (called only while the connection is `up`). A rejection is a failed
    * connection: the entry is sent again once the connection, which sees the same failure, is back `up`.
    */
-  xadd(entry: EncodedEntry): Promise<void>
+  readonly xadd: (entry: EncodedEntry) => Promise<void>
   /** Records kept while Redis is unreachable; past it the oldest are dropped and counted. */
   readonly maxBacklog: number
   /** Byte cap of one entry's payload; bigger batches split into several entries. */
@@ -53,7 +53,7 @@ export interface DeliveryOptions {
   /** Where entries go, password-free, for messages: `Redis at redis://:***@cache:6379`. */
   readonly destination: string
   /** Reports a drop or a failure (never throws). */
-  report(message: string): void
+  readonly report: (message: string) => void
 }
 
 /** The delivery's counters (see `RedisSinkStats`). */
@@ -68,13 +68,13 @@ export interface DeliveryStats {
 
 /** The sink's `send`, `flush` and `close`, plus what the connection calls when its state changes. */
 export interface RedisDelivery {
-  send(batch: MetricRecord[]): void
-  flush(): Promise<void>
+  readonly send: (batch: MetricRecord[]) => void
+  readonly flush: () => Promise<void>
   /** Flushes, counts what is left as `close` drops, closes the connection. Idempotent. */
-  close(): Promise<void>
+  readonly close: () => Promise<void>
   /** The connection changed state: deliver if it is up, release `flush()` waiters if it is down. */
-  wake(): void
-  stats(): DeliveryStats
+  readonly wake: () => void
+  readonly stats: () => DeliveryStats
 }
 
 /**
@@ -162,7 +162,8 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
     // The counter goes out every time; the warning at most once a minute, for an app that overflows steadily.
     if (Date.now() - lastDropWarning >= 60_000) {
       lastDropWarning = Date.now()
-      report(`${count} records were dropped: the backlog (maxBacklog ${maxBacklog}) was full while Redis was unreachable or slower than the app (counter ${DROPPED_BACKLOG_COUNTER})`)
+      report(`${count} records were dropped: the backlog (maxBacklog ${maxBacklog}) was full while Redis was unreachable or slower than ` +
+        `the app (counter ${DROPPED_BACKLOG_COUNTER})`)
     }
     // Borrowed dimensions can make the record larger than maxEntryBytes (an app's first record of a batch
     // with long ones): then it goes without them, and without the prefix if need be, rather than not at all.
@@ -257,7 +258,7 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
   return {
     send,
     flush,
-    close() {
+    close: () => {
       closing ??= (async () => {
         await flush()
         const left = backlog.clear() + failed.reduce((n, f) => n + f.entry.n, 0)
@@ -272,7 +273,7 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
       })()
       return closing
     },
-    wake() {
+    wake: () => {
       pump()
       settleWaiters()
     },

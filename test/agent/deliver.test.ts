@@ -33,6 +33,7 @@ function publisher(name: string, fail: (ids: string[], call: number) => unknown 
       const ids = entries.map((e) => e.id)
       calls.push(ids)
       const error = fail(ids, calls.length)
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- a publisher may reject with anything
       if (error !== undefined) throw error
     },
     async close() {},
@@ -63,7 +64,8 @@ test('nothing to deliver: no publisher is called', async () => {
 })
 
 test('a transient failure is retried with backoff, uncounted, and only by the publisher that failed', async () => {
-  const flaky = publisher('flaky', (_ids, call) => call <= 2 ? new PublishError('503 Service Unavailable', { permanent: false }) : undefined)
+  const unavailable = new PublishError('503 Service Unavailable', { permanent: false })
+  const flaky = publisher('flaky', (_ids, call) => call <= 2 ? unavailable : undefined)
   const steady = publisher('steady')
   const { ctx, log } = context([flaky, steady])
   const refused = await deliver([entry('1-0'), entry('2-0')], ctx)
@@ -86,7 +88,8 @@ test('a permanent failure isolates the bad entry one by one and refuses it alone
 })
 
 test('an unknown failure counts a delivery per attempt, recorded each time, until maxDeliveries refuses the entry', async () => {
-  const buggy = publisher('buggy', (ids) => ids.includes('2-0') ? new TypeError("Cannot read properties of undefined (reading 'x')") : undefined)
+  const bug = new TypeError("Cannot read properties of undefined (reading 'x')")
+  const buggy = publisher('buggy', (ids) => ids.includes('2-0') ? bug : undefined)
   const { ctx, log } = context([buggy], { maxDeliveries: 3 })
   const refused = await deliver([entry('1-0'), entry('2-0'), entry('3-0')], ctx)
   assert.equal(refused, new Map([['2-0', {
@@ -102,7 +105,8 @@ test('a rejection that is not an Error is an unknown failure too, described with
   const odd = publisher('odd', () => null)
   const { ctx } = context([odd], { maxDeliveries: 1 })
   const refused = await deliver([entry('1-0')], ctx)
-  assert.equal(refused, new Map([['1-0', { reason: 'odd: failed 1 deliveries (maxDeliveries 1): non-Error failure: null', deliveries: 1 }]]))
+  const reason = 'odd: failed 1 deliveries (maxDeliveries 1): non-Error failure: null'
+  assert.equal(refused, new Map([['1-0', { reason, deliveries: 1 }]]))
 })
 
 test('publishers count deliveries on one shared count per entry', async () => {

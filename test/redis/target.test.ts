@@ -60,13 +60,18 @@ test('a password holding an unescaped @ is read up to the last @ of the authorit
   assert.is(sentinel.safe, 'redis+sentinel://app:***@s1:26379,s2/mymaster')
   const single = resolveRedisTarget('redis://:p4@ss@cache:6379/0', 'url')
   assert.is(single.safe, 'redis://:***@cache:6379/0')
-  for (const t of [cluster, sentinel, single]) assert.is(t.redact('AUTH p4@ss failed; url :p4%40ss@; json "p4@ss"'), 'AUTH *** failed; url :***@; json "***"')
+  for (const t of [cluster, sentinel, single]) {
+    assert.is(t.redact('AUTH p4@ss failed; url :p4%40ss@; json "p4@ss"'), 'AUTH *** failed; url :***@; json "***"')
+  }
 })
 
 test('redact removes every spelling of the password: raw, percent-encoded (either case), form-encoded, JSON-escaped', () => {
   const password = 'p@ss w"ö/'
   const encoded = encodeURIComponent(password)
-  const spellings = [password, encoded, encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()), new URLSearchParams({ s: password }).toString().slice(2), JSON.stringify(password).slice(1, -1)]
+  const spellings = [
+    password, encoded, encoded.replace(/%[0-9A-F]{2}/g, (h) => h.toLowerCase()),
+    new URLSearchParams({ s: password }).toString().slice(2), JSON.stringify(password).slice(1, -1),
+  ]
   const text = spellings.map((s, i) => `${i}:${s}`).join(' ')
   const masked = spellings.map((_, i) => `${i}:***`).join(' ')
   const urls: Array<[string, string]> = [
@@ -106,12 +111,16 @@ async function roundTrip(url: string): Promise<void> {
   const seen = new Set<number>()
   const publisher: Publisher = {
     name: 'rec',
-    async publish(entries: readonly AgentEntry[]) { for (const e of entries) for (let i = 0; i < e.batch.count; i++) seen.add(e.batch.baseTimestamp + i) },
+    async publish(entries: readonly AgentEntry[]) {
+      for (const e of entries) for (let i = 0; i < e.batch.count; i++) seen.add(e.batch.baseTimestamp + i)
+    },
     async close() {},
   }
   const errors: Error[] = []
   const sink = redisSink({ url, stream: '{rm}stream', onError: (e) => errors.push(e) })
-  const agent = startAgent({ redis: url, stream: '{rm}stream', consumer: 'c', blockMs: 100, publishers: [publisher], onError: (e) => errors.push(e) })
+  const agent = startAgent({
+    redis: url, stream: '{rm}stream', consumer: 'c', blockMs: 100, publishers: [publisher], onError: (e) => errors.push(e),
+  })
   try {
     await agent.ready
     for (let i = 0; i < 20; i++) sink.send(records(10, i * 10))

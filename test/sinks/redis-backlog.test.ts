@@ -8,7 +8,11 @@ const test = suite('Backlog')
 
 /** An entry of `n` records, named by its payload. */
 const entry = (p: string, n: number): EncodedEntry => ({ v: '2', n, p, bytes: Buffer.byteLength(p) })
-const drain = (b: Backlog): string[] => { const out: string[] = []; for (let e = b.shift(); e !== undefined; e = b.shift()) out.push(e.p); return out }
+function drain(b: Backlog): string[] {
+  const out: string[] = []
+  for (let e = b.shift(); e !== undefined; e = b.shift()) out.push(e.p)
+  return out
+}
 
 test('keeps entries oldest first and counts records, not entries', () => {
   const b = new Backlog(100)

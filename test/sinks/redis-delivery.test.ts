@@ -33,7 +33,8 @@ function harness(options: Partial<DeliveryOptions> = {}, state: ConnectionState 
     connection,
     xadd: (entry) => new Promise<void>((resolve, reject) => { calls.push({ entry, resolve, reject }) }),
     // v=1: one record per send is one entry whose timestamp names it.
-    maxBacklog: 1000, maxEntryBytes: 4096, encoding: 1, flushTimeoutMs: 60_000, destination: 'Redis at test', report: (m) => { reports.push(m) },
+    maxBacklog: 1000, maxEntryBytes: 4096, encoding: 1, flushTimeoutMs: 60_000, destination: 'Redis at test',
+    report: (m) => { reports.push(m) },
     ...options,
   })
   return { delivery, calls, reports, connection }
@@ -41,7 +42,8 @@ function harness(options: Partial<DeliveryOptions> = {}, state: ConnectionState 
 
 /** The timestamps of the request records in an entry; the counter of a drop report as `drop:<count>`. */
 function named(entry: EncodedEntry): string[] {
-  return toRecords(decodeEntry(entry.v, entry.p)).map((r) => r.kind === 'process' ? `drop:${r.counters[DROPPED_BACKLOG_COUNTER]}` : String(r.timestamp))
+  return toRecords(decodeEntry(entry.v, entry.p))
+    .map((r) => r.kind === 'process' ? `drop:${r.counters[DROPPED_BACKLOG_COUNTER]}` : String(r.timestamp))
 }
 
 /** Whether `promise` has settled, read after `settle()`. */
@@ -107,7 +109,10 @@ test('backlog drops are counted and go as one process record ahead of the backlo
   delivery.wake()
   assert.equal(calls.map((c) => named(c.entry)), [['drop:3'], ['3'], ['4']])
   const report = toRecords(decodeEntry(calls[0].entry.v, calls[0].entry.p))[0]
-  assert.equal({ kind: report.kind, prefix: report.prefix, dimensions: report.dimensions }, { kind: 'process', prefix: 'web', dimensions: { service: 'shop' } })
+  assert.equal(
+    { kind: report.kind, prefix: report.prefix, dimensions: report.dimensions },
+    { kind: 'process', prefix: 'web', dimensions: { service: 'shop' } },
+  )
   connection.state = 'down'
   for (const call of calls) call.reject(new Error('connection lost'))
   await settle()
@@ -118,7 +123,8 @@ test('backlog drops are counted and go as one process record ahead of the backlo
   await settle()
   assert.equal(delivery.stats(), { delivered: 2, entries: 3, backlog: 0, droppedBacklog: 3, droppedOversize: 0, droppedClose: 0 })
   assert.equal(reports.filter((m) => m.includes('were dropped')), [
-    `3 records were dropped: the backlog (maxBacklog 2) was full while Redis was unreachable or slower than the app (counter ${DROPPED_BACKLOG_COUNTER})`,
+    '3 records were dropped: the backlog (maxBacklog 2) was full while Redis was unreachable or slower than the app ' +
+      `(counter ${DROPPED_BACKLOG_COUNTER})`,
   ])
 })
 
