@@ -2,8 +2,8 @@
  * The Redis sink's connection: one node-redis client at a time, opened on first use, replaced after a failure.
  *
  * ```
- * idle ──open()──► connecting ──connected──► up ──error / end / a failed command──► down ──backoff──► connecting
- *                      └──────────────── failed ────────────────────────────────────┘  └──open()──► connecting
+ * idle ──open()──► connecting ──connected──► up ──error / end / a failed command──► down ──backoff 100 ms…5 s──► connecting
+ *                      └──────────────── failed ────────────────────────────────────┘  └──open(): at once──────► connecting
  * any ──close()──► closed
  * ```
  *

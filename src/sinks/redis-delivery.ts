@@ -29,6 +29,9 @@ export const DROPPED_BACKLOG_COUNTER = 'routemeter.dropped.backlog'
 /**
  * XADDs in flight at most. node-redis pipelines them on one socket, so a drained backlog of 1,000 entries goes
  * out in ≈ 30 round trips, while a single slow reply never holds more than 32 entries out of the queue.
+ *
+ * @example
+ * // 40 entries waiting when Redis comes back: 32 XADDs leave at once, the other 8 as the first replies arrive.
  */
 export const MAX_IN_FLIGHT = 32
 
