@@ -17,16 +17,16 @@ export const served = { count: 0 }
 
 const TEXT_HEADERS = { 'content-type': 'text/plain; charset=utf-8', 'content-length': '2' }
 
-export function tiny (req, res) {
+export function tiny(req, res) {
   served.count++
   res.writeHead(200, TEXT_HEADERS)
   res.end('ok')
 }
 
 // A real event-loop hop, like a database or cache answering.
-const hop = () => new Promise(resolve => setImmediate(resolve))
+const hop = () => new Promise((resolve) => setImmediate(resolve))
 
-function buildPayload (url) {
+function buildPayload(url) {
   const items = new Array(100)
   for (let i = 0; i < 100; i++) {
     items[i] = {
@@ -37,13 +37,13 @@ function buildPayload (url) {
       currency: 'EUR',
       tags: ['alpha', 'beta', i % 2 ? 'odd' : 'even'],
       inStock: i % 3 !== 0,
-      updatedAt: '2026-11-22T07:00:00.000Z'
+      updatedAt: '2026-11-22T07:00:00.000Z',
     }
   }
   return { url, page: 1, total: 100, items }
 }
 
-export async function json (req, res) {
+export async function json(req, res) {
   served.count++
   try {
     await hop()
@@ -59,9 +59,9 @@ export async function json (req, res) {
 }
 
 // One async step of a middleware chain: an async function whose result is awaited.
-async function step (n) { return n + 1 }
+async function step(n) { return n + 1 }
 
-export async function await20 (req, res) {
+export async function await20(req, res) {
   served.count++
   try {
     let n = 0
@@ -82,27 +82,27 @@ export async function await20 (req, res) {
 // 480k xorshift steps take ~1 ms on the bench machine (Xeon, Node 20). Fixed work, not fixed time, so a
 // slower contender cannot shorten it.
 export const BURN_STEPS = 480_000
-export function burn (n) {
+export function burn(n) {
   let x = 0x9e3779b9
   for (let i = 0; i < n; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5 }
   return x >>> 0
 }
 const BURN_RESULT = String(burn(BURN_STEPS))
 
-export function cpu (req, res) {
+export function cpu(req, res) {
   served.count++
   const body = String(burn(BURN_STEPS))
   res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(body.length) })
   res.end(body)
 }
 
-export function notFound (req, res) {
+export function notFound(req, res) {
   res.writeHead(404, TEXT_HEADERS)
   res.end('no')
 }
 
 /** The bare node:http application: dispatch on the first path segment. */
-export function app (req, res) {
+export function app(req, res) {
   const url = req.url
   if (url.length > 3 && url.charCodeAt(2) === 47 /* / */) {
     switch (url.charCodeAt(1)) {
@@ -121,18 +121,18 @@ export const TEMPLATES = [
   '/orders/:id',
   '/users/:id/posts/:post',
   '/pages/:slug',
-  '/v2/items/:id'
+  '/v2/items/:id',
 ]
 
 export const ROUTES = {
   tiny: { prefix: '/t', handler: tiny },
   json: { prefix: '/j', handler: json },
   cpu: { prefix: '/c', handler: cpu },
-  await20: { prefix: '/a', handler: await20 }
+  await20: { prefix: '/a', handler: await20 },
 }
 
 /** Registers the three routes on an Express app, one handler per template, like a real app would. */
-export function mountExpress (expressApp) {
+export function mountExpress(expressApp) {
   for (const { prefix, handler } of Object.values(ROUTES)) {
     for (const template of TEMPLATES) expressApp.get(prefix + template, handler)
   }
@@ -141,7 +141,7 @@ export function mountExpress (expressApp) {
 }
 
 /** What each route must answer, checked before any timing. */
-export function checkResponse (routeName, status, body) {
+export function checkResponse(routeName, status, body) {
   if (status !== 200) return `status ${status}`
   switch (routeName) {
     case 'tiny': return body === 'ok' ? null : `body ${JSON.stringify(body.slice(0, 40))}`

@@ -61,7 +61,7 @@ for (const read of cpuReaders) {
 }
 
 let sink = 0
-function nsPerCall (read) {
+function nsPerCall(read) {
   const t0 = performance.now()
   for (let i = 0; i < CALLS; i++) sink += read()
   return ((performance.now() - t0) * 1e6) / CALLS

@@ -13,7 +13,7 @@ export const CONTENDERS = [
   { name: 'rm-memory-before', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory', dist: 'before' }, routemeter: true },
   {
     name: 'rm-memory-nocpu-before', base: 'bare', module: 'routemeter.mjs',
-    options: { sink: 'memory', cpu: false, dist: 'before' }, routemeter: true
+    options: { sink: 'memory', cpu: false, dist: 'before' }, routemeter: true,
   },
   { name: 'rm-redis', base: 'bare', module: 'routemeter.mjs', options: { sink: 'redis' }, needs: 'redis', routemeter: true },
   { name: 'rm-statsd', base: 'bare', module: 'routemeter.mjs', options: { sink: 'statsd' }, needs: 'statsd', routemeter: true },
@@ -21,7 +21,7 @@ export const CONTENDERS = [
   { name: 'hot-shots', base: 'bare', module: 'hotshots.mjs', options: {}, needs: 'statsd' },
   { name: 'express', base: 'express', module: 'express.mjs', options: { variant: 'express' } },
   { name: 'express-prom-bundle', base: 'express', module: 'express.mjs', options: { variant: 'prom' } },
-  { name: 'connect-datadog', base: 'express', module: 'express.mjs', options: { variant: 'datadog' }, needs: 'statsd' }
+  { name: 'connect-datadog', base: 'express', module: 'express.mjs', options: { variant: 'datadog' }, needs: 'statsd' },
 ]
 
 export const PEERS = ['otel-http', 'hot-shots', 'express-prom-bundle', 'connect-datadog']

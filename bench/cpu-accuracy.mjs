@@ -30,7 +30,7 @@ const rm = mod.withMetrics ? mod : mod.default
 const attributed = await import(new URL('collect/cpu-attributed.js', distEntry()).href)
 const mechanism = () => JSON.stringify((attributed.attributedMechanism ?? attributed.default?.attributedMechanism)?.() ?? 'unknown')
 
-function spin (n) { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x }
+function spin(n) { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x }
 const PER_MS = (() => {
   let best = Infinity
   for (let i = 0; i < 30; i++) { const t = performance.now(); spin(200_000); best = Math.min(best, performance.now() - t) }
@@ -46,12 +46,12 @@ const threadMicros = (() => {
     const buf = Buffer.alloc(64)
     return {
       kind: 'schedstat',
-      read: () => { process.cpuUsage(); return Number(buf.toString('latin1', 0, fs.readSync(fd, buf, 0, 64, 0)).split(' ')[0]) / 1000 }
+      read: () => { process.cpuUsage(); return Number(buf.toString('latin1', 0, fs.readSync(fd, buf, 0, 64, 0)).split(' ')[0]) / 1000 },
     }
   } catch { return null }
 })()
 
-function burn (ms) {
+function burn(ms) {
   const wall = performance.now()
   const thread = threadMicros?.read()
   const cpu = process.cpuUsage()
@@ -62,13 +62,13 @@ function burn (ms) {
   const threadMs = threadMicros ? (threadMicros.read() - thread) / 1000 : Math.min(wallMs, processMs)
   return { thread: threadMs, process: Math.max(processMs, threadMs), wall: wallMs }
 }
-const sleep = ms => new Promise(resolve => setTimeout(resolve, ms))
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let redis = null
 const burned = new Map()
-function appFor (mode) {
+function appFor(mode) {
   const reply = mode === 'pooled' ? () => redis.client.get('k') : () => undefined
-  return async function app (req, res) {
+  return async function app(req, res) {
     const id = String(req.headers['x-id'] ?? '-')
     rm.metrics.dimension('rid', id)
     if (req.url === '/burn') { await reply(); burned.set(id, burn(20)) } else if (req.url === '/sleep') {
@@ -79,24 +79,24 @@ function appFor (mode) {
 }
 
 const client = new Agent({ connections: 64, keepAliveTimeout: 1000 })
-async function get (url, id) {
+async function get(url, id) {
   const res = await request(url, { dispatcher: client, headers: id === undefined ? {} : { 'x-id': id } })
   await res.body.text()
 }
 const BURST = Array.from({ length: 20 }, () => ['/burn', '/sleep', '/await-burn']).flat()
 
-async function run (mode, n) {
+async function run(mode, n) {
   const sink = rm.memorySink()
   const server = http.createServer(rm.withMetrics(appFor(mode), { sink }))
-  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const url = `http://127.0.0.1:${server.address().port}`
-  for (let i = 0; i < 3; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map(p => get(url + p)))
+  for (let i = 0; i < 3; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => get(url + p)))
   await sink.flush()
   sink.clear()
   globalThis.gc?.()
   await Promise.all(BURST.map((p, i) => get(url + p, `${mode}-${n}-${i}`)))
   await sink.flush()
-  await new Promise(resolve => { server.close(resolve); server.closeAllConnections() })
+  await new Promise((resolve) => { server.close(resolve); server.closeAllConnections() })
   const records = sink.records()
   let worst = 1
   let worstSleeper = 0
@@ -111,7 +111,7 @@ async function run (mode, n) {
     toThread.push(cpu / own.thread)
     toWall.push(cpu / own.wall)
   }
-  const median = xs => xs.sort((a, b) => a - b)[xs.length >> 1]
+  const median = (xs) => xs.sort((a, b) => a - b)[xs.length >> 1]
   return {
     meets: records.length === 60 && Math.abs(worst - 1) <= 0.10 && worstSleeper < 1,
     inTestBound: records.length === 60 && Math.abs(worst - 1) <= 0.25 && worstSleeper < 2,
@@ -119,11 +119,11 @@ async function run (mode, n) {
     worst,
     worstSleeper,
     toThread: median(toThread),
-    toWall: median(toWall)
+    toWall: median(toWall),
   }
 }
 
-const pct = x => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`
+const pct = (x) => `${x >= 1 ? '+' : ''}${((x - 1) * 100).toFixed(1)}%`
 console.log(`node ${process.version}; thread CPU from ${threadMicros?.kind ?? 'nothing (wall ∧ process CPU)'}; ${RUNS} runs per mode`)
 for (const mode of MODES) {
   if (mode === 'pooled') {
@@ -138,8 +138,8 @@ for (const mode of MODES) {
       `worst burner ${pct(r.worst)} outside [thread, process]; worst sleeper ${r.worstSleeper.toFixed(2)} ms; ` +
       `median CpuTime / thread CPU ${r.toThread.toFixed(3)}, / wall ${r.toWall.toFixed(3)}`)
   }
-  const met = results.filter(r => r.meets).length
-  const inTest = results.filter(r => r.inTestBound).length
+  const met = results.filter((r) => r.meets).length
+  const inTest = results.filter((r) => r.inTestBound).length
   console.log(`${mode}: ${met}/${RUNS} runs meet ±10% and 1 ms; ${inTest}/${RUNS} within the test's ±25% and 2 ms` +
     `; mechanism ${mechanism()}`)
   if (redis) { await redis.close(); redis = null }

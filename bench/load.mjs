@@ -20,12 +20,12 @@ const CRLFCRLF = Buffer.from('\r\n\r\n')
 const PRIME = 'GET /__bench_prime HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n' // a 404 on every bench server
 let current = null
 
-function percentile (sorted, p) {
+function percentile(sorted, p) {
   if (sorted.length === 0) return 0
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]
 }
 
-function start ({ port, route, connections, pipelining }) {
+function start({ port, route, connections, pipelining }) {
   const nextRequest = requestFactory(route)
   const run = {
     running: true,
@@ -41,10 +41,10 @@ function start ({ port, route, connections, pipelining }) {
     onIdle: null,
     answered: 0, // connections that have had at least one response
     primed: 0, // connections whose priming request has been answered
-    starters: []
+    starters: [],
   }
 
-  function record (ms) {
+  function record(ms) {
     if (run.n === run.latencies.length) {
       const bigger = new Float64Array(run.latencies.length * 2)
       bigger.set(run.latencies)
@@ -53,7 +53,7 @@ function start ({ port, route, connections, pipelining }) {
     run.latencies[run.n++] = ms
   }
 
-  function fail (err) {
+  function fail(err) {
     run.errors++
     run.firstError ??= err.message
   }
@@ -68,7 +68,7 @@ function start ({ port, route, connections, pipelining }) {
     let bodyLeft = 0 // body bytes of the current response still to skip
     let first = true
 
-    const send = count => {
+    const send = (count) => {
       let text = ''
       const now = performance.now()
       for (let k = 0; k < count; k++) {
@@ -96,7 +96,7 @@ function start ({ port, route, connections, pipelining }) {
       }
       if (run.inFlight === 0 && run.onIdle) run.onIdle()
     })
-    socket.on('data', chunk => {
+    socket.on('data', (chunk) => {
       let buf = pending ? Buffer.concat([pending, chunk]) : chunk
       pending = null
       let at = 0
@@ -154,7 +154,7 @@ function start ({ port, route, connections, pipelining }) {
   return run
 }
 
-function finish (run) {
+function finish(run) {
   run.running = false
   run.recording = false
   const report = () => {
@@ -168,7 +168,7 @@ function finish (run) {
       non2xx: run.non2xx,
       inWindow: run.n,
       p50Ms: percentile(lat, 0.5),
-      p99Ms: percentile(lat, 0.99)
+      p99Ms: percentile(lat, 0.99),
     })
   }
   // Let in-flight requests complete so the server is idle before the next contender runs.
@@ -179,7 +179,7 @@ function finish (run) {
   if (run.inFlight <= 0) once()
 }
 
-process.on('message', msg => {
+process.on('message', (msg) => {
   switch (msg.type) {
     case 'run':
       current = start(msg)

@@ -24,7 +24,7 @@ const { createRouteModel, DEFAULT_MAX_NODES } = require(`${dist}/collect/route-m
 const { normalizePath, pathTokens } = require(`${dist}/collect/normalize-path.js`)
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc')
 
-function xorshift (seed) {
+function xorshift(seed) {
   let x = seed >>> 0 || 1
   return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return (x >>> 0) / 4294967296 }
 }
@@ -32,7 +32,7 @@ function xorshift (seed) {
 const SYLLABLES = ['ka', 'lo', 'mi', 'ne', 'ru', 'sa', 'ti', 'vo', 'be', 'do', 'fu', 'ga', 'hi', 'jo', 'pe', 'zu']
 const RESOURCES = ['pods', 'services', 'configmaps', 'secrets', 'events', 'leases', 'jobs', 'ingresses']
 
-function traffic (seed) {
+function traffic(seed) {
   const rng = xorshift(seed)
   const pick = (items) => items[Math.floor(rng() * items.length)]
   const word = () => pick(SYLLABLES) + pick(SYLLABLES) + pick(SYLLABLES)
@@ -124,7 +124,7 @@ for (const [label, xs] of Object.entries(times)) {
 }
 
 // 2 and 3. Memory.
-function heldBy (fill) {
+function heldBy(fill) {
   globalThis.gc(); globalThis.gc()
   const before = process.memoryUsage().heapUsed
   const kept = fill()

@@ -28,24 +28,24 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' }, routes: { type: 'string' }, windows: { type: 'string' }, window: { type: 'string' },
-    connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' }
-  }
+    connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' },
+  },
 })
 const wanted = new Set((args.only ?? 'floor,rm-memory,rm-memory-nocpu').split(','))
 for (const c of CONTENDERS) if (wanted.has(c.name)) wanted.add(c.base)
-const list = CONTENDERS.filter(c => wanted.has(c.name))
+const list = CONTENDERS.filter((c) => wanted.has(c.name))
 const routes = args.routes ? args.routes.split(',') : Object.keys(ROUTES)
 const WINDOWS = Number(args.windows ?? 12)
 const WINDOW_S = Number(args.window ?? 1)
 const CONNECTIONS = Number(args.connections ?? 16)
 const REPEAT = Number(args.repeat ?? 1)
-const sleep = s => new Promise(resolve => setTimeout(resolve, s * 1000))
+const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
-async function once (samples) {
+async function once(samples) {
   const plan = cpuPlan()
   if (plan) pinSelf(plan.load)
-  const procs = await Promise.all(list.map(async c => {
+  const procs = await Promise.all(list.map(async (c) => {
     const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server })
     const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
     const { port } = await ask(server, null, 'ready', 60_000, c.name)
@@ -62,17 +62,17 @@ async function once (samples) {
     }
   }
   for (const route of routes) {
-    const runs = procs.map(p => {
+    const runs = procs.map((p) => {
       const connected = ask(p.load, null, 'connected', 60_000, `load for ${p.c.name}`)
       const done = ask(p.load, { type: 'run', port: p.port, route, connections: CONNECTIONS, pipelining: 1 }, 'done', 600_000, 'load')
       return { p, connected, done }
     })
-    await Promise.all(runs.map(r => r.connected))
+    await Promise.all(runs.map((r) => r.connected))
     await sleep(1.5) // warm-up under load
     for (let w = 0; w < WINDOWS; w++) {
-      await Promise.all(procs.map(p => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)))
+      await Promise.all(procs.map((p) => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)))
       await sleep(WINDOW_S)
-      const got = await Promise.all(procs.map(p => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)))
+      const got = await Promise.all(procs.map((p) => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)))
       const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
       for (const c of list) {
         const key = `${c.name}|${route}`
@@ -82,13 +82,13 @@ async function once (samples) {
         s.added.push(perReq.get(c.name) - perReq.get(c.base))
         s.rps.push(got[list.indexOf(c)].requests / WINDOW_S)
         // NaN before Node 23.9 (it arrives as null: IPC is JSON)
-        const threadOf = name => { const g = got[list.findIndex(x => x.name === name)]; return (g.threadUs ?? NaN) / g.requests }
+        const threadOf = (name) => { const g = got[list.findIndex((x) => x.name === name)]; return (g.threadUs ?? NaN) / g.requests }
         s.thread.push(threadOf(c.name))
         s.threadAdded.push(threadOf(c.name) - threadOf(c.base))
       }
     }
     for (const r of runs) r.p.load.send({ type: 'end' })
-    const results = await Promise.all(runs.map(r => r.done))
+    const results = await Promise.all(runs.map((r) => r.done))
     for (const [i, result] of results.entries()) {
       if (result.error || result.errors || result.non2xx) throw new Error(`${runs[i].p.c.name} on ${route}: ${JSON.stringify(result)}`)
     }
@@ -106,7 +106,7 @@ async function once (samples) {
 const started = Date.now()
 const samples = new Map()
 try {
-  log(`node ${process.version}; contenders ${list.map(c => c.name).join(',')}; routes ${routes.join(',')}; ` +
+  log(`node ${process.version}; contenders ${list.map((c) => c.name).join(',')}; routes ${routes.join(',')}; ` +
     `${WINDOWS} windows of ${WINDOW_S} s × ${REPEAT}, ${CONNECTIONS} connections each`)
   for (let i = 0; i < REPEAT; i++) await once(samples)
 } catch (err) {

@@ -12,15 +12,15 @@ import { ROUTES } from './app.mjs'
 
 const WORDS = ['about', 'pricing', 'contact', 'hello-world', 'terms', 'careers', 'blog', 'faq']
 
-function xorshift (seed) {
+function xorshift(seed) {
   let x = seed >>> 0 || 1
   return () => { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; return x >>> 0 }
 }
 
-const hex8 = n => n.toString(16).padStart(8, '0')
+const hex8 = (n) => n.toString(16).padStart(8, '0')
 
 /** A function returning the next path for `route`, forever; the same sequence for the same seed. */
-export function pathFactory (route, seed = 42) {
+export function pathFactory(route, seed = 42) {
   const { prefix } = ROUTES[route]
   const next = xorshift(seed)
   const int = () => 1 + (next() % 9_999_999)
@@ -41,13 +41,13 @@ export function pathFactory (route, seed = 42) {
 }
 
 /** A function returning the next complete HTTP/1.1 request (keep-alive is HTTP/1.1's default). */
-export function requestFactory (route, seed) {
+export function requestFactory(route, seed) {
   const nextPath = pathFactory(route, seed)
   return () => `GET ${nextPath()} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`
 }
 
 /** The first `count` paths of a route, for checks. */
-export function pathsFor (route, count = 10, seed) {
+export function pathsFor(route, count = 10, seed) {
   const nextPath = pathFactory(route, seed)
   return Array.from({ length: count }, nextPath)
 }

@@ -25,15 +25,15 @@ const { values: args, positionals } = parseArgs({
     route: { type: 'string', default: 'tiny' },
     seconds: { type: 'string', default: '6' },
     top: { type: 'string', default: '20' },
-    connections: { type: 'string', default: '64' }
-  }
+    connections: { type: 'string', default: '64' },
+  },
 })
 const name = positionals[0] ?? 'rm-memory'
-const spec = CONTENDERS.find(c => c.name === name)
-if (!spec) throw new Error(`unknown contender ${name}; one of ${CONTENDERS.map(c => c.name).join(', ')}`)
-const sleep = s => new Promise(resolve => setTimeout(resolve, s * 1000))
+const spec = CONTENDERS.find((c) => c.name === name)
+if (!spec) throw new Error(`unknown contender ${name}; one of ${CONTENDERS.map((c) => c.name).join(', ')}`)
+const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 
-async function drive (load, port, seconds) {
+async function drive(load, port, seconds) {
   const done = ask(load, { type: 'run', port, route: args.route, connections: Number(args.connections), pipelining: 1 }, 'done', 120_000, 'load')
   await sleep(seconds)
   load.send({ type: 'end' })
@@ -44,7 +44,7 @@ async function drive (load, port, seconds) {
 
 const CLOCKS = new Set(['cpuUsage', 'now', 'hrtime', 'bigint', 'resourceUsage'])
 const sourceMaps = new Map()
-function original (url, line, column) {
+function original(url, line, column) {
   // line and column are 0-based, as in .cpuprofile call frames
   if (!url.startsWith(pathToFileURL(dist).href)) return null
   const file = fileURLToPath(url)
@@ -58,12 +58,12 @@ function original (url, line, column) {
   return `${path.relative(path.join(here, '..'), source)}:${entry.originalLine + 1}`
 }
 
-function where ({ url, lineNumber, columnNumber }) {
+function where({ url, lineNumber, columnNumber }) {
   if (!url) return '(native)'
   return original(url, lineNumber, columnNumber) ?? `${url.replace(/^file:\/\//, '').replace(path.join(here, '..') + '/', '')}:${lineNumber + 1}`
 }
 
-function summarise (profile, top) {
+function summarise(profile, top) {
   const total = profile.endTime - profile.startTime
   const self = new Map() // node id → µs
   for (let i = 0; i < profile.samples.length; i++) {
@@ -92,12 +92,12 @@ function summarise (profile, top) {
       }
     }
   }
-  const pct = us => `${(100 * us / total).toFixed(1).padStart(5)}%`
+  const pct = (us) => `${(100 * us / total).toFixed(1).padStart(5)}%`
   const rows = [...byFrame.values()].sort((a, b) => b.us - a.us)
   console.log(`\nTop ${top} self-time frames (${(total / 1e6).toFixed(1)} s profiled; idle and GC included):`)
   for (const r of rows.slice(0, top)) console.log(`  ${pct(r.us)}  ${r.isLib ? '*' : ' '} ${r.key}`)
   console.log(`\nInside routemeter (dist/ → src/): ${pct(inLibrary).trim()} of the profile`)
-  for (const r of rows.filter(r => r.isLib).slice(0, top)) console.log(`  ${pct(r.us)}  ${r.key}`)
+  for (const r of rows.filter((r) => r.isLib).slice(0, top)) console.log(`  ${pct(r.us)}  ${r.key}`)
   // Clock and CPU reads are native frames: name their JavaScript callers, which is where the fix goes.
   const parent = new Map()
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node)
@@ -119,7 +119,7 @@ function summarise (profile, top) {
   for (const [at, us] of [...lines].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`  ${pct(us)}  ${at}`)
 }
 
-async function main () {
+async function main() {
   const plan = cpuPlan()
   if (plan) pinSelf(plan.load)
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-profile-'))
@@ -129,7 +129,7 @@ async function main () {
   await ask(load, null, 'ready', 30_000, 'load')
   const options = { statsdPort: udp?.port, redisUrl: redis?.url, stream: `routemeter-bench:${name}` }
   const server = spawnNode(path.join(here, 'server.mjs'), [name, JSON.stringify(options)], {
-    cpu: plan?.server, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir]
+    cpu: plan?.server, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],
   })
   const { port } = await ask(server, null, 'ready', 60_000, name)
   await drive(load, port, 1.5) // warm-up
@@ -137,10 +137,10 @@ async function main () {
   if (!verdict.ok) throw new Error(`VERIFY FAILED: ${verdict.detail}`)
   const result = await drive(load, port, Number(args.seconds))
   console.log(`${name} on ${args.route}: ${result.total} requests in ${args.seconds} s of load`)
-  const exited = new Promise(resolve => server.once('exit', resolve))
+  const exited = new Promise((resolve) => server.once('exit', resolve))
   server.send({ type: 'exit' })
   await exited
-  const file = fs.readdirSync(dir).find(f => f.endsWith('.cpuprofile'))
+  const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
   if (!file) throw new Error(`no .cpuprofile written in ${dir}`)
   console.log(`profile: ${path.join(dir, file)}`)
   summarise(JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8')), Number(args.top))

@@ -42,8 +42,8 @@ const { values: args } = parseArgs({
     only: { type: 'string' },
     routes: { type: 'string' },
     out: { type: 'string' },
-    'no-pin': { type: 'boolean', default: false }
-  }
+    'no-pin': { type: 'boolean', default: false },
+  },
 })
 
 // Full run: 39 cells × 8 rounds × ~1.4 s, plus 1 s of warm-up per cell and the re-measured windows
@@ -60,25 +60,25 @@ const config = {
   warmupS: Number(args.warmup ?? defaults.warmup),
   connections: Number(args.connections ?? defaults.connections),
   pipelining: Number(args.pipelining ?? defaults.pipelining),
-  quick: args.quick
+  quick: args.quick,
 }
 const routes = args.routes ? args.routes.split(',') : Object.keys(ROUTES)
 const outPath = path.resolve(args.out ?? path.join(here, 'results', 'latest.json'))
 const NOISY_FOREIGN = 0.15 // other work took more than 15% of the server's CPU during the window
 const UNSATURATED_ELU = 0.85 // the server idled more than 15%: the load generator was starved
-const sleep = s => new Promise(resolve => setTimeout(resolve, s * 1000))
+const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
-async function selectContenders () {
+async function selectContenders() {
   let list = CONTENDERS
   if (args.only) {
     const wanted = new Set(args.only.split(','))
     // a contender needs its base to be measured in the same run
     for (const c of CONTENDERS) if (wanted.has(c.name)) wanted.add(c.base)
-    list = list.filter(c => wanted.has(c.name))
+    list = list.filter((c) => wanted.has(c.name))
   }
   const left = []
-  if (list.some(c => c.routemeter)) {
+  if (list.some((c) => c.routemeter)) {
     let lib = null
     try {
       const mod = await import(distEntry())
@@ -87,7 +87,7 @@ async function selectContenders () {
       left.push(`routemeter rows: cannot import dist/index.js (${err.message}); run npm run build`)
     }
     if (lib && typeof lib.withMetrics !== 'function') left.push('routemeter rows: dist/index.js exports no withMetrics yet')
-    list = list.filter(c => {
+    list = list.filter((c) => {
       if (!c.routemeter) return true
       if (c.options.dist === 'before' && DIST_BEFORE === null) return false
       if (!lib || typeof lib.withMetrics !== 'function') return false
@@ -99,7 +99,7 @@ async function selectContenders () {
   return { list, left }
 }
 
-async function main () {
+async function main() {
   const started = Date.now()
   const plan = args['no-pin'] ? null : cpuPlan()
   if (plan) pinSelf(plan.load)
@@ -108,18 +108,18 @@ async function main () {
   const cpuModel = os.cpus()[0]?.model ?? 'unknown'
   log(`node ${process.version}, ${os.cpus().length} CPUs (${cpuModel}), ` +
     `${plan ? `servers pinned to CPU ${plan.server}, load generator to CPU ${plan.load}` : 'no CPU pinning'}`)
-  log(`config: ${JSON.stringify(config)}; routes ${routes.join(',')}; contenders ${list.map(c => c.name).join(',')}`)
+  log(`config: ${JSON.stringify(config)}; routes ${routes.join(',')}; contenders ${list.map((c) => c.name).join(',')}`)
 
   // Receivers first, so no contender ever sends into a closed port.
   const receivers = {}
-  const redis = list.some(c => c.needs === 'redis') ? await startRedis({ cpu: plan?.load }) : null
+  const redis = list.some((c) => c.needs === 'redis') ? await startRedis({ cpu: plan?.load }) : null
   for (const c of list) if (c.needs === 'statsd') receivers[c.name] = await statsdReceiver()
 
   const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
   await ask(load, null, 'ready', 30_000, 'load generator')
 
   const servers = new Map()
-  await Promise.all(list.map(async c => {
+  await Promise.all(list.map(async (c) => {
     const options = { statsdPort: receivers[c.name]?.port, redisUrl: redis?.url, stream: `routemeter-bench:${c.name}` }
     const child = spawnNode(path.join(here, 'server.mjs'), [c.name, JSON.stringify(options)], { cpu: plan?.server })
     const { port } = await ask(child, null, 'ready', 60_000, c.name)
@@ -141,7 +141,7 @@ async function main () {
 
   // One load run against one server. With `measure`, the server's CPU and request count are taken over a
   // window that starts `lead` seconds in (connections open, steady state) and lasts `window` seconds.
-  async function drive (c, route, { measure, seconds }) {
+  async function drive(c, route, { measure, seconds }) {
     const { child, port } = servers.get(c.name)
     const connected = ask(load, null, 'connected', 60_000, 'load generator')
     const done = ask(load, { type: 'run', port, route, connections: config.connections, pipelining: config.pipelining }, 'done', 120_000, 'load generator')
@@ -175,7 +175,7 @@ async function main () {
       p99Ms: result.p99Ms,
       rssMb: sample.rssMb,
       elu: sample.elu,
-      noise: sample.noise
+      noise: sample.noise,
     }
   }
 
@@ -233,7 +233,7 @@ async function main () {
         await ask(servers.get(c.name).child, { type: 'reset' }, 'reset', 10_000, c.name)
       }
       log(`round ${r + 1}/${config.rounds} ${route}: ` +
-        order.map(c => `${c.name} ${samples.get(`${c.name}|${route}`)[r].cpuUs.toFixed(1)}µs`).join(', '))
+        order.map((c) => `${c.name} ${samples.get(`${c.name}|${route}`)[r].cpuUs.toFixed(1)}µs`).join(', '))
     }
   }
 
@@ -243,25 +243,25 @@ async function main () {
     for (const c of list) {
       const own = samples.get(`${c.name}|${route}`)
       const base = samples.get(`${c.base}|${route}`)
-      const cpu = own.map(s => s.cpuUs)
+      const cpu = own.map((s) => s.cpuUs)
       const added = own.map((s, i) => s.cpuUs - base[i].cpuUs)
       rows.push({
         server: c.name,
         base: c.base,
         route,
-        rps: round(median(own.map(s => s.rps)), 0),
+        rps: round(median(own.map((s) => s.rps)), 0),
         cpuUsPerReq: round(median(cpu)),
         addedUsPerReq: c.base === c.name ? 0 : round(median(added)),
-        p50Ms: round(median(own.map(s => s.p50Ms)), 3),
-        p99Ms: round(median(own.map(s => s.p99Ms)), 3),
-        rssMb: round(median(own.map(s => s.rssMb)), 1),
+        p50Ms: round(median(own.map((s) => s.p50Ms)), 3),
+        p99Ms: round(median(own.map((s) => s.p99Ms)), 3),
+        rssMb: round(median(own.map((s) => s.rssMb)), 1),
         cpuUsPerReqRange: [round(min(cpu)), round(max(cpu))],
         addedUsPerReqRange: c.base === c.name ? [0, 0] : [round(min(added)), round(max(added))],
-        elu: round(median(own.map(s => s.elu)), 3),
+        elu: round(median(own.map((s) => s.elu)), 3),
         // every round as measured, for anyone who doubts a median
-        samples: own.map(s => ({
-          cpuUs: round(s.cpuUs), rps: round(s.rps, 0), elu: round(s.elu, 3), othersOnCpu: s.noise ? round(s.noise.foreign, 3) : null
-        }))
+        samples: own.map((s) => ({
+          cpuUs: round(s.cpuUs), rps: round(s.rps, 0), elu: round(s.elu, 3), othersOnCpu: s.noise ? round(s.noise.foreign, 3) : null,
+        })),
       })
     }
   }
@@ -269,10 +269,10 @@ async function main () {
   const targets = config.quick ? [] : checkTargets(rows)
   const measuredNoise = noise.filter(Boolean)
   const noiseSummary = measuredNoise.length === 0 ? null : {
-    foreignMedian: round(median(measuredNoise.map(n => n.foreign)), 3),
-    foreignMax: round(max(measuredNoise.map(n => n.foreign)), 3),
-    stealMedian: round(median(measuredNoise.map(n => n.steal)), 3),
-    stealMax: round(max(measuredNoise.map(n => n.steal)), 3)
+    foreignMedian: round(median(measuredNoise.map((n) => n.foreign)), 3),
+    foreignMax: round(max(measuredNoise.map((n) => n.foreign)), 3),
+    stealMedian: round(median(measuredNoise.map((n) => n.steal)), 3),
+    stealMax: round(max(measuredNoise.map((n) => n.steal)), 3),
   }
   const result = {
     node: process.version,
@@ -285,7 +285,7 @@ async function main () {
     noise: noiseSummary,
     retried,
     rows,
-    targets
+    targets,
   }
   fs.mkdirSync(path.dirname(outPath), { recursive: true })
   fs.writeFileSync(outPath, JSON.stringify(result, null, 2) + '\n')
@@ -300,7 +300,7 @@ async function main () {
     for (const t of targets) console.log(`  ${t.met === null ? 'n/a   ' : t.met ? 'met   ' : 'MISSED'} ${t.target}: ${t.detail}`)
   }
   if (noiseSummary) {
-    const pct = x => `${(100 * x).toFixed(0)}%`
+    const pct = (x) => `${(100 * x).toFixed(0)}%`
     console.log(`\nNoise: during the measured windows, other work used a median ${pct(noiseSummary.foreignMedian)} ` +
       `(max ${pct(noiseSummary.foreignMax)}) of the server's CPU ${plan.server}; the hypervisor stole a median ` +
       `${pct(noiseSummary.stealMedian)} (max ${pct(noiseSummary.stealMax)}). ${retried.length} disturbed window(s) ` +

@@ -8,7 +8,7 @@ import { CONTENDERS } from './contenders.mjs'
 import { served } from './app.mjs'
 
 const [name, json = '{}'] = process.argv.slice(2)
-const spec = CONTENDERS.find(c => c.name === name)
+const spec = CONTENDERS.find((c) => c.name === name)
 if (!spec) throw new Error(`unknown contender ${name}`)
 
 const { create } = await import(`./contenders/${spec.module}`)
@@ -22,12 +22,12 @@ const threadCpu = typeof process.threadCpuUsage === 'function'
   ? () => { process.cpuUsage(); const u = process.threadCpuUsage(); return u.user + u.system }
   : () => NaN
 
-process.on('message', async msg => {
+process.on('message', async (msg) => {
   try {
     switch (msg.type) {
       case 'start':
         window = {
-          cpu: process.cpuUsage(), thread: threadCpu(), t: performance.now(), served: served.count, elu: performance.eventLoopUtilization()
+          cpu: process.cpuUsage(), thread: threadCpu(), t: performance.now(), served: served.count, elu: performance.eventLoopUtilization(),
         }
         return process.send({ type: 'started' })
       case 'stop': {
@@ -38,7 +38,7 @@ process.on('message', async msg => {
         const requests = served.count - window.served
         window = null
         return process.send({
-          type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs, requests, ms, elu, rssMb: process.memoryUsage.rss() / 2 ** 20
+          type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs, requests, ms, elu, rssMb: process.memoryUsage.rss() / 2 ** 20,
         })
       }
       case 'verify': {

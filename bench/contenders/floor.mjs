@@ -13,14 +13,14 @@ import { app } from '../app.mjs'
 // Collapse integer and UUID segments to :id in one pass.
 const ID = /\/(?:\d+|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})(?=\/|$)/gi
 
-export async function create ({ als = false } = {}) {
+export async function create({ als = false } = {}) {
   const context = als ? new AsyncLocalStorage() : null
   let records = []
   let total = 0
   const drain = setInterval(() => { total += records.length; records = [] }, 1000)
   drain.unref()
 
-  function listener (req, res) {
+  function listener(req, res) {
     const t0 = performance.now()
     const c0 = process.cpuUsage()
     res.on('finish', () => {
@@ -29,7 +29,7 @@ export async function create ({ als = false } = {}) {
         route: req.url.replace(ID, '/:id'),
         status: res.statusCode,
         ms: performance.now() - t0,
-        cpuUs: cpu.user + cpu.system
+        cpuUs: cpu.user + cpu.system,
       })
     })
     if (context) context.run(c0, app, req, res)
@@ -38,13 +38,13 @@ export async function create ({ als = false } = {}) {
 
   return {
     listener,
-    async verify (served) {
+    async verify(served) {
       const seen = total + records.length
       const sample = records[records.length - 1]
       return {
         ok: seen >= served && served > 0,
-        detail: `${seen} records for ${served} requests served${sample ? `, last ${JSON.stringify(sample)}` : ''}`
+        detail: `${seen} records for ${served} requests served${sample ? `, last ${JSON.stringify(sample)}` : ''}`,
       }
-    }
+    },
   }
 }

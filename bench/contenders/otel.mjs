@@ -11,12 +11,12 @@ import { HttpInstrumentation } from '@opentelemetry/instrumentation-http'
 import { app } from '../app.mjs'
 
 const nowhere = {
-  export (_metrics, done) { done({ code: 0 }) },
-  async forceFlush () {},
-  async shutdown () {}
+  export(_metrics, done) { done({ code: 0 }) },
+  async forceFlush() {},
+  async shutdown() {},
 }
 
-export async function create () {
+export async function create() {
   const reader = new PeriodicExportingMetricReader({ exporter: nowhere })
   const provider = new MeterProvider({ readers: [reader] })
   metrics.setGlobalMeterProvider(provider)
@@ -29,7 +29,7 @@ export async function create () {
 
   return {
     listener: app,
-    async verify (served) {
+    async verify(served) {
       const { resourceMetrics } = await reader.collect()
       let count = 0
       let points = 0
@@ -41,8 +41,8 @@ export async function create () {
       }
       return {
         ok: count >= served && served > 0,
-        detail: `http.server.request.duration: ${points} data points, count ${count} for ${served} requests served`
+        detail: `http.server.request.duration: ${points} data points, count ${count} for ${served} requests served`,
       }
-    }
+    },
   }
 }

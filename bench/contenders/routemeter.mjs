@@ -6,7 +6,7 @@ import { distEntry } from '../lib/dist.mjs'
 
 const MEMORY_SINK_MAX = 10_000
 
-export async function create ({ sink: sinkName, cpu, dist, statsdPort, redisUrl, stream }) {
+export async function create({ sink: sinkName, cpu, dist, statsdPort, redisUrl, stream }) {
   const lib = await import(distEntry(dist))
   const rm = lib.withMetrics ? lib : lib.default
   const errors = []
@@ -21,31 +21,31 @@ export async function create ({ sink: sinkName, cpu, dist, statsdPort, redisUrl,
     default: throw new TypeError(`unknown sink ${sinkName}`)
   }
   // Only the options a contender varies are passed, so `cpu: undefined` means the library's default.
-  const options = { sink, onError: err => errors.push(err) }
+  const options = { sink, onError: (err) => errors.push(err) }
   if (cpu !== undefined) options.cpu = cpu
   const listener = rm.withMetrics(app, options)
 
   return {
     listener,
-    async verify (served) {
+    async verify(served) {
       await rm.metrics.flush()
       const failed = errors.length ? `; ${errors.length} sink errors, first: ${errors[0].message}` : ''
       if (sinkName !== 'memory') return { ok: errors.length === 0 && served > 0, detail: `flushed${failed}` }
       const records = sink.records()
-      const requests = records.filter(r => r.kind === undefined || r.kind === 'request')
+      const requests = records.filter((r) => r.kind === undefined || r.kind === 'request')
       const last = requests[requests.length - 1]
-      const routes = [...new Set(requests.map(r => r.route))]
+      const routes = [...new Set(requests.map((r) => r.route))]
       const hasCpu = last !== undefined && typeof last.timers.CpuTime === 'number'
       // memorySink keeps the newest `max` records (default 10 000): every request served, or a full sink.
       const ok = errors.length === 0 && requests.length > 0 && records.length >= Math.min(served, MEMORY_SINK_MAX) &&
         (cpu === false ? !hasCpu : hasCpu) &&
-        routes.every(r => r !== '' && !/\d{3,}/.test(r))
+        routes.every((r) => r !== '' && !/\d{3,}/.test(r))
       return {
         ok,
         detail: `${requests.length} records for ${served} requests served; routes ${routes.slice(0, 8).join(' ')}` +
-          `${last ? `; last ${JSON.stringify({ route: last.route, status: last.status, timers: last.timers })}` : ''}${failed}`
+          `${last ? `; last ${JSON.stringify({ route: last.route, status: last.status, timers: last.timers })}` : ''}${failed}`,
       }
     },
-    reset () { if (sinkName === 'memory') sink.clear() }
+    reset() { if (sinkName === 'memory') sink.clear() },
   }
 }

@@ -11,7 +11,7 @@ export const DIST = path.resolve(process.env.ROUTEMETER_BENCH_DIST ?? path.join(
 export const DIST_BEFORE = process.env.ROUTEMETER_BENCH_DIST_BEFORE ? path.resolve(process.env.ROUTEMETER_BENCH_DIST_BEFORE) : null
 
 /** The entry file URL of the build a contender uses (`dist: 'before'` for the older build). */
-export function distEntry (which) {
+export function distEntry(which) {
   const dir = which === 'before' ? DIST_BEFORE : DIST
   if (dir === null) throw new Error('the …-before contenders need ROUTEMETER_BENCH_DIST_BEFORE')
   return pathToFileURL(path.join(dir, 'index.js')).href

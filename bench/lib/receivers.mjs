@@ -8,10 +8,10 @@ import path from 'node:path'
 import { spawnCommand } from './child.mjs'
 
 /** A UDP socket on 127.0.0.1 counting StatsD packets and lines; keeps a few lines as a sample. */
-export async function statsdReceiver () {
+export async function statsdReceiver() {
   const socket = dgram.createSocket('udp4')
   const stats = { packets: 0, lines: 0, sample: [] }
-  socket.on('message', buf => {
+  socket.on('message', (buf) => {
     stats.packets++
     const text = buf.toString('latin1')
     let lines = 1
@@ -24,21 +24,21 @@ export async function statsdReceiver () {
   return { port: socket.address().port, stats, close: () => socket.close() }
 }
 
-async function freePort () {
+async function freePort() {
   const server = net.createServer()
-  await new Promise(resolve => server.listen(0, '127.0.0.1', resolve))
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address()
-  await new Promise(resolve => server.close(resolve))
+  await new Promise((resolve) => server.close(resolve))
   return port
 }
 
 /** Starts redis-server on a free port with a temp dir and no persistence; resolves once it answers. */
-export async function startRedis ({ cpu } = {}) {
+export async function startRedis({ cpu } = {}) {
   const port = await freePort()
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-bench-redis-'))
   const child = spawnCommand('redis-server', [
     '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no',
-    '--logfile', path.join(dir, 'redis.log')
+    '--logfile', path.join(dir, 'redis.log'),
   ], { cpu })
   const { createClient } = await import('redis')
   const url = `redis://127.0.0.1:${port}`
@@ -50,17 +50,17 @@ export async function startRedis ({ cpu } = {}) {
       if (Date.now() > deadline || child.exitCode !== null) {
         throw new Error(`redis-server on port ${port} did not start: ${err.message} (log: ${path.join(dir, 'redis.log')})`)
       }
-      await new Promise(resolve => setTimeout(resolve, 100))
+      await new Promise((resolve) => setTimeout(resolve, 100))
     }
   }
   return {
     url,
     client,
-    async close () {
+    async close() {
       try { await client.quit() } catch {}
       child.kill('SIGTERM')
-      await new Promise(resolve => child.exitCode !== null ? resolve() : child.once('exit', resolve))
+      await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve))
       fs.rmSync(dir, { recursive: true, force: true })
-    }
+    },
   }
 }

@@ -24,7 +24,7 @@ const root = process.env.NAMES_EXTRACT ?? '/tmp/names-extract'
 const pkg = (name) => join(root, 'node_modules', name)
 const version = (name) => JSON.parse(readFileSync(join(pkg(name), 'package.json'), 'utf8')).version
 
-function kubernetes () {
+function kubernetes() {
   const dir = join(pkg('@kubernetes/client-node'), 'dist', 'gen', 'apis')
   const found = new Map()
   for (const file of readdirSync(dir).filter((f) => f.endsWith('Api.js')).sort()) {
@@ -43,7 +43,7 @@ function kubernetes () {
 const RESOURCE_ID = { projects: 'projectId', groups: 'groupId', users: 'userId', epics: 'epicIId', issues: 'issueIId',
   merge_requests: 'mergerequestIId', snippets: 'snippetId', commits: 'sha' }
 
-async function gitlab () {
+async function gitlab() {
   const dist = join(pkg('@gitbeaker/core'), 'dist')
   const core = await import(pathToFileURL(join(dist, 'index.mjs')).href)
   const map = JSON.parse(readFileSync(join(dist, 'map.json'), 'utf8'))
@@ -98,7 +98,7 @@ async function gitlab () {
   return corpus('gitlab', '@gitbeaker/core', 'every method of the dist/map.json classes called with placeholders, URLs recorded', found)
 }
 
-function stripe () {
+function stripe() {
   const found = new Map()
   const walk = (dir) => {
     for (const f of readdirSync(dir).sort()) {
@@ -117,7 +117,7 @@ function stripe () {
 }
 
 /** A method's parameter names from its source; null for an options object (`options`, `{ a, ...rest } = {}`). */
-function parameters (source) {
+function parameters(source) {
   const open = source.indexOf('(')
   let depth = 0, end = open
   for (; end < source.length; end++) {
@@ -136,13 +136,13 @@ function parameters (source) {
   return out.map((p) => (p.startsWith('{') || /^options\b/.test(p) ? null : p.replace(/\s*=[\s\S]*$/, '')))
 }
 
-function add (found, t, method) {
+function add(found, t, method) {
   const methods = found.get(t) ?? []
   if (!methods.includes(method)) methods.push(method)
   found.set(t, methods)
 }
 
-function corpus (api, name, read, found) {
+function corpus(api, name, read, found) {
   const templates = [...found].sort((a, b) => (a[0] < b[0] ? -1 : 1)).map(([t, methods]) => ({ t, methods: methods.sort() }))
   return { api, source: { package: name, version: version(name), read }, templates }
 }

@@ -51,7 +51,7 @@ const corpusNames = flags.corpus?.split(',') ??
 
 // ------------------------------------------------------------------------------------------------ namers
 /** Names every request as the recorder does at flush: no explicit name, no framework template, 404 for the noise. */
-function namerNames (traffic) {
+function namerNames(traffic) {
   // The defaults a bare `withMetrics(app)` gets (maxRoutes 1000, learning on), from the build's own option parser;
   // an empty env so a ROUTEMETER_MAX_ROUTES in the shell cannot change the result.
   const namer = createRouteNamer(resolveOptions({}, {}))
@@ -67,7 +67,7 @@ function namerNames (traffic) {
 const shapeNames = (traffic) => traffic.paths.map((p) => lib.normalizePath(p))
 
 /** The real pipeline over loopback HTTP: each request tags its index as a dimension, read back from the record. */
-async function pipelineNames (traffic, n) {
+async function pipelineNames(traffic, n) {
   const { withMetrics, memorySink, metrics } = lib
   const sink = memorySink({ max: n + 1000 })
   const server = http.createServer(withMetrics((req, res) => {
@@ -106,7 +106,7 @@ async function pipelineNames (traffic, n) {
 // ------------------------------------------------------------------------------------------------- checks
 // Before any scoring: the ideal-name function maps every template of a route to that route's name, and no two
 // routes share one; otherwise the agreement below would measure the benchmark, not the namer.
-function checkCorpus (corpus) {
+function checkCorpus(corpus) {
   const seen = new Set()
   for (const route of corpus.routes) {
     for (const t of route.templates) if (idealName(t) !== route.ideal) throw new Error(`${corpus.api}: ideal(${t}) is not ${route.ideal}`)
@@ -133,7 +133,7 @@ const COLUMNS = [
   ['folded', (r) => String(r.folded)], ['other', (r) => pct(r.other)], ['noise names', (r) => String(r.noiseNames)],
 ]
 
-function table (rows) {
+function table(rows) {
   const cells = [COLUMNS.map(([h]) => h), ...rows.map((r) => COLUMNS.map(([, f]) => f(r)))]
   const width = COLUMNS.map((_, j) => Math.max(...cells.map((c) => c[j].length)))
   const line = (c) => `| ${c.map((x, j) => (j < 2 ? x.padEnd(width[j]) : x.padStart(width[j]))).join(' | ')} |`

@@ -14,7 +14,7 @@
 export const OVERFLOW = 'other'
 export const UNMATCHED = 'unmatched'
 
-export function score ({ routes, route }, names) {
+export function score({ routes, route }, names) {
   const n = names.length
   const ideal = routes.map((r) => r.ideal)
   const owner = new Map() // name → the route that got it, or -2 once two routes did
@@ -60,7 +60,7 @@ export function score ({ routes, route }, names) {
 }
 
 /** The most frequent (ideal → given) disagreements, with one example path each: what to look at first. */
-export function misses ({ routes, route, paths }, names, k = 5) {
+export function misses({ routes, route, paths }, names, k = 5) {
   const by = new Map()
   for (let i = 0; i < names.length; i++) {
     const ri = route[i]

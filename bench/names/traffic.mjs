@@ -13,7 +13,7 @@ export { prng }
  * value spanning several segments, a proxy `{path}`, is still one `id`), other characters than `[A-Za-z0-9_-]` → `_`,
  * no segment → `root`. `/api/v1/namespaces/{namespace}/pods/{name}/log` → `api.v1.namespaces.id.pods.id.log`.
  */
-export function idealName (template) {
+export function idealName(template) {
   const parts = template.split('/').filter(Boolean).map((s) => (s.includes('{') ? 'id' : s.replace(/[^A-Za-z0-9_-]/g, '_')))
   return parts.length === 0 ? 'root' : parts.join('.')
 }
@@ -26,7 +26,7 @@ const MULTI = new Set(['path', 'logpath'])
  * A corpus as routes: templates with equal ideal names are one route (GitLab's `issues/{issueIId}` and
  * `issues/{issueId}`), the traffic drawing from each of them.
  */
-export function loadCorpus (file) {
+export function loadCorpus(file) {
   const doc = JSON.parse(readFileSync(file, 'utf8'))
   const byIdeal = new Map()
   for (const { t, methods } of doc.templates) {
@@ -42,7 +42,7 @@ export function loadCorpus (file) {
 // ------------------------------------------------------------------------------------------------ routing
 // A literal-first segment matcher over every template, like the routers the servers use: it proves each generated
 // path reaches the route it was made for, and that scanner noise reaches none.
-export function buildRouter (routes) {
+export function buildRouter(routes) {
   const root = { lit: new Map(), param: null, rest: -1, end: -1 }
   routes.forEach((route, index) => {
     for (const t of route.templates) {
@@ -84,7 +84,7 @@ const COLD = /alpha|beta|admin|geo_|sidekiq|usage_data|test_helpers|treasury|iss
 const ZIPF_OFFSET = 10
 const ZIPF_S = 1.6
 
-function ranking (routes, seed) {
+function ranking(routes, seed) {
   const score = (route) => {
     const r = prng(`${seed}|rank|${route.ideal}`)
     let s = -Math.log(1 - r.next()) // exponential spread: a few much-used routes, a long tail
@@ -121,7 +121,7 @@ const EXT = ['php', 'asp', 'jsp', 'bak', 'sql', 'zip', 'env', 'txt', 'xml', 'yml
 const DIRS = ['wp-content', 'uploads', 'static', 'admin', 'cgi-bin', 'backup', 'api']
 const B36 = '0123456789abcdefghijklmnopqrstuvwxyz'
 
-function noise (r) {
+function noise(r) {
   const x = r.next()
   if (x < 0.65) return SCANS[r.zipf(SCANS.length, 1) - 1]
   if (x < 0.8) return `/${r.pick(DIRS)}/${r.chars(B36, 3 + r.int(8))}.${r.pick(EXT)}`
@@ -140,7 +140,7 @@ const QUERIES = {
  * `count` requests: { paths, route (Int32Array: route index, -1 for noise), methods, redrawn }. A path that the
  * router sends to another route than the one it was drawn for (a value equal to a sibling literal) is drawn again.
  */
-export function generate (corpus, { seed = 'routemeter-names-1', count = 200_000, noiseRate = 0.02, queryRate = 0.15 } = {}) {
+export function generate(corpus, { seed = 'routemeter-names-1', count = 200_000, noiseRate = 0.02, queryRate = 0.15 } = {}) {
   const { api, routes } = corpus
   const router = buildRouter(routes)
   const pickRoute = ranking(routes, seed)

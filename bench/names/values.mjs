@@ -46,20 +46,20 @@ const login = (r) => r.pick([() => `${r.pick(FIRST)}.${r.pick(LAST)}`, () => `${
 const app = (r) => r.pick([() => r.pick(APPS), () => `${r.pick(APPS)}-${r.pick(['api', 'worker', 'controller', 'server'])}`,
   () => `${r.pick(WORDS)}-${r.pick(APPS)}`])()
 
-function namespace (r, k) {
+function namespace(r, k) {
   if (k <= NAMESPACES.length) return NAMESPACES[k - 1]
   return r.pick([() => `${r.pick(APPS)}-${r.pick(ENVS)}`, () => `team-${r.pick(WORDS)}`, () => `pr-${1 + r.int(9000)}`,
     () => `dev-${login(r).replace('.', '')}`, () => `tenant-${r.chars(HEX, 8)}`, () => `${r.pick(WORDS)}-${r.pick(ENVS)}-eu-west-1`])()
 }
 
-function node (r) {
+function node(r) {
   return r.pick([() => `ip-10-0-${r.int(256)}-${r.int(256)}.ec2.internal`, () => `worker-${r.int(40)}`,
     () => `gke-prod-default-pool-${r.chars(HEX, 8)}-${r.chars(B36, 4)}`, () => `aks-nodepool1-${r.int(1e8)}-vmss00000${r.int(10)}`,
     () => 'minikube', () => 'kind-control-plane'])()
 }
 
 /** A Kubernetes object name for the resource named by the literal before it. */
-function object (r, resource) {
+function object(r, resource) {
   switch (resource) {
     case 'pods': return r.pick([() => `${app(r)}-${r.chars(SAFE, 10)}-${r.chars(SAFE, 5)}`, () => `${app(r)}-${r.int(5)}`,
       () => `${app(r)}-${r.chars(SAFE, 5)}`])()
@@ -76,7 +76,7 @@ function object (r, resource) {
   }
 }
 
-function gitlab (param, prev, r) {
+function gitlab(param, prev, r) {
   const p = param.toLowerCase()
   if (p === 'projectid' || p === 'groupid' || p.endsWith('projectid') || p.endsWith('groupid')) {
     // About half of clients address projects by numeric id, the rest by their URL-encoded full path.
@@ -105,7 +105,7 @@ function gitlab (param, prev, r) {
   return `${r.pick(WORDS)}-${r.pick(APPS)}` // slugs, names, channels, distributions: words
 }
 
-function kubernetes (param, prev, r, k) {
+function kubernetes(param, prev, r, k) {
   if (param === 'namespace') return namespace(r, k)
   if (param === 'group') return GROUPS[(k - 1) % GROUPS.length]
   if (param === 'version') return VERSIONS[(k - 1) % VERSIONS.length]
@@ -117,7 +117,7 @@ function kubernetes (param, prev, r, k) {
   return object(r, prev)
 }
 
-function stripe (prev, r) {
+function stripe(prev, r) {
   const words = STRIPE_WORDS[prev]
   if (words) return r.pick(words)
   const prefix = STRIPE[prev] ?? prev.split('_').map((w) => w[0]).join('')
@@ -128,7 +128,7 @@ function stripe (prev, r) {
 const UNIVERSE = 200_000
 
 /** A value for `param` of `api`, the literals before it given (the last one names the resource), drawn from `r`. */
-export function valueFor (api, param, literals, r, seed) {
+export function valueFor(api, param, literals, r, seed) {
   const prev = literals[literals.length - 1] ?? ''
   const kind = `${api}|${param}|${api === 'gitlab' ? '' : prev}`
   // Namespaces are few and hot; object ids spread wider.

@@ -2,7 +2,7 @@ import http from 'node:http'
 import { randomUUID } from 'node:crypto'
 
 /** One request of the demo's traffic mix: mostly ids, some errors, a slow and a CPU-heavy route. */
-function pick(i: number): { method: string; path: string } {
+function pick(i: number): { method: string, path: string } {
   const r = i % 20
   if (r < 7) return { method: 'GET', path: `/users/${randomUUID()}` }
   if (r < 11) return { method: 'GET', path: `/orders/${1000 + i}?expand=lines` }
@@ -19,7 +19,7 @@ function pick(i: number): { method: string; path: string } {
  * @example
  * await drive(server.address().port, { total: 2000, concurrency: 16 })
  */
-export async function drive(port: number, options: { total: number; concurrency: number }): Promise<void> {
+export async function drive(port: number, options: { total: number, concurrency: number }): Promise<void> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: options.concurrency })
   let next = 0
   const worker = async () => {

@@ -16,7 +16,7 @@
  * no recoverable pattern: those fall back to naming `req.baseUrl` by the heuristic, as before.
  */
 
-type Match = false | { path: string; params: Record<string, unknown> }
+type Match = false | { path: string, params: Record<string, unknown> }
 type Matcher = (path: string) => Match
 
 /** What the walk reads of a router 2.x layer. */

@@ -17,9 +17,9 @@ export const kCollector = Symbol('routemeter.collector')
 
 type Measured = AnyResponse & { [kCollector]?: Collector }
 /** An HTTP/1 connection, carrying under each recorder's own key the responses it measures still open on it. */
-type Connection = { [key: symbol]: Set<Measured> | undefined; once?: (event: 'close', listener: (this: Connection) => void) => unknown }
+type Connection = { [key: symbol]: Set<Measured> | undefined, once?: (event: 'close', listener: (this: Connection) => void) => unknown }
 /** What Express (and Connect apps using Express' router) leave on the request. */
-type RoutedRequest = AnyRequest & { route?: { path?: unknown }; baseUrl?: string; app?: unknown }
+type RoutedRequest = AnyRequest & { route?: { path?: unknown }, baseUrl?: string, app?: unknown }
 
 /** The per-wrapper state every adapter shares: options read once, a lean `begin` per request. */
 export interface Recorder {

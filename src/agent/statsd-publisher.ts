@@ -229,8 +229,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       socket.send(packet, sent(packet))
     }
     // Once refused, the rest of the publish is sent again with the retry: no point sending it now.
-    if (head === queue.length || refused) { queue.length = 0; costs.length = 0; head = 0 }
-    else timer = setTimeout(pump, 1).unref()
+    if (head === queue.length || refused) { queue.length = 0; costs.length = 0; head = 0 } else timer = setTimeout(pump, 1).unref()
     notify()
   }
 

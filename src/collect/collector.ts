@@ -157,4 +157,3 @@ function explain(reason: 'name' | 'value' | 'limit'): string {
   if (reason === 'value') return `values are numbers within ±${MAX_METRIC_VALUE}, times are not negative, dimensions are short strings`
   return 'too many distinct names in one request'
 }
-

@@ -105,7 +105,7 @@ function onCallback(store: Slot | undefined): void {
   switchTo(store ?? OUTSIDE)
 }
 
-let mechanism: { hook: SwitchHookKind; cpu: ThreadCpuKind } | undefined
+let mechanism: { hook: SwitchHookKind, cpu: ThreadCpuKind } | undefined
 function install(): void {
   if (mechanism !== undefined) return
   const cpu = threadCpuClock()
@@ -123,7 +123,7 @@ function install(): void {
  * @example
  * attributedMechanism() // { hook: 'v8-promise-hooks', cpu: 'thread' } on Node 24
  */
-export function attributedMechanism(): { hook: SwitchHookKind; cpu: ThreadCpuKind } | undefined {
+export function attributedMechanism(): { hook: SwitchHookKind, cpu: ThreadCpuKind } | undefined {
   return mechanism
 }
 

@@ -76,7 +76,7 @@ function schedstatReader(): (() => number) | undefined {
  * const { kind, read } = threadCpuClock()
  * const before = read()   // µs
  */
-export function threadCpuClock(prefer?: ThreadCpuKind): { kind: ThreadCpuKind; read: () => number } {
+export function threadCpuClock(prefer?: ThreadCpuKind): { kind: ThreadCpuKind, read: () => number } {
   if ((prefer === undefined || prefer === 'thread') && typeof (process as WithThreadCpu).threadCpuUsage === 'function') {
     return { kind: 'thread', read: fromThreadCpuUsage }
   }

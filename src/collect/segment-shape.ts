@@ -207,4 +207,3 @@ function sanitize(s: string, start: number, end: number): string {
   }
   return out
 }
-

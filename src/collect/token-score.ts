@@ -106,7 +106,6 @@ export function classifyLong(s: string, start: number, end: number): number {
   return verdict
 }
 
-
 /** `YYYY-MM-DD`, optionally followed by `T` (or a space) and a time made of digits and `:.+-Z`. */
 function isIsoDate(s: string, start: number, end: number): boolean {
   const n = end - start
@@ -124,4 +123,3 @@ function isIsoDate(s: string, start: number, end: number): boolean {
   }
   return true
 }
-

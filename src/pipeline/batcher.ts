@@ -44,7 +44,7 @@ export interface BatcherOptions {
    * Records that belong to no request (what `metrics` recorded outside one, and the drop counters), added to
    * a flush while `due()`: the wiring makes one batcher per process their carrier. None when left out.
    */
-  processRecords?: { due(): boolean; take(): MetricRecord | undefined }
+  processRecords?: { due(): boolean, take(): MetricRecord | undefined }
 }
 
 const NO_PROCESS_RECORDS = { due: () => false, take: () => undefined }

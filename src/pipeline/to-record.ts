@@ -23,7 +23,7 @@ export function methodOf(raw: string): string {
  * const toRecord = recordBuilder({ prefix: 'shop', namer })
  * sink.send(closed.map(toRecord))
  */
-export function recordBuilder(options: { prefix: string; namer: RouteNamer }): (c: Collector) => MetricRecord {
+export function recordBuilder(options: { prefix: string, namer: RouteNamer }): (c: Collector) => MetricRecord {
   const { prefix, namer } = options
   return function toRecord(c) {
     const status = c.status

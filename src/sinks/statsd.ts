@@ -143,7 +143,7 @@ export function statsdSink(options?: StatsdSinkOptions): Sink {
  * @example
  * parseStatsdAddress('statsd.internal:8125') // { host: 'statsd.internal', port: 8125 }
  */
-export function parseStatsdAddress(text: string | undefined): { host: string; port: number } | undefined {
+export function parseStatsdAddress(text: string | undefined): { host: string, port: number } | undefined {
   if (text === undefined || text === '') return undefined
   const found = /^\[?([^\]]+?)\]?(?::(\d+))?$/.exec(text.trim())
   const port = found?.[2] === undefined ? 8125 : Number(found[2])

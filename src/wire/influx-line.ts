@@ -143,8 +143,7 @@ export function seriesToLines(series: readonly Series[], timestampNs: string, op
     }
     if (point === undefined) {
       points.set(key, { name: s.name, type: s.type, count: s.count, sum: s.sum, min: s.min, max: s.max, sketch: s.sketch, owned: false })
-    }
-    else {
+    } else {
       // The same name from groups whose tags render alike is a documented merge; a different name is a collision.
       if (point.name !== s.name) collisions.n++
       merge(point, s)

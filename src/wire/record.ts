@@ -14,23 +14,23 @@
  */
 export interface MetricRecord {
   /** `request`: one finished request. `process`: metrics recorded outside any request, per interval. */
-  readonly kind: 'request' | 'process';
+  readonly kind: 'request' | 'process'
   /** The wrapper's namespace (`prefix` option), `''` when none. Name-based sinks put it in front. */
-  readonly prefix: string;
+  readonly prefix: string
   /** Route name (`users.id.posts`, `unmatched`, `other`); `''` on process records. */
-  readonly route: string;
+  readonly route: string
   /** Upper-case HTTP method, `OTHER` for unknown verbs; `''` on process records. */
-  readonly method: string;
+  readonly method: string
   /** Response status code; 0 when the client hung up before headers were sent, and on process records. */
-  readonly status: number;
+  readonly status: number
   /** True when the connection closed before the response finished. */
-  readonly aborted: boolean;
+  readonly aborted: boolean
   /** Default dimensions merged with the ones the app set during the request. */
-  readonly dimensions: Readonly<Record<string, string>>;
+  readonly dimensions: Readonly<Record<string, string>>
   /** Counters: `Failure`, `ClientError`, `Aborted` (0 or 1) on requests, plus the app's (summed per name). */
-  readonly counters: Readonly<Record<string, number>>;
+  readonly counters: Readonly<Record<string, number>>
   /** Timers in milliseconds: `RequestTime`, `CpuTime` (unless `cpu: false`), plus the app's (summed per name). */
-  readonly timers: Readonly<Record<string, number>>;
+  readonly timers: Readonly<Record<string, number>>
   /** Start of the request (or of the interval), milliseconds since the Unix epoch. */
-  readonly timestamp: number;
+  readonly timestamp: number
 }

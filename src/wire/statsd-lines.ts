@@ -76,7 +76,7 @@ function fitLine(line: string, maxBytes: number): string | undefined {
  * @example
  * const packer = packetPacker(1400, (packet) => socket.send(packet))
  */
-export function packetPacker(maxBytes: number, send: (packet: string, lines: number) => void): { add(line: string): void; flush(): void } {
+export function packetPacker(maxBytes: number, send: (packet: string, lines: number) => void): { add(line: string): void, flush(): void } {
   let packet = ''
   let lines = 0
   return {
