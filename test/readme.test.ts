@@ -6,11 +6,13 @@
 import { spawn } from 'node:child_process'
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { startRedis, command, type RedisServer } from './support/redis-server.js'
-import { REDIS, servicesAvailable, trackChild, waitFor } from './support/services.js'
+import { createClient } from 'redis'
+import { redisSuite } from './support/redis-server.js'
+import { trackChild } from './support/services.js'
+import { until } from './support/eventually.js'
 import { udpCollector } from './support/udp.js'
+import { decoded } from './support/entries.js'
 
 const root = join(__dirname, '..')
 const scratch = join(root, '.scratch', `readme-${process.pid}`)
@@ -32,10 +34,10 @@ async function runSnippet(code: string, env: Record<string, string>, use: (port:
   child.stdout.on('data', (d) => { stdout += d })
   child.stderr.on('data', (d) => { stderr += d })
   try {
-    await waitFor(`the snippet to listen (stderr: ${stderr})`, () => /listening \d+/.test(stdout) || child.exitCode !== null, 20_000)
-    const port = Number(/listening (\d+)/.exec(stdout)?.[1])
-    assert.ok(port > 0, `the snippet listens (exit ${child.exitCode}): ${stderr}`)
-    await use(port)
+    await until(() => /listening \d+/.test(stdout) || child.exitCode !== null, 'the snippet to listen', 20_000)
+    const listening = /listening (\d+)/.exec(stdout)
+    if (listening === null) throw new Error(`the snippet exited (${child.exitCode}) before it listened: ${stderr}`)
+    await use(Number(listening[1]))
     return stderr
   } finally {
     child.kill('SIGKILL')
@@ -43,15 +45,21 @@ async function runSnippet(code: string, env: Record<string, string>, use: (port:
   }
 }
 
-const Readme = suite('README quick starts')
-let redis: RedisServer | undefined
-const enabled = servicesAvailable('test/readme.test.ts (README quick starts)', [REDIS])
+// The node:http snippet needs no Redis (it sends to StatsD): it runs as `Readme`, the others as `it`.
+const { test: Readme, it, redis } = redisSuite('README quick starts', { file: 'test/readme.test.ts' })
+Readme.after(() => { rmSync(scratch, { recursive: true, force: true }) })
 
-Readme.before(async () => { if (enabled) redis = await startRedis() })
-Readme.after(async () => {
-  await redis?.stop({ keepData: false })
-  rmSync(scratch, { recursive: true, force: true })
-})
+/** The request series (prefix, route, method, status, requests) in the stream `routemeter` so far. */
+async function requestsInStream(): Promise<Array<[string, string, string, number | undefined, number]>> {
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  try {
+    const entries = await client.xRange('routemeter', '-', '+') ?? []
+    return entries.flatMap(({ id, message }) => decoded({ id, v: message.v!, n: Number(message.n), p: message.p! }).series())
+      .filter((s) => s.group.kind === 'request' && s.name === 'RequestTime')
+      .map((s) => [s.group.prefix, s.group.route, s.group.method, s.group.status, s.count])
+  } finally { await client.close() }
+}
 
 Readme('the README has the four quick starts: node:http, Koa, Express, Fastify', () => {
   assert.is(snippets.length, 4)
@@ -67,26 +75,28 @@ Readme('node:http: the response is served and its metrics reach StatsD', async (
     await runSnippet(snippets[0]!, { ROUTEMETER_STATSD: `127.0.0.1:${udp.port}` }, async (port) => {
       assert.is(await (await fetch(`http://127.0.0.1:${port}/users/42`)).text(), 'ok')
       await udp.waitFor((lines) => lines.some((l) => l.startsWith('shop.users.id.RequestTime:')), 10_000)
+      assert.match(udp.lines.find((l) => l.startsWith('shop.users.id.RequestTime:'))!, /^shop\.users\.id\.RequestTime:\d+(\.\d+)?\|ms$/)
     })
   } finally {
     udp.close()
   }
 })
 
-for (const [index, framework] of [[1, 'Koa'], [2, 'Express'], [3, 'Fastify']] as const) {
-  Readme(`${framework}: the response is served, the first flush says where metrics go, and they reach the default Redis stream`, async () => {
-    if (!enabled) return
+// Koa and Fastify set the prefix `shop`, Express none.
+for (const [index, framework, prefix] of [[1, 'Koa', 'shop'], [2, 'Express', ''], [3, 'Fastify', 'shop']] as const) {
+  it(`${framework}: the response is served, the first flush says where metrics go, and they reach the default Redis stream`, async () => {
     // These snippets all write to the default stream "routemeter": emptied first, so what is there is this one's.
-    await command(redis!.port, undefined, 'DEL routemeter')
-    const stderr = await runSnippet(snippets[index]!, { ROUTEMETER_REDIS_URL: redis!.url, ROUTEMETER_STATSD: '' }, async (port) => {
+    const client = createClient({ url: redis.url })
+    await client.connect()
+    await client.del('routemeter')
+    await client.close()
+    const stderr = await runSnippet(snippets[index]!, { ROUTEMETER_REDIS_URL: redis.url, ROUTEMETER_STATSD: '' }, async (port) => {
       const res = await fetch(`http://127.0.0.1:${port}/users/42`)
       assert.equal(await res.json(), { id: '42' })
-      const length = async (): Promise<number> => Number(/:(\d+)/.exec(await command(redis!.port, undefined, 'XLEN routemeter'))?.[1] ?? 0)
-      await waitFor('an entry in the stream "routemeter"', async () => await length() > 0)
-      const entries = await command(redis!.port, undefined, 'XRANGE routemeter - +')
-      assert.ok(entries.includes('users.id'), `the entry names the route users.id: ${entries}`)
+      await until(async () => (await requestsInStream()).length > 0, 'the request in the stream "routemeter"', 10_000)
+      assert.equal(await requestsInStream(), [[prefix, 'users.id', 'GET', 200, 1]])
     })
-    assert.match(stderr, new RegExp(`routemeter: sending metrics to Redis at ${redis!.url.replace(/[.]/g, '\\.')}, stream "routemeter"`))
+    assert.match(stderr, new RegExp(`routemeter: sending metrics to Redis at ${redis.url.replace(/[.]/g, '\\.')}, stream "routemeter"`))
   })
 }
 

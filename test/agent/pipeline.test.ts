@@ -1,32 +1,18 @@
 /**
  * The whole channel with real servers: redisSink → redis-server → startAgent → influxd, counting exactly.
  */
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { redisSink, type RedisSink } from '../../src/sinks/redis.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { INFLUXD, REDIS, servicesAvailable, sleep, waitFor } from '../support/services.js'
+import { influxSuite } from '../support/influxd.js'
+import { sleep, until } from '../support/eventually.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
-const test = suite('redis channel end to end')
-const available = servicesAvailable('test/agent/pipeline.test.ts (redis channel end to end)', [REDIS, INFLUXD])
-const it = available ? test : test.skip
-
-let redis: RedisServer
-let influx: Influxd
-let no = 0
-const cleanup: Array<() => Promise<void>> = []
-
-test.before(async () => {
-  if (!available) return
-  ;[redis, influx] = await Promise.all([startRedis({ password: 's3cret' }), startInfluxd()])
+const { test, it, influx, redis, newDb, cleanup } = influxSuite('redis channel end to end', {
+  file: 'test/agent/pipeline.test.ts', redis: { password: 's3cret' },
 })
-test.after.each(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
-test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
 
 let ts = 0
 /** `n` request records; every 10th failed. Unique timestamps so duplicates would show anywhere. */
@@ -45,12 +31,11 @@ function records(n: number): MetricRecord[] {
 async function setup(
   extra: { agents?: number, encoding?: 1 | 2 } = {},
 ): Promise<{ db: string, stream: string, sink: RedisSink, agents: Agent[], errors: Error[] }> {
-  const db = `e2e${++no}`
-  const stream = `stream${no}`
-  await influx.createDatabase(db)
+  const db = await newDb('e2e')
+  const stream = `stream-${db}`
   const errors: Error[] = []
   const sink = redisSink({ url: redis.url, stream, encoding: extra.encoding, onError: (e) => errors.push(e) })
-  cleanup.push(() => sink.close())
+  cleanup(() => sink.close())
   const agents: Agent[] = []
   for (let i = 0; i < (extra.agents ?? 1); i++) {
     const agent = startAgent({
@@ -58,7 +43,7 @@ async function setup(
       publishers: [influxPublisher({ url: influx.url, db })], onError: (e) => errors.push(e),
     })
     agents.push(agent)
-    cleanup.push(() => agent.stop())
+    cleanup(() => agent.stop())
   }
   await Promise.all(agents.map((a) => a.ready))
   return { db, stream, sink, agents, errors }
@@ -72,7 +57,7 @@ it('N records through redisSink, Redis and the agent arrive in InfluxDB exactly'
   const N = 5000
   for (let i = 0; i < N / 100; i++) sink.send(records(100))
   await flushSink(sink)
-  await waitFor('agent', () => published(agents) === N, 15_000)
+  await until(() => published(agents) === N, `the agent to publish ${N} requests`, 15_000)
   assert.is(await requestsIn(db), N)
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), N / 10)
   assert.is(await influx.scalar(db, 'SELECT count("count") FROM "RequestTime" WHERE "route" = \'health\''), await influx.scalar(db, 'SELECT count("count") FROM "RequestTime" WHERE "route" = \'orders\''))
@@ -83,7 +68,7 @@ it('with encoding: 2 (summaries) the counts are exact too, and every route has i
   const N = 5000
   for (let i = 0; i < N / 100; i++) sink.send(records(100))
   await flushSink(sink)
-  await waitFor('agent', () => published(agents) === N, 15_000)
+  await until(() => published(agents) === N, `the agent to publish ${N} requests`, 15_000)
   assert.is(await requestsIn(db), N)
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), N / 10)
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime" WHERE "status_class" = \'5xx\''), N / 10)
@@ -101,31 +86,44 @@ it('with encoding: 2 (summaries) the counts are exact too, and every route has i
 it('two agents in one group: every entry lands once, counts exact', async () => {
   const { db, sink, agents } = await setup({ agents: 2 })
   const N = 6000
+  // The load arrives over time (a pause every 1,000 records), not in one tick: both agents find entries to read.
   for (let i = 0; i < N / 20; i++) { sink.send(records(20)); if (i % 50 === 0) await sleep(5) }
   await flushSink(sink)
-  await waitFor('agents', () => published(agents) === N, 15_000)
-  assert.ok(agents.every((a) => a.stats().entries > 0), agents.map((a) => a.stats().entries).join('/'))
+  await until(() => published(agents) === N, `the agents to publish ${N} requests`, 15_000)
+  const entries = agents.map((a) => a.stats().entries)
+  assert.ok(entries.every((n) => n > 0), `both agents published entries: ${entries.join('/')}`)
+  assert.is(entries[0] + entries[1], sink.stats().entries, 'every entry Redis acknowledged was published once')
   assert.is(await requestsIn(db), N)
 })
 
 it('Redis stopped for seconds mid-load and restarted: nothing lost, counts exact', async () => {
   const { db, sink, agents, errors } = await setup()
   let sent = 0
+  // Steady load for `ms`: 25 records every 10 ms, as an app would send them, through the whole outage.
   const load = async (ms: number): Promise<void> => {
     const end = Date.now() + ms
     while (Date.now() < end) { sink.send(records(25)); sent += 25; await sleep(10) }
   }
   await load(500)
   await redis.stop()
+  const sentBefore = sent
   await load(3000)
-  assert.ok(sink.stats().backlog > 0, 'records waited in the backlog')
+  const during = sink.stats()
+  assert.is(during.backlog, sent - during.delivered, 'what Redis has not acknowledged waits in the backlog')
+  assert.ok(during.backlog >= sent - sentBefore, `the ${sent - sentBefore} records of the outage wait: ${during.backlog}`)
   await redis.start()
   await load(500)
   await flushSink(sink)
-  await waitFor('everything published', () => published(agents) === sent, 20_000)
+  await until(() => published(agents) === sent, `the agent to publish all ${sent} requests`, 20_000)
   assert.is(sink.stats().droppedBacklog, 0)
   assert.is(await requestsIn(db), sent)
-  assert.ok(errors.some((e) => e.message.includes('unreachable')), 'the sink warned about the outage')
+  // One warning for the one outage, with the password masked (the agent's own retries are its business).
+  assert.is(sink.stats().outages, 1)
+  const warned = errors.map((e) => e.message).filter((m) => m.startsWith('redisSink:'))
+  assert.is(warned.length, 1, warned.join('\n'))
+  const port = new URL(redis.url).port
+  const expected = `redisSink: Redis at redis://:***@127.0.0.1:${port} is unreachable (`
+  assert.ok(warned[0].startsWith(expected) && warned[0].endsWith('); keeping up to 100000 records and retrying'), warned[0])
 })
 
 it('InfluxDB down then up: the agent retries, then the counts are exact', async () => {
@@ -134,10 +132,10 @@ it('InfluxDB down then up: the agent retries, then the counts are exact', async 
   try {
     for (let i = 0; i < 20; i++) sink.send(records(50))
     await flushSink(sink)
-    await waitFor('retries', () => agents[0].stats().retries >= 2, 10_000)
+    await until(() => agents[0].stats().retries >= 2, 'two retries while InfluxDB is down', 10_000)
     assert.is(agents[0].stats().entries, 0)
   } finally { await influx.start() }
-  await waitFor('published after InfluxDB came back', () => published(agents) === 1000, 20_000)
+  await until(() => published(agents) === 1000, 'published after InfluxDB came back', 20_000)
   assert.is(await requestsIn(db), 1000)
 })
 

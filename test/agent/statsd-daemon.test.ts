@@ -6,25 +6,18 @@
  */
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Pool } from 'undici'
 import { metrics, withMetrics } from '../../src/index.js'
 import { redisSink } from '../../src/sinks/redis.js'
 import { startAgent } from '../../src/agent/agent.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
+import { redisSuite } from '../support/redis-server.js'
 import { freeUdpPort, startStatsd, type StatsdDaemon } from '../support/statsd-daemon.js'
-import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
+import { until } from '../support/eventually.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
-const test = suite('agent → real StatsD daemon')
-const available = servicesAvailable('test/agent/statsd-daemon.test.ts (agent into a StatsD daemon)', [REDIS])
-const it = available ? test : test.skip
-
-let redis: RedisServer
-test.before(async () => { if (available) redis = await startRedis() })
-test.after(async () => { await redis?.stop({ keepData: false }) })
+const { test, it, redis } = redisSuite('agent → real StatsD daemon', { file: 'test/agent/statsd-daemon.test.ts' })
 
 /** A daemon key (`name;tag=value;…`, or a bare name) of metric `metric`. */
 const isMetric = (key: string, metric: string): boolean => key.split(';')[0]!.endsWith(`.${metric}`)
@@ -109,7 +102,7 @@ it('3,000 requests replayed from a Redis backlog arrive in statsd exactly: every
     redis: redis.url, stream: 'backlog', group: 'g', consumer: 'c', blockMs: 200, publishers: [publisher], onError: () => {},
   })
   try {
-    await waitFor('the agent to publish the backlog', () => agent.stats().requests === N, 30_000)
+    await until(() => agent.stats().requests === N, `the agent to publish the backlog of ${N} requests`, 30_000)
     await assertExact(daemon, N)
     const drops = daemon.kernelDrops()
     if (drops !== undefined) assert.is(drops, 0, 'the daemon\'s socket dropped no datagram')
@@ -132,10 +125,15 @@ it('a daemon that is down: publish rejects as transient, the agent retries, and 
   })
   let daemon: StatsdDaemon | undefined
   try {
-    await waitFor('a refused publish to be retried', () => agent.stats().retries >= 2, 10_000)
+    await until(() => agent.stats().retries >= 2, 'a refused publish to be retried twice', 10_000)
     assert.is(agent.stats().requests, 0, 'nothing was acked while nobody listened')
+    // Transient: the agent says so once and keeps retrying (a permanent refusal would dead-letter the entries).
+    assert.equal(errors.map((e) => e.message), [
+      `routemeter agent: statsd failed (StatsD 127.0.0.1:${port} refused the datagrams (nothing listening): will retry); retrying with backoff`,
+    ])
+    assert.is(agent.stats().deadLettered, 0)
     daemon = await startStatsd({ port })
-    await waitFor('the agent to publish the backlog', () => agent.stats().requests === N, 30_000)
+    await until(() => agent.stats().requests === N, `the agent to publish the backlog of ${N} requests`, 30_000)
     await assertExact(daemon, N)
   } finally {
     await agent.stop()

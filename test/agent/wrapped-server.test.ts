@@ -3,7 +3,6 @@
  * agent and a private influxd: InfluxDB must count exactly the requests served, also when Redis goes
  * away for seconds in the middle (and no response may fail meanwhile).
  */
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -12,26 +11,16 @@ import { withMetrics, metrics } from '../../src/index.js'
 import { redisSink, type RedisSink } from '../../src/sinks/redis.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { INFLUXD, REDIS, servicesAvailable, waitFor } from '../support/services.js'
+import { influxSuite } from '../support/influxd.js'
+import { until } from '../support/eventually.js'
 
-const test = suite('wrapped server → Redis → agent → InfluxDB')
-const available = servicesAvailable('test/agent/wrapped-server.test.ts (wrapped server end to end)', [REDIS, INFLUXD])
-const it = available ? test : test.skip
-
-let redis: RedisServer
-let influx: Influxd
-let no = 0
-const cleanup: Array<() => Promise<void>> = []
-test.before(async () => { if (available) [redis, influx] = await Promise.all([startRedis(), startInfluxd()]) })
-test.after.each(async () => { for (const f of cleanup.splice(0).reverse()) await f() })
-test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
+const { test, it, influx, redis, newDb, cleanup } = influxSuite('wrapped server → Redis → agent → InfluxDB', {
+  file: 'test/agent/wrapped-server.test.ts', redis: true,
+})
 
 async function setup(): Promise<{ db: string, sink: RedisSink, agent: Agent, pool: Pool }> {
-  const db = `web${++no}`
-  const stream = `web${no}`
-  await influx.createDatabase(db)
+  const db = await newDb('web')
+  const stream = db
   const sink = redisSink({ url: redis.url, stream, onError: () => {} })
   const app = withMetrics((req, res) => {
     if (req.url === '/fail') { res.statusCode = 500; res.end('no'); return }
@@ -44,7 +33,9 @@ async function setup(): Promise<{ db: string, sink: RedisSink, agent: Agent, poo
     redis: redis.url, stream, group: 'g', consumer: 'c', blockMs: 200,
     publishers: [influxPublisher({ url: influx.url, db })], onError: () => {},
   })
-  cleanup.push(async () => { await pool.close(); await new Promise((r) => server.close(r)) }, () => sink.close(), () => agent.stop())
+  cleanup(async () => { await pool.close(); await new Promise((r) => server.close(r)) })
+  cleanup(() => sink.close())
+  cleanup(() => agent.stop())
   await agent.ready
   return { db, sink, agent, pool }
 }
@@ -65,7 +56,7 @@ it('N real requests through withMetrics land in InfluxDB exactly, failures inclu
   await hit(pool, 1500)
   await hit(pool, 100, () => '/fail')
   await metrics.flush()
-  await waitFor('agent', () => agent.stats().requests === 1600, 15_000)
+  await until(() => agent.stats().requests === 1600, 'the agent to publish 1600 requests', 15_000)
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 1600)
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "Failure"'), 100)
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime" WHERE "route" = \'users.id\' AND "service" = \'web\''), 1500)
@@ -80,9 +71,9 @@ it('Redis away for seconds while serving: every response succeeds and InfluxDB s
   await redis.start()
   statuses.push(...await hit(pool, 500))
   await metrics.flush()
-  assert.ok(statuses.every((s) => s === 200), 'no failed response')
+  assert.equal(statuses.filter((s) => s !== 200), [], 'no failed response')
   const served = statuses.length
-  await waitFor('agent', () => agent.stats().requests === served, 20_000)
+  await until(() => agent.stats().requests === served, `the agent to publish ${served} requests`, 20_000)
   assert.is(sink.stats().droppedBacklog, 0)
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), served)
 })

@@ -1,11 +1,7 @@
-import type http from 'node:http'
 import { createClient } from 'redis'
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { metrics } from '../../src/index.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { REDIS, servicesAvailable } from '../support/services.js'
-import { burn, runBurst, sleep, threadSource, type Burn } from './cpu-scenario.js'
+import { redisSuite } from '../support/redis-server.js'
+import { runBurst, scenarioApp, threadSource, type Burn } from './cpu-scenario.js'
 
 /*
  * The accuracy scenario of cpu.test.ts, with every request talking to a real redis-server over ONE shared
@@ -15,44 +11,22 @@ import { burn, runBurst, sleep, threadSource, type Burn } from './cpu-scenario.j
  * only looks at callback (macrotask) boundaries bills a burn after a reply to nobody, or to whoever ran
  * before; this is the case that shows it. One run, no retries: ±25% and 2 ms, like cpu.test.ts.
  */
-const test = suite('attributed CpuTime over a shared redis connection')
-const available = servicesAvailable('test/collect/cpu-pooled.test.ts', [REDIS])
-const it = available ? test : test.skip
+const { test, it, available, redis } = redisSuite('attributed CpuTime over a shared redis connection', {
+  file: 'test/collect/cpu-pooled.test.ts',
+})
 
-let server: RedisServer
 let client: ReturnType<typeof createClient>
 test.before(async () => {
   if (!available) return
-  server = await startRedis()
-  client = createClient({ url: server.url })
+  client = createClient({ url: redis.url })
   await client.connect()
   await client.set('k', 'v')
 })
-test.after(async () => {
-  await client?.close()
-  await server?.stop({ keepData: false })
-})
+test.after(async () => { await client?.close() })
 
 const burned = new Map<string, Burn>()
-
-async function app(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const id = String(req.headers['x-id'] ?? '')
-  metrics.dimension('rid', id || '-')
-  if (req.url === '/burn') {
-    await client.get('k')
-    burned.set(id, burn(20))
-  } else if (req.url === '/sleep') {
-    await client.get('k')
-    await sleep(20)
-    await client.get('k')
-  } else if (req.url === '/await-burn') {
-    await client.get('k')
-    await sleep(10)
-    await client.get('k')
-    burned.set(id, burn(20))
-  }
-  res.end('done')
-}
+// Every request reads `k` over the one shared connection around each of its waits.
+const app = scenarioApp(burned, () => client.get('k'))
 
 it('bills a burn after a reply to its request, and nothing to requests that only wait for replies', async () => {
   const { records, verdict: v } = await runBurst(app, burned, 0.25, 2)

@@ -11,8 +11,9 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import { memorySink, withMetrics, type MetricRecord } from '../../src/index.js'
+import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { sleep } from '../support/eventually.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
@@ -56,7 +57,6 @@ export function burn(ms: number): Burn {
   return { thread: threadMs, process: Math.max(processMs, threadMs), wall: wallMs }
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 // A garbage collection pauses the thread inside whichever callback's allocation triggered it, and that
 // request is billed for it (it is time on the thread). With 60 requests and a test runner in one process
@@ -65,6 +65,38 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 setFlagsFromString('--expose-gc')
 /** A full garbage collection. */
 export const collectGarbage = runInNewContext('gc') as () => void
+
+/**
+ * The scenario's app: `/burn` burns 20 ms, `/sleep` waits 20 ms, `/await-burn` waits 10 ms and then burns 20 ms,
+ * each burn recorded in `burned` under the request's `x-id` header (also its `rid` dimension). With `io`, every
+ * request also awaits `io()` before and after each wait (a shared connection's replies, in cpu-pooled.test.ts).
+ * The waits are the scenario itself: a sleeper's CpuTime must stay near zero while its neighbours burn.
+ *
+ * @example
+ * const burned = new Map<string, Burn>()
+ * await runBurst(scenarioApp(burned), burned, 0.25, 2)
+ */
+export function scenarioApp(burned: Map<string, Burn>, io?: () => Promise<unknown>): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  // Without `io` nothing extra is awaited: a /burn then burns in the listener's own synchronous run.
+  return async (req, res) => {
+    const id = String(req.headers['x-id'] ?? '')
+    metrics.dimension('rid', id || '-')
+    if (req.url === '/burn') {
+      if (io !== undefined) await io()
+      burned.set(id, burn(20))
+    } else if (req.url === '/sleep') {
+      if (io !== undefined) await io()
+      await sleep(20)
+      if (io !== undefined) await io()
+    } else if (req.url === '/await-burn') {
+      if (io !== undefined) await io()
+      await sleep(10)
+      if (io !== undefined) await io()
+      burned.set(id, burn(20))
+    }
+    res.end('done')
+  }
+}
 
 /** The paths of one burst: 20 of each kind, interleaved. */
 export const BURST = Array.from({ length: 20 }, () => ['/burn', '/sleep', '/await-burn']).flat()

@@ -7,23 +7,13 @@ import { attributedMechanism } from '../../src/collect/cpu-attributed.js'
 import { storesOnContextFrames } from '../../src/collect/cpu-switch-hook.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 import { fetchText, listen } from '../support/http.js'
-import { burn, runBurst, sleep, threadSource, type Burn } from './cpu-scenario.js'
+import { burn, runBurst, scenarioApp, threadSource, type Burn } from './cpu-scenario.js'
+import { sleep } from '../support/eventually.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
 /** The burn each request did, by request id (the `x-id` header, echoed as the `rid` dimension). */
 const burned = new Map<string, Burn>()
-
-async function app(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-  const id = String(req.headers['x-id'] ?? '')
-  metrics.dimension('rid', id || '-')
-  if (req.url === '/burn') burned.set(id, burn(20))
-  else if (req.url === '/sleep') await sleep(20)
-  else if (req.url === '/await-burn') {
-    await sleep(10)
-    burned.set(id, burn(20))
-  }
-  res.end('done')
-}
+const app = scenarioApp(burned)
 
 /*
  * One run, no retries: every burner within ±25% of its own burn (between the thread's and the process's CPU

@@ -8,9 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { suite, type Test } from 'uvu'
 import { startRedis, type RedisServer } from './redis-server.js'
-import { freePort, INFLUXD, REDIS, servicesAvailable, stopChild, trackChild, waitFor } from './services.js'
+import { freePort, INFLUXD, lateBound, REDIS, serviceSuite, stopChild, trackChild, waitFor, type ServiceSuite } from './services.js'
 
 export interface Influxd {
   readonly port: number
@@ -100,25 +99,19 @@ export async function startInfluxd(): Promise<Influxd> {
 }
 
 /** What `influxSuite` gives a test file. */
-export interface InfluxSuite {
-  /** The uvu suite, for tests that need no server. */
-  readonly test: Test
-  /** The suite for tests that need the servers: skipped (with one line on stderr) when a binary is missing. */
-  readonly it: (name: string, fn: () => Promise<void> | void) => void
+export interface InfluxSuite extends ServiceSuite {
   /** The suite's influxd, running from before the first test to after the last. Use it inside tests. */
   readonly influx: Influxd
   /** The suite's redis-server, with `{ redis: … }` only. Use it inside tests. */
   readonly redis: RedisServer
-  /** Creates a database named `<prefix><n>`, unique in the suite, and returns its name. */
+  /** Creates a database named `<prefix><n>` (default prefix `db`), unique in the suite, and returns its name. */
   newDb(prefix?: string): Promise<string>
-  /** Runs `undo` after the current test (the last registered first), passed or failed. */
-  cleanup(undo: () => Promise<unknown> | unknown): void
 }
 
 /**
- * The setup of a suite that writes to InfluxDB: a uvu suite, a private influxd (and redis-server, with
- * `redis`) started before its first test and removed after its last, unique databases, per-test cleanup.
- * When `influxd` (or `redis-server`) is missing, the tests that need it are skipped, as `servicesAvailable` says.
+ * The setup of a suite that writes to InfluxDB: a private influxd (and redis-server, with `redis`) started
+ * before its first test and removed after its last, unique databases, per-test cleanup. When `influxd` (or
+ * `redis-server`) is missing, the tests that need it are skipped, as `servicesAvailable` says.
  *
  * @example
  * const { test, it, influx, newDb } = influxSuite('influxPublisher', { file: 'test/agent/influx-publisher.test.ts' })
@@ -126,25 +119,21 @@ export interface InfluxSuite {
  * test.run()
  */
 export function influxSuite(name: string, options: { file: string, redis?: true | { password?: string } }): InfluxSuite {
-  const test = suite(name)
-  const available = servicesAvailable(`${options.file} (${name})`, options.redis === undefined ? [INFLUXD] : [REDIS, INFLUXD])
+  const base = serviceSuite(name, options.file, options.redis === undefined ? [INFLUXD] : [REDIS, INFLUXD])
   let influx: Influxd | undefined
   let redis: RedisServer | undefined
   let dbNo = 0
-  const undo: Array<() => Promise<unknown> | unknown> = []
-  test.before(async () => {
-    if (!available) return
+  base.test.before(async () => {
+    if (!base.available) return
     ;[influx, redis] = await Promise.all([
       startInfluxd(),
       options.redis === undefined ? undefined : startRedis(options.redis === true ? {} : options.redis),
     ])
   })
-  test.after.each(async () => { for (const f of undo.splice(0).reverse()) await f() })
-  test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
+  base.atEnd(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
   const running = lateBound<Influxd>('influxd', () => influx)
   return {
-    test,
-    it: available ? test : test.skip,
+    ...base,
     influx: running,
     redis: lateBound<RedisServer>('redis-server', () => redis),
     async newDb(prefix = 'db') {
@@ -152,18 +141,5 @@ export function influxSuite(name: string, options: { file: string, redis?: true 
       await running.createDatabase(db)
       return db
     },
-    cleanup(f) { undo.push(f) },
   }
-}
-
-/** An object that forwards to what `current()` returns once the suite's `before` has started it. */
-function lateBound<T extends object>(what: string, current: () => T | undefined): T {
-  return new Proxy({} as T, {
-    get(_, key) {
-      const target = current()
-      if (target === undefined) throw new Error(`${what} is not running here: use it inside a test of its suite`)
-      const value: unknown = Reflect.get(target, key, target)
-      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
-    },
-  })
 }

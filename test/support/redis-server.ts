@@ -1,13 +1,14 @@
 /**
  * A private `redis-server` for one test file: a free loopback port, a temp dir, append-only persistence
  * (so a stop/start keeps the stream, like a real restart), and a `stop()` that always reaps the process.
+ * `redisSuite` is the setup of a suite that needs one.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Socket } from 'node:net'
-import { freePort, stopChild, trackChild, waitFor } from './services.js'
+import { freePort, lateBound, REDIS, serviceSuite, stopChild, trackChild, waitFor, type ServiceSuite } from './services.js'
 
 export interface RedisServer {
   readonly port: number
@@ -83,6 +84,27 @@ export async function startRedis(options: { password?: string, tls?: boolean, cl
       if (!keepData) rmSync(dir, { recursive: true, force: true })
     },
   }
+}
+
+/** What `redisSuite` gives a test file. */
+export interface RedisSuite extends ServiceSuite {
+  /** The suite's redis-server, running from before the first test to after the last. Use it inside tests. */
+  readonly redis: RedisServer
+}
+
+/**
+ * A suite with a private redis-server, started before its first test and removed after its last; its tests
+ * that need it are skipped when `redis-server` is missing, as `servicesAvailable` says.
+ *
+ * @example
+ * const { test, it, redis } = redisSuite('agent → real StatsD daemon', { file: 'test/agent/statsd-daemon.test.ts' })
+ */
+export function redisSuite(name: string, options: { file: string, password?: string }): RedisSuite {
+  const base = serviceSuite(name, options.file, [REDIS])
+  let redis: RedisServer | undefined
+  base.test.before(async () => { if (base.available) redis = await startRedis({ password: options.password }) })
+  base.atEnd(async () => { await redis?.stop({ keepData: false }) })
+  return { ...base, redis: lateBound<RedisServer>('redis-server', () => redis) }
 }
 
 /** One PING over a raw socket: true once the server answers PONG (or NOAUTH-free PONG after AUTH). */

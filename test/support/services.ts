@@ -8,6 +8,7 @@ import { once } from 'node:events'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 import { createServer } from 'node:net'
+import { suite, type Test } from 'uvu'
 import { until } from './eventually.js'
 
 /** Where a binary is on PATH (or the absolute path given), or undefined. */
@@ -97,4 +98,62 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   await until(async () => {
     try { return await check() } catch { return false }
   }, what, timeoutMs, everyMs)
+}
+
+/** What `serviceSuite` gives a test file. */
+export interface ServiceSuite {
+  /** The uvu suite, for tests that need no service. */
+  readonly test: Test
+  /** The suite for tests that need the services: skipped (with one line on stderr) when a binary is missing. */
+  readonly it: (name: string, fn: () => Promise<void> | void) => void
+  /** Every binary is there: the suite's own `before` hooks start things only then. */
+  readonly available: boolean
+  /** Runs `undo` after the current test (the last registered first), passed or failed. */
+  cleanup(undo: () => Promise<unknown> | unknown): void
+  /**
+   * Runs `stop` once the suite is over, after every `after` hook of the test file (the last registered first):
+   * the servers stop only once the clients a test file closes in its own `after` are gone.
+   */
+  atEnd(stop: () => Promise<unknown> | unknown): void
+}
+
+/**
+ * A uvu suite for tests that need service binaries, with the skip policy of `servicesAvailable` and a
+ * per-test cleanup list. `redisSuite` and `influxSuite` build on it.
+ *
+ * @example
+ * const { test, it, available } = serviceSuite('agent → statsd', 'test/agent/statsd-daemon.test.ts', [REDIS])
+ */
+export function serviceSuite(name: string, file: string, needs: ReadonlyArray<{ binary: string, debian: string }>): ServiceSuite {
+  const test = suite(name)
+  const available = servicesAvailable(`${file} (${name})`, needs)
+  const undo: Array<() => Promise<unknown> | unknown> = []
+  const stops: Array<() => Promise<unknown> | unknown> = []
+  test.after.each(async () => { for (const f of undo.splice(0).reverse()) await f() })
+  // uvu runs `after` hooks in the order they were added: this one is added last, when the file calls run().
+  const run = test.run
+  test.run = () => {
+    test.after(async () => { for (const f of stops.splice(0).reverse()) await f() })
+    run()
+  }
+  return { test, it: available ? test : test.skip, available, cleanup(f) { undo.push(f) }, atEnd(f) { stops.push(f) } }
+}
+
+/**
+ * A stand-in for a server a suite starts in its `before` hook: it forwards to what `current()` returns then,
+ * so a test file can take it at the top (`const { redis } = redisSuite(…)`) and use it inside its tests.
+ *
+ * @example
+ * let server: RedisServer | undefined
+ * const redis = lateBound('redis-server', () => server)
+ */
+export function lateBound<T extends object>(what: string, current: () => T | undefined): T {
+  return new Proxy({} as T, {
+    get(_, key) {
+      const target = current()
+      if (target === undefined) throw new Error(`${what} is not running here: use it inside a test of its suite`)
+      const value: unknown = Reflect.get(target, key, target)
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value
+    },
+  })
 }

@@ -12,6 +12,7 @@ export interface UdpCollector {
   readonly sizes: number[]
   /** Resolves once `pred(lines)` holds; rejects after `ms` (default 3000) with every line received. */
   waitFor(pred: (lines: string[]) => boolean, ms?: number): Promise<void>
+  /** Closes the socket; again is a no-op, so a test's cleanup may close it whatever happened before. */
   close(): void
 }
 
@@ -26,6 +27,7 @@ export async function udpCollector(): Promise<UdpCollector> {
   const socket = dgram.createSocket('udp4')
   socket.bind(0, '127.0.0.1')
   await once(socket, 'listening')
+  let closed = false
   const state: UdpCollector = {
     port: (socket.address() as AddressInfo).port,
     lines: [] as string[],
@@ -36,7 +38,11 @@ export async function udpCollector(): Promise<UdpCollector> {
         throw new Error(`${error.message}; got:\n${state.lines.join('\n')}`)
       })
     },
-    close: () => socket.close(),
+    close: () => {
+      if (closed) return
+      closed = true
+      socket.close()
+    },
   }
   socket.on('message', (msg) => {
     state.packets++

@@ -11,7 +11,6 @@
  * timings gets the app's distribution to within that error.
  */
 import http from 'node:http'
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createClient } from 'redis'
 import { metrics, redisSink, statsdSink, withMetrics, type MetricRecord, type Sink } from '../../src/index.js'
@@ -19,18 +18,12 @@ import { startAgent } from '../../src/agent/agent.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
 import { encodeBatch } from '../../src/wire/stream-encoding.js'
 import { fetchText, listen, pool } from '../support/http.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { REDIS, servicesAvailable, waitFor } from '../support/services.js'
+import { redisSuite } from '../support/redis-server.js'
+import { until } from '../support/eventually.js'
 import { parseLine, udpCollector } from '../support/udp.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
-const test = suite('statsdSink and statsdPublisher send the same lines')
-const available = servicesAvailable('test/wire/statsd-same-lines.test.ts (same StatsD lines both ways)', [REDIS])
-const it = available ? test : test.skip
-
-let redis: RedisServer
-test.before(async () => { if (available) redis = await startRedis() })
-test.after(async () => { await redis?.stop({ keepData: false }) })
+const { test, it, redis, cleanup } = redisSuite('statsdSink and statsdPublisher send the same lines', { file: 'test/wire/statsd-same-lines.test.ts' })
 
 const encoding = { tags: true, statusCode: true, prefix: 'edge' } as const
 
@@ -66,27 +59,47 @@ function assertSame(app: readonly string[], agent: readonly string[], tolerance:
   }
 }
 
-/** Starts an agent on `stream` publishing to a fresh UDP collector; resolves when `records` records were published. */
-async function agentLines(stream: string, records: number): Promise<string[]> {
+/** How many timings and what counter total some lines hold: what both roads must agree on before comparing them. */
+function tally(lines: readonly string[]): { timings: number, counted: number } {
+  let timings = 0
+  let counted = 0
+  for (const line of lines) {
+    const { value, type } = parseLine(line)
+    if (type === 'c') counted += value
+    else timings++
+  }
+  return { timings, counted }
+}
+
+/**
+ * Starts an agent on `stream` publishing to a fresh UDP collector; once it published `records` records, waits
+ * for the collector to have read as many timings and as large a counter total as `direct` (the sink's lines).
+ */
+async function agentLines(stream: string, records: number, direct: readonly string[]): Promise<string[]> {
   const udp = await udpCollector()
+  cleanup(() => udp.close())
   const publisher = statsdPublisher({ port: udp.port, ...encoding })
   const agent = startAgent({
     redis: redis.url, stream, group: 'g', consumer: 'c', blockMs: 100, publishers: [publisher], onError: () => {},
   })
   try {
-    await waitFor(`the agent to publish ${records} records`, () => agent.stats().records === records, 15_000)
+    await until(() => agent.stats().records === records, `the agent to publish ${records} records`, 15_000)
   } finally {
     await agent.stop()
     await publisher.close()
   }
-  // The agent resolved only after the last datagram left; loopback delivers it before the next poll.
-  await new Promise((resolve) => setTimeout(resolve, 50))
-  udp.close()
+  // The datagrams have left; the collector reads them on its next polls.
+  const want = tally(direct)
+  await until(() => {
+    const got = tally(udp.lines)
+    return got.timings >= want.timings && got.counted >= want.counted
+  }, `${want.timings} timings and a counter total of ${want.counted} from the agent`)
   return udp.lines
 }
 
 it('real requests through statsdSink and through Redis, the agent and statsdPublisher: the same lines', async () => {
   const direct = await udpCollector()
+  cleanup(() => direct.close())
   const sinkA = statsdSink({ port: direct.port, ...encoding })
   const sinkB = redisSink({ url: redis.url, stream: 'same', onError: () => {} })
   const batches: MetricRecord[][] = []
@@ -96,38 +109,41 @@ it('real requests through statsdSink and through Redis, the agent and statsdPubl
     async flush() { await sinkA.flush(); await sinkB.flush() },
     async close() { await sinkA.close(); await sinkB.close() },
   }
+  let hanging = false
   const server = http.createServer(withMetrics((req, res) => {
     metrics.dimension('tenant', req.url!.includes('7') ? 'acme corp' : 'zürich')
     metrics.timing('db.query', Number(req.url!.split('/')[2] ?? 0) / 3)
     metrics.count('rows', 2)
-    if (req.url === '/hang') return // the client hangs up: aborted
+    if (req.url === '/hang') { hanging = true; return } // the client hangs up: aborted
     res.statusCode = req.url!.startsWith('/nowhere') ? 404 : req.url!.endsWith('/0') ? 503 : req.url!.endsWith('1') ? 201 : 200
     res.end('ok')
   }, { sink: tee, prefix: 'shop', dimensions: { service: 'web' }, flushInterval: 100, onError: () => {} }))
   const { url, close } = await listen(server)
+  cleanup(close)
+  cleanup(() => tee.close())
   await pool(300, 10, (i) => fetchText(`${url}/${i % 5 === 4 ? 'nowhere' : 'users'}/${i}`))
-  await new Promise<void>((resolve) => {
-    const req = http.get(`${url}/hang`, () => {})
-    req.on('error', () => resolve())
-    setTimeout(() => { req.destroy(); resolve() }, 100)
-  })
-  await waitFor('the aborted request to be recorded', () => batches.flat().some((r) => r.aborted), 5000).catch(() => {})
-  await flushSink(tee)
+  // The client hangs up once its request is being handled.
+  const hang = http.get(`${url}/hang`, () => {})
+  hang.on('error', () => {})
+  await until(() => hanging, 'the /hang request to reach the handler')
+  hang.destroy()
+  await until(async () => { await flushSink(tee); return batches.flat().some((r) => r.aborted) }, 'the aborted request to be recorded')
   await close()
   await tee.close()
   const records = batches.flat()
-  assert.ok(records.some((r) => r.aborted) && records.some((r) => r.status === 503))
+  // 300 requests and /hang; /users/0 answered 503.
+  assert.equal([records.length, records.filter((r) => r.aborted).length, records.filter((r) => r.status === 503).length], [301, 1, 1])
   const requests = records.filter((r) => r.kind === 'request').length
   await direct.waitFor((lines) => lines.filter((l) => l.includes('.RequestTime:')).length === requests)
   direct.close()
 
-  const viaAgent = await agentLines('same', records.length)
+  const viaAgent = await agentLines('same', records.length, direct.lines)
   // The sketch's bound: (2^(1/32) - 1) / (2^(1/32) + 1) = 1.083 % (a value at a bucket's top edge, 32 → 31.653, comes closest).
   assertSame(direct.lines, viaAgent, (2 ** (1 / 32) - 1) / (2 ** (1 / 32) + 1))
   // Spot checks of what "the same" holds: the app's prefix after the sink's, and both status tags.
   const failed = /^edge\.shop\.users\.id\.RequestTime:[\d.]+\|ms\|#method:GET,status_class:5xx,status_code:503,service:web,tenant:/
-  assert.ok(viaAgent.some((l) => failed.test(l)), viaAgent.slice(0, 5).join('\n'))
-  assert.ok(viaAgent.some((l) => l.includes('status_class:aborted')), 'the aborted request is tagged so')
+  assert.is(viaAgent.filter((l) => failed.test(l)).length, 1, viaAgent.slice(0, 5).join('\n'))
+  assert.equal(viaAgent.filter((l) => l.includes('.RequestTime:') && l.includes('status_class:aborted')).length, 1, 'the aborted request is tagged so')
 })
 
 it('from v=1 entries (one row per record) the agent sends identical lines, timings included', async () => {
@@ -143,6 +159,7 @@ it('from v=1 entries (one row per record) the agent sends identical lines, timin
     counters: { 'jobs.done': 3 }, timers: { 'gc.pause': 1.25 }, timestamp: 1763798400000,
   })
   const direct = await udpCollector()
+  cleanup(() => direct.close())
   const sink = statsdSink({ port: direct.port, ...encoding })
   sink.send(records)
   await flushSink(sink)
@@ -156,7 +173,7 @@ it('from v=1 entries (one row per record) the agent sends identical lines, timin
     await client.xAdd('v1', '*', { v: e.v, n: String(e.n), p: e.p })
   }
   await client.quit()
-  const viaAgent = await agentLines('v1', 501)
+  const viaAgent = await agentLines('v1', 501, direct.lines)
   assertSame(direct.lines, viaAgent, 0)
   assert.ok(viaAgent.includes('edge.jobs.done:3|c|#host:a') && viaAgent.includes('edge.gc.pause:1.25|ms|#host:a'), viaAgent.slice(-3).join('\n'))
 })
