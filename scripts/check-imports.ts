@@ -27,7 +27,8 @@ export const RUNTIME: Readonly<Record<string, readonly string[]>> = {
   adapters: ['collect', 'pipeline', 'wire', 'options', 'util'],
   metrics: ['collect', 'pipeline', 'util'],
   agent: ['wire', 'redis', 'util'],
-  cli: ['agent', 'redis', 'wire', 'util'],
+  top: ['wire', 'redis', 'util'],
+  cli: ['agent', 'top', 'redis', 'wire', 'util'],
   index: ['*'],
 }
 
