@@ -7,7 +7,9 @@
 export { withMetrics, type RequestListener } from './adapters/wrap.js'
 export { connectMetrics, type ConnectMiddleware } from './adapters/connect.js'
 export { koaMetrics, type KoaMiddleware, type KoaContextLike } from './adapters/koa.js'
-export { fastifyMetrics, type FastifyMetricsPlugin, type FastifyInstanceLike, type FastifyRequestLike, type FastifyReplyLike, type FastifyHookLike } from './adapters/fastify.js'
+export {
+  fastifyMetrics, type FastifyMetricsPlugin, type FastifyInstanceLike, type FastifyRequestLike, type FastifyReplyLike, type FastifyHookLike,
+} from './adapters/fastify.js'
 export { metrics, type Metrics, type MetricsStats } from './metrics.js'
 export type { Recording } from './collect/recording.js'
 export { normalizePath } from './collect/normalize-path.js'

@@ -52,7 +52,9 @@ export interface ResolvedOptions {
   readonly maxBuffer: number
 }
 
-const KNOWN = new Set(['sink', 'prefix', 'dimensions', 'routes', 'maxRoutes', 'exclude', 'cpu', 'enabled', 'onError', 'flushInterval', 'batchSize', 'maxBuffer'])
+const KNOWN = new Set([
+  'sink', 'prefix', 'dimensions', 'routes', 'maxRoutes', 'exclude', 'cpu', 'enabled', 'onError', 'flushInterval', 'batchSize', 'maxBuffer',
+])
 
 // Owner '': these options belong to every wrapper alike, so messages read `routemeter: option "maxRoutes" …`.
 const check = optionChecks('')

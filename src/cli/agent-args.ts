@@ -210,7 +210,9 @@ export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, 
   const token = pick('influx-token', 'ROUTEMETER_INFLUX_TOKEN')
   if (influx !== undefined) {
     const v2 = org !== undefined || bucket !== undefined || token !== undefined
-    if (!v2 && db === undefined) throw new UsageError('--influx needs --influx-db (InfluxDB 1.x) or --influx-org, --influx-bucket and --influx-token (2.x)')
+    if (!v2 && db === undefined) {
+      throw new UsageError('--influx needs --influx-db (InfluxDB 1.x) or --influx-org, --influx-bucket and --influx-token (2.x)')
+    }
     if (v2 && (org === undefined || bucket === undefined || token === undefined)) {
       throw new UsageError('InfluxDB 2.x needs all of --influx-org, --influx-bucket and --influx-token')
     }

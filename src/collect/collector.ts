@@ -145,7 +145,8 @@ function checkName(name: unknown): name is string {
 function refuse(reason: 'name' | 'value' | 'limit', code: string, name: unknown, value: unknown): false {
   countDrop(reason)
   // The message is built only the first time: describe() runs user values through String().
-  warn(code, () => `dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); every drop is counted in metrics.stats().dropped`)
+  warn(code, () => `dropped a metric: ${describe(name)} = ${describe(value)} (${explain(reason)}); ` +
+    'every drop is counted in metrics.stats().dropped')
   return false
 }
 

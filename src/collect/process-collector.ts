@@ -4,7 +4,7 @@ import { Collector } from './collector.js'
 import { windowClock } from './cpu-clock.js'
 import type { MetricRecord } from '../wire/record.js'
 
-const NO_DIMENSIONS: Record<string, string> = Object.freeze(Object.create(null))
+const NO_DIMENSIONS: Record<string, string> = Object.freeze(Object.create(null) as Record<string, string>)
 
 function fresh(): Collector {
   return new Collector(windowClock, null, '', '', NO_DIMENSIONS, performance.now())

@@ -32,7 +32,10 @@ function target(): Collector {
 function openRequest(method: string): Collector | undefined {
   const c = requestContext.getStore()
   if (c !== undefined && !c.closed) return c
-  warn(`RM_NO_REQUEST_${method.toUpperCase()}`, `metrics.${method}() was called outside an open request; it only applies to a request and was ignored`)
+  warn(
+    `RM_NO_REQUEST_${method.toUpperCase()}`,
+    `metrics.${method}() was called outside an open request; it only applies to a request and was ignored`,
+  )
   return undefined
 }
 

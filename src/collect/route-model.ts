@@ -79,7 +79,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
 
   function addNext(node: Node | null, word: string, delta: number): void {
     if (node === null || VERSION.test(word)) return
-    const next = node.next ?? (node.next = new Map())
+    const next = node.next ?? (node.next = new Map<string, number>())
     const count = (next.get(word) ?? 0) + delta
     if (count > 0) next.set(word, count)
     else next.delete(word)

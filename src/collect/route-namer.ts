@@ -94,7 +94,8 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
     countDrop('route')
     warnOnce(
       'RM_ROUTE_BUDGET',
-      `routemeter: more than ${maxRoutes} distinct route names (maxRoutes); further new names are recorded as "${OVERFLOW_ROUTE}". Declare patterns with the \`routes\` option or use a framework router`,
+      `routemeter: more than ${maxRoutes} distinct route names (maxRoutes); further new names are recorded as "${OVERFLOW_ROUTE}". ` +
+        'Declare patterns with the `routes` option or use a framework router',
     )
     return OVERFLOW_ROUTE
   }

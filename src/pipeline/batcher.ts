@@ -94,7 +94,10 @@ export function createBatcher(options: BatcherOptions): Batcher {
       const dropped = buffer.length - maxBuffer + (maxBuffer / 10 | 0)
       buffer.splice(0, dropped)
       countDrop('buffer', dropped)
-      warn('RM_BUFFER_FULL', `the sink is slower than the traffic; dropped the oldest ${dropped} records (maxBuffer ${maxBuffer}). Drops are counted in stats()`)
+      warn(
+        'RM_BUFFER_FULL',
+        `the sink is slower than the traffic; dropped the oldest ${dropped} records (maxBuffer ${maxBuffer}). Drops are counted in stats()`,
+      )
     }
     if (!scheduled && sending === null) {
       scheduled = true

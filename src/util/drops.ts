@@ -11,8 +11,8 @@ export type DropReason =
   | 'dns' // the StatsD sink's host was not resolved (lookup failed, timed out, or waiting to retry): the batch was dropped
   | 'size' // a StatsD line longer than a packet: its last tags (or, if its name alone does not fit, the line) were dropped
 
-const total: Record<string, number> = Object.create(null)
-const unreported: Record<string, number> = Object.create(null)
+const total = Object.create(null) as Record<string, number>
+const unreported = Object.create(null) as Record<string, number>
 let anyUnreported = false
 
 /**
@@ -43,7 +43,7 @@ export function dropTotals(): Record<string, number> {
 /** Drops counted since the last call, as `routemeter.dropped.<reason>` counters; `undefined` when none. */
 export function takeUnreportedDrops(): Record<string, number> | undefined {
   if (!anyUnreported) return undefined
-  const out: Record<string, number> = Object.create(null)
+  const out = Object.create(null) as Record<string, number>
   for (const reason in unreported) {
     out[`routemeter.dropped.${reason}`] = unreported[reason]!
     delete unreported[reason]

@@ -92,7 +92,9 @@ export function optionChecks(owner: string): OptionChecks {
     },
     string(option, value, fallback, allow = {}) {
       if (value === undefined || value === null) return fallback
-      if (typeof value !== 'string' || (value === '' && allow.empty !== true)) fail(option, allow.empty === true ? 'a string' : 'a non-empty string', value)
+      if (typeof value !== 'string' || (value === '' && allow.empty !== true)) {
+        fail(option, allow.empty === true ? 'a string' : 'a non-empty string', value)
+      }
       return value as string
     },
     boolean(option, value, fallback) {
