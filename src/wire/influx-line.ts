@@ -165,7 +165,12 @@ export function seriesToLines(series: readonly Series[], timestampNs: string, op
 }
 
 interface Point {
-  name: string, type: Series['type'], count: number, sum: number, min: number, max: number
+  name: string
+  type: Series['type']
+  count: number
+  sum: number
+  min: number
+  max: number
   sketch: Sketch | undefined
   /** `sketch` is this point's own copy (merged into), not a series' shared one. */
   owned: boolean

@@ -244,7 +244,9 @@ function encodeSlice(batch: readonly MetricRecord[], start: number, end: number)
   return { v: '1', n: count, p, bytes: Buffer.byteLength(p), skipped: skipped.n }
 }
 
-function pushMetrics(rows: number[], metrics: Readonly<Record<string, number>>, str: (s: string) => number, skipped: { n: number }): number {
+function pushMetrics(
+  rows: number[], metrics: Readonly<Record<string, number>>, str: (s: string) => number, skipped: { n: number },
+): number {
   let n = 0
   for (const name in metrics) {
     const value = metrics[name]
@@ -282,8 +284,10 @@ export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
     if (!Array.isArray(set) || set.length % 2 !== 0) throw malformed('bad dimension set')
     const obj: Record<string, string> = {}
     for (let i = 0; i < set.length; i += 2) {
-      if (!isIndex(set[i], strings.length) || !isIndex(set[i + 1], strings.length)) throw malformed('bad dimension index')
-      setOwn(obj, strings[set[i]], strings[set[i + 1]])
+      const key: unknown = set[i]
+      const value: unknown = set[i + 1]
+      if (!isIndex(key, strings.length) || !isIndex(value, strings.length)) throw malformed('bad dimension index')
+      setOwn(obj, strings[key], strings[value])
     }
     dims.push(Object.freeze(obj))
   }

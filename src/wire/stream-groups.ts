@@ -34,5 +34,11 @@ export function readGroupHead(
   }
   const dimensions = g[i + 4]
   if (!isIndex(dimensions, dims.length)) throw malformed('bad group dimension index')
-  return { kind: kind === 1 ? 'process' : 'request', prefix: strings[prefix], route: strings[route], method: strings[method], dimensions: dims[dimensions] }
+  return {
+    kind: kind === 1 ? 'process' : 'request',
+    prefix: strings[prefix],
+    route: strings[route],
+    method: strings[method],
+    dimensions: dims[dimensions],
+  }
 }
