@@ -152,7 +152,7 @@ function collect(stack: unknown, route: object, chain: Piece[], out: Piece[][], 
     const matchers = Array.isArray(layer.matchers) ? (layer.matchers as unknown[]) : []
     const raw = layer.rawPath
     for (let i = 0; i < matchers.length; i++) {
-      const path = Array.isArray(raw) ? raw[i] : raw
+      const path: unknown = Array.isArray(raw) ? (raw as unknown[])[i] : raw
       const matcher = matchers[i]
       // A RegExp mount has no pattern to name it by: chains through it are left out (the heuristic names them).
       if (typeof matcher !== 'function' || path !== undefined && typeof path !== 'string') continue

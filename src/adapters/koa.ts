@@ -56,7 +56,8 @@ function readRoute(c: Collector, ctx: KoaContextLike): void {
 }
 
 function isClientError(error: unknown): boolean {
-  const status = (error as { status?: unknown, statusCode?: unknown } | null)?.status ?? (error as { statusCode?: unknown } | null)?.statusCode
+  const status = (error as { status?: unknown, statusCode?: unknown } | null)?.status ??
+    (error as { statusCode?: unknown } | null)?.statusCode
   return typeof status === 'number' && status >= 400 && status < 500
 }
 

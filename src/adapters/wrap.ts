@@ -5,7 +5,8 @@ import { isThenable } from '../util/thenable.js'
 import { createRecorder, type AnyResponse } from './recorder.js'
 
 /** Any `(req, res)` request listener: `node:http`, `node:https`, `node:http2` compat, Koa's `callback()`, Connect, Express. */
-export type RequestListener<Req extends AnyRequest = AnyRequest, Res extends AnyResponse = AnyResponse> = (this: unknown, req: Req, res: Res) => unknown
+export type RequestListener<Req extends AnyRequest = AnyRequest, Res extends AnyResponse = AnyResponse> =
+  (this: unknown, req: Req, res: Res) => unknown
 
 /**
  * Wraps a request listener so every request it serves is measured. The wrapper changes no status, header,
@@ -23,9 +24,17 @@ export type RequestListener<Req extends AnyRequest = AnyRequest, Res extends Any
  * http.createServer(withMetrics(koaApp.callback()))
  * http.createServer(withMetrics(expressApp))
  */
+// `any` in the constraint, checked with tsc: `RequestListener<AnyRequest, AnyResponse>` refuses a listener typed
+// for one server's classes (`(req: IncomingMessage, res: ServerResponse) => …`, its parameters are narrower), and
+// with `never` an inline `(req, res) => res.end('ok')` gets `never` parameters and does not compile. The server
+// still checks the listener's own types: `L` is returned unchanged.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- accepts both typed and inline listeners (above)
 export function withMetrics<L extends RequestListener<any, any>>(listener: L, options?: MetricsOptions): L {
   if (typeof listener !== 'function') {
-    throw new TypeError(`routemeter: withMetrics(listener) needs a (req, res) function (for Koa pass app.callback()), got ${listener === null ? 'null' : typeof listener}`)
+    throw new TypeError(
+      'routemeter: withMetrics(listener) needs a (req, res) function (for Koa pass app.callback()), ' +
+      `got ${listener === null ? 'null' : typeof listener}`,
+    )
   }
   const recorder = createRecorder(options)
   if (!recorder.enabled) {
