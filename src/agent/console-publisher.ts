@@ -54,7 +54,12 @@ function jsonLines(entries: readonly AgentEntry[]): string {
 }
 
 interface Row {
-  route: string, method: string, requests: number, time: Series | undefined, failures: number, clientErrors: number
+  route: string
+  method: string
+  requests: number
+  time: Series | undefined
+  failures: number
+  clientErrors: number
   /** RequestTime of every entry merged; undefined once a series came without a sketch. */
   sketch: Sketch | undefined
 }
@@ -77,7 +82,12 @@ function table(entries: readonly AgentEntry[]): string {
         if (s.sketch !== undefined) row.sketch?.merge(s.sketch)
         else row.sketch = undefined
         if (row.time === undefined) row.time = { ...s }
-        else { row.time.count += s.count; row.time.sum += s.sum; row.time.min = Math.min(row.time.min, s.min); row.time.max = Math.max(row.time.max, s.max) }
+        else {
+          row.time.count += s.count
+          row.time.sum += s.sum
+          row.time.min = Math.min(row.time.min, s.min)
+          row.time.max = Math.max(row.time.max, s.max)
+        }
       } else if (s.name === 'Failure') row.failures += s.sum
       else if (s.name === 'ClientError') row.clientErrors += s.sum
     }

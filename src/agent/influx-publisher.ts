@@ -34,7 +34,10 @@ export interface InfluxV1Options {
   password?: string
   /** Per-write timeout in ms. Default 10,000. */
   timeoutMs?: number
-  /** Told when the publisher created the missing database (a typo in `db` would create a new one). Default: a `RouteMeterWarning` (code `RM_AGENT_INFLUX`). */
+  /**
+   * Told when the publisher created the missing database (a typo in `db` would create a new one). Default: a
+   * `RouteMeterWarning` (code `RM_AGENT_INFLUX`).
+   */
   onError?: ErrorHandler
   /** Tag request series with the exact status code (`status=404`) besides `status_class`. Default false. */
   statusCode?: boolean
@@ -61,7 +64,11 @@ export type InfluxPublisherOptions = InfluxV1Options | InfluxV2Options
  *
  * @example
  * startAgent({ publishers: [influxPublisher({ url: 'http://influx:8086', db: 'metrics' })] })
- * startAgent({ publishers: [influxPublisher({ url: 'https://eu-central-1-1.aws.cloud2.influxdata.com', org: 'acme', bucket: 'web', token: process.env.INFLUX_TOKEN! })] })
+ * startAgent({
+ *   publishers: [influxPublisher({
+ *     url: 'https://eu-central-1-1.aws.cloud2.influxdata.com', org: 'acme', bucket: 'web', token: process.env.INFLUX_TOKEN!,
+ *   })],
+ * })
  */
 export function influxPublisher(options: InfluxPublisherOptions): Publisher {
   const o = optionsObject<Partial<InfluxV1Options & InfluxV2Options>>('influxPublisher', options)
@@ -143,7 +150,7 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
       // Node's own undici sets `code: 'HPE_…'`; the undici package (when an app installs it as the global
       // dispatcher) leaves `code` undefined, so the class name is checked too.
       if (cause?.name === 'HTTPParserError' || (typeof cause?.code === 'string' && cause.code.startsWith('HPE_'))) {
-        throw new Error(`influx write to ${root}: unreadable answer: ${reason}`)
+        throw new Error(`influx write to ${root}: unreadable answer: ${reason}`, { cause: error })
       }
       throw new PublishError(`influx write to ${root} failed: ${reason}`, { permanent: false, cause: error })
     }
