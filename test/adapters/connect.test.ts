@@ -5,7 +5,7 @@ import connect from 'connect'
 import express from 'express'
 import { connectMetrics, memorySink, metrics, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
-import { flushSink } from '../../src/pipeline/registry.js'
+import { recorded, recordsFor } from '../support/records.js'
 
 function expressApp(middleware?: express.RequestHandler) {
   const app = express()
@@ -33,25 +33,22 @@ test('connectMetrics on Express names requests by baseUrl + route path, nested r
   await fetchText(`${url}/api/users/42/posts/7`)
   await fetchText(`${url}/fail`)
   await fetchText(`${url}/api/nothing/5`)
-  await flushSink(sink)
+  const records = await recorded(sink, 4)
   await close()
-  const rows = sink.records().map((r) => [r.route, r.status, r.counters.Failure])
+  const rows = records.map((r) => [r.route, r.status, r.counters.Failure])
   assert.equal(rows, [
     ['api.users.id', 200, 0],
     ['api.users.id.posts.postId', 204, 0],
     ['fail', 500, 1],
     ['unmatched', 404, 0],
   ])
-  assert.is(sink.records()[0]!.timers.render, 1.5)
+  assert.is(records[0]!.timers.render, 1.5)
 })
 
 test('withMetrics(expressApp) reads the same templates without the middleware', async () => {
   const sink = memorySink()
-  const { url, close } = await listen(http.createServer(withMetrics(expressApp(), { sink })))
-  await fetchText(`${url}/api/users/42/posts/7`)
-  await flushSink(sink)
-  await close()
-  assert.equal(sink.records().map((r) => r.route), ['api.users.id.posts.postId'])
+  const records = await recordsFor(withMetrics(expressApp(), { sink }), sink, ['/api/users/42/posts/7'])
+  assert.equal(records.map((r) => r.route), ['api.users.id.posts.postId'])
 })
 
 test('connectMetrics on plain Connect uses the routes patterns, then the heuristic', async () => {
@@ -60,12 +57,8 @@ test('connectMetrics on plain Connect uses the routes patterns, then the heurist
   app.use(connectMetrics({ sink, routes: ['/shop/:shop/cart'] }))
   app.use('/shop', (_req: http.IncomingMessage, res: http.ServerResponse) => res.end('cart'))
   app.use((_req: http.IncomingMessage, res: http.ServerResponse) => res.end('other'))
-  const { url, close } = await listen(http.createServer(app))
-  await fetchText(`${url}/shop/acme-store/cart`)
-  await fetchText(`${url}/files/2024-01-31/report`)
-  await flushSink(sink)
-  await close()
-  assert.equal(sink.records().map((r) => r.route), ['shop.shop.cart', 'files.id.report'])
+  const records = await recordsFor(app, sink, ['/shop/acme-store/cart', '/files/2024-01-31/report'])
+  assert.equal(records.map((r) => r.route), ['shop.shop.cart', 'files.id.report'])
 })
 
 test('a metric recorded deep in the async flow of a Connect request lands on that request', async () => {
@@ -73,6 +66,7 @@ test('a metric recorded deep in the async flow of a Connect request lands on tha
   const app = connect()
   app.use(connectMetrics({ sink }))
   app.use((req: http.IncomingMessage, res: http.ServerResponse) => {
+    // A timer, then a promise: the metric is recorded two asynchronous hops away from the request's own callback.
     setTimeout(async () => {
       await Promise.resolve()
       metrics.count('deep', Number(req.url!.slice(1)))
@@ -81,9 +75,9 @@ test('a metric recorded deep in the async flow of a Connect request lands on tha
   })
   const { url, close } = await listen(http.createServer(app))
   await Promise.all([fetchText(`${url}/3`), fetchText(`${url}/4`)])
-  await flushSink(sink)
+  const records = await recorded(sink, 2)
   await close()
-  const deep = sink.records().map((r) => r.counters.deep).sort()
+  const deep = records.map((r) => r.counters.deep).sort()
   assert.equal(deep, [3, 4])
 })
 

@@ -9,7 +9,7 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
 import { servicesAvailable } from '../support/services.js'
-import { flushSink } from '../../src/pipeline/registry.js'
+import { recorded } from '../support/records.js'
 
 /** A throwaway self-signed certificate made with openssl, or undefined when openssl is missing. */
 function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
@@ -41,11 +41,11 @@ if (tls !== undefined) {
         })
         .on('error', reject)
     })
-    await flushSink(sink)
+    const records = await recorded(sink, 1)
     server.closeAllConnections()
     server.close()
     assert.is(body, 'secure')
-    assert.equal(sink.records().map((r) => [r.route, r.status]), [['accounts.id.statements', 200]])
+    assert.equal(records.map((r) => [r.route, r.status]), [['accounts.id.statements', 200]])
   })
 }
 

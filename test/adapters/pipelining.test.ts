@@ -5,15 +5,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { sleep, until } from '../support/eventually.js'
+import { recorded } from '../support/records.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
-async function until(condition: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}
+/** Long enough for a record written twice (on a late `finish`, or again on `close`) to reach the sink's next flush. */
+const QUIET_MS = 20
 
 test('every pipelined request gets exactly one record when the client cuts the connection, the unfinished ones Aborted', async () => {
   const sink = memorySink()
@@ -37,12 +34,14 @@ test('every pipelined request gets exactly one record when the client cuts the c
   for (let i = 1; i < 30; i++) requests += `GET /slow/${i} HTTP/1.1\r\nHost: x\r\n\r\n`
   socket.write(requests)
   await until(() => called === 30, 'the 30 listener calls')
-  await new Promise((r) => setTimeout(r, 50))
+  // The fast response finished (its record is written on `finish`) before the client hangs up.
+  await recorded(sink, 1)
   socket.destroy()
   // Every listener's late res.end() has run: a response that ends after its record was written is not recorded twice.
   await until(() => ended === 30, 'every listener to end its response')
-  await until(async () => (await flushSink(sink), sink.records().length >= 30), '30 records')
-  await new Promise((r) => setTimeout(r, 20))
+  await recorded(sink, 30)
+  // A quiet period, then a last flush: nothing more may arrive.
+  await sleep(QUIET_MS)
   await flushSink(sink)
   await close()
   const records = sink.records()
@@ -50,8 +49,7 @@ test('every pipelined request gets exactly one record when the client cuts the c
   const fast = records.filter((r) => r.route === 'fast.id')
   const slow = records.filter((r) => r.route === 'slow.id')
   assert.equal(fast.map((r) => [r.aborted, r.status, r.counters.Aborted]), [[false, 200, 0]])
-  assert.is(slow.length, 29)
-  assert.ok(slow.every((r) => r.aborted && r.status === 0 && r.counters.Aborted === 1 && r.counters.Failure === 0))
+  assert.equal(slow.map((r) => [r.aborted, r.status, r.counters.Aborted, r.counters.Failure]), Array(29).fill([true, 0, 1, 0]))
 })
 
 test('a keep-alive client gets exactly one record per request, also after its connection closes', async () => {
@@ -60,12 +58,14 @@ test('a keep-alive client gets exactly one record per request, also after its co
   const { url, close } = await listen(server)
   for (let i = 0; i < 40; i++) await fetchText(`${url}/items/${i}`)
   await Promise.all(Array.from({ length: 10 }, (_, i) => fetchText(`${url}/items/${40 + i}`)))
+  await recorded(sink, 50)
   await close() // closes the kept-alive sockets: their 'close' must not record anything again
-  await new Promise((r) => setTimeout(r, 20))
+  // A quiet period after the sockets closed, then a last flush: nothing more may arrive.
+  await sleep(QUIET_MS)
   await flushSink(sink)
   const records = sink.records()
   assert.is(records.length, 50)
-  assert.ok(records.every((r) => !r.aborted && r.status === 200 && r.counters.Aborted === 0))
+  assert.equal(records.map((r) => [r.aborted, r.status, r.counters.Aborted]), Array(50).fill([false, 200, 0]))
 })
 
 test.run()

@@ -1,10 +1,9 @@
 import http from 'node:http'
-import net from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, withMetrics } from '../../src/index.js'
-import { listen } from '../support/http.js'
-import { flushSink } from '../../src/pipeline/registry.js'
+import { exchange, listen } from '../support/http.js'
+import { recorded } from '../support/records.js'
 
 /*
  * The same behaviour suite against a bare server and a wrapped one: the raw bytes on the wire must be equal
@@ -23,7 +22,7 @@ const app: http.RequestListener = (req, res) => {
     const tick = () => {
       if (n === 3) return res.end('end')
       res.write(`chunk${n++};`)
-      setTimeout(tick, 5)
+      setTimeout(tick, 5) // a pause between chunks, so they leave as separate writes
     }
     tick()
   } else if (url === '/trailers') {
@@ -42,23 +41,6 @@ const app: http.RequestListener = (req, res) => {
     res.statusCode = 404
     res.end('missing')
   }
-}
-
-/** Sends raw bytes, waits for the server to close (or the time limit), returns what came back. */
-async function exchange(port: number, raw: string): Promise<string> {
-  const socket = net.connect(port, '127.0.0.1')
-  let received = ''
-  socket.setEncoding('latin1')
-  socket.on('data', (d: string) => (received += d))
-  socket.write(raw)
-  await new Promise<void>((resolve) => {
-    socket.on('close', () => resolve())
-    setTimeout(() => {
-      socket.destroy()
-      resolve()
-    }, 1500)
-  })
-  return received.replace(/^Date: .*\r\n/gim, 'Date: -\r\n')
 }
 
 const get = (path: string, extra = '') => `GET ${path} HTTP/1.1\r\nHost: x\r\n${extra}\r\n`
@@ -83,12 +65,17 @@ test('a wrapped server answers byte for byte like the bare one', async () => {
     assert.ok(expected.startsWith('HTTP/1.'), `${name}: bare server answered ${JSON.stringify(expected.slice(0, 40))}`)
     assert.is(actual, expected, name)
   }
-  await flushSink(sink)
+  const records = await recorded(sink, 14)
   await bare.close()
   await wrapped.close()
-  // 1+1+1+1+1+1+3+4+1 requests, each recorded once
-  assert.is(sink.records().length, 14)
-  assert.is(sink.records().filter((r) => r.aborted).length, 0)
+  // 1+1+1+1+1+1+3+4+1 requests, each recorded once, none aborted
+  assert.equal(records.map((r) => [r.method, r.route, r.status, r.aborted]), [
+    ['GET', 'plain', 201, false], ['GET', 'stream', 200, false], ['GET', 'trailers', 200, false], ['HEAD', 'plain', 201, false],
+    ['GET', 'not-modified', 304, false], ['POST', 'echo', 200, false],
+    ['GET', 'plain', 201, false], ['GET', 'stream', 200, false], ['GET', 'unmatched', 404, false],
+    ['GET', 'stream', 200, false], ['GET', 'plain', 201, false], ['GET', 'echo', 200, false], ['GET', 'plain', 201, false],
+    ['GET', 'plain', 201, false],
+  ])
 })
 
 test.run()

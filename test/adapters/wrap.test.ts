@@ -6,6 +6,8 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, metrics, withMetrics } from '../../src/index.js'
 import { fetchText, listen } from '../support/http.js'
+import { sleep, until } from '../support/eventually.js'
+import { assertCpuTime, recorded } from '../support/records.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
 async function serve(listener: http.RequestListener, options: Parameters<typeof withMetrics>[1] = {}) {
@@ -20,52 +22,68 @@ test('records one record per request with route, method, status and the standard
     res.statusCode = req.url!.startsWith('/missing') ? 404 : req.url!.startsWith('/boom') ? 503 : 200
     res.end('x')
   })
+  const since = Date.now()
+  const started = performance.now()
   await fetchText(`${url}/users/42/posts?page=2`)
+  const clientMs = performance.now() - started
   await fetchText(`${url}/missing/7`)
   await fetchText(`${url}/boom`, { method: 'POST', body: 'a' })
-  await flushSink(sink)
+  await recorded(sink, 3)
+  const upTo = Date.now()
   await close()
   const [ok, missing, boom] = sink.records()
   assert.is(sink.records().length, 3)
-  assert.equal([ok!.route, ok!.method, ok!.status, ok!.aborted], ['users.id.posts', 'GET', 200, false])
+  assert.equal([ok!.kind, ok!.prefix, ok!.route, ok!.method, ok!.status, ok!.aborted],
+    ['request', '', 'users.id.posts', 'GET', 200, false])
   assert.equal(ok!.counters, { Failure: 0, ClientError: 0, Aborted: 0 })
-  assert.ok(ok!.timers.RequestTime! > 0 && ok!.timers.RequestTime! < 1000)
-  assert.ok(ok!.timers.CpuTime! >= 0)
-  assert.ok(Math.abs(ok!.timestamp - Date.now()) < 10_000)
+  assert.equal(Object.keys(ok!.timers).sort(), ['CpuTime', 'RequestTime'])
+  // The server's part of what the client waited for.
+  assert.ok(ok!.timers.RequestTime! > 0 && ok!.timers.RequestTime! <= clientMs, `RequestTime ${ok!.timers.RequestTime} of ${clientMs} ms`)
+  assertCpuTime(ok!)
+  assert.ok(ok!.timestamp >= since && ok!.timestamp <= upTo, `timestamp ${ok!.timestamp} outside [${since}, ${upTo}]`)
   assert.equal([missing!.route, missing!.status, missing!.counters.ClientError, missing!.counters.Failure], ['unmatched', 404, 1, 0])
   assert.equal([boom!.route, boom!.method, boom!.counters.Failure, boom!.counters.ClientError], ['boom', 'POST', 1, 0])
 })
 
 test('RequestTime runs from entry to the response finish, including asynchronous work', async () => {
+  let handlerMs = 0
+  // The 60 ms wait is the subject: asynchronous work between the listener's entry and res.end().
   const { sink, url, close } = await serve((_req, res) => {
-    setTimeout(() => res.end('late'), 60)
+    const entered = performance.now()
+    setTimeout(() => {
+      res.end('late')
+      handlerMs = performance.now() - entered
+    }, 60)
   })
+  const started = performance.now()
   await fetchText(`${url}/slow`)
-  await flushSink(sink)
+  const clientMs = performance.now() - started
+  const [r] = await recorded(sink, 1)
   await close()
-  const [r] = sink.records()
-  assert.ok(r!.timers.RequestTime! >= 55, `RequestTime ${r!.timers.RequestTime}`)
-  assert.ok(r!.timers.RequestTime! < 1000)
+  // At least the listener's entry to its res.end(), at most what the client waited.
+  const requestTime = r!.timers.RequestTime!
+  assert.ok(handlerMs >= 50 && requestTime >= handlerMs && requestTime <= clientMs, `RequestTime ${requestTime}: handler ${handlerMs}, client ${clientMs}`)
 })
 
 test('records Aborted when the client hangs up before the response finished, never a success', async () => {
-  let hungUp!: () => void
-  const closed = new Promise<void>((resolve) => (hungUp = resolve))
-  const { sink, port, close } = await serve((req, res) => {
-    res.on('close', () => setImmediate(hungUp))
-    void req
-  })
+  let enteredAt = 0
+  const { sink, port, close } = await serve(() => { enteredAt = performance.now() }) // never answers
   const socket = net.connect(port, '127.0.0.1')
   await once(socket, 'connect')
+  const connectedAt = performance.now()
   socket.write('GET /orders/5 HTTP/1.1\r\nHost: x\r\n\r\n')
-  await new Promise((r) => setTimeout(r, 30))
+  await until(() => enteredAt > 0, 'the request to reach the listener')
+  // The request stays open 30 ms: RequestTime must run to the hang-up, not stop at the listener's return.
+  await sleep(30)
+  const hungUpAt = performance.now()
   socket.destroy()
-  await closed
-  await flushSink(sink)
+  const [r] = await recorded(sink, 1)
+  const recordedAt = performance.now()
   await close()
-  const [r] = sink.records()
   assert.equal([r!.route, r!.aborted, r!.status, r!.counters.Aborted, r!.counters.Failure], ['orders.id', true, 0, 1, 0])
-  assert.ok(r!.timers.RequestTime! >= 25)
+  const requestTime = r!.timers.RequestTime!
+  assert.ok(requestTime >= hungUpAt - enteredAt && requestTime <= recordedAt - connectedAt,
+    `RequestTime ${requestTime}: open ${hungUpAt - enteredAt} ms, at most ${recordedAt - connectedAt} ms`)
 })
 
 test('a synchronous throw reaches the caller as the same error, with Failure recorded', async () => {
@@ -86,18 +104,19 @@ test('a synchronous throw reaches the caller as the same error, with Failure rec
   })
   const { url, close } = await listen(server)
   const { status } = await fetchText(`${url}/x`)
-  await flushSink(sink)
+  const records = await recorded(sink, 1)
   await close()
   assert.is(caught, boom)
   assert.is(status, 500)
-  assert.is(sink.records()[0]!.counters.Failure, 1)
+  assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]), [['x', 500, 1]])
 })
 
 test('a rejected promise reaches the caller with the same reason, with Failure recorded even when the status is 200', async () => {
   const sink = memorySink()
   const boom = new Error('async boom')
+  // The listener awaits a timer first: the rejection comes from an asynchronous continuation, after res.end().
   const wrapped = withMetrics(async (_req: http.IncomingMessage, res: http.ServerResponse) => {
-    await new Promise((r) => setTimeout(r, 5))
+    await sleep(5)
     res.end('sent before failing')
     throw boom
   }, { sink })
@@ -107,12 +126,12 @@ test('a rejected promise reaches the caller with the same reason, with Failure r
   })
   const { url, close } = await listen(server)
   const { status } = await fetchText(`${url}/x`)
-  await new Promise((r) => setTimeout(r, 20))
-  await flushSink(sink)
+  await until(() => caught !== undefined, 'the rejection to reach the caller')
+  const records = await recorded(sink, 1)
   await close()
   assert.is(caught, boom)
   assert.is(status, 200)
-  assert.is(sink.records()[0]!.counters.Failure, 1)
+  assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]), [['x', 200, 1]])
 })
 
 test('keeps `this` and the return value of the listener', async () => {
@@ -141,9 +160,9 @@ test('exclude skips paths, patterns and predicates entirely', async () => {
   await fetchText(`${url}/health?probe=1`)
   await fetchText(`${url}/internal/metrics`)
   await fetchText(`${url}/kept`)
-  await flushSink(sink)
+  const records = await recorded(sink, 1)
   await close()
-  assert.equal(sink.records().map((r) => r.route), ['kept'])
+  assert.equal(records.map((r) => r.route), ['kept'])
 })
 
 test('exclude RegExps with g or y flags exclude every matching request; a throwing predicate measures the request', async () => {
@@ -151,9 +170,9 @@ test('exclude RegExps with g or y flags exclude every matching request; a throwi
   for (let i = 0; i < 4; i++) await fetchText(`${url}/health`)
   for (let i = 0; i < 3; i++) await fetchText(`${url}/ready`)
   await fetchText(`${url}/kept`)
-  await flushSink(sink)
+  const records = await recorded(sink, 1)
   await close()
-  assert.equal(sink.records().map((r) => r.route), ['kept'])
+  assert.equal(records.map((r) => r.route), ['kept'])
   const errors: Error[] = []
   const second = await serve((_req, res) => res.end('served'), {
     exclude: () => {
@@ -162,10 +181,10 @@ test('exclude RegExps with g or y flags exclude every matching request; a throwi
     onError: (e) => errors.push(e),
   })
   const { text } = await fetchText(`${second.url}/a`)
-  await flushSink(second.sink)
+  const measured = await recorded(second.sink, 1)
   await second.close()
   assert.is(text, 'served')
-  assert.is(second.sink.records().length, 1)
+  assert.equal(measured.map((r) => r.route), ['a'])
   assert.equal(errors.map((e) => e.message), ['predicate bug'])
 })
 
@@ -204,9 +223,8 @@ test('default dimensions, prefix, and app dimensions end up on the record; unkno
   socket.resume()
   socket.end('PROPFIND /dav HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
   await once(socket, 'close')
-  await flushSink(sink)
+  const [r] = await recorded(sink, 1)
   await close()
-  const [r] = sink.records()
   assert.equal(r!.dimensions, { service: 'shop', tenant: 'acme' })
   assert.is(r!.prefix, 'eu')
   assert.is(r!.method, 'PROPFIND')
@@ -234,9 +252,9 @@ test('works on the node:http2 compatibility API, unknown verbs included', async 
   await get('/gone/9')
   await get('/items/9', 'BREW')
   session.close()
-  await flushSink(sink)
+  const records = await recorded(sink, 3)
   await close()
-  const routes = sink.records().map((r) => [r.route, r.method, r.status, r.aborted])
+  const routes = records.map((r) => [r.route, r.method, r.status, r.aborted])
   assert.equal(routes, [
     ['items.id', 'GET', 200, false],
     ['gone.id', 'GET', 410, false],
@@ -254,20 +272,19 @@ test('an HTTP/2 stream the client cancels is Aborted, with status 0 when no head
   }, { sink }))
   const { port, close } = await listen(server)
   const session = http2.connect(`http://127.0.0.1:${port}`)
-  for (const path of ['/silent', '/headers-first']) {
+  for (const [i, path] of ['/silent', '/headers-first'].entries()) {
     const stream = session.request({ ':path': path })
     stream.on('error', () => {})
+    let headers = false
+    stream.on('response', () => { headers = true })
     stream.end()
-    while (handled === (path === '/silent' ? 0 : 1)) await new Promise((r) => setTimeout(r, 5))
-    await new Promise((r) => setTimeout(r, 20))
+    await until(() => handled === i + 1, `${path} to reach the listener`)
+    // /headers-first: the client has the 200 before it cancels, so the record's status is the one sent.
+    if (path === '/headers-first') await until(() => headers, 'the response headers at the client')
     stream.close(http2.constants.NGHTTP2_CANCEL)
-    await new Promise((r) => setTimeout(r, 30))
+    await recorded(sink, i + 1)
   }
   session.close()
-  for (const until = Date.now() + 3000; sink.records().length < 2 && Date.now() < until; ) {
-    await flushSink(sink)
-    await new Promise((r) => setTimeout(r, 10))
-  }
   await close()
   const rows = sink.records().map((r) => [r.route, r.aborted, r.status, r.counters.Aborted, r.counters.Failure])
   assert.equal(rows, [
