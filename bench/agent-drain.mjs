@@ -62,7 +62,11 @@ async function until(check, ms) {
 async function startRedis() {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'rm-bench-redis-'))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  )
   const url = `redis://127.0.0.1:${port}`
   const probe = createClient({ url, socket: { reconnectStrategy: 50 } })
   probe.on('error', () => {})
@@ -75,7 +79,24 @@ async function startInfluxd() {
   const [port, rpc] = [await freePort(), await freePort()]
   const dir = mkdtempSync(join(tmpdir(), 'rm-bench-influx-'))
   const config = join(dir, 'influxdb.conf')
-  writeFileSync(config, `reporting-disabled = true\nbind-address = "127.0.0.1:${rpc}"\n[meta]\n dir = "${dir}/meta"\n logging-enabled = false\n[data]\n dir = "${dir}/data"\n wal-dir = "${dir}/wal"\n query-log-enabled = false\n[monitor]\n store-enabled = false\n[http]\n bind-address = "127.0.0.1:${port}"\n log-enabled = false\n[logging]\n level = "error"\n`)
+  writeFileSync(config, [
+    'reporting-disabled = true',
+    `bind-address = "127.0.0.1:${rpc}"`,
+    '[meta]',
+    ` dir = "${dir}/meta"`,
+    ' logging-enabled = false',
+    '[data]',
+    ` dir = "${dir}/data"`,
+    ` wal-dir = "${dir}/wal"`,
+    ' query-log-enabled = false',
+    '[monitor]',
+    ' store-enabled = false',
+    '[http]',
+    ` bind-address = "127.0.0.1:${port}"`,
+    ' log-enabled = false',
+    '[logging]',
+    ' level = "error"',
+  ].join('\n') + '\n')
   const child = spawn('influxd', ['run', '-config', config], { stdio: 'ignore' })
   const url = `http://127.0.0.1:${port}`
   await until(async () => { try { return (await fetch(`${url}/ping`)).status === 204 } catch { return false } }, 20_000)
@@ -122,7 +143,10 @@ async function fill(url, stream, requests) {
 async function drain(url, stream, publisher, requests) {
   const cpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
-  const agent = startAgent({ redis: url, stream, group: 'bench', consumer: 'one', publishers: [publisher], readCount: 100, blockMs: 100, onError: (e) => console.error(e.message) })
+  const agent = startAgent({
+    redis: url, stream, group: 'bench', consumer: 'one', publishers: [publisher], readCount: 100, blockMs: 100,
+    onError: (e) => console.error(e.message),
+  })
   await until(() => agent.stats().requests >= requests, 300_000)
   const wallS = Number(process.hrtime.bigint() - t0) / 1e9
   const cpu = process.cpuUsage(cpu0)
@@ -144,7 +168,10 @@ async function main() {
     const perRequest = (f.bytes / REQUESTS).toFixed(1)
     console.log(`schema v=${ENCODING}: filled ${fmt(REQUESTS)} requests in ${f.entries} entries, ${perRequest} bytes/request`)
     const d = await drain(redis.url, 'discard', discard, REQUESTS)
-    console.log(`drain → discard: ${fmt(d.perWall)} requests/s wall, ${fmt(d.perCpu)} requests per agent CPU-second (${d.wallS.toFixed(2)} s wall, ${d.cpuS.toFixed(2)} s CPU)`)
+    console.log(
+      `drain → discard: ${fmt(d.perWall)} requests/s wall, ${fmt(d.perCpu)} requests per agent CPU-second ` +
+      `(${d.wallS.toFixed(2)} s wall, ${d.cpuS.toFixed(2)} s CPU)`,
+    )
 
     // 2. into InfluxDB
     let influx
@@ -157,7 +184,10 @@ async function main() {
         const res = await influx.query('SELECT sum("count") FROM "RequestTime"', 'bench')
         const counted = res.results[0].series?.[0]?.values[0]?.[1]
         if (counted !== INFLUX_REQUESTS) throw new Error(`InfluxDB counted ${counted}, expected ${INFLUX_REQUESTS}`)
-        console.log(`drain → influx: ${fmt(i.perWall)} requests/s wall, ${fmt(i.perCpu)} requests per agent CPU-second (InfluxDB counted ${fmt(counted)} exactly)`)
+        console.log(
+          `drain → influx: ${fmt(i.perWall)} requests/s wall, ${fmt(i.perCpu)} requests per agent CPU-second ` +
+          `(InfluxDB counted ${fmt(counted)} exactly)`,
+        )
       } finally { influx.stop() }
     }
 
@@ -171,7 +201,9 @@ async function main() {
       for (const b of batches) { sink.send(b); if (sink.stats !== undefined && sink.stats().backlog > 50_000) await sink.flush() }
       await sink.flush()
       const cpu = process.cpuUsage(cpu0)
-      if (sink.stats !== undefined && sink.stats().delivered !== SENDS * PER_SEND) throw new Error(`redisSink delivered ${sink.stats().delivered}`)
+      if (sink.stats !== undefined && sink.stats().delivered !== SENDS * PER_SEND) {
+        throw new Error(`redisSink delivered ${sink.stats().delivered}`)
+      }
       await sink.close()
       return (cpu.user + cpu.system) / (SENDS * PER_SEND)
     }
@@ -181,7 +213,10 @@ async function main() {
       rounds.redis.push(await measure(() => redisSink({ url: redis.url, stream: `app${r}`, maxLen: 1000, encoding: ENCODING })))
     }
     const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
-    console.log(`app side, CPU µs per request (median of 5, batches of ${PER_SEND}): redisSink ${median(rounds.redis).toFixed(2)}, memorySink ${median(rounds.memory).toFixed(2)}`)
+    console.log(
+      `app side, CPU µs per request (median of 5, batches of ${PER_SEND}): ` +
+      `redisSink ${median(rounds.redis).toFixed(2)}, memorySink ${median(rounds.memory).toFixed(2)}`,
+    )
   } finally {
     redis.stop()
   }

@@ -18,17 +18,46 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
 
-const { values } = parseArgs({ options: { rounds: { type: 'string', default: '7' }, writes: { type: 'string', default: '40' }, lines: { type: 'string', default: '4000' } } })
+const { values } = parseArgs({
+  options: {
+    rounds: { type: 'string', default: '7' },
+    writes: { type: 'string', default: '40' },
+    lines: { type: 'string', default: '4000' },
+  },
+})
 const ROUNDS = Number(values.rounds)
 const WRITES = Number(values.writes)
 const LINES = Number(values.lines)
 
-const freePort = () => new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) }) })
+const freePort = () => new Promise((resolve) => {
+  const s = createServer()
+  s.listen(0, '127.0.0.1', () => {
+    const { port } = s.address()
+    s.close(() => resolve(port))
+  })
+})
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] }
 
 const [port, rpc] = [await freePort(), await freePort()]
 const dir = mkdtempSync(join(tmpdir(), 'rm-bench-influx-client-'))
-writeFileSync(join(dir, 'influxdb.conf'), `reporting-disabled = true\nbind-address = "127.0.0.1:${rpc}"\n[meta]\n dir = "${dir}/meta"\n logging-enabled = false\n[data]\n dir = "${dir}/data"\n wal-dir = "${dir}/wal"\n query-log-enabled = false\n[monitor]\n store-enabled = false\n[http]\n bind-address = "127.0.0.1:${port}"\n log-enabled = false\n[logging]\n level = "error"\n`)
+writeFileSync(join(dir, 'influxdb.conf'), [
+  'reporting-disabled = true',
+  `bind-address = "127.0.0.1:${rpc}"`,
+  '[meta]',
+  ` dir = "${dir}/meta"`,
+  ' logging-enabled = false',
+  '[data]',
+  ` dir = "${dir}/data"`,
+  ` wal-dir = "${dir}/wal"`,
+  ' query-log-enabled = false',
+  '[monitor]',
+  ' store-enabled = false',
+  '[http]',
+  ` bind-address = "127.0.0.1:${port}"`,
+  ' log-enabled = false',
+  '[logging]',
+  ' level = "error"',
+].join('\n') + '\n')
 const influxd = spawn('influxd', ['run', '-config', join(dir, 'influxdb.conf')], { stdio: 'ignore' })
 const base = `http://127.0.0.1:${port}`
 try {
@@ -41,12 +70,23 @@ try {
   const url = `${base}/write?db=bench&precision=ns`
   const headers = { 'content-type': 'text/plain; charset=utf-8' }
   let t = 1_763_798_400_000_000_000n
-  const body = () => Array.from({ length: LINES }, (_, i) => `RequestTime,route=api.v1.r${i % 40},method=GET count=${i % 9 + 1}i,sum=${i / 7},min=0.5,max=${i % 97} ${t++}`).join('\n')
+  const body = () => Array.from(
+    { length: LINES },
+    (_, i) => `RequestTime,route=api.v1.r${i % 40},method=GET count=${i % 9 + 1}i,sum=${i / 7},min=0.5,max=${i % 97} ${t++}`,
+  ).join('\n')
 
   const dispatcher = new Agent({ connections: 4, keepAliveTimeout: 30_000 })
   const clients = {
-    fetch: async (b) => { const res = await fetch(url, { method: 'POST', headers, body: b, signal: AbortSignal.timeout(10_000) }); await res.body?.cancel(); return res.status },
-    'undici.request': async (b) => { const res = await request(url, { method: 'POST', headers, body: b, dispatcher, signal: AbortSignal.timeout(10_000) }); await res.body.dump(); return res.statusCode },
+    fetch: async (b) => {
+      const res = await fetch(url, { method: 'POST', headers, body: b, signal: AbortSignal.timeout(10_000) })
+      await res.body?.cancel()
+      return res.status
+    },
+    'undici.request': async (b) => {
+      const res = await request(url, { method: 'POST', headers, body: b, dispatcher, signal: AbortSignal.timeout(10_000) })
+      await res.body.dump()
+      return res.statusCode
+    },
   }
   const samples = Object.fromEntries(Object.keys(clients).map((k) => [k, { cpu: [], wall: [] }]))
   for (let round = 0; round < ROUNDS; round++) {
@@ -65,7 +105,10 @@ try {
       samples[name].wall.push(wall / WRITES)
     }
   }
-  console.log(`node ${process.version}; ${ROUNDS} rounds × ${WRITES} writes of ${LINES} lines (${(body().length / 1024).toFixed(0)} KiB); medians per write`)
+  console.log(
+    `node ${process.version}; ${ROUNDS} rounds × ${WRITES} writes of ${LINES} lines (${(body().length / 1024).toFixed(0)} KiB); ` +
+    'medians per write',
+  )
   console.log('| client | client CPU ms/write | wall ms/write |\n| --- | --: | --: |')
   for (const [name, s] of Object.entries(samples)) console.log(`| ${name} | ${median(s.cpu).toFixed(3)} | ${median(s.wall).toFixed(2)} |`)
   await dispatcher.close()

@@ -34,7 +34,9 @@ if (!spec) throw new Error(`unknown contender ${name}; one of ${CONTENDERS.map((
 const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 
 async function drive(load, port, seconds) {
-  const done = ask(load, { type: 'run', port, route: args.route, connections: Number(args.connections), pipelining: 1 }, 'done', 120_000, 'load')
+  const done = ask(
+    load, { type: 'run', port, route: args.route, connections: Number(args.connections), pipelining: 1 }, 'done', 120_000, 'load',
+  )
   await sleep(seconds)
   load.send({ type: 'end' })
   const result = await done
@@ -54,13 +56,16 @@ function original(url, line, column) {
   const map = sourceMaps.get(file)
   const entry = map?.findEntry(line, Math.max(0, column))
   if (!entry || !entry.originalSource) return null
-  const source = entry.originalSource.startsWith('file:') ? fileURLToPath(entry.originalSource) : path.resolve(path.dirname(file), entry.originalSource)
+  const source = entry.originalSource.startsWith('file:')
+    ? fileURLToPath(entry.originalSource)
+    : path.resolve(path.dirname(file), entry.originalSource)
   return `${path.relative(path.join(here, '..'), source)}:${entry.originalLine + 1}`
 }
 
 function where({ url, lineNumber, columnNumber }) {
   if (!url) return '(native)'
-  return original(url, lineNumber, columnNumber) ?? `${url.replace(/^file:\/\//, '').replace(path.join(here, '..') + '/', '')}:${lineNumber + 1}`
+  return original(url, lineNumber, columnNumber) ??
+    `${url.replace(/^file:\/\//, '').replace(path.join(here, '..') + '/', '')}:${lineNumber + 1}`
 }
 
 function summarise(profile, top) {
@@ -109,7 +114,9 @@ function summarise(profile, top) {
     let up = parent.get(node.id)
     while (up && (up.callFrame.url.startsWith('node:') || !up.callFrame.url) && parent.get(up.id)) up = parent.get(up.id)
     const chain = []
-    for (let k = 0; up && k < 3; k++, up = parent.get(up.id)) chain.push(`${up.callFrame.functionName || '(anonymous)'} ${where(up.callFrame)}`)
+    for (let k = 0; up && k < 3; k++, up = parent.get(up.id)) {
+      chain.push(`${up.callFrame.functionName || '(anonymous)'} ${where(up.callFrame)}`)
+    }
     const key = `${node.callFrame.functionName} ← ${chain.join(' ← ') || '?'}`
     callers.set(key, (callers.get(key) ?? 0) + us)
   }

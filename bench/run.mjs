@@ -144,7 +144,9 @@ async function main() {
   async function drive(c, route, { measure, seconds }) {
     const { child, port } = servers.get(c.name)
     const connected = ask(load, null, 'connected', 60_000, 'load generator')
-    const done = ask(load, { type: 'run', port, route, connections: config.connections, pipelining: config.pipelining }, 'done', 120_000, 'load generator')
+    const done = ask(
+      load, { type: 'run', port, route, connections: config.connections, pipelining: config.pipelining }, 'done', 120_000, 'load generator',
+    )
     await connected
     let sample = null
     if (measure) {
@@ -222,7 +224,8 @@ async function main() {
         // starved so the server idled) is measured once more; the second sample stands either way.
         if (!config.quick && retried.length < retryBudget &&
           ((s.noise?.foreign ?? 0) > NOISY_FOREIGN || s.elu < UNSATURATED_ELU)) {
-          retried.push(`${c.name}/${route} r${r + 1} (${s.noise ? `others ${(100 * s.noise.foreign).toFixed(0)}%, ` : ''}elu ${s.elu.toFixed(2)})`)
+          const others = s.noise ? `others ${(100 * s.noise.foreign).toFixed(0)}%, ` : ''
+          retried.push(`${c.name}/${route} r${r + 1} (${others}elu ${s.elu.toFixed(2)})`)
           await ask(servers.get(c.name).child, { type: 'reset' }, 'reset', 10_000, c.name)
           s = await drive(c, route, { measure: true })
         }

@@ -49,7 +49,10 @@ export async function create({ variant, statsdPort }) {
       listener: app,
       async verify(served) {
         await new Promise((resolve) => dogstatsd.flush(resolve))
-        return { ok: errors.length === 0 && served > 0, detail: `${errors.length} client errors${errors[0] ? `: ${errors[0].message}` : ''}` }
+        return {
+          ok: errors.length === 0 && served > 0,
+          detail: `${errors.length} client errors${errors[0] ? `: ${errors[0].message}` : ''}`,
+        }
       },
     }
   }

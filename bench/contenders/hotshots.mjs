@@ -26,7 +26,10 @@ export async function create({ statsdPort }) {
     listener,
     async verify(served) {
       await new Promise((resolve) => client.flush(resolve))
-      return { ok: errors.length === 0 && served > 0, detail: `flushed; ${errors.length} client errors${errors[0] ? `: ${errors[0].message}` : ''}` }
+      return {
+        ok: errors.length === 0 && served > 0,
+        detail: `flushed; ${errors.length} client errors${errors[0] ? `: ${errors[0].message}` : ''}`,
+      }
     },
     flush: () => new Promise((resolve) => client.flush(resolve)),
   }

@@ -7,7 +7,12 @@ import os from 'node:os'
 let tasksetChecked = null
 function hasTaskset() {
   if (tasksetChecked === null) {
-    try { execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' }); tasksetChecked = true } catch { tasksetChecked = false }
+    try {
+      execFileSync('taskset', ['-p', String(process.pid)], { stdio: 'ignore' })
+      tasksetChecked = true
+    } catch {
+      tasksetChecked = false
+    }
   }
   return tasksetChecked
 }
@@ -51,7 +56,7 @@ export function spawnCommand(file, args, { cpu } = {}) {
 /** Kills every child this process started and that is still running. */
 export function killAll() {
   for (const child of live) {
-    try { child.kill('SIGKILL') } catch {}
+    try { child.kill('SIGKILL') } catch { /* already gone: this is cleanup on the way out */ }
   }
   live.clear()
 }

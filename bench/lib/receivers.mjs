@@ -20,7 +20,7 @@ export async function statsdReceiver() {
     if (stats.sample.length < 5) stats.sample.push(text.split('\n')[0])
   })
   await new Promise((resolve, reject) => { socket.once('error', reject); socket.bind(0, '127.0.0.1', resolve) })
-  try { socket.setRecvBufferSize(8 * 2 ** 20) } catch {}
+  try { socket.setRecvBufferSize(8 * 2 ** 20) } catch { /* the OS may cap it (net.core.rmem_max): the default buffer then */ }
   return { port: socket.address().port, stats, close: () => socket.close() }
 }
 
@@ -48,7 +48,7 @@ export async function startRedis({ cpu } = {}) {
   for (;;) {
     try { await client.connect(); await client.ping(); break } catch (err) {
       if (Date.now() > deadline || child.exitCode !== null) {
-        throw new Error(`redis-server on port ${port} did not start: ${err.message} (log: ${path.join(dir, 'redis.log')})`)
+        throw new Error(`redis-server on port ${port} did not start: ${err.message} (log: ${path.join(dir, 'redis.log')})`, { cause: err })
       }
       await new Promise((resolve) => setTimeout(resolve, 100))
     }
@@ -57,7 +57,7 @@ export async function startRedis({ cpu } = {}) {
     url,
     client,
     async close() {
-      try { await client.quit() } catch {}
+      try { await client.quit() } catch { /* the connection is already gone; the server is stopped next either way */ }
       child.kill('SIGTERM')
       await new Promise((resolve) => child.exitCode !== null ? resolve() : child.once('exit', resolve))
       fs.rmSync(dir, { recursive: true, force: true })

@@ -44,7 +44,7 @@ const lib = require(join(dist, 'index.js'))
 const { createRouteNamer } = require(join(dist, 'collect', 'route-namer.js'))
 const { resolveOptions } = require(join(dist, 'options.js'))
 let version = '?'
-try { version = JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')).version } catch {}
+try { version = JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')).version } catch { /* no package.json: version '?' */ }
 
 const corpusNames = flags.corpus?.split(',') ??
   readdirSync(join(here, 'corpora')).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort()
