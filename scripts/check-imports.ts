@@ -124,7 +124,9 @@ export function checkImports(srcDir: string): Edge[] {
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === resolve(__filename)) {
   const dir = process.argv[2] ?? join(__dirname, '..', 'src')
   const wrong = checkImports(dir)
-  for (const e of wrong) console.error(`${e.file}: ${e.from} imports ${e.to}${e.typeOnly ? ' (types)' : ''}, against the pipeline's direction`)
+  for (const e of wrong) {
+    console.error(`${e.file}: ${e.from} imports ${e.to}${e.typeOnly ? ' (types)' : ''}, against the pipeline's direction`)
+  }
   if (wrong.length > 0) process.exit(1)
   console.log(`imports: ${sourceFiles(resolve(dir)).length} files follow the pipeline's direction`)
 }

@@ -28,7 +28,16 @@ async function main(): Promise<void> {
   const total = flag('requests', 3000)
   const concurrency = flag('concurrency', 16)
   const sink = memorySink({ max: total + 100 })
-  const server = http.createServer(withMetrics(shopApp, { sink, dimensions: { service: 'shop' } }))
+  const app = withMetrics(shopApp, { sink, dimensions: { service: 'shop' } })
+  // node:http ignores the promise an async listener returns, so a rejection would be unhandled and end the
+  // demo. withMetrics has seen it by then (Failure = 1); here it becomes a 500.
+  const server = http.createServer((req, res) => {
+    app(req, res).catch((error: unknown) => {
+      console.error(error)
+      if (!res.headersSent) res.writeHead(500)
+      if (!res.writableEnded) res.end()
+    })
+  })
   server.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   const { port } = server.address() as AddressInfo
