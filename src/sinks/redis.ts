@@ -1,6 +1,6 @@
 /**
  * `redisSink`: each batch becomes one Redis stream entry (`XADD <stream> MAXLEN ~ <maxLen> * v 2 n <count>
- * p <payload>`), read later by `routemeter agent`.
+ * p <payload> s <host:pid>`), read later by `routemeter agent` (and `routemeter top`).
  *
  * ```
  * send(batch) ─► redis-delivery.ts ─────────── XADD ───────────► redis-connection.ts ─► Redis
@@ -11,6 +11,7 @@
  * This file reads the options once and wires the two halves: the delivery asks the connection for its
  * state and hands it each XADD; the connection wakes the delivery when it comes up or goes down.
  */
+import { hostname } from 'node:os'
 import type { ErrorHandler, Sink } from './sink.js'
 import { DEFAULT_MAX_ENTRY_BYTES } from '../wire/stream-encoding.js'
 import { redisConnection } from './redis-connection.js'
@@ -102,7 +103,9 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   const connectTimeoutMs = check.integer('connectTimeoutMs', o.connectTimeoutMs, 2000, 0, Number.MAX_SAFE_INTEGER)
   const onError: ErrorHandler = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void') ?? warningHandler('RM_REDIS')
   const encoding = check.oneOf('encoding', o.encoding, 2, [1, 2] as const)
-  // Trim arguments are built once; the per-entry XADD only adds the three fields.
+  // Trim arguments are built once; the per-entry XADD only adds the four fields. `s` names the producing
+  // process (host:pid), so a reader of the stream (`routemeter top`) can tell how many apps write to it.
+  const source = `${hostname()}:${process.pid}`
   const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
   const report = (message: string): void => {
     try { onError(new Error(`redisSink: ${url.redact(message)}`)) } catch { /* the hook must not break us */ }
@@ -117,7 +120,7 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   })
   const delivery: RedisDelivery = redisDelivery({
     connection,
-    xadd: (entry) => connection.run((client) => client.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p }, trim)),
+    xadd: (entry) => connection.run((client) => client.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p, s: source }, trim)),
     maxBacklog, maxEntryBytes, encoding, flushTimeoutMs, destination: `Redis at ${url.safe}`, report,
   })
 

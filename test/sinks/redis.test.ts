@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import { suite, test as defaultSuite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
@@ -93,6 +94,7 @@ it('by default (schema v=2) one send becomes one entry of per-route summaries: e
   assert.is(entries.length, 1)
   assert.is(entries[0].fields.v, '2')
   assert.is(entries[0].fields.n, '700')
+  assert.is(entries[0].fields.s, `${hostname()}:${process.pid}`, 'the producing process, for readers such as routemeter top')
   const decoded = decodeEntry(entries[0].fields.v, entries[0].fields.p)
   const perRoute = new Map<string, number>()
   for (const g of decoded.groups) perRoute.set(g.route, (perRoute.get(g.route) ?? 0) + (g.records ?? 0))
