@@ -1,15 +1,13 @@
-import { spawn } from 'node:child_process'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { ROOT as root, runNode } from '../support/run-node.js'
 
 // The bench harness must keep working as the library changes: `node bench/run.mjs --quick` (one short
 // round, every contender, every route) exits 0, prints the table and writes results with the documented
 // shape. It asserts nothing about speed. Needs a built dist/ (the `pretest` script builds it).
-
-const root = path.resolve(__dirname, '..', '..')
 
 interface Row {
   server: string
@@ -23,40 +21,24 @@ interface Row {
   rssMb: number
 }
 
-function runQuick(out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  // The bench's own processes must not report coverage: the bench exercises dist/, not the tests.
-  const env = { ...process.env }
-  delete env.NODE_V8_COVERAGE
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['bench/run.mjs', '--quick', '--out', out], { cwd: root, env })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => { stdout += d })
-    child.stderr.on('data', (d: Buffer) => { stderr += d })
-    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
-    child.on('error', reject)
-    child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
-  })
-}
-
 test('bench/run.mjs --quick checks and times every contender and writes results with the documented shape', async () => {
   assert.ok(fs.existsSync(path.join(root, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build first')
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-bench-test-'))
   const out = path.join(dir, 'latest.json')
   try {
-    const { code, stdout, stderr } = await runQuick(out)
+    const since = Date.now()
+    // The bench's own processes report no coverage: the bench exercises dist/, not the tests.
+    const { code, stdout, stderr } = await runNode(['bench/run.mjs', '--quick', '--out', out], { coverage: false })
     assert.is(code, 0, `bench exited ${code}:\n${stderr.slice(-3000)}`)
     assert.match(stdout, /\| server\s+\| base\s+\| route/)
 
-    const result = JSON.parse(fs.readFileSync(out, 'utf8'))
-    assert.type(result.node, 'string')
-    assert.ok(result.node.startsWith('v'))
-    assert.type(result.cpus, 'number')
-    assert.ok(!Number.isNaN(Date.parse(result.date)), 'date is an ISO timestamp')
-    assert.is(result.rounds, 1)
-    assert.ok(Array.isArray(result.rows))
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { node: string, cpus: number, date: string, rounds: number, rows: Row[] }
+    // The same Node and machine as this test; written during the run.
+    assert.equal([result.node, result.cpus, result.rounds], [process.version, os.cpus().length, 1])
+    const date = Date.parse(result.date)
+    assert.ok(date >= since && date <= Date.now() && new Date(date).toISOString() === result.date, `date ${result.date}`)
 
-    const rows: Row[] = result.rows
+    const rows = result.rows
     const servers = new Set(rows.map(r => r.server))
     for (const name of ['bare', 'floor', 'floor-als', 'rm-memory', 'rm-memory-window', 'rm-memory-nocpu', 'rm-statsd',
       'otel-http', 'hot-shots', 'express', 'express-prom-bundle', 'connect-datadog']) {

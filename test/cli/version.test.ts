@@ -1,32 +1,19 @@
 /** `routemeter --version`: the version of the package the running file belongs to. */
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { spawn } from 'node:child_process'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { packageVersion } from '../../src/cli/version.js'
+import { ROOT, runNode } from '../support/run-node.js'
 
 const test = suite('routemeter --version')
-const ours = (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version
-
-function run(args: string[]): Promise<{ code: number | null, stdout: string, stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => { stdout += c.toString() })
-    child.stderr.on('data', (c: Buffer) => { stderr += c.toString() })
-    child.once('exit', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const ours = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
 
 test('routemeter --version, -v and routemeter agent --version print the package version and exit 0', async () => {
-  const results = await Promise.all([['--version'], ['-v'], ['agent', '--version'], ['agent', '-v']].map(run))
-  for (const r of results) {
-    assert.is(r.code, 0, r.stderr)
-    assert.is(r.stdout, `${ours}\n`)
-  }
+  const runs = [['--version'], ['-v'], ['agent', '--version'], ['agent', '-v']]
+  const results = await Promise.all(runs.map((args) => runNode(['--import', 'tsx', 'src/cli/main.ts', ...args])))
+  assert.equal(results, runs.map(() => ({ code: 0, stdout: `${ours}\n`, stderr: '' })))
 })
 
 test('the version is read from the package.json of the package holding the file, as in an installed dist/cli/', () => {
@@ -38,7 +25,7 @@ test('the version is read from the package.json of the package holding the file,
     writeFileSync(join(root, 'node_modules', 'routemeter', 'package.json'), JSON.stringify({ name: 'routemeter', version: '9.8.7-test' }))
     assert.is(packageVersion(cliDir), '9.8.7-test')
     // The source layout of this repository, too.
-    assert.is(packageVersion(join(process.cwd(), 'src', 'cli')), ours)
+    assert.is(packageVersion(join(ROOT, 'src', 'cli')), ours)
   } finally { rmSync(root, { recursive: true, force: true }) }
 })
 

@@ -1,0 +1,39 @@
+/** Node programs run as a child process, the way a user or the CI runs them. */
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+
+/** What a child process left behind. */
+export interface NodeRun {
+  /** Exit code; `null` when a signal ended it (the time limit's SIGKILL, for one). */
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** The repository's root: where package.json, README.md, bench/ and src/ are. */
+export const ROOT = join(__dirname, '..', '..')
+
+/**
+ * Runs `node <args>` (this Node) in `cwd` (default the repository's root) and collects its output. SIGKILL
+ * after `timeoutMs` (default 60 s), so a hung child fails its test instead of hanging the run. With
+ * `coverage: false` the child reports none (NODE_V8_COVERAGE removed): a benchmark exercises dist/, not the tests.
+ *
+ * @example
+ * const { code, stdout } = await runNode(['bench/run.mjs', '--quick'], { coverage: false })
+ */
+export function runNode(
+  args: readonly string[], options: { cwd?: string, env?: NodeJS.ProcessEnv, timeoutMs?: number, coverage?: boolean } = {},
+): Promise<NodeRun> {
+  const env = { ...(options.env ?? process.env) }
+  if (options.coverage === false) delete env.NODE_V8_COVERAGE
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
+    child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+    child.on('error', (error) => { clearTimeout(timer); reject(error) })
+    child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
+  })
+}
