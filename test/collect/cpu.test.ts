@@ -148,7 +148,7 @@ test('metrics.timed charges a block its own CPU in attributed mode, even when th
   const { url, close } = await listen(
     http.createServer(withMetrics(async (_req, res) => {
       await metrics.timed('work', async () => {
-        await sleep(15)
+        await sleep(15) // the block waits, then burns: only the burn is its CPU
         own = burn(10)
       })
       res.end()
