@@ -62,4 +62,8 @@ export interface Snapshot {
   /** Every route seen in the window, in `sort` order (the screen shows as many as fit). */
   readonly routes: readonly RouteRow[]
   readonly sort: SortKey
+  /** Entries in the window that could not be decoded (garbage, a newer schema), skipped; absent when none. */
+  readonly unreadable?: number
+  /** Why the reader is not `up` (the last connection error, password masked); absent while `up`. */
+  readonly lastError?: string
 }

@@ -1,0 +1,392 @@
+/**
+ * The sliding window behind `routemeter top`: decoded stream entries in, a {@link Snapshot} out. No Redis and
+ * no clock of its own (every call says what time it is), so a test feeds it entries at known times.
+ *
+ * ```
+ * entry (id time, decoded batch, producer `s`) ─► slot ⌊id seconds / slotSeconds⌋ ─► per (route, method):
+ *     its cell for that slot  += requests, Failure/ClientError/Aborted sums, CpuTime sum and count, RequestTime buckets
+ *     its running window      += the same, its RequestTime sketch += the buckets; per-second counts for the sparkline
+ * time passes ─► a slot older than the window expires: each route's cell is taken back out of its running window
+ * snapshot ─► a row per route: rates over the window, p50/p99 read off the running sketch; filtered, sorted
+ * ```
+ *
+ * Entries are placed by the time in their id (when Redis accepted the flush, ≈ 1 s after its requests), not by
+ * when `top` read them: a backfill of the last minute and a live read land in the same slots, and a reader that
+ * falls behind does not pile a burst onto one second.
+ *
+ * Per route, a cell per slot and a running sum of the live ones: see route-stats.ts.
+ */
+import { inRange } from '../wire/metric-rules.js'
+import { Sketch } from '../wire/sketch.js'
+import { toRecords, type DecodedBatch } from '../wire/stream-encoding.js'
+import { RouteStats, type Cell } from './route-stats.js'
+import type { RouteRow, Snapshot, SortKey } from './snapshot.js'
+
+/**
+ * Slots per window at most. A window up to 60 s has a slot per second; a longer one has 60 slots of
+ * ⌈window / 60⌉ s (a 5 m window moves in 5 s steps), which bounds memory and the work of expiry per route.
+ *
+ * @example
+ * windowShape(300_000) // { slotSeconds: 5, slots: 60, windowMs: 300_000, sparkSeconds: 30 }
+ */
+export const MAX_SLOTS = 60
+
+/**
+ * Routes (route × method) tracked at most; the requests of any further one are counted in one
+ * {@link OTHER_ROUTES} row until tracked routes go idle for a whole window. 10,000 routes cost ≈ 20–40 MB.
+ *
+ * @example
+ * new TopWindow({ windowMs: 60_000, maxRoutes: DEFAULT_MAX_ROUTES })
+ */
+export const DEFAULT_MAX_ROUTES = 10_000
+
+/**
+ * The route name of the row that gathers the routes past `maxRoutes` (its method is `''`). Always sorted last.
+ *
+ * @example
+ * snapshot.routes.find((r) => r.route === OTHER_ROUTES)?.requests
+ */
+export const OTHER_ROUTES = '(other routes)'
+
+/** The longest sparkline, in seconds. */
+const SPARK_MAX = 30
+
+/** How a window of a given length is cut. */
+export interface WindowShape {
+  /** Length of one slot, s. */
+  readonly slotSeconds: number
+  readonly slots: number
+  /** `slots × slotSeconds` in ms: the asked length, rounded up to whole slots (61 s becomes 62 s). */
+  readonly windowMs: number
+  /**
+   * Length of each row's `spark`: the last complete seconds before the current one, at most 30, and never
+   * reaching before the window's oldest slot. The second in progress is left out: entries are stamped at
+   * flush, so at 0.3 s into a second only the processes that flushed by then are in it, and the last bar
+   * would always dip.
+   */
+  readonly sparkSeconds: number
+}
+
+/**
+ * The slots and sparkline length of a window of `windowMs` (at least 2 s).
+ *
+ * @example
+ * windowShape(10_000) // { slotSeconds: 1, slots: 10, windowMs: 10_000, sparkSeconds: 9 }
+ */
+export function windowShape(windowMs: number): WindowShape {
+  const seconds = Math.max(2, Math.ceil(windowMs / 1000))
+  const slotSeconds = Math.ceil(seconds / MAX_SLOTS)
+  const slots = Math.ceil(seconds / slotSeconds)
+  const total = slots * slotSeconds
+  // The window's oldest slot starts between total - 1 and total - slotSeconds seconds before the current one.
+  return { slotSeconds, slots, windowMs: total * 1000, sparkSeconds: Math.min(SPARK_MAX, total - slotSeconds) }
+}
+
+/** What {@link TopWindow.snapshot} adds from outside the window: the reader's state and the stream's. */
+export interface SnapshotContext {
+  readonly sort: SortKey
+  /** Only routes whose `METHOD route` contains this text, case-insensitively; all when empty or absent. */
+  readonly filter?: string
+  readonly state: Snapshot['state']
+  readonly stream: string
+  readonly lag?: number | undefined
+  readonly streamLength?: number | undefined
+  readonly lastError?: string | undefined
+}
+
+/** Options of {@link TopWindow}. */
+export interface TopWindowOptions {
+  /** Window length, ms (rounded up to whole slots, see {@link windowShape}). */
+  readonly windowMs: number
+  /** Default {@link DEFAULT_MAX_ROUTES}. */
+  readonly maxRoutes?: number
+}
+
+/** One slot of the whole window: what is not per route. */
+interface Slot {
+  slot: number
+  entries: number
+  unreadable: number
+  readonly routes: RouteStats[]
+  readonly dropped: Map<string, number>
+  readonly sources: Set<string>
+}
+
+const DROPPED = 'routemeter.dropped.'
+
+/**
+ * The window: add entries with {@link TopWindow.add}, read it with {@link TopWindow.snapshot}. Both take the
+ * current time; it may only move forward (an earlier `now` is read as the latest one seen).
+ *
+ * @example
+ * const w = new TopWindow({ windowMs: 60_000 })
+ * w.add(entryTime, decodeEntry(fields.v, fields.p), fields.s, Date.now())
+ * const snapshot = w.snapshot(Date.now(), { sort: 'rps', state: 'up', stream: 'routemeter' })
+ */
+export class TopWindow {
+  readonly shape: WindowShape
+  private readonly maxRoutes: number
+  private readonly routes = new Map<string, RouteStats>()
+  private other: RouteStats | undefined
+  private readonly ring: Array<Slot | undefined>
+  /** The current slot (−Infinity before the first call). */
+  private current = -Infinity
+
+  constructor(options: TopWindowOptions) {
+    this.shape = windowShape(options.windowMs)
+    this.maxRoutes = Math.max(0, options.maxRoutes ?? DEFAULT_MAX_ROUTES)
+    this.ring = new Array<Slot | undefined>(this.shape.slots).fill(undefined)
+  }
+
+  /** Routes tracked now (the {@link OTHER_ROUTES} row not included). */
+  get routeCount(): number { return this.routes.size }
+
+  /**
+   * The first millisecond the window holds at `now`: the start of its oldest slot. A backfill reads from here.
+   *
+   * @example
+   * client.xRevRange(stream, '+', `${w.startMs(now)}-0`)
+   */
+  startMs(now: number): number {
+    this.advance(now)
+    return (this.current - this.shape.slots + 1) * this.shape.slotSeconds * 1000
+  }
+
+  /**
+   * Adds one decoded entry that Redis stamped at `time` (its id's milliseconds), produced by `source` (its `s`
+   * field, `<host>:<pid>`, when the app writes one). An entry older than the window is left out; one stamped
+   * after `now` (a clock ahead of ours) is counted as of `now`. Returns whether it was counted.
+   *
+   * @example
+   * w.add(Number(id.slice(0, id.indexOf('-'))), batch, fields.s, Date.now())
+   */
+  add(time: number, batch: DecodedBatch, source: string | undefined, now: number): boolean {
+    const at = this.place(time, now)
+    if (at === undefined) return false
+    const [slot, second] = at
+    slot.entries++
+    if (source !== undefined) slot.sources.add(source)
+    if (batch.version === 2) this.addSummaries(batch, slot, second)
+    else this.addRecords(batch, slot, second)
+    return true
+  }
+
+  /**
+   * Counts an entry that could not be decoded (garbage, a newer schema) at `time`. Returns whether it was in
+   * the window.
+   *
+   * @example
+   * try { batch = decodeEntry(fields.v, fields.p) } catch { w.addUnreadable(time, Date.now()) }
+   */
+  addUnreadable(time: number, now: number): boolean {
+    const at = this.place(time, now)
+    if (at === undefined) return false
+    at[0].entries++
+    at[0].unreadable++
+    return true
+  }
+
+  /**
+   * The window as it stands at `now`, rows filtered and sorted as `context` says.
+   *
+   * @example
+   * const s = w.snapshot(Date.now(), { sort: 'p99', filter: 'users', state: 'up', stream: 'routemeter', lag: 0 })
+   */
+  snapshot(now: number, context: SnapshotContext): Snapshot {
+    this.advance(now)
+    const { windowMs, sparkSeconds } = this.shape
+    const seconds = windowMs / 1000
+    let entries = 0
+    let unreadable = 0
+    const dropped: Record<string, number> = {}
+    const sources = new Set<string>()
+    for (const slot of this.ring) {
+      if (slot === undefined) continue
+      entries += slot.entries
+      unreadable += slot.unreadable
+      for (const [reason, n] of slot.dropped) dropped[reason] = (dropped[reason] ?? 0) + n
+      for (const s of slot.sources) sources.add(s)
+    }
+    let requests = 0
+    let failure = 0
+    let clientError = 0
+    let aborted = 0
+    let cpuMs = 0
+    const all = this.other === undefined ? [...this.routes.values()] : [...this.routes.values(), this.other]
+    for (const r of all) {
+      requests += r.requests
+      failure += r.failure
+      clientError += r.clientError
+      aborted += r.aborted
+      cpuMs += r.cpuSum
+    }
+    const needle = (context.filter ?? '').toLowerCase()
+    const nowSecond = Math.floor(now / 1000)
+    const rows: Array<RouteRow & { other: boolean }> = []
+    for (const r of all) {
+      if (needle !== '' && !`${r.method} ${r.route}`.toLowerCase().includes(needle)) continue
+      rows.push({
+        route: r.route, method: r.method, other: r.other, requests: r.requests, rps: r.requests / seconds,
+        p50: r.time.count > 0 ? r.time.quantile(0.5) : undefined,
+        p99: r.time.count > 0 ? r.time.quantile(0.99) : undefined,
+        cpuMean: r.cpuCount > 0 ? r.cpuSum / r.cpuCount : undefined,
+        cpuShare: cpuMs > 0 ? (r.cpuSum * 100) / cpuMs : 0,
+        failurePct: percent(r.failure, r.requests), clientErrorPct: percent(r.clientError, r.requests),
+        abortedPct: percent(r.aborted, r.requests), spark: r.sparkline(nowSecond, sparkSeconds),
+      })
+    }
+    const by = ORDER[context.sort]
+    rows.sort((a, b) => (a.other !== b.other ? (a.other ? 1 : -1) : by(a, b) || compareNames(a, b)))
+    return {
+      at: now, windowMs, stream: context.stream, state: context.state, empty: entries === 0, entries,
+      totals: {
+        requests, rps: requests / seconds, failurePct: percent(failure, requests), clientErrorPct: percent(clientError, requests),
+        abortedPct: percent(aborted, requests), cpuMs,
+      },
+      processes: sources.size > 0 ? sources.size : undefined,
+      lag: context.lag, streamLength: context.streamLength, dropped,
+      routes: rows.map(({ other: _, ...row }) => row),
+      sort: context.sort,
+      ...(unreadable > 0 ? { unreadable } : {}),
+      ...(context.lastError !== undefined && context.state !== 'up' ? { lastError: context.lastError } : {}),
+    }
+  }
+
+  /** Moves the window to `now`: every slot now older than the window expires. */
+  private advance(now: number): void {
+    const { slotSeconds, slots } = this.shape
+    const current = Math.floor(Math.floor(now / 1000) / slotSeconds)
+    if (current <= this.current) return
+    this.current = current
+    const oldest = current - slots + 1
+    for (let i = 0; i < slots; i++) {
+      const slot = this.ring[i]
+      if (slot !== undefined && slot.slot < oldest) this.expire(slot, i)
+    }
+  }
+
+  /** The slot and second an entry stamped `time` counts in, or undefined when it is older than the window. */
+  private place(time: number, now: number): [Slot, number] | undefined {
+    this.advance(now)
+    const { slotSeconds, slots } = this.shape
+    const second = Math.min(Math.floor(time / 1000), Math.floor(now / 1000))
+    const n = Math.min(Math.floor(second / slotSeconds), this.current)
+    if (!(n > this.current - slots)) return undefined
+    const i = n % slots
+    let slot = this.ring[i]
+    if (slot === undefined || slot.slot !== n) {
+      // A slot there is older than the window (advance() took it out), so the place is free.
+      slot = { slot: n, entries: 0, unreadable: 0, routes: [], dropped: new Map(), sources: new Set() }
+      this.ring[i] = slot
+    }
+    return [slot, second]
+  }
+
+  private expire(slot: Slot, index: number): void {
+    for (const r of slot.routes) {
+      r.expire(slot.slot)
+      if (r.live > 0) continue
+      if (r.other) this.other = undefined
+      else this.routes.delete(key(r.route, r.method))
+    }
+    this.ring[index] = undefined
+  }
+
+  /** The route's cell for `slot`, the route created (or the overflow row used) when new. */
+  private cell(prefix: string, name: string, method: string, slot: Slot): [RouteStats, Cell] {
+    const route = prefix === '' ? name : `${prefix}.${name}`
+    const k = key(route, method)
+    let r = this.routes.get(k)
+    if (r === undefined) {
+      const { slots, sparkSeconds } = this.shape
+      if (this.routes.size < this.maxRoutes) {
+        r = new RouteStats(route, method, false, slots, sparkSeconds)
+        this.routes.set(k, r)
+      } else {
+        r = this.other ??= new RouteStats(OTHER_ROUTES, '', true, slots, sparkSeconds)
+      }
+    }
+    const { cell, created } = r.cell(slot.slot)
+    if (created) slot.routes.push(r)
+    return [r, cell]
+  }
+
+  private addSummaries(batch: DecodedBatch, slot: Slot, second: number): void {
+    const { groups, strings } = batch
+    const targets = new Array<[RouteStats, Cell] | undefined>(groups.length)
+    for (let g = 0; g < groups.length; g++) {
+      const group = groups[g]
+      if (group.kind !== 'request') continue
+      const target = this.cell(group.prefix, group.route, group.method, slot)
+      target[0].addRequests(target[1], group.records ?? 0, second)
+      targets[g] = target
+    }
+    for (const s of batch.summaries) {
+      const name = strings[s.name]
+      const target = targets[s.group]
+      if (target === undefined) {
+        if (s.type === 'counter' && name.startsWith(DROPPED)) addTo(slot.dropped, name.slice(DROPPED.length), s.sum)
+        continue
+      }
+      const [r, cell] = target
+      if (s.type === 'counter') r.addCounter(cell, name, s.sum)
+      else if (name === 'CpuTime') r.addCpu(cell, s.count, s.sum)
+      else if (name === 'RequestTime' && s.sketch !== undefined) r.addTime(cell, s.sketch)
+    }
+  }
+
+  /** A v=1 entry (from an app older than v=2): its records one by one, a sketch per route for RequestTime. */
+  private addRecords(batch: DecodedBatch, slot: Slot, second: number): void {
+    const times = new Map<RouteStats, [Cell, Sketch]>()
+    for (const record of toRecords(batch)) {
+      if (record.kind !== 'request') {
+        for (const name in record.counters) {
+          const n = record.counters[name]
+          if (name.startsWith(DROPPED) && inRange(n)) addTo(slot.dropped, name.slice(DROPPED.length), n)
+        }
+        continue
+      }
+      const [r, cell] = this.cell(record.prefix, record.route, record.method, slot)
+      r.addRequests(cell, 1, second)
+      for (const name in record.counters) if (inRange(record.counters[name])) r.addCounter(cell, name, record.counters[name])
+      const cpu = record.timers.CpuTime
+      if (inRange(cpu)) r.addCpu(cell, 1, cpu)
+      const time = record.timers.RequestTime
+      if (!inRange(time)) continue
+      let t = times.get(r)
+      if (t === undefined) { t = [cell, new Sketch()]; times.set(r, t) }
+      t[1].add(time)
+    }
+    for (const [r, [cell, sketch]] of times) r.addTime(cell, sketch)
+  }
+}
+
+function key(route: string, method: string): string {
+  return `${method}\u0000${route}`
+}
+
+function addTo(map: Map<string, number>, name: string, n: number): void {
+  map.set(name, (map.get(name) ?? 0) + n)
+}
+
+function percent(part: number, whole: number): number {
+  // part × 100 / whole, not part / whole × 100: 7 of 100 is 7, where 7 / 100 × 100 is 7.000000000000001.
+  return whole > 0 ? (part * 100) / whole : 0
+}
+
+const ORDER: Readonly<Record<SortKey, (a: RouteRow, b: RouteRow) => number>> = {
+  rps: (a, b) => b.rps - a.rps,
+  p99: (a, b) => descending(a.p99, b.p99),
+  cpu: (a, b) => b.cpuShare - a.cpuShare,
+  errors: (a, b) => b.failurePct - a.failurePct || b.clientErrorPct - a.clientErrorPct,
+}
+
+/** Descending, a route without the figure after every route with it. */
+function descending(a: number | undefined, b: number | undefined): number {
+  if (a === undefined || b === undefined) return a === b ? 0 : a === undefined ? 1 : -1
+  return b - a
+}
+
+function compareNames(a: RouteRow, b: RouteRow): number {
+  return a.route < b.route ? -1 : a.route > b.route ? 1 : a.method < b.method ? -1 : a.method > b.method ? 1 : 0
+}
