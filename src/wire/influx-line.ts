@@ -132,11 +132,15 @@ export function seriesToLines(series: readonly Series[], timestampNs: string, op
       if (s.type === 'counter') {
         key = counterKey
         point = points.get(key)
+        // A timer already named `<name>.counter`: the counter has nowhere to go, and is left out.
+        if (point !== undefined && point.type !== 'counter') { collisions.n++; continue }
       } else {
-        // The counter came first: move it aside, the timer takes the plain name.
+        // The counter came first: move it aside, the timer takes the plain name. A counter moved aside once,
+        // or one whose `<name>.counter` a timer holds, is left out rather than merged into a timer.
         points.delete(key)
         const moved = points.get(counterKey)
-        if (moved === undefined) points.set(counterKey, point)
+        if (point.movedAside === true || (moved !== undefined && moved.type !== 'counter')) collisions.n++
+        else if (moved === undefined) points.set(counterKey, { ...point, movedAside: true })
         else merge(moved, point)
         point = undefined
       }
@@ -174,6 +178,8 @@ interface Point {
   sketch: Sketch | undefined
   /** `sketch` is this point's own copy (merged into), not a series' shared one. */
   owned: boolean
+  /** A counter written as `<name>.counter` because a timer took its name. */
+  movedAside?: boolean
 }
 
 const counted = new WeakSet<readonly Series[]>()

@@ -257,6 +257,24 @@ test('a counter with a timer\'s name and tags is written as <name>.counter, whic
   ])
 })
 
+test('a counter is never merged into a timer already named <name>.counter: it is left out and counted, in any order', () => {
+  const g = group({ dimensions: {} })
+  const tags = ',method=GET,route=users.id,status_class=2xx'
+  const timerDb = `db${tags} count=1i,sum=7,min=7,max=7,p50=7,p90=7,p99=7,b90=1i 1`
+  const timerDbCounter = `db.counter${tags} count=1i,sum=5,min=5,max=5,p50=5,p90=5,p99=5,b75=1i 1`
+  const orders = [
+    [timer(g, 'db.counter', [5]), counter(g, 'db', [1]), timer(g, 'db', [7])],
+    [timer(g, 'db.counter', [5]), timer(g, 'db', [7]), counter(g, 'db', [1])],
+    [counter(g, 'db', [1]), timer(g, 'db.counter', [5]), timer(g, 'db', [7])],
+    [counter(g, 'db', [1]), timer(g, 'db', [7]), timer(g, 'db.counter', [5])],
+  ]
+  for (const list of orders) {
+    let text = ''
+    assert.is(nameDrops(() => { text = seriesToLines(list, '1') }), 1, list.map((x) => `${x.type} ${x.name}`).join(', '))
+    assert.equal(text.split('\n').sort(), [timerDb, timerDbCounter].sort(), list.map((x) => `${x.type} ${x.name}`).join(', '))
+  }
+})
+
 test('a counter and a timer of one name but different tags are two plain points', () => {
   const text = seriesToLines([counter(group({ dimensions: {} }), 'db', [1]), timer(group({ dimensions: { a: 'b' } }), 'db', [2])], '1')
   assert.equal(keys(text), ['db,method=GET,route=users.id,status_class=2xx', 'db,a=b,method=GET,route=users.id,status_class=2xx'])
