@@ -161,6 +161,10 @@ function tagsOf(key: StatsdSeriesKey, statusCode: boolean): string {
   for (const name in key.dimensions) {
     const safe = tagSafe(name)
     if (OURS.has(safe)) continue
+    // Two keys that clean alike (`a b`, `a_b`) would be one tag twice, which backends read differently: the
+    // first is kept and the other counted as a name drop, as the Influx encoder does. An empty key is no tag.
+    // Cleaned keys hold no ',' nor ':', so a search of what is written so far is exact, and costs no Set.
+    if (safe === '' || tags.includes(`,${safe}:`) || tags.startsWith(`|#${safe}:`)) { countDrop('name'); continue }
     tags += `${tags === '' ? '|#' : ','}${safe}:${tagSafe(key.dimensions[name]!)}`
   }
   return tags
