@@ -312,10 +312,11 @@ test('writeStatsd into packetPacker: a wide record\'s lines are cut to the packe
   ])
 })
 
-test('dimension keys that clean alike give one tag, the first; the other, and an empty key, are counted as name drops', () => {
+test('dimension keys that clean alike give one tag, the first; the other and an empty key are counted as name drops', () => {
   const before = dropTotals().name ?? 0
   const lines: string[] = []
-test('dimension keys that clean alike give one tag, the first; the other and an empty key are counted as name drops', () => {
+  const dimensions = { 'a b': '1', a_b: '2', '': 'x', c: '3' }
+  writeStatsd([record({ dimensions })], statsdEncoding({ tags: true }, 't'), (l) => lines.push(l))
   assert.is(lines[0], 'users.id.RequestTime:1.8|ms|#method:GET,status_class:2xx,a_b:1,c:3')
   assert.is((dropTotals().name ?? 0) - before, 2, 'once per record: its tags are cleaned once')
 })
