@@ -17,6 +17,15 @@ export const CONTENDERS = [
   },
   { name: 'rm-redis', base: 'bare', module: 'routemeter.mjs', options: { sink: 'redis' }, needs: 'redis', routemeter: true },
   { name: 'rm-statsd', base: 'bare', module: 'routemeter.mjs', options: { sink: 'statsd' }, needs: 'statsd', routemeter: true },
+  // The two sinks from the older build too (ROUTEMETER_BENCH_DIST_BEFORE), for run.mjs: a redesign's before and after.
+  {
+    name: 'rm-redis-before', base: 'bare', module: 'routemeter.mjs',
+    options: { sink: 'redis', dist: 'before' }, needs: 'redis', routemeter: true,
+  },
+  {
+    name: 'rm-statsd-before', base: 'bare', module: 'routemeter.mjs',
+    options: { sink: 'statsd', dist: 'before' }, needs: 'statsd', routemeter: true,
+  },
   { name: 'otel-http', base: 'bare', module: 'otel.mjs', options: {} },
   { name: 'hot-shots', base: 'bare', module: 'hotshots.mjs', options: {}, needs: 'statsd' },
   { name: 'express', base: 'express', module: 'express.mjs', options: { variant: 'express' } },
