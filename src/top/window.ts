@@ -85,7 +85,7 @@ export function windowShape(windowMs: number): WindowShape {
 /** What {@link TopWindow.snapshot} adds from outside the window: the reader's state and the stream's. */
 export interface SnapshotContext {
   readonly sort: SortKey
-  /** Only routes whose `METHOD route` contains this text, case-insensitively; all when empty or absent. */
+  /** Only routes whose name contains this text, ignoring case (the totals stay the whole window's); all when empty. */
   readonly filter?: string
   readonly state: Snapshot['state']
   readonly stream: string
@@ -224,7 +224,7 @@ export class TopWindow {
     const nowSecond = Math.floor(now / 1000)
     const rows: Array<RouteRow & { other: boolean }> = []
     for (const r of all) {
-      if (needle !== '' && !`${r.method} ${r.route}`.toLowerCase().includes(needle)) continue
+      if (needle !== '' && !r.route.toLowerCase().includes(needle)) continue
       rows.push({
         route: r.route, method: r.method, other: r.other, requests: r.requests, rps: r.requests / seconds,
         p50: r.time.count > 0 ? r.time.quantile(0.5) : undefined,
