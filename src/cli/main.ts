@@ -10,11 +10,13 @@ import { AGENT_HELP, parseAgentArgs, UsageError, type AgentCommand } from './age
 import { statusLine } from './status-line.js'
 import { logLine } from './log-line.js'
 import { packageVersion } from './version.js'
+import { runTop } from './top.js'
 
 const MAIN_HELP = `Usage: routemeter <command> [options]
 
 Commands:
   agent    move metrics from Redis to InfluxDB / StatsD / console (routemeter agent --help)
+  top      a live per-route view of the stream (routemeter top --help)
 
 Options:
   -v, --version  print the version
@@ -31,6 +33,10 @@ function main(argv: string[]): void {
     return
   }
   if (command === '--version' || command === '-v') { process.stdout.write(`${packageVersion()}\n`); return }
+  if (command === 'top') {
+    void runTop(rest).then((code) => { process.exitCode = code })
+    return
+  }
   if (command !== 'agent') {
     process.stderr.write(`routemeter: unknown command ${JSON.stringify(command)}\n\n${MAIN_HELP}`)
     process.exitCode = 2
