@@ -7,7 +7,8 @@ import * as assert from 'uvu/assert'
 // `npm test` builds first (pretest); these check the built package the way users load it.
 const root = join(__dirname, '..')
 const API = [
-  'withMetrics', 'metrics', 'koaMetrics', 'connectMetrics', 'fastifyMetrics', 'normalizePath', 'memorySink', 'statsdSink', 'prometheusPublisher',
+  'withMetrics', 'metrics', 'koaMetrics', 'connectMetrics', 'fastifyMetrics', 'normalizePath', 'memorySink', 'statsdSink',
+  'prometheusPublisher',
 ]
 
 function node(args: string[]): string {

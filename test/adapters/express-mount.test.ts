@@ -107,7 +107,7 @@ test('without the patterns router 2.3 keeps (router 2.2 layers), the mount patte
   const sink = memorySink()
   const app = buildApp(connectMetrics({ sink }))
   // router 2.2 keeps no raw path on its layers, only the matchers.
-  const strip = (stack: Array<{ rawPath?: unknown; handle: { stack?: unknown } }>, seen = new Set<unknown>()): void => {
+  const strip = (stack: Array<{ rawPath?: unknown, handle: { stack?: unknown } }>, seen = new Set<unknown>()): void => {
     for (const layer of stack) {
       delete layer.rawPath
       if (Array.isArray(layer.handle.stack) && !seen.has(layer.handle)) {

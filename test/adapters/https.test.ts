@@ -12,10 +12,11 @@ import { servicesAvailable } from '../support/services.js'
 import { recorded } from '../support/records.js'
 
 /** A throwaway self-signed certificate made with openssl, or undefined when openssl is missing. */
-function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
+function selfSigned(): { key: Buffer, cert: Buffer } | undefined {
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-tls-'))
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1', '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
+      '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem')], { stdio: 'ignore' })
     return { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }
   } catch {
     return undefined
@@ -24,7 +25,8 @@ function selfSigned(): { key: Buffer; cert: Buffer } | undefined {
   }
 }
 
-const tls = servicesAvailable('test/adapters/https.test.ts (node:https)', [{ binary: 'openssl', debian: 'openssl' }]) ? selfSigned() : undefined
+const OPENSSL = { binary: 'openssl', debian: 'openssl' }
+const tls = servicesAvailable('test/adapters/https.test.ts (node:https)', [OPENSSL]) ? selfSigned() : undefined
 if (tls !== undefined) {
   test('works on node:https', async () => {
     const sink = memorySink()

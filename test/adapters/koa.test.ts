@@ -1,10 +1,9 @@
-import http from 'node:http'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import Koa from 'koa'
 import Router from '@koa/router'
 import { koaMetrics, memorySink, metrics, withMetrics } from '../../src/index.js'
-import { fetchText, listen } from '../support/http.js'
+import { fetchText, httpServer, listen } from '../support/http.js'
 import { recorded, recordsFor } from '../support/records.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
@@ -29,7 +28,7 @@ function buildApp(middleware?: Koa.Middleware) {
 
 test('koaMetrics names requests by the matched route, nested routers included', async () => {
   const sink = memorySink()
-  const { url, close } = await listen(http.createServer(buildApp(koaMetrics({ sink }) as Koa.Middleware).callback()))
+  const { url, close } = await listen(httpServer(buildApp(koaMetrics({ sink }) as Koa.Middleware).callback()))
   const ok = await fetchText(`${url}/api/users/3F2504E0-4F89-11D3-9A0C-0305E82C3301`)
   await fetchText(`${url}/api/users/7/secret`)
   await fetchText(`${url}/api/crash`)
@@ -53,8 +52,8 @@ test('koaMetrics re-throws downstream errors unchanged, so Koa answers exactly a
   const wrapped = buildApp(koaMetrics({ sink: memorySink() }) as Koa.Middleware)
   bare.on('error', (error: Error) => seen[0]!.push(error.message))
   wrapped.on('error', (error: Error) => seen[1]!.push(error.message))
-  const a = await listen(http.createServer(bare.callback()))
-  const b = await listen(http.createServer(wrapped.callback()))
+  const a = await listen(httpServer(bare.callback()))
+  const b = await listen(httpServer(wrapped.callback()))
   for (const path of ['/api/crash', '/api/users/1/secret', '/api/users/1']) {
     const [x, y] = await Promise.all([fetchText(a.url + path), fetchText(b.url + path)])
     assert.equal([y.status, y.text, y.headers['content-type']], [x.status, x.text, x.headers['content-type']], path)
@@ -70,8 +69,9 @@ test('withMetrics(app.callback()) measures a Koa app too, and koaMetrics inside 
   const sink = memorySink()
   const plain = memorySink()
   const inner = memorySink()
+  const measured = buildApp(koaMetrics({ sink: inner }) as Koa.Middleware).callback()
   const alone = await recordsFor(withMetrics(buildApp().callback(), { sink: plain }), plain, ['/api/users/42'])
-  const both = await recordsFor(withMetrics(buildApp(koaMetrics({ sink: inner }) as Koa.Middleware).callback(), { sink }), sink, ['/api/users/42'])
+  const both = await recordsFor(withMetrics(measured, { sink }), sink, ['/api/users/42'])
   assert.equal(alone.map((r) => r.route), ['api.users.id'])
   assert.equal(both.map((r) => r.route), ['api.users.id'])
   await flushSink(inner)

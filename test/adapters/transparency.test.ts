@@ -52,7 +52,8 @@ const scenarios: Record<string, string> = {
   '304 without a body': get('/not-modified', 'Connection: close\r\n'),
   'request body read by the app': `POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nConnection: close\r\n\r\nabcde`,
   'keep-alive: three requests on one connection': get('/plain') + get('/stream') + get('/missing', 'Connection: close\r\n'),
-  'pipelining: requests sent before any response': get('/stream') + get('/plain') + get('/echo', 'Content-Length: 2\r\n').replace('\r\n\r\n', '\r\n\r\nhi') + get('/plain', 'Connection: close\r\n'),
+  'pipelining: requests sent before any response': get('/stream') + get('/plain') +
+    get('/echo', 'Content-Length: 2\r\n').replace('\r\n\r\n', '\r\n\r\nhi') + get('/plain', 'Connection: close\r\n'),
   'HTTP/1.0 without keep-alive': 'GET /plain HTTP/1.0\r\n\r\n',
 }
 

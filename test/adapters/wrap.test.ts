@@ -62,7 +62,8 @@ test('RequestTime runs from entry to the response finish, including asynchronous
   await close()
   // At least the listener's entry to its res.end(), at most what the client waited.
   const requestTime = r!.timers.RequestTime!
-  assert.ok(handlerMs >= 50 && requestTime >= handlerMs && requestTime <= clientMs, `RequestTime ${requestTime}: handler ${handlerMs}, client ${clientMs}`)
+  assert.ok(handlerMs >= 50 && requestTime >= handlerMs && requestTime <= clientMs,
+    `RequestTime ${requestTime}: handler ${handlerMs}, client ${clientMs}`)
 })
 
 test('records Aborted when the client hangs up before the response finished, never a success', async () => {
@@ -122,7 +123,7 @@ test('a rejected promise reaches the caller with the same reason, with Failure r
   }, { sink })
   let caught: unknown
   const server = http.createServer((req, res) => {
-    ;(wrapped(req, res) as Promise<unknown>).catch((error) => (caught = error))
+    (wrapped(req, res) as Promise<unknown>).catch((error) => (caught = error))
   })
   const { url, close } = await listen(server)
   const { status } = await fetchText(`${url}/x`)
@@ -137,6 +138,7 @@ test('a rejected promise reaches the caller with the same reason, with Failure r
 test('keeps `this` and the return value of the listener', async () => {
   let self: unknown
   const wrapped = withMetrics(function (this: unknown, _req: http.IncomingMessage, res: http.ServerResponse) {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- what `this` is, is the subject of this test
     self = this
     res.end()
     return 'returned'

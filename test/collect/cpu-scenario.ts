@@ -10,9 +10,9 @@
  */
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import http, { type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
-import { fetchText, listen } from '../support/http.js'
+import { fetchText, httpServer, listen } from '../support/http.js'
 import { sleep } from '../support/eventually.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 import { flushSink } from '../../src/pipeline/registry.js'
@@ -57,7 +57,6 @@ export function burn(ms: number): Burn {
   return { thread: threadMs, process: Math.max(processMs, threadMs), wall: wallMs }
 }
 
-
 // A garbage collection pauses the thread inside whichever callback's allocation triggered it, and that
 // request is billed for it (it is time on the thread). With 60 requests and a test runner in one process
 // the pause lands on the same request every run; collecting before the burst keeps this about attribution
@@ -76,7 +75,9 @@ export const collectGarbage = runInNewContext('gc') as () => void
  * const burned = new Map<string, Burn>()
  * await runBurst(scenarioApp(burned), burned, 0.25, 2)
  */
-export function scenarioApp(burned: Map<string, Burn>, io?: () => Promise<unknown>): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+export function scenarioApp(
+  burned: Map<string, Burn>, io?: () => Promise<unknown>,
+): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   // Without `io` nothing extra is awaited: a /burn then burns in the listener's own synchronous run.
   return async (req, res) => {
     const id = String(req.headers['x-id'] ?? '')
@@ -156,7 +157,7 @@ export async function runBurst(
   app: (req: IncomingMessage, res: ServerResponse) => void | Promise<void>, burned: Map<string, Burn>, within: number, sleeperMs: number,
 ): Promise<{ records: MetricRecord[], verdict: Verdict }> {
   const sink = memorySink()
-  const { url, close } = await listen(http.createServer(withMetrics(app, { sink })))
+  const { url, close } = await listen(httpServer(withMetrics(app, { sink })))
   for (let i = 0; i < 5; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => fetchText(url + p)))
   await flushSink(sink)
   sink.clear()

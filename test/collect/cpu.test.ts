@@ -6,7 +6,7 @@ import { memorySink, metrics, withMetrics } from '../../src/index.js'
 import { attributedMechanism } from '../../src/collect/cpu-attributed.js'
 import { storesOnContextFrames } from '../../src/collect/cpu-switch-hook.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
-import { fetchText, listen } from '../support/http.js'
+import { fetchText, httpServer, listen } from '../support/http.js'
 import { burn, runBurst, scenarioApp, threadSource, type Burn } from './cpu-scenario.js'
 import { sleep } from '../support/eventually.js'
 import { flushSink } from '../../src/pipeline/registry.js'
@@ -91,7 +91,7 @@ test('work a shared timer runs for a request is billed to it when bound, to whoe
   const pump = setInterval(() => { for (const job of queue.splice(0)) job() }, 2)
   const sink = memorySink()
   const { url, close } = await listen(
-    http.createServer(withMetrics(async (req, res) => {
+    httpServer(withMetrics(async (req, res) => {
       const id = String(req.headers['x-id'])
       metrics.dimension('rid', id)
       const job = () => burned.set(id, burn(10))
@@ -116,7 +116,7 @@ test('work a shared timer runs for a request is billed to it when bound, to whoe
 
 test('window CpuTime is the process CPU between entry and end: exact for one request at a time', async () => {
   const sink = memorySink()
-  const { url, close } = await listen(http.createServer(withMetrics(app, { sink, cpu: 'window' })))
+  const { url, close } = await listen(httpServer(withMetrics(app, { sink, cpu: 'window' })))
   for (let i = 0; i < 3; i++) await fetchText(`${url}/burn`, { headers: { 'x-id': `w${i}` } })
   await flushSink(sink)
   await close()
@@ -146,7 +146,7 @@ test('metrics.timed charges a block its own CPU in attributed mode, even when th
   const sink = memorySink()
   let own: Burn | undefined
   const { url, close } = await listen(
-    http.createServer(withMetrics(async (_req, res) => {
+    httpServer(withMetrics(async (_req, res) => {
       await metrics.timed('work', async () => {
         await sleep(15) // the block waits, then burns: only the burn is its CPU
         own = burn(10)

@@ -5,7 +5,6 @@ import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/i
 import { fetchText, listen } from '../support/http.js'
 import { recorded } from '../support/records.js'
 import { sleep, until } from '../support/eventually.js'
-import { flushSink } from '../../src/pipeline/registry.js'
 
 /** The request record of one GET /x through `handler`, in a one-element array. */
 async function one(handler: (req: http.IncomingMessage, res: http.ServerResponse) => unknown): Promise<MetricRecord[]> {

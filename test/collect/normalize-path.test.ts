@@ -210,7 +210,8 @@ test('collapses random tokens and JWTs to id', () => {
     ['/c/tz4a98xxat96iws9zmbrgj3a', 'c.id'],
     ['/c/cjld2cjxh0000qzrmn831i7rn', 'c.id'],
     [
-      '/auth/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c/refresh',
+      '/auth/eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ' +
+        '.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c/refresh',
       'auth.id.refresh',
     ],
   ])

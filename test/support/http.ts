@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Http2Server } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { once } from 'node:events'
@@ -20,10 +20,21 @@ export async function listen(server: Server | Http2Server): Promise<{ url: strin
     port,
     close: () =>
       new Promise<void>((resolve) => {
-        ;(server as Server).closeAllConnections?.()
+        (server as Server).closeAllConnections?.()
         server.close(() => resolve())
       }),
   }
+}
+
+/**
+ * A node:http server for a listener that may return a promise (an async handler, Koa's `callback()`, a
+ * `withMetrics` around either): node:http ignores what a listener returns, and so does this.
+ *
+ * @example
+ * const { url, close } = await listen(httpServer(withMetrics(async (req, res) => { await work(); res.end() }, { sink })))
+ */
+export function httpServer(listener: (req: IncomingMessage, res: ServerResponse) => unknown): Server {
+  return createServer((req, res) => { void listener(req, res) })
 }
 
 /** One undici dispatcher for the tests, so keep-alive behaves as in production clients. */
@@ -75,7 +86,9 @@ export async function exchange(port: number, raw: string, timeoutMs = 5000): Pro
   socket.setEncoding('latin1')
   socket.on('data', (d: string) => (received += d))
   socket.write(raw)
-  const timer = setTimeout(() => socket.destroy(new Error(`the server kept the connection open ${timeoutMs} ms; got ${JSON.stringify(received)}`)), timeoutMs)
+  const timer = setTimeout(() => {
+    socket.destroy(new Error(`the server kept the connection open ${timeoutMs} ms; got ${JSON.stringify(received)}`))
+  }, timeoutMs)
   try {
     await once(socket, 'close')
   } finally { clearTimeout(timer) }

@@ -28,8 +28,11 @@ export interface Influxd {
   destroy(): Promise<void>
 }
 
+/** One series of a query's answer. */
+export interface InfluxSeries { name: string, columns: string[], values: unknown[][], tags?: Record<string, string> }
+
 export interface InfluxQueryResult {
-  results: Array<{ error?: string, series?: Array<{ name: string, columns: string[], values: unknown[][], tags?: Record<string, string> }> }>
+  results: Array<{ error?: string, series?: InfluxSeries[] }>
 }
 
 /**

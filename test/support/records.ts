@@ -1,10 +1,10 @@
 /** What a wrapper recorded, read without guessing how long the record takes to arrive. */
-import { createServer, type RequestListener } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { MemorySink, MetricRecord } from '../../src/index.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 import * as assert from 'uvu/assert'
 import { until } from './eventually.js'
-import { fetchText, listen } from './http.js'
+import { fetchText, httpServer, listen } from './http.js'
 
 /**
  * Flushes the wrappers' batchers into `sink` until it holds at least `n` records, then returns all it holds
@@ -46,8 +46,10 @@ export function assertCpuTime(r: MetricRecord): void {
  * @example
  * const records = await recordsFor(withMetrics(app, { sink }), sink, ['/users/1', '/users/2'])
  */
-export async function recordsFor(listener: RequestListener, sink: MemorySink, paths: readonly string[]): Promise<MetricRecord[]> {
-  const { url, close } = await listen(createServer(listener))
+export async function recordsFor(
+  listener: (req: IncomingMessage, res: ServerResponse) => unknown, sink: MemorySink, paths: readonly string[],
+): Promise<MetricRecord[]> {
+  const { url, close } = await listen(httpServer(listener))
   try {
     for (const path of paths) await fetchText(url + path)
     return await recorded(sink, paths.length)

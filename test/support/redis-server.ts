@@ -47,7 +47,8 @@ export async function startRedis(options: { password?: string, tls?: boolean, cl
     if (options.password !== undefined) args.push('--requirepass', options.password)
     if (options.cluster === true) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'))
     if (options.tls === true) {
-      args.push('--tls-port', String(tlsPort), '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', certFile, '--tls-auth-clients', 'no')
+      args.push('--tls-port', String(tlsPort), '--tls-cert-file', certFile, '--tls-key-file', keyFile, '--tls-ca-cert-file', certFile,
+        '--tls-auth-clients', 'no')
     }
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
@@ -71,7 +72,8 @@ export async function startRedis(options: { password?: string, tls?: boolean, cl
   if (options.cluster === true) {
     // A one-node cluster owning every slot: a real Cluster (MOVED, CLUSTER SLOTS) at the cost of one process.
     await command(port, options.password, 'CLUSTER ADDSLOTSRANGE 0 16383')
-    await waitFor('cluster_state:ok', async () => (await command(port, options.password, 'CLUSTER INFO')).includes('cluster_state:ok'), 10_000, 50)
+    const clusterOk = async (): Promise<boolean> => (await command(port, options.password, 'CLUSTER INFO')).includes('cluster_state:ok')
+    await waitFor('cluster_state:ok', clusterOk, 10_000, 50)
   }
   return {
     port,
@@ -115,7 +117,11 @@ function ping(port: number, password?: string): Promise<boolean> {
     const done = (ok: boolean): void => { socket.destroy(); resolve(ok) }
     socket.setTimeout(500, () => done(false))
     socket.once('error', () => done(false))
-    socket.on('data', (chunk) => { data += chunk.toString(); if (data.includes('+PONG')) done(true); else if (data.includes('-')) done(false) })
+    socket.on('data', (chunk) => {
+      data += chunk.toString()
+      if (data.includes('+PONG')) done(true)
+      else if (data.includes('-')) done(false)
+    })
     socket.connect(port, '127.0.0.1', () => {
       socket.write((password === undefined ? '' : `AUTH ${password}\r\n`) + 'PING\r\n')
     })
@@ -153,7 +159,9 @@ export async function startSentinel(masterPort: number, name: string, password?:
   ].join('\n'))
   const proc = spawn('redis-server', [config, '--sentinel'], { stdio: 'ignore' })
   const untrack = trackChild(proc)
-  await waitFor(`sentinel on ${port}`, async () => (await command(port, undefined, `SENTINEL GET-MASTER-ADDR-BY-NAME ${name}`)).includes(String(masterPort)), 10_000, 50)
+  const watching = async (): Promise<boolean> =>
+    (await command(port, undefined, `SENTINEL GET-MASTER-ADDR-BY-NAME ${name}`)).includes(String(masterPort))
+  await waitFor(`sentinel on ${port}`, watching, 10_000, 50)
   return {
     port,
     async stop() {

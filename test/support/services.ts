@@ -109,12 +109,12 @@ export interface ServiceSuite {
   /** Every binary is there: the suite's own `before` hooks start things only then. */
   readonly available: boolean
   /** Runs `undo` after the current test (the last registered first), passed or failed. */
-  cleanup(undo: () => Promise<unknown> | unknown): void
+  cleanup(undo: () => unknown): void
   /**
    * Runs `stop` once the suite is over, after every `after` hook of the test file (the last registered first):
    * the servers stop only once the clients a test file closes in its own `after` are gone.
    */
-  atEnd(stop: () => Promise<unknown> | unknown): void
+  atEnd(stop: () => unknown): void
 }
 
 /**
@@ -127,8 +127,8 @@ export interface ServiceSuite {
 export function serviceSuite(name: string, file: string, needs: ReadonlyArray<{ binary: string, debian: string }>): ServiceSuite {
   const test = suite(name)
   const available = servicesAvailable(`${file} (${name})`, needs)
-  const undo: Array<() => Promise<unknown> | unknown> = []
-  const stops: Array<() => Promise<unknown> | unknown> = []
+  const undo: Array<() => unknown> = []
+  const stops: Array<() => unknown> = []
   test.after.each(async () => { for (const f of undo.splice(0).reverse()) await f() })
   // uvu runs `after` hooks in the order they were added: this one is added last, when the file calls run().
   const run = test.run

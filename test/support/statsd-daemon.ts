@@ -105,7 +105,7 @@ export async function startStatsd(options: { flushInterval?: number, port?: numb
         await waitFor(what, check, timeoutMs)
       } catch (error) {
         const seen = [...timers].map(([k, v]) => `${k}: ${v.length} timings`).concat([...counters].map(([k, v]) => `${k}: ${v}`))
-        throw new Error(`${(error as Error).message}; statsd has:\n${seen.join('\n')}\n${log}`)
+        throw new Error(`${(error as Error).message}; statsd has:\n${seen.join('\n')}\n${log}`, { cause: error })
       }
     },
     kernelDrops() {

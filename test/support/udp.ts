@@ -53,7 +53,7 @@ export async function udpCollector(): Promise<UdpCollector> {
 }
 
 /** `name:value|type|#tags` parsed. */
-export function parseLine(line: string): { name: string; value: number; type: string; tags: string[] } {
+export function parseLine(line: string): { name: string, value: number, type: string, tags: string[] } {
   const found = /^([^:|]+):([^|]+)\|([a-z]+)(?:\|#(.*))?$/.exec(line)
   if (found === null) throw new Error(`not a StatsD line: ${JSON.stringify(line)}`)
   return { name: found[1]!, value: Number(found[2]), type: found[3]!, tags: found[4] === undefined ? [] : found[4].split(',') }
