@@ -42,7 +42,8 @@ async function write(client: RedisClientType, stream: string, route: string, n: 
     counters: { Failure: 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: 3 }, timestamp: Date.now(),
   }))
   const [e] = encodeBatch(records).entries
-  return await client.xAdd(stream, options.id ?? '*', { v: e.v, n: String(e.n), p: e.p, ...(options.s === undefined ? {} : { s: options.s }) })
+  const fields = { v: e.v, n: String(e.n), p: e.p, ...(options.s === undefined ? {} : { s: options.s }) }
+  return await client.xAdd(stream, options.id ?? '*', fields)
 }
 
 const requests = (snapshot: Snapshot, route: string): number | undefined => snapshot.routes.find((r) => r.route === route)?.requests
@@ -54,7 +55,8 @@ it('backfills the window at once (nothing older), then reads new entries as they
   const reader = start()
   await reader.ready
   const first = reader.snapshot('rps')
-  assert.equal([first.state, requests(first, 'recent'), requests(first, 'old'), first.entries, first.processes], ['up', 30, undefined, 3, 2])
+  assert.equal([first.state, requests(first, 'recent'), requests(first, 'old'), first.entries, first.processes],
+    ['up', 30, undefined, 3, 2])
   assert.equal([first.streamLength, first.lag], [4, undefined], 'no group "agents" yet: no lag')
   await write(client, stream, 'recent', 7)
   await until(() => requests(reader.snapshot('rps'), 'recent') === 37, 'the live entry to be read')
@@ -91,7 +93,8 @@ it('a stream that does not exist yet is empty, not an error; its first entry is 
   const reader = start()
   await reader.ready
   const s = reader.snapshot('rps')
-  assert.equal([s.state, s.empty, s.entries, s.routes.length, s.streamLength, s.lag, s.lastError], ['up', true, 0, 0, 0, undefined, undefined])
+  assert.equal([s.state, s.empty, s.entries, s.routes.length, s.streamLength, s.lag, s.lastError],
+    ['up', true, 0, 0, 0, undefined, undefined])
   await write(client, stream, 'first', 4)
   await until(() => requests(reader.snapshot('rps'), 'first') === 4, 'the first entry to be read')
   assert.is(reader.snapshot('rps').empty, false)
