@@ -6,7 +6,12 @@
  */
 import { isDeepStrictEqual } from 'node:util'
 
-/** A pause of `ms` milliseconds. Only for time that is the subject of a test; to wait for something, use `until`. */
+/**
+ * A pause of `ms` milliseconds. Only for time that is the subject of a test; to wait for something, use `until`.
+ *
+ * @example
+ * await sleep(30) // the request stays open 30 ms: RequestTime must cover it
+ */
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**

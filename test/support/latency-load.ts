@@ -23,7 +23,12 @@ export const exactQuantile = (values: number[], q: number): number => {
   return sorted[Math.floor(q * (sorted.length - 1))]
 }
 
-/** The status of request `i` of an entry: every 37th 503, else every 11th 404, else every 13th 429, else 200. */
+/**
+ * The status of request `i` of an entry: every 37th 503, else every 11th 404, else every 13th 429, else 200.
+ *
+ * @example
+ * statusOf(0) // 503
+ */
 export const statusOf = (i: number): number => i % 37 === 0 ? 503 : i % 11 === 0 ? 404 : i % 13 === 0 ? 429 : 200
 
 /**

@@ -15,6 +15,13 @@ export interface PrometheusServer {
   destroy(): Promise<void>
 }
 
+/**
+ * Starts a private Prometheus scraping `targets` (`host:port`) every second; resolves once it is ready.
+ *
+ * @example
+ * const prometheus = await startPrometheus([`127.0.0.1:${port}`])
+ * await prometheus.query('sum(routemeter_failure_total)')
+ */
 export async function startPrometheus(targets: string[]): Promise<PrometheusServer> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-prometheus-'))

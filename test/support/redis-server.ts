@@ -24,6 +24,14 @@ export interface RedisServer {
   readonly tls?: { readonly url: string, readonly caFile: string }
 }
 
+/**
+ * Starts a private redis-server (with a password, TLS or as a one-node cluster when asked); resolves once it
+ * answers PING.
+ *
+ * @example
+ * const redis = await startRedis({ password: 's3cret' })
+ * const sink = redisSink({ url: redis.url })
+ */
 export async function startRedis(options: { password?: string, tls?: boolean, cluster?: boolean } = {}): Promise<RedisServer> {
   const port = await freePort()
   const tlsPort = options.tls === true ? await freePort() : 0
@@ -128,7 +136,12 @@ function ping(port: number, password?: string): Promise<boolean> {
   })
 }
 
-/** One inline command over a raw socket; resolves with whatever the server wrote back within 300 ms. */
+/**
+ * One inline command over a raw socket; resolves with whatever the server wrote back within 300 ms.
+ *
+ * @example
+ * await command(redis.port, undefined, 'XLEN routemeter') // ':3\r\n'
+ */
 export function command(port: number, password: string | undefined, line: string): Promise<string> {
   return new Promise((resolve) => {
     const socket = new Socket()
@@ -146,7 +159,12 @@ export interface Sentinel {
   stop(): Promise<void>
 }
 
-/** A `redis-server --sentinel` watching the master on `masterPort` under `name` (quorum 1). */
+/**
+ * A `redis-server --sentinel` watching the master on `masterPort` under `name` (quorum 1).
+ *
+ * @example
+ * const sentinel = await startSentinel(redis.port, 'mymaster')
+ */
 export async function startSentinel(masterPort: number, name: string, password?: string): Promise<Sentinel> {
   const port = await freePort()
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-sentinel-'))

@@ -11,7 +11,12 @@ import { createServer } from 'node:net'
 import { suite, type Test } from 'uvu'
 import { until } from './eventually.js'
 
-/** Where a binary is on PATH (or the absolute path given), or undefined. */
+/**
+ * Where a binary is on PATH (or the absolute path given), or undefined.
+ *
+ * @example
+ * findBinary('influxd') // '/usr/bin/influxd'
+ */
 export function findBinary(name: string): string | undefined {
   if (name.includes('/')) return isExecutable(name) ? name : undefined
   for (const dir of (process.env.PATH ?? '').split(delimiter)) {
@@ -28,6 +33,9 @@ function isExecutable(path: string): boolean {
 /**
  * True when every binary is present. Otherwise writes one line to stderr and returns false, or throws when
  * `ROUTEMETER_REQUIRE_SERVICES=1`.
+ *
+ * @example
+ * const it = servicesAvailable('test/x.test.ts', [REDIS]) ? test : test.skip
  */
 export function servicesAvailable(suite: string, needs: ReadonlyArray<{ binary: string, debian: string }>): boolean {
   for (const { binary, debian } of needs) {
@@ -46,7 +54,12 @@ export const REDIS = { binary: 'redis-server', debian: 'redis-server' }
 export const INFLUXD = { binary: 'influxd', debian: 'influxdb' }
 export const PROMETHEUS = { binary: 'prometheus', debian: 'prometheus' }
 
-/** A loopback TCP port that was free a moment ago. */
+/**
+ * A loopback TCP port that was free a moment ago.
+ *
+ * @example
+ * const down = influxPublisher({ url: `http://127.0.0.1:${await freePort()}`, db: 'x' }) // nobody listens there
+ */
 export async function freePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
@@ -63,6 +76,12 @@ export async function freePort(): Promise<number> {
 /** Child processes still alive at exit are killed, so a failing test never leaves a server behind. */
 const children = new Set<{ kill(signal?: NodeJS.Signals): boolean }>()
 process.once('exit', () => { for (const child of children) { try { child.kill('SIGKILL') } catch { /* gone */ } } })
+/**
+ * Kills `child` at this process's exit if it is still alive then; returns the function that forgets it.
+ *
+ * @example
+ * const untrack = trackChild(spawn('redis-server', args))
+ */
 export function trackChild(child: { kill(signal?: NodeJS.Signals): boolean }): () => void {
   children.add(child)
   return () => { children.delete(child) }

@@ -35,7 +35,12 @@ export interface StatsdDaemon {
   stop(): Promise<void>
 }
 
-/** A loopback UDP port that was free a moment ago. */
+/**
+ * A loopback UDP port that was free a moment ago.
+ *
+ * @example
+ * const publisher = statsdPublisher({ port: await freeUdpPort() }) // nobody listens there yet
+ */
 export async function freeUdpPort(): Promise<number> {
   const socket = dgram.createSocket('udp4')
   socket.bind(0, '127.0.0.1')

@@ -52,7 +52,12 @@ export async function udpCollector(): Promise<UdpCollector> {
   return state
 }
 
-/** `name:value|type|#tags` parsed. */
+/**
+ * `name:value|type|#tags` parsed.
+ *
+ * @example
+ * parseLine('users.id.RequestTime:2.5|ms|#method:GET') // { name: 'users.id.RequestTime', value: 2.5, type: 'ms', tags: ['method:GET'] }
+ */
 export function parseLine(line: string): { name: string, value: number, type: string, tags: string[] } {
   const found = /^([^:|]+):([^|]+)\|([a-z]+)(?:\|#(.*))?$/.exec(line)
   if (found === null) throw new Error(`not a StatsD line: ${JSON.stringify(line)}`)
