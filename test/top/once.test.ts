@@ -1,0 +1,188 @@
+/**
+ * `routemeter top --once` as a user runs it (a child process, `node --import tsx src/cli/main.ts top …`) against
+ * a private redis-server that a real wrapped server wrote to: counts and percentages exact, rates those counts
+ * over the window, quantiles those of one sketch of the recorded values; the text table; a stream with no
+ * entries yet; an unreadable entry; Redis out of reach; bad arguments.
+ */
+import * as assert from 'uvu/assert'
+import { createServer } from 'node:http'
+import { createClient, type RedisClientType } from 'redis'
+import { metrics, withMetrics, type MetricRecord, type Sink } from '../../src/index.js'
+import { redisSink } from '../../src/sinks/redis.js'
+import { Sketch } from '../../src/wire/sketch.js'
+import type { Snapshot } from '../../src/top/snapshot.js'
+import { fetchText, listen } from '../support/http.js'
+import { redisSuite } from '../support/redis-server.js'
+import { freePort } from '../support/services.js'
+import { runNode, type NodeRun } from '../support/run-node.js'
+
+const { test, it, redis, cleanup } = redisSuite('routemeter top --once', { file: 'test/top/once.test.ts' })
+
+function top(args: string[], env: NodeJS.ProcessEnv = {}): Promise<NodeRun> {
+  return runNode(['--import', 'tsx', 'src/cli/main.ts', 'top', ...args], {
+    env: { ...process.env, ROUTEMETER_REDIS_URL: '', ROUTEMETER_STREAM: '', ROUTEMETER_GROUP: '', NO_COLOR: '', ...env },
+    timeoutMs: 20_000,
+  })
+}
+
+/** The stream `top` reads, written by a real wrapped server: 300 GET /users/:id, 40 POST /orders (500), 60 GET /missing (404). */
+let served: Promise<{ stream: string, records: MetricRecord[] }> | undefined
+function serve(): Promise<{ stream: string, records: MetricRecord[] }> {
+  served ??= (async () => {
+    const stream = 'top-once-mix'
+    const redisOut = redisSink({ url: redis.url, stream, onError: () => {} })
+    const records: MetricRecord[] = []
+    // Every batch to Redis and to this list, so the test knows each recorded value.
+    const tee: Sink = {
+      send(batch) { records.push(...batch); return redisOut.send(batch) },
+      flush: () => redisOut.flush(),
+      close: () => redisOut.close(),
+    }
+    const app = withMetrics((req, res) => {
+      if (req.url === '/orders') { res.statusCode = 500; res.end('no'); return }
+      if (req.url === '/missing') { res.statusCode = 404; res.end('?'); return }
+      res.end('ok')
+    }, { sink: tee, onError: () => {} })
+    const { url, close } = await listen(createServer(app))
+    const hit = async (n: number, path: (i: number) => string, method = 'GET'): Promise<void> => {
+      for (let i = 0; i < n; i += 20) {
+        await Promise.all(Array.from({ length: Math.min(20, n - i) }, async (_, k) => {
+          await fetchText(`${url}${path(i + k)}`, { method })
+        }))
+      }
+    }
+    await hit(300, (i) => `/users/${i}`)
+    await hit(40, () => '/orders', 'POST')
+    await hit(60, () => '/missing')
+    await metrics.flush()
+    await close()
+    await tee.close()
+    return { stream, records }
+  })()
+  return served
+}
+
+async function connect(): Promise<RedisClientType> {
+  const client: RedisClientType = createClient({ url: redis.url })
+  client.on('error', () => {})
+  await client.connect()
+  cleanup(() => client.destroy())
+  return client
+}
+
+it('--once --json: counts and percentages exact, rates over the window, quantiles of the recorded values', async () => {
+  const { stream, records } = await serve()
+  const client = await connect()
+  await client.xGroupCreate(stream, 'agents', '0')
+  const stored = (await client.xRange(stream, '-', '+')) ?? []
+  const run = await top(['--once', '--json', '--redis', redis.url, '--stream', stream, '--group', 'agents', '--window', '1m'])
+  assert.is(run.stderr, '')
+  assert.is(run.code, 0)
+  assert.is(run.stdout.split('\n').length, 2, 'one JSON object on one line')
+  const s = JSON.parse(run.stdout) as Snapshot
+  const sources = new Set(stored.map((e) => e.message.s).filter((x) => x !== undefined))
+  assert.equal([s.state, s.empty, s.stream, s.windowMs, s.sort, s.entries, s.streamLength, s.lag],
+    ['up', false, stream, 60_000, 'rps', stored.length, stored.length, stored.length])
+  assert.is(s.processes, sources.size > 0 ? sources.size : null, 'distinct `s` fields, or null when the app writes none')
+  assert.equal(s.dropped, {})
+  assert.equal(s.totals.requests, 400)
+  // The window's definition: requests over the window's seconds (every request of this test falls in it).
+  assert.equal([s.totals.rps, s.totals.failurePct, s.totals.clientErrorPct, s.totals.abortedPct], [400 / 60, 4000 / 400, 6000 / 400, 0])
+  assert.equal(s.routes.map((r) => [r.method, r.route, r.requests, r.rps, r.failurePct, r.clientErrorPct, r.abortedPct]), [
+    ['GET', 'users.id', 300, 5, 0, 0, 0],
+    ['GET', 'unmatched', 60, 1, 0, 100, 0],
+    ['POST', 'orders', 40, 40 / 60, 100, 0, 0],
+  ])
+  let cpuTotal = 0
+  for (const row of s.routes) {
+    const mine = records.filter((r) => r.route === row.route)
+    const sketch = new Sketch()
+    let cpu = 0
+    for (const r of mine) { sketch.add(r.timers.RequestTime); cpu += r.timers.CpuTime }
+    cpuTotal += cpu
+    assert.equal([row.p50, row.p99], [sketch.quantile(0.5), sketch.quantile(0.99)], row.route)
+    assert.ok(Math.abs(row.cpuMean! - cpu / mine.length) <= 1e-9 * (cpu / mine.length), `${row.route}: CpuTime mean ${row.cpuMean}`)
+    assert.is(row.spark.length, 30)
+  }
+  assert.ok(Math.abs(s.totals.cpuMs - cpuTotal) <= 1e-9 * cpuTotal, `cpuMs ${s.totals.cpuMs} against ${cpuTotal}`)
+  assert.ok(Math.abs(s.routes.reduce((sum, r) => sum + r.cpuShare, 0) - 100) < 1e-9, 'the CPU shares add up to 100')
+  const [group] = (await client.xInfoGroups(stream)) as unknown as Array<Record<string, unknown>>
+  assert.equal([group.consumers, group.pending, group.lag], [0, 0, stored.length], 'the agents\' group untouched')
+})
+
+it('--once without --json: the live view\'s table, plain when NO_COLOR is set or stdout is a pipe, sorted by --sort', async () => {
+  const { stream } = await serve()
+  const plain = await top(['--once', '--redis', redis.url, '--stream', stream, '--sort', 'errors'], { NO_COLOR: '1' })
+  assert.is(plain.code, 0)
+  assert.not.ok(plain.stdout.includes('\x1b['), 'no escape code')
+  const lines = plain.stdout.split('\n')
+  assert.match(lines[0], new RegExp(`^routemeter top · stream ${stream} · up · window 1m · sort errors · \\d{4}-\\d\\d-\\d\\dT`))
+  assert.match(lines[1], /^400 requests · 6\.7 req\/s · Fail 10\.0% · 4xx 15\.0% · Abort 0 · CPU [\d.]+ ms$/)
+  const table = lines.slice(lines.indexOf('') + 1).filter((line) => line !== '')
+  assert.match(table[0], /^route\s+method\s+req\/s\s+p50 ms\s+p99 ms\s+CPU ms\/req\s+CPU %\s+Fail %\s+4xx %\s+Abort %\s+last 30 s$/)
+  assert.equal(table.slice(1).map((line) => line.split(/\s+/).slice(0, 3)), [
+    ['orders', 'POST', '0.67'],
+    ['unmatched', 'GET', '1.0'],
+    ['users.id', 'GET', '5.0'],
+  ])
+})
+
+it('a stream with no entries yet: empty in JSON, and the table says so', async () => {
+  const [json, text] = await Promise.all([
+    top(['--once', '--json', '--redis', redis.url, '--stream', 'top-once-nothing']),
+    top(['--once', '--redis', redis.url, '--stream', 'top-once-nothing']),
+  ])
+  assert.is(json.code, 0)
+  const s = JSON.parse(json.stdout) as Snapshot
+  assert.equal([s.empty, s.entries, s.routes, s.streamLength, s.lag, s.processes, s.totals.requests], [true, 0, [], 0, null, null, 0])
+  assert.is(text.code, 0)
+  assert.match(text.stdout, /\n\nno entries yet in stream top-once-nothing: is an app writing to it \(redisSink\)\?\n$/)
+})
+
+it('an entry that cannot be decoded is skipped and counted; the others are shown', async () => {
+  const client = await connect()
+  const stream = 'top-once-garbage'
+  await client.xAdd(stream, '*', { v: '2', n: '1', p: '{"t":' })
+  const { stream: mix } = await serve()
+  for (const e of (await client.xRange(mix, '-', '+')) ?? []) await client.xAdd(stream, '*', e.message)
+  const run = await top(['--once', '--json', '--redis', redis.url, '--stream', stream])
+  const s = JSON.parse(run.stdout) as Snapshot
+  assert.equal([run.code, s.unreadable, s.totals.requests], [0, 1, 400])
+})
+
+it('Redis out of reach: exit 1 with one line saying where, the password masked', async () => {
+  const port = await freePort()
+  const run = await top(['--once', '--redis', `redis://:hunter2@127.0.0.1:${port}`])
+  assert.is(run.code, 1)
+  assert.is(run.stdout, '')
+  const where = `redis://:\\*\\*\\*@127\\.0\\.0\\.1:${port}`
+  assert.match(run.stderr, new RegExp(`^routemeter top: cannot read routemeter from Redis at ${where}: .*ECONNREFUSED.*\\n$`))
+  assert.not.match(run.stderr, /hunter2/)
+})
+
+test('bad arguments exit 2 naming the flag; --help exits 0', async () => {
+  const cases: Array<[string[], RegExp, NodeJS.ProcessEnv?]> = [
+    [['--window', '3s'], /^routemeter top: --window must be <n>s or <n>m from 5s to 15m \(10s, 1m, 5m\), got "3s"\n/],
+    [['--window', '16m'], /--window must be .* got "16m"/],
+    [['--sort', 'latency'], /--sort must be one of rps, p99, cpu, errors, got "latency"/],
+    [['--json'], /--json only applies with --once/],
+    [['--redis', 'mysql://u:hunter2@x'], /--redis must use redis:\/\/ or rediss:\/\//],
+    [[], /--redis \(from ROUTEMETER_REDIS_URL\) must use redis:\/\//, { ROUTEMETER_REDIS_URL: 'http://x' }],
+    [['--stream', ' '], /--stream must be a non-empty name/],
+    [['--nope'], /Unknown option '--nope'/],
+  ]
+  await Promise.all(cases.map(async ([args, pattern, env]) => {
+    const run = await top(args, env)
+    assert.is(run.code, 2, args.join(' '))
+    assert.match(run.stderr, pattern)
+    assert.match(run.stderr, /Run `routemeter top --help` for the options\.\n$/)
+    assert.not.match(run.stderr, /hunter2|at .*\.ts:\d+/)
+  }))
+  const help = await top(['--help'])
+  assert.is(help.code, 0)
+  for (const flag of ['--redis', '--stream', '--group', '--window', '--sort', '--once', '--json']) {
+    assert.ok(help.stdout.includes(flag), flag)
+  }
+})
+
+test.run()
