@@ -1,31 +1,17 @@
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { entryTimestampNs, seriesToLines } from '../../src/wire/influx-line.js'
 import { agentEntry } from '../../src/agent/aggregate.js'
 import type { AgentEntry } from '../../src/agent/publisher.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
+import { decodeEntry } from '../../src/wire/stream-encoding.js'
 import { dropTotals } from '../../src/util/drops.js'
-import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { INFLUXD, servicesAvailable } from '../support/services.js'
+import { entryOf as entry } from '../support/entries.js'
+import { influxSuite } from '../support/influxd.js'
 
 // Records here are built by hand, as another producer (or an older routemeter) could write them to the
 // stream: the app-side door refuses these names, so the agent must survive them on its own.
-const test = suite('influx: hostile names and values')
-const available = servicesAvailable('test/agent/influx-hostile.test.ts (influxPublisher)', [INFLUXD])
-const it = available ? test : test.skip
-
-let influx: Influxd
-let dbNo = 0
-test.before(async () => { if (available) influx = await startInfluxd() })
-test.after(async () => { await influx?.destroy() })
-
-async function newDb(): Promise<string> {
-  const db = `hostile${++dbNo}`
-  await influx.createDatabase(db)
-  return db
-}
+const { test, it, influx, newDb } = influxSuite('influx: hostile names and values', { file: 'test/agent/influx-hostile.test.ts' })
 
 function record(over: Partial<MetricRecord> = {}): MetricRecord {
   return {
@@ -33,11 +19,6 @@ function record(over: Partial<MetricRecord> = {}): MetricRecord {
     dimensions: { service: 'shop' }, counters: { Failure: 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: 2 },
     timestamp: 1763798400000, ...over,
   }
-}
-
-function entry(id: string, batch: MetricRecord[]): AgentEntry {
-  const [e] = encodeBatch(batch).entries
-  return agentEntry(id, decodeEntry(e.v, e.p))
 }
 
 const dropped = (reason: string): number => dropTotals()[reason] ?? 0

@@ -1,31 +1,18 @@
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { createServer, type IncomingHttpHeaders } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { entryTimestampNs, escapeMeasurement, escapeTag, seriesToLines } from '../../src/wire/influx-line.js'
-import { agentEntry } from '../../src/agent/aggregate.js'
-import { PublishError, type AgentEntry } from '../../src/agent/publisher.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
-import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { freePort, INFLUXD, servicesAvailable } from '../support/services.js'
+import { PublishError } from '../../src/agent/publisher.js'
+import { entryOf as entry } from '../support/entries.js'
+import { influxSuite } from '../support/influxd.js'
+import { freePort } from '../support/services.js'
 import { OptionError } from '../../src/util/option-check.js'
 
-const test = suite('influxPublisher')
-const available = servicesAvailable('test/agent/influx-publisher.test.ts (influxPublisher)', [INFLUXD])
-const it = available ? test : test.skip
-
-let influx: Influxd
+const { test, it, influx, newDb } = influxSuite('influxPublisher', { file: 'test/agent/influx-publisher.test.ts' })
+/** Numbers the databases the 'missing database' test names itself. */
 let dbNo = 0
-test.before(async () => { if (available) influx = await startInfluxd() })
-test.after(async () => { await influx?.destroy() })
-
-async function newDb(): Promise<string> {
-  const db = `db${++dbNo}`
-  await influx.createDatabase(db)
-  return db
-}
 
 function record(over: Partial<MetricRecord> = {}): MetricRecord {
   return {
@@ -33,11 +20,6 @@ function record(over: Partial<MetricRecord> = {}): MetricRecord {
     dimensions: { service: 'shop' }, counters: { Failure: 0, ClientError: 0 }, timers: { RequestTime: 2 },
     timestamp: 1763798400000, ...over,
   }
-}
-
-function entry(id: string, batch: MetricRecord[]): AgentEntry {
-  const [e] = encodeBatch(batch).entries
-  return agentEntry(id, decodeEntry(e.v, e.p))
 }
 
 test('entry ids become nanosecond timestamps past 2^53, exactly', () => {
