@@ -43,8 +43,14 @@ function settle(c: Collector, name: string, startedAt: number, cpuAt: number | u
   // A closed request, or the process collector (no request: `req` is null while open), may have been
   // shipped while `fn` ran: record into the current process collector instead of a retired one.
   const into = c.closed || c.req === null ? processCollector() : c
-  if (into.timing(name, performance.now() - startedAt) && cpuAt !== undefined) {
-    into.timing(`${name}.cpu`, c.clock.since(c, cpuAt))
+  // The CPU span is read inside the wall span (started after it, ended before it): read the other way round,
+  // the first block of a request showed 0.025 ms CPU in 0.013 ms of wall time. Attributed CPU is one thread's,
+  // which cannot run longer than the wall time it had, so it is also capped by it (its two reads may cap a hold
+  // in progress differently). Window CPU is the process's, other threads included, and is left as measured.
+  const cpu = cpuAt === undefined ? undefined : c.clock.since(c, cpuAt)
+  const wall = performance.now() - startedAt
+  if (into.timing(name, wall) && cpu !== undefined) {
+    into.timing(`${name}.cpu`, c.clock.mode === 'attributed' && cpu > wall ? wall : cpu)
   }
 }
 

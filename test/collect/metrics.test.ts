@@ -27,6 +27,7 @@ function assertTimed(r: MetricRecord, name: string, spanMs: number): void {
   const cpu = r.timers[`${name}.cpu`]!
   assert.ok(wall > 0 && wall <= spanMs, `${name}: ${wall} ms for a call of ${spanMs} ms`)
   assert.ok(cpu >= 0 && cpu <= r.timers.CpuTime!, `${name}.cpu: ${cpu} ms in a request of ${r.timers.CpuTime} ms CPU`)
+  assert.ok(cpu <= wall, `${name}.cpu: ${cpu} ms of one thread's CPU in ${wall} ms of wall time`)
 }
 
 test('count adds up repeated counts of a name, default 1', async () => {
@@ -61,6 +62,21 @@ test('timed returns what a sync fn returns and records wall and cpu timers', asy
   assert.is(got, 42)
   assert.equal(Object.keys(r!.timers).sort(), ['CpuTime', 'RequestTime', 'calc', 'calc.cpu'])
   assertTimed(r!, 'calc', span)
+})
+
+test("a block's attributed CPU is never more than its wall time nor below zero (100 short blocks in one request)", async () => {
+  // 100 blocks: 200 names, within what one request holds.
+  const [r] = await one((_req, res) => {
+    for (let i = 0; i < 100; i++) {
+      metrics.timed(`b${i}`, () => { let x = 0; for (let k = 0; k < 200 * (i % 7); k++) x += k; return x })
+    }
+    res.end()
+  })
+  for (let i = 0; i < 100; i++) {
+    const wall = r!.timers[`b${i}`]!
+    const cpu = r!.timers[`b${i}.cpu`]!
+    assert.ok(cpu >= 0 && cpu <= wall, `b${i}: ${cpu} ms CPU in ${wall} ms`)
+  }
 })
 
 test('timed re-throws what a sync fn throws and still records the block', async () => {
