@@ -4,7 +4,7 @@
  *
  *   routemeter top · stream <name> · up · window 1m          ← header: what is read, and its state
  *   1,234 req/s · Fail 0.4% · 4xx 2.1% · Abort 0 · CPU 0.35 cores   ← totals over the window
- *   processes 3 · lag 0 · stream length 10,000 · dropped …    ← the pipeline's health
+ *   processes 3 · lag 0 · stream length 10,000 · dropped …    ← the pipeline's health (drops, undecodable entries)
  *
  *   route  method  req/s  p50 ms  …                           ← table.ts: as many rows as fit
  *   … and 1,180 more routes
@@ -71,11 +71,15 @@ function header(snapshot: Snapshot, width: number): Line[] {
   const t = snapshot.totals
   const cores = t.cpuMs > 0 && snapshot.windowMs > 0 ? (t.cpuMs / snapshot.windowMs).toFixed(2) : undefined
   const dropped = Object.keys(snapshot.dropped).sort().filter((reason) => snapshot.dropped[reason]! > 0)
+  const state: Line = snapshot.lastError === undefined
+    ? [STATE[snapshot.state]]
+    : [STATE[snapshot.state], { text: ` (${snapshot.lastError})`, style: 'dim' }]
+  const unreadable = snapshot.unreadable ?? 0
   return pack([
     [
       [{ text: 'routemeter top', style: 'bold' }],
       [{ text: 'stream ' }, { text: snapshot.stream, style: 'bold' }],
-      [STATE[snapshot.state]],
+      state,
       [{ text: `window ${formatWindow(snapshot.windowMs)}` }],
     ],
     [
@@ -90,6 +94,7 @@ function header(snapshot: Snapshot, width: number): Line[] {
       [{ text: `lag ${formatCount(snapshot.lag)}` }],
       [{ text: `stream length ${formatCount(snapshot.streamLength)}` }],
       ...dropped.map((reason): Line => [{ text: `dropped ${reason} ${formatCount(snapshot.dropped[reason])}`, style: 'yellow' }]),
+      ...(unreadable > 0 ? [[{ text: `unreadable entries ${formatCount(unreadable)}`, style: 'yellow' }] satisfies Line] : []),
     ],
   ], width)
 }

@@ -142,6 +142,13 @@ t('the header shows reconnecting, and unknown lag, length and process count as �
   assert.is(connecting[0], 'routemeter top · stream routemeter · connecting… · window 10s')
 })
 
+t('why the reader is not up, and entries it could not decode, are in the header', () => {
+  const lines = layout(snapshot({ state: 'reconnecting', lastError: 'connect ECONNREFUSED 127.0.0.1:6390', unreadable: 2 }), view(120, 12))
+  assert.is(lines[0], 'routemeter top · stream routemeter · reconnecting… (connect ECONNREFUSED 127.0.0.1:6390) · window 1m')
+  assert.is(lines[2], 'processes 3 · lag 0 · stream length 10,000 · unreadable entries 2')
+  assert.is(layout(snapshot({ unreadable: 0 }), view(120, 12))[2], 'processes 3 · lag 0 · stream length 10,000')
+})
+
 t('the filter keeps the routes whose name contains it, ignoring case, and the footer counts them', () => {
   const lines = layout(snapshot(), view(100, 10, { filter: 'PRO' }))
   assert.equal(lines.slice(4, 7), [
