@@ -6,11 +6,13 @@
  * `exports` resolve that name to dist/, so it runs against the build (`npm start` builds first).
  *
  *   npx tsx examples/demo/main.ts [--requests 3000] [--concurrency 16]
+ *   npx tsx examples/demo/main.ts --live [--rate 300]   (Redis and `routemeter top`: see live.ts)
  */
 import http from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { memorySink, metrics, withMetrics } from 'routemeter'
 import { shopApp } from './app.js'
+import { live } from './live.js'
 import { drive } from './load.js'
 import { formatSummary, summarize } from './summary.js'
 
@@ -25,6 +27,7 @@ function flag(name: string, fallback: number): number {
 }
 
 async function main(): Promise<void> {
+  if (process.argv.includes('--live')) { process.exitCode = await live({ rate: flag('rate', 300) }); return }
   const total = flag('requests', 3000)
   const concurrency = flag('concurrency', 16)
   const sink = memorySink({ max: total + 100 })
