@@ -3,13 +3,8 @@ import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { consolePublisher } from '../../src/agent/console-publisher.js'
 import { OptionError } from '../../src/util/option-check.js'
-import { agentEntry } from '../../src/agent/aggregate.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
+import { entryOf as entry } from '../support/entries.js'
 
-function entry(id: string, batch: MetricRecord[]) {
-  const [e] = encodeBatch(batch).entries
-  return agentEntry(id, decodeEntry(e.v, e.p))
-}
 function record(route: string, ms: number, status = 200): MetricRecord {
   return {
     kind: 'request', prefix: '', route, method: 'GET', status, aborted: false, dimensions: {},

@@ -6,9 +6,8 @@
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { deliver, DeliveryAborted, type DeliverContext } from '../../src/agent/deliver.js'
-import { agentEntry } from '../../src/agent/aggregate.js'
 import { PublishError, type AgentEntry, type Publisher } from '../../src/agent/publisher.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
+import { entryOf } from '../support/entries.js'
 
 const test = suite('deliver')
 // deliver()'s backoff sleeps on unref'd timers (they never hold the agent open): this keeps the test process up.
@@ -17,11 +16,10 @@ test.before(() => { keepAlive = setInterval(() => {}, 1000) })
 test.after(() => { clearInterval(keepAlive) })
 
 function entry(id: string): AgentEntry {
-  const [e] = encodeBatch([{
+  return entryOf(id, [{
     kind: 'request', prefix: '', route: 'users.id', method: 'GET', status: 200, aborted: false, dimensions: {},
     counters: { Failure: 0 }, timers: { RequestTime: 1 }, timestamp: 1763798400000,
-  }]).entries
-  return agentEntry(id, decodeEntry(e.v, e.p))
+  }])
 }
 
 /** A publisher that records each call's entry ids and answers with what `fail` returns (undefined: accepted). */

@@ -6,11 +6,10 @@
 import http from 'node:http'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
-import { agentEntry } from '../../src/agent/aggregate.js'
 import { prometheusPublisher } from '../../src/agent/prometheus-publisher.js'
 import { labelValue, PrometheusState, snakeName } from '../../src/agent/prometheus-exposition.js'
 import type { MetricRecord } from '../../src/wire/record.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
+import { entryOf } from '../support/entries.js'
 import { latencyLoad } from '../support/prometheus.js'
 import { OptionError } from '../../src/util/option-check.js'
 
@@ -108,8 +107,7 @@ test('a value lands in the smallest le at or above its sketch bucket, never belo
     kind: 'request', prefix: '', route: 'r', method: 'GET', status: 200, aborted: false, dimensions: {},
     counters: {}, timers: { RequestTime: ms }, timestamp: 1763798400000 + i,
   }))
-  const [x] = encodeBatch(batch).entries
-  state.merge(agentEntry('1-0', decodeEntry(x.v, x.p)).series())
+  state.merge(entryOf('1-0', batch).series())
   const parsed = parse(state.render())
   const at = (le: string): number =>
     parsed.samples.find((s) => s.name === 'http_server_request_duration_seconds_bucket' && s.labels.le === le)!.value
@@ -134,8 +132,7 @@ test('names, labels and values are escaped; the status code is opt-in; dimension
     dimensions: { 'x-team': 'a\\b', http_route: 'forged', le: '1', '9lives': 'cat', '': 'empty-key', empty: '' },
     counters: { 'cart.items': 3, Failure: 0 }, timers: { RequestTime: 12 }, timestamp: 1763798400000,
   }]
-  const [x] = encodeBatch(batch).entries
-  state.merge(agentEntry('1-0', decodeEntry(x.v, x.p)).series())
+  state.merge(entryOf('1-0', batch).series())
   const parsed = parse(state.render())
   checkHistograms(parsed)
   const count = parsed.samples.find((s) => s.name === 'http_server_request_duration_seconds_count')!
@@ -152,8 +149,7 @@ test('past maxSeries new label sets merge into one overflow series per metric, s
     kind: 'request', prefix: '', route: `r${i}`, method: 'GET', status: 200, aborted: false, dimensions: {},
     counters: {}, timers: { RequestTime: i + 1 }, timestamp: 1763798400000 + i,
   }))
-  const [x] = encodeBatch(batch).entries
-  state.merge(agentEntry('1-0', decodeEntry(x.v, x.p)).series())
+  state.merge(entryOf('1-0', batch).series())
   const parsed = parse(state.render())
   checkHistograms(parsed)
   const counts = parsed.samples.filter((s) => s.name === 'http_server_request_duration_seconds_count')
@@ -170,8 +166,7 @@ test('past maxSeries a metric name not seen before adds no family, so hostile na
       kind: 'request', prefix: '', route: 'r', method: 'GET', status: 200, aborted: false, dimensions: {},
       counters: { [`made_up_${round}_${i}`]: 1 }, timers: { RequestTime: 1 }, timestamp: 1763798400000 + i,
     }))
-    const [x] = encodeBatch(batch).entries
-    state.merge(agentEntry(`${round + 1}-0`, decodeEntry(x.v, x.p)).series())
+    state.merge(entryOf(`${round + 1}-0`, batch).series())
   }
   const parsed = parse(state.render())
   checkHistograms(parsed)

@@ -1,12 +1,11 @@
 /** `parseAgentArgs` without a process: the publishers a command line builds, used for real. */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { agentEntry } from '../../src/agent/aggregate.js'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { flagOf, parseAgentArgs, UsageError } from '../../src/cli/agent-args.js'
 import { startAgent } from '../../src/agent/agent.js'
 import { OptionError } from '../../src/util/option-check.js'
-import { decodeEntry, encodeBatch } from '../../src/wire/stream-encoding.js'
+import { entryOf } from '../support/entries.js'
 import { udpCollector } from '../support/udp.js'
 
 const record = (status: number): MetricRecord => ({
@@ -18,9 +17,8 @@ test('--statsd-tags and --statsd-status-code reach the StatsD publisher: lines c
   const udp = await udpCollector()
   try {
     const parsed = parseAgentArgs(['--statsd', `127.0.0.1:${udp.port}`, '--statsd-tags', '--statsd-status-code'], {})
-    assert.ok(parsed.describe.includes(`statsd 127.0.0.1:${udp.port} (tags)`), parsed.describe.join(", "))
-    const [e] = encodeBatch([record(404)]).entries
-    await parsed.publishers[0]!.publish([agentEntry('1-0', decodeEntry(e!.v, e!.p))])
+    assert.ok(parsed.describe.includes(`statsd 127.0.0.1:${udp.port} (tags)`), parsed.describe.join(', '))
+    await parsed.publishers[0]!.publish([entryOf('1-0', [record(404)])])
     await parsed.publishers[0]!.close()
     await udp.waitFor((lines) => lines.some((l) => l.startsWith('users.id.RequestTime:')))
     const line = udp.lines.find((l) => l.startsWith('users.id.RequestTime:'))!
@@ -34,8 +32,7 @@ test('without --statsd-tags the lines carry no tags, and --statsd-status-code al
   const udp = await udpCollector()
   try {
     const parsed = parseAgentArgs(['--statsd', `127.0.0.1:${udp.port}`], {})
-    const [e] = encodeBatch([record(200)]).entries
-    await parsed.publishers[0]!.publish([agentEntry('1-0', decodeEntry(e!.v, e!.p))])
+    await parsed.publishers[0]!.publish([entryOf('1-0', [record(200)])])
     await parsed.publishers[0]!.close()
     await udp.waitFor((lines) => lines.some((l) => l.startsWith('users.id.RequestTime:')))
     assert.not.match(udp.lines.join('\n'), /#/)
