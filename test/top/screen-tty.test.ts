@@ -18,6 +18,7 @@ import type { RouteRow, Snapshot, SortKey } from '../../src/top/snapshot.js'
 import { until } from '../support/eventually.js'
 import { serviceSuite } from '../support/services.js'
 
+const ROOT = join(__dirname, '..', '..')
 const CHILD = 'ROUTEMETER_TOP_SCREEN_CHILD'
 const MODE = 'ROUTEMETER_TOP_SCREEN_MODE'
 
@@ -87,9 +88,9 @@ if (process.env[CHILD] !== undefined) {
     const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', config, ...args], { encoding: 'utf8' })
     const vars = Object.entries({ [CHILD]: mark, ...env }).map(([k, v]) => `${k}='${v}'`).join(' ')
     // After the child, the shell stays (sleep) so the pane's state is what the child left: alternate screen, cursor.
-    const script = `echo before top; env ${vars} '${process.execPath}' --import tsx test/top/screen-tty.test.ts; ` +
+    const script = `echo before top; env ${vars} '${process.execPath}' --import tsx '${__filename}'; ` +
       'echo "exited $?"; exec sleep 600'
-    tmux('new-session', '-d', '-s', 'top', '-x', String(width), '-y', String(height), '-c', process.cwd(), script)
+    tmux('new-session', '-d', '-s', 'top', '-x', String(width), '-y', String(height), '-c', ROOT, script)
     cleanup(() => {
       try { tmux('kill-server') } catch { /* already gone */ }
       rmSync(dir, { recursive: true, force: true })
