@@ -53,7 +53,10 @@ it('a metric whose name normalises to a standard one, or has its name but the wr
   const pub = influxPublisher({ url: influx.url, db })
   const before = dropped('name')
   const e = entry('1763798400000-1', [
-    record({ counters: { Failure: 1, ClientError: 0, Aborted: 0, '.Failure': 1, '\0Failure': 1, '\tFailure': 1 }, timers: { RequestTime: 2, Failure: 9 } }),
+    record({
+      counters: { Failure: 1, ClientError: 0, Aborted: 0, '.Failure': 1, '\0Failure': 1, '\tFailure': 1 },
+      timers: { RequestTime: 2, Failure: 9 },
+    }),
     record(),
   ])
   const lines = linesOf(e)

@@ -6,7 +6,7 @@ import { influxPublisher } from '../../src/agent/influx-publisher.js'
 import { entryTimestampNs, escapeMeasurement, escapeTag, seriesToLines } from '../../src/wire/influx-line.js'
 import { PublishError } from '../../src/agent/publisher.js'
 import { entryOf as entry } from '../support/entries.js'
-import { influxSuite } from '../support/influxd.js'
+import { influxSuite, type InfluxQueryResult } from '../support/influxd.js'
 import { freePort } from '../support/services.js'
 import { OptionError } from '../../src/util/option-check.js'
 
@@ -126,7 +126,8 @@ test('bad options throw an OptionError (a TypeError) naming the option', () => {
     }
   }
   assert.throws(() => influxPublisher({ url: 'http://x', db: '' }),
-    (e: Error) => e.message === 'routemeter: influxPublisher option "db" must be a non-empty string (or give org, bucket and token for v2), got ""')
+    (e: Error) => e.message ===
+      'routemeter: influxPublisher option "db" must be a non-empty string (or give org, bucket and token for v2), got ""')
 })
 
 test('an option error never shows a URL, a password or a token', () => {
@@ -145,16 +146,21 @@ it('writes points InfluxDB reads back exactly, special characters included', asy
   const db = await newDb()
   const pub = influxPublisher({ url: influx.url, db })
   const nasty = 'a b,c=d\\e"f\'g é😀'
+  const dimensions = { 'k ey,=': nasty, service: 'shop', edge: 'x\\,y\\' }
   await pub.publish([entry('1763798400000-1', [
-    record({ route: nasty, dimensions: { 'k ey,=': nasty, service: 'shop', edge: 'x\\,y\\' }, counters: { 'My Metric,x': 5 }, timers: { RequestTime: 1.5 } }),
-    record({ route: nasty, dimensions: { 'k ey,=': nasty, service: 'shop', edge: 'x\\,y\\' }, counters: { 'My Metric,x': 2 }, timers: { RequestTime: 3.5 } }),
+    record({ route: nasty, dimensions, counters: { 'My Metric,x': 5 }, timers: { RequestTime: 1.5 } }),
+    record({ route: nasty, dimensions, counters: { 'My Metric,x': 2 }, timers: { RequestTime: 3.5 } }),
   ])])
   await pub.close()
-  const res = await influx.query(db, 'SELECT "count","sum","min","max","route","k ey,=","edge" FROM "RequestTime"')
-  const series = res.results[0].series?.[0]
-  assert.ok(series !== undefined, JSON.stringify(res))
+  // Without `epoch`, influxd answers the time as RFC 3339 text: as a JSON number, 1763798400000000001 would lose
+  // its last digit (the entry's sequence number) to JSON.parse, and the check could not see it.
+  const q = 'SELECT "count","sum","min","max","route","k ey,=","edge" FROM "RequestTime"'
+  const res = await fetch(`${influx.url}/query?${new URLSearchParams({ db, q })}`)
+  const body = await res.json() as InfluxQueryResult
+  const series = body.results[0]?.series?.[0]
+  assert.ok(series !== undefined, JSON.stringify(body))
   assert.equal(series.columns, ['time', 'count', 'sum', 'min', 'max', 'route', 'k ey,=', 'edge'])
-  assert.equal(series.values, [[1763798400000000001, 2, 5, 1.5, 3.5, nasty, nasty, 'x/,y/']])
+  assert.equal(series.values, [['2025-11-22T08:00:00.000000001Z', 2, 5, 1.5, 3.5, nasty, nasty, 'x/,y/']])
   assert.is(await influx.scalar(db, 'SELECT sum("sum") FROM "My Metric,x"'), 7)
 })
 
@@ -174,7 +180,9 @@ it('publishing the same entry twice leaves the counts unchanged (exactly-once)',
 it('a point InfluxDB refuses (400) rejects with a permanent PublishError', async () => {
   const db = await newDb()
   // A string field `count` first: our integer `count` then conflicts, which InfluxDB answers with 400.
-  const res = await fetch(`${influx.url}/write?db=${db}`, { method: 'POST', body: 'RequestTime,route=users.id,method=GET,service=shop count="x" 1763798400000000000' })
+  const res = await fetch(`${influx.url}/write?db=${db}`, {
+    method: 'POST', body: 'RequestTime,route=users.id,method=GET,service=shop count="x" 1763798400000000000',
+  })
   assert.is(res.status, 204)
   const pub = influxPublisher({ url: influx.url, db })
   try { await pub.publish([entry('1763798400000-0', [record()])]); assert.unreachable() } catch (e) {
@@ -295,7 +303,11 @@ test('the v2 API gets /api/v2/write with org, bucket, ns precision and a Token h
   const server = createServer((req, res) => {
     let body = ''
     req.on('data', (c: Buffer) => { body += c.toString() })
-    req.on('end', () => { seen.push({ url: req.url ?? '', headers: req.headers, body }); res.statusCode = status; res.end(status === 204 ? '' : '{"code":"invalid","message":"token s3cr3t-token bad"}') })
+    req.on('end', () => {
+      seen.push({ url: req.url ?? '', headers: req.headers, body })
+      res.statusCode = status
+      res.end(status === 204 ? '' : '{"code":"invalid","message":"token s3cr3t-token bad"}')
+    })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const { port } = server.address() as AddressInfo
