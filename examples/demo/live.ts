@@ -97,17 +97,22 @@ export async function live(options: { rate: number }): Promise<number> {
   return code
 }
 
+/** drive() repeats its mix of routes every 20 requests, starting afresh at each call. */
+const MIX = 20
+
 /**
  * About `rate` requests a second of the demo's mix, swelling and easing over a 40 s cycle (0.5× to 1.5×) so the
- * sparklines have a shape; until `more()` turns false.
+ * sparklines have a shape; until `more()` turns false. Each tick sends whole rounds of the mix: a tick of 15
+ * requests would never reach the mix's last routes, and their sparklines would show gaps that are not there.
  */
 async function steadyLoad(port: number, rate: number, more: () => boolean): Promise<void> {
   const started = performance.now()
-  const tickMs = 100
+  const tickMs = 250
   while (more()) {
     const tick = performance.now()
     const swell = 1 + 0.5 * Math.sin(((tick - started) / 40_000) * 2 * Math.PI)
-    await drive(port, { total: Math.max(1, Math.round((rate * swell * tickMs) / 1000)), concurrency: 4 })
+    const rounds = Math.max(1, Math.round((rate * swell * tickMs) / 1000 / MIX))
+    await drive(port, { total: rounds * MIX, concurrency: 4 })
     await sleep(Math.max(0, tickMs - (performance.now() - tick)))
   }
 }
