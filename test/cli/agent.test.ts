@@ -2,21 +2,20 @@
  * `routemeter agent` as a real child process (`node --import tsx src/cli/main.ts`): arguments, status
  * line, SIGTERM drain, and a SIGKILL mid-stream followed by a restart with InfluxDB counts still exact.
  */
-import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { createClient, type RedisClientType } from 'redis'
 import type { MetricRecord } from '../../src/wire/record.js'
-import { encodeBatch } from '../../src/wire/stream-encoding.js'
-import { startRedis, type RedisServer } from '../support/redis-server.js'
-import { startInfluxd, type Influxd } from '../support/influxd.js'
-import { freePort, INFLUXD, REDIS, servicesAvailable, sleep, trackChild, waitFor } from '../support/services.js'
+import { rawEntry } from '../support/entries.js'
+import { until } from '../support/eventually.js'
+import { influxSuite } from '../support/influxd.js'
+import { startRedis } from '../support/redis-server.js'
+import { freePort, servicesAvailable, trackChild, waitFor } from '../support/services.js'
 import { udpCollector } from '../support/udp.js'
 
-const test = suite('routemeter agent (CLI)')
-const available = servicesAvailable('test/cli/agent.test.ts (routemeter agent)', [REDIS, INFLUXD])
-const it = available ? test : test.skip
-const withTls = available && servicesAvailable('test/cli/agent.test.ts (routemeter agent over TLS)', [{ binary: 'openssl', debian: 'openssl' }]) ? test : test.skip
+const { test, it, available, influx, redis, newDb } = influxSuite('routemeter agent (CLI)', { file: 'test/cli/agent.test.ts', redis: true })
+const openssl = { binary: 'openssl', debian: 'openssl' }
+const withTls = available && servicesAvailable('test/cli/agent.test.ts (routemeter agent over TLS)', [openssl]) ? test : test.skip
 
 interface Run { child: ChildProcess, output: () => string, exited: Promise<number | null> }
 
@@ -35,7 +34,9 @@ function cli(args: string[], env: Record<string, string> = {}): Run {
 test('--help prints the flags and exits 0', async () => {
   const run = cli(['agent', '--help'])
   assert.is(await run.exited, 0)
-  const flags = ['--redis', '--stream', '--group', '--influx', '--influx-db', '--influx-token', '--statsd', '--prometheus', '--console', '--json']
+  const flags = [
+    '--redis', '--stream', '--group', '--influx', '--influx-db', '--influx-token', '--statsd', '--prometheus', '--console', '--json',
+  ]
   for (const flag of flags) {
     assert.ok(run.output().includes(flag), flag)
   }
@@ -64,11 +65,7 @@ test('bad arguments exit 2 with a clear one-line reason', async () => {
   }))
 })
 
-let redis: RedisServer
-let influx: Influxd
 let no = 0
-test.before(async () => { if (available) [redis, influx] = await Promise.all([startRedis(), startInfluxd()]) })
-test.after(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
 
 let ts = 0
 async function produce(client: Pick<RedisClientType, 'xAdd'>, stream: string, entries: number, perEntry: number): Promise<void> {
@@ -77,22 +74,30 @@ async function produce(client: Pick<RedisClientType, 'xAdd'>, stream: string, en
       kind: 'request' as const, prefix: '', route: `r${ts % 5}`, method: 'GET', status: 200, aborted: false, dimensions: {},
       counters: { Failure: 0 }, timers: { RequestTime: 1 }, timestamp: 1763798400000 + ts++,
     }))
-    const [x] = encodeBatch(batch).entries
-    await client.xAdd(stream, '*', { v: x.v, n: String(x.n), p: x.p })
+    const x = rawEntry('*', batch)
+    await client.xAdd(stream, x.id, { v: x.v, n: String(x.n), p: x.p })
   }
 }
 
+/** True once the agents' group has read every entry of `stream` and acked it: nothing more can be published. */
+async function drained(client: Pick<RedisClientType, 'xInfoGroups' | 'xPending'>, stream: string): Promise<boolean> {
+  const [group] = await client.xInfoGroups(stream)
+  if (group === undefined || Number((group as Record<string, unknown>).lag) !== 0) return false
+  return (await client.xPending(stream, 'routemeter')).pending === 0
+}
+
 it('SIGTERM drains, acks and exits 0; the status line is printed meanwhile', async () => {
-  const db = `cli${++no}`
-  const stream = `st${no}`
-  await influx.createDatabase(db)
+  const db = await newDb('cli')
+  const stream = `st${++no}`
   const client = createClient({ url: redis.url })
   await client.connect()
   try {
-    const run = cli(['agent', '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '1'], { ROUTEMETER_REDIS_URL: redis.url })
+    const args = ['agent', '--stream', stream, '--influx', influx.url, '--influx-db', db, '--status-interval', '1']
+    const run = cli(args, { ROUTEMETER_REDIS_URL: redis.url })
     await waitFor('connected', () => run.output().includes('connected'), 15_000)
     await produce(client, stream, 50, 20)
-    await waitFor('a status line', () => /entries\/s \d+ · requests\/s [\d,]+ · lag \d+ · pending \d+ · retries 0 · dead-lettered 0/.test(run.output()), 5000)
+    const status = /entries\/s \d+ · requests\/s [\d,]+ · lag \d+ · pending \d+ · retries 0 · dead-lettered 0/
+    await waitFor('a status line', () => status.test(run.output()), 5000)
     run.child.kill('SIGTERM')
     const started = Date.now()
     assert.is(await run.exited, 0, run.output())
@@ -102,7 +107,8 @@ it('SIGTERM drains, acks and exits 0; the status line is printed meanwhile', asy
     const stopped = /stopped: (\d+) entries, (\d+) requests published/.exec(run.output())
     assert.ok(stopped !== null, run.output())
     const [entries, requests] = [Number(stopped[1]), Number(stopped[2])]
-    assert.ok(requests > 0)
+    assert.ok(entries > 0, run.output())
+    assert.is(requests, entries * 20)
     assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
     assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), requests)
     const [group] = await client.xInfoGroups(stream)
@@ -111,12 +117,14 @@ it('SIGTERM drains, acks and exits 0; the status line is printed meanwhile', asy
 })
 
 it('SIGKILL mid-stream then restart: InfluxDB counts exact, no loss and no duplicates', async () => {
-  const db = `cli${++no}`
-  const stream = `st${no}`
-  await influx.createDatabase(db)
+  const db = await newDb('cli')
+  const stream = `st${++no}`
   const client = createClient({ url: redis.url })
   await client.connect()
-  const args = ['agent', '--redis', redis.url, '--stream', stream, '--consumer', 'k1', '--influx', influx.url, '--influx-db', db, '--status-interval', '0']
+  const args = [
+    'agent', '--redis', redis.url, '--stream', stream, '--consumer', 'k1', '--influx', influx.url, '--influx-db', db,
+    '--status-interval', '0',
+  ]
   try {
     const N = 400 * 50
     await produce(client, stream, 400, 50)
@@ -135,9 +143,10 @@ it('SIGKILL mid-stream then restart: InfluxDB counts exact, no loss and no dupli
     // below is what shows no loss and no duplicates either way.
     await produce(client, stream, 100, 50)
     const second = cli(args)
-    await waitFor('all published', async () => (await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')) >= N + 5000, 20_000, 50)
-    await sleep(500)
-    assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), N + 5000, `before kill ${before}, pending at kill ${pendingAtKill}`)
+    const published = async (): Promise<number> => await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"')
+    // Every entry read and acked, after its write: nothing more can arrive, so a duplicate would show now.
+    await until(async () => (await published()) >= N + 5000 && await drained(client, stream), 'all published and acked', 20_000, 50)
+    assert.is(await published(), N + 5000, `before kill ${before}, pending at kill ${pendingAtKill}`)
     second.child.kill('SIGTERM')
     assert.is(await second.exited, 0)
     assert.is((await client.xPending(stream, 'routemeter')).pending, 0)
@@ -151,7 +160,10 @@ it('--statsd HOST:PORT forwards to a real UDP socket with --statsd-prefix', asyn
   const stream = `st${++no}`
   try {
     await produce(client, stream, 3, 4)
-    const run = cli(['agent', '--redis', redis.url, '--stream', stream, '--statsd', `127.0.0.1:${udp.port}`, '--statsd-prefix', 'web', '--status-interval', '0'])
+    const run = cli([
+      'agent', '--redis', redis.url, '--stream', stream, '--statsd', `127.0.0.1:${udp.port}`, '--statsd-prefix', 'web',
+      '--status-interval', '0',
+    ])
     await udp.waitFor((lines) => lines.filter((l) => /^web\.r\d\.RequestTime:1\|ms$/.test(l)).length === 12, 15_000)
     run.child.kill('SIGTERM')
     assert.is(await run.exited, 0)
@@ -162,7 +174,7 @@ it('--statsd HOST:PORT forwards to a real UDP socket with --statsd-prefix', asyn
 })
 
 it('a missing InfluxDB database is created and the data lands; the log has one prefix per line', async () => {
-  const db = `cli${++no}`
+  const db = `missing${++no}` // not made by newDb: the agent must create it
   const stream = `st${no}`
   const client = createClient({ url: redis.url })
   await client.connect()
@@ -252,10 +264,13 @@ withTls('reads over rediss:// (TLS) and prints JSON lines with --console --json'
   try {
     const tls = tlsServer.tls as { url: string, caFile: string }
     await produce(client, 'tls', 2, 3)
-    const run = cli(['agent', '--stream', 'tls', '--console', '--json', '--status-interval', '0'], { ROUTEMETER_REDIS_URL: tls.url, NODE_EXTRA_CA_CERTS: tls.caFile })
-    await waitFor('JSON lines', () => run.output().split('\n').filter((l) => l.includes('"measurement":"RequestTime"')).length >= 2, 15_000)
-    const line = run.output().split('\n').find((l) => l.startsWith('{')) as string
-    assert.ok(typeof (JSON.parse(line) as { count: number }).count === 'number')
+    const env = { ROUTEMETER_REDIS_URL: tls.url, NODE_EXTRA_CA_CERTS: tls.caFile }
+    const run = cli(['agent', '--stream', 'tls', '--console', '--json', '--status-interval', '0'], env)
+    // One JSON line per series per entry: the RequestTime lines' counts add up to the 2 × 3 requests produced.
+    const requests = (): number => run.output().split('\n').filter((l) => l.includes('"measurement":"RequestTime"'))
+      .reduce((n, l) => n + (JSON.parse(l) as { count: number }).count, 0)
+    await waitFor('JSON lines for 6 requests', () => requests() >= 6, 15_000)
+    assert.is(requests(), 6, run.output())
     assert.match(run.output(), /redis rediss:\/\/:\*\*\*@127\.0\.0\.1/)
     assert.not.match(run.output(), /:pw@/)
     run.child.kill('SIGINT')
