@@ -6,6 +6,7 @@ import type { MetricRecord } from '../../src/wire/record.js'
 import { createBatcher } from '../../src/pipeline/batcher.js'
 import type { Sink } from '../../src/sinks/sink.js'
 import { metrics } from '../../src/index.js'
+import { sleep, until } from '../support/eventually.js'
 
 const toRecord = (c: Collector) => ({ route: c.url }) as unknown as MetricRecord
 const collector = (i: number) => new Collector(offClock, null, String(i), 'GET', {}, 0)
@@ -18,7 +19,7 @@ function slowSink(delayMs: number) {
     async send(batch) {
       inFlight++
       maxInFlight = Math.max(maxInFlight, inFlight)
-      await new Promise((r) => setTimeout(r, delayMs))
+      await sleep(delayMs) // a slow sink: the time a send takes is the subject
       batches.push(batch)
       inFlight--
     },
@@ -46,7 +47,7 @@ test('never two sends at once: records arriving during a send wait for the next 
   const b = createBatcher({ sink, toRecord, flushInterval: 5, batchSize: 2, maxBuffer: 1000, onError: () => {} })
   for (let i = 0; i < 50; i++) {
     b.push(collector(i))
-    if (i % 5 === 0) await new Promise((r) => setTimeout(r, 3))
+    if (i % 5 === 0) await sleep(3) // records arrive over time, some of them while a send is in flight
   }
   await b.flush()
   await b.close()
@@ -65,11 +66,12 @@ test('a full buffer drops the oldest records and counts them', async () => {
   for (let i = 0; i < 1000; i++) b.push(collector(i))
   await b.flush()
   await b.close()
-  const dropped = (metrics.stats().dropped.buffer ?? 0) - before
-  const delivered = batches.flat().length
-  assert.ok(dropped > 0)
-  assert.is(delivered + dropped, 1010)
-  assert.is(batches.flat().at(-1)!.route, '999', 'the newest survive')
+  // Past maxBuffer (at 101 buffered) a push drops the excess and a tenth more, the oldest 11: the 1,000 pushes
+  // made during the send drop 82 × 11 = 902 records and leave 98, sent after the first 10.
+  assert.equal(b.dropped(), { buffer: 902, sink: 0, close: 0 })
+  assert.is((metrics.stats().dropped.buffer ?? 0) - before, 902)
+  assert.equal(batches.map((x) => x.length), [10, 98])
+  assert.equal(batches[1]!.map((r) => r.route), Array.from({ length: 98 }, (_, i) => String(902 + i)), 'the newest survive')
 })
 
 test('a failing sink goes to onError and its batch is counted as dropped; the next batch still goes', async () => {
@@ -100,15 +102,22 @@ test('a failing sink goes to onError and its batch is counted as dropped; the ne
 test('a sink rejecting with a non-Error, and an onError that throws, never crash the process', async () => {
   const seen: Error[] = []
   let calls = 0
-  const sink: Sink = { send: () => Promise.reject(calls++ === 0 ? undefined : 'text'), flush: async () => {}, close: async () => {} }
-  const b = createBatcher({ sink, toRecord, flushInterval: 15, batchSize: 1, maxBuffer: 100, onError: (e) => { seen.push(e); throw new Error('handler bug') } })
+  const sink: Sink = {
+    // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the subject: a sink that rejects with a non-Error
+    send: () => Promise.reject(calls++ === 0 ? undefined : 'text'),
+    flush: async () => {},
+    close: async () => {},
+  }
+  const onError = (e: Error): void => { seen.push(e); throw new Error('handler bug') }
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 1, maxBuffer: 100, onError })
   b.push(collector(1))
-  await new Promise((r) => setTimeout(r, 40))
+  await until(() => seen.length === 1, 'the first failure reported')
   b.push(collector(2))
-  await new Promise((r) => setTimeout(r, 40))
+  await until(() => seen.length === 2, 'the second failure reported')
   await b.close()
-  assert.ok(seen.length >= 2, `${seen.length} errors reported`)
-  assert.ok(seen.every((e) => e instanceof Error && /non-Error failure/.test(e.message)))
+  assert.equal(seen.map((e) => [e instanceof Error, e.message]), [
+    [true, 'routemeter: non-Error failure: undefined'], [true, 'routemeter: non-Error failure: "text"'],
+  ])
 })
 
 test('close() twice waits for the same close; records pushed after it are counted as close drops', async () => {
@@ -182,7 +191,9 @@ test('a hung send that fails after close() gave up on it is not counted a second
 test('close() flushes and stops, and leaves the sink open: sinks are closed by the registry, once each', async () => {
   let closed = 0
   const sent: string[] = []
-  const sink: Sink = { send: (batch) => { sent.push(...batch.map((r) => r.route)) }, flush: async () => {}, close: async () => { closed++ } }
+  const sink: Sink = {
+    send: (batch) => { sent.push(...batch.map((r) => r.route)) }, flush: async () => {}, close: async () => { closed++ },
+  }
   const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 100, maxBuffer: 100, onError: () => {} })
   b.push(collector(1))
   await b.close()

@@ -6,6 +6,7 @@ import { createBatcher, type Batcher } from '../../src/pipeline/batcher.js'
 import { closeAll, flushAll, flushSink, register } from '../../src/pipeline/registry.js'
 import type { Sink } from '../../src/sinks/sink.js'
 import type { MetricRecord } from '../../src/wire/record.js'
+import { sleep } from '../support/eventually.js'
 
 // The registry is the process' own: closeAll() here also closes what earlier suites left registered, which is
 // what it does in an app too. Nothing here needs a service.
@@ -64,7 +65,7 @@ test('closeAll closes a sink shared by two batchers once, after both have sent',
   let sends = 0
   const shared = loggingSink('shared', log, {
     async send(batch) {
-      await new Promise((r) => setTimeout(r, sends++ === 0 ? 30 : 0))
+      await sleep(sends++ === 0 ? 30 : 0)
       log.push(`shared.send ${batch.map((r) => r.route).join(',')}`)
     },
   })
