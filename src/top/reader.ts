@@ -4,9 +4,9 @@
  *
  * ```
  * connect ─► TIME (the server's clock: entry ids are stamped by it)
- *   first time only: backfill ─ XREVRANGE <stream> + <window start> COUNT 500, newest first, pages until the
+ *   first time only: backfill ─ XREVRANGE <stream> + <window start> COUNT 100, newest first, pages until the
  *                    window start or 20,000 entries
- *   loop:  XREAD COUNT 1000 BLOCK 1000 STREAMS <stream> <last id read> ─► decode ─► window
+ *   loop:  XREAD COUNT 100 BLOCK 1000 STREAMS <stream> <last id read> ─► decode ─► window
  *          every 2 s: XINFO GROUPS <stream> (the agents' lag), XLEN
  *   any failure ─► state 'reconnecting', a new connection after backoffDelay, reading on from the last id read
  * ```
@@ -28,8 +28,12 @@ import { decodeEntry } from '../wire/stream-encoding.js'
 import type { Snapshot, SortKey } from './snapshot.js'
 import type { TopWindow } from './window.js'
 
-/** Entries read per page of the backfill; a small reply keeps the server's other clients served in between. */
-const BACKFILL_PAGE = 500
+/**
+ * Entries per reply, in the backfill and the live read: an entry of 5,000 busy routes is ≈ 240 KB, so 100 of them
+ * are a 24 MB reply (500 made the reader hold 120 MB at once), and a local round trip is ≈ 0.1 ms against
+ * ≈ 10 ms to decode such an entry.
+ */
+const PAGE = 100
 
 /**
  * Most entries the backfill reads: 20 processes flushing once a second fill 15 minutes (the longest window) with
@@ -42,8 +46,6 @@ export const DEFAULT_BACKFILL_LIMIT = 20_000
 
 /** How long XREAD waits for new entries: the loop comes round at least this often to refresh lag and length. */
 const BLOCK_MS = 1000
-/** Entries per XREAD: catching up after an outage goes in steps of this many. */
-const READ_COUNT = 1000
 const INFO_EVERY_MS = 2000
 
 /** Options of {@link startTopReader} and {@link readTopOnce}. */
@@ -149,10 +151,10 @@ class StreamState {
     const start = `${window.startMs(this.now())}-0`
     while (!this.backfilled) {
       const end = this.backfillCursor === undefined ? '+' : before(this.backfillCursor)
-      const count = Math.min(BACKFILL_PAGE, backfillLimit - this.backfillRead)
+      const count = Math.min(PAGE, backfillLimit - this.backfillRead)
       const page = count <= 0 || end === undefined ? [] : (await client.xRevRange(stream, end, start, { COUNT: count })) as StreamMessage[]
       if (this.lastId === undefined && page.length > 0) this.lastId = page[0].id
-      for (const m of page) this.consume(m)
+      await this.consumeAll(page, false)
       this.backfillRead += page.length
       if (page.length > 0) this.backfillCursor = page[page.length - 1].id
       if (page.length < count || count <= 0) this.backfilled = true
@@ -167,12 +169,9 @@ class StreamState {
     // After an outage longer than the window, skip straight to the window: what is older would be left out anyway.
     const floor = before(`${window.startMs(this.now())}-0`)
     const from = floor !== undefined && compareIds(floor, this.lastId as string) > 0 ? floor : this.lastId as string
-    const reply = await client.xRead({ key: stream, id: from }, { COUNT: READ_COUNT, BLOCK: BLOCK_MS })
+    const reply = await client.xRead({ key: stream, id: from }, { COUNT: PAGE, BLOCK: BLOCK_MS })
     const messages = (reply as unknown as Array<{ messages: StreamMessage[] }> | null)?.[0]?.messages ?? []
-    for (const m of messages) {
-      this.consume(m)
-      this.lastId = m.id
-    }
+    await this.consumeAll(messages, true)
   }
 
   /** The agents' lag (XINFO GROUPS) and the stream's length (XLEN). */
@@ -187,6 +186,22 @@ class StreamState {
       }
     } catch { /* no stream yet: no group, no lag */ }
     this.lag = lag
+  }
+
+  /**
+   * Adds a reply's entries to the window (`live`: and moves the last id read along). Yields to the event loop every
+   * 50 ms: 100 entries of 5,000 routes each take ≈ 1.4 s to decode and add, and the screen's timer and keys must
+   * not wait that long.
+   */
+  private async consumeAll(messages: readonly StreamMessage[], live: boolean): Promise<void> {
+    let since = performance.now()
+    for (const m of messages) {
+      this.consume(m)
+      if (live) this.lastId = m.id
+      if (performance.now() - since < 50) continue
+      await new Promise((resolve) => setImmediate(resolve))
+      since = performance.now()
+    }
   }
 
   private consume(m: StreamMessage): void {
@@ -251,7 +266,8 @@ export function startTopReader(options: TopReaderOptions): TopReader {
         }
       } catch (error) {
         if (stopping) break
-        s.lastError = target.redact(error instanceof Error ? error.message : String(error))
+        // Redacted before the cut: a password cut in half is no longer recognisable.
+        s.lastError = target.redact(error instanceof Error ? error.message : String(error)).slice(0, 300)
         if (s.state === 'up') s.state = 'reconnecting'
         try { client?.destroy() } catch { /* already closed */ }
         client = undefined
