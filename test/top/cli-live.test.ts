@@ -1,0 +1,75 @@
+/**
+ * `routemeter top` live, end to end: the command (src/cli/top.ts) in a tmux terminal, reading a private
+ * redis-server through the reader and window, drawn by the screen. The screen's own behaviour (keys, resize,
+ * restore) is tested in screen-tty.test.ts with a made-up Snapshot; this checks the parts joined: routes from
+ * the stream appear with their rates, a new entry shows up live, `s` re-sorts, `q` exits 0.
+ */
+import { execFileSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import * as assert from 'uvu/assert'
+import { createClient, type RedisClientType } from 'redis'
+import type { MetricRecord } from '../../src/wire/record.js'
+import { encodeBatch } from '../../src/wire/stream-encoding.js'
+import { redisSuite } from '../support/redis-server.js'
+import { servicesAvailable } from '../support/services.js'
+import { until } from '../support/eventually.js'
+
+const suite = redisSuite('routemeter top, live in a terminal', { file: 'test/top/cli-live.test.ts' })
+const { test, redis, cleanup } = suite
+const it = suite.available && servicesAvailable('test/top/cli-live.test.ts (routemeter top in tmux)', [{ binary: 'tmux', debian: 'tmux' }])
+  ? test
+  : test.skip
+const ROOT = join(__dirname, '..', '..')
+
+async function write(client: RedisClientType, stream: string, route: string, n: number, time: number, status = 200): Promise<void> {
+  const records: MetricRecord[] = Array.from({ length: n }, () => ({
+    kind: 'request', prefix: '', route, method: 'GET', status, aborted: false, dimensions: {},
+    counters: { Failure: status >= 500 ? 1 : 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: time }, timestamp: Date.now(),
+  }))
+  const [e] = encodeBatch(records).entries
+  await client.xAdd(stream, '*', { v: e.v, n: String(e.n), p: e.p, s: 'web-1:1' })
+}
+
+it('shows the stream\'s routes and their rates, follows new entries, re-sorts on s and exits 0 on q', async () => {
+  const client: RedisClientType = createClient({ url: redis.url })
+  client.on('error', () => {})
+  await client.connect()
+  cleanup(() => client.destroy())
+  const stream = 'top-live'
+  await write(client, stream, 'fast', 100, 1)
+  await write(client, stream, 'slow', 20, 800, 503)
+
+  const dir = mkdtempSync(join(tmpdir(), 'routemeter-top-live-'))
+  const socket = join(dir, 'tmux.sock')
+  const config = join(dir, 'tmux.conf')
+  writeFileSync(config, 'set -g status off\n')
+  const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', config, ...args], { encoding: 'utf8' })
+  const command = `NO_COLOR=1 '${process.execPath}' --import tsx src/cli/main.ts top --redis '${redis.url}' ` +
+    `--stream ${stream} --window 10s; echo "exited $?"; exec sleep 600`
+  tmux('new-session', '-d', '-s', 'top', '-x', '120', '-y', '20', '-c', ROOT, command)
+  cleanup(() => {
+    try { tmux('kill-server') } catch { /* already gone */ }
+    rmSync(dir, { recursive: true, force: true })
+  })
+  const screen = (): string[] => tmux('capture-pane', '-p', '-t', 'top').split('\n')
+  const row = (route: string): string[] | undefined => screen().find((line) => line.startsWith(`${route} `))?.trim().split(/\s+/)
+  const routes = (): string[] => screen().filter((line) => /^(fast|slow|late) /.test(line)).map((line) => line.split(' ')[0])
+
+  await until(() => row('fast') !== undefined && row('slow') !== undefined, 'both routes on the screen', 10_000, 25)
+  assert.match(screen()[0], new RegExp(`^routemeter top · stream ${stream} · up · window 10s`))
+  // 100 and 20 requests over the 10 s window; slow failed every time.
+  assert.equal(row('fast')?.slice(0, 3), ['fast', 'GET', '10.0'])
+  assert.equal([row('slow')?.[2], row('slow')?.[7]], ['2.0', '100.0'])
+  assert.equal(routes(), ['fast', 'slow'], 'by req/s')
+
+  await write(client, stream, 'late', 50, 5)
+  await until(() => row('late')?.[2] === '5.0', 'the new entry on the screen', 10_000, 25)
+  tmux('send-keys', '-t', 'top', 's')
+  await until(() => routes().join() === 'slow,late,fast', 'the rows in p99 order', 10_000, 25)
+  tmux('send-keys', '-t', 'top', 'q')
+  await until(() => screen().includes('exited 0'), 'the command to exit 0', 10_000, 25)
+})
+
+test.run()
