@@ -2,6 +2,7 @@ import http from 'node:http'
 import { test as uvuTest } from 'uvu'
 import * as assert from 'uvu/assert'
 import { metrics, withMetrics, type MetricRecord, type Sink } from '../../src/index.js'
+import { eventually } from '../support/eventually.js'
 import { fetchText, listen } from '../support/http.js'
 
 /** What a sink under contract exposes to the suite. */
@@ -13,22 +14,18 @@ export interface SinkUnderTest {
   dispose?(): Promise<void> | void
 }
 
+/**
+ * A request record of route `contract`, with what `over` sets.
+ *
+ * @example
+ * await sink.send([record({ route: 'contract.a', status: 503 })])
+ */
 export function record(over: Partial<MetricRecord> = {}): MetricRecord {
   return {
     kind: 'request', prefix: '', route: 'contract', method: 'GET', status: 200, aborted: false,
     dimensions: {}, counters: { Failure: 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: 1, CpuTime: 0.1 },
     timestamp: Date.now(), ...over,
   }
-}
-
-async function eventually(read: () => Promise<number>, expected: number, ms = 3000): Promise<number> {
-  const until = Date.now() + ms
-  let got = await read()
-  while (got < expected && Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 20))
-    got = await read()
-  }
-  return got
 }
 
 /**
@@ -69,7 +66,9 @@ export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): 
     const h = await make()
     const nasty = 'a:b|c@d#e,f=g h\nI\u0000j/\\.'
     await h.sink.send([
-      record({ route: nasty, prefix: nasty, method: nasty, dimensions: { [nasty]: nasty }, counters: { [nasty]: 1 }, timers: { [nasty]: 0 } }),
+      record({
+        route: nasty, prefix: nasty, method: nasty, dimensions: { [nasty]: nasty }, counters: { [nasty]: 1 }, timers: { [nasty]: 0 },
+      }),
       record({ kind: 'process', route: '', method: '', status: 0, counters: { x: -5 }, timers: {} }),
     ])
     await h.sink.send([record({ route: 'contract.after' })])
@@ -84,7 +83,7 @@ export function sinkContract(name: string, make: () => Promise<SinkUnderTest>): 
     const started = Date.now()
     await Promise.all([h.sink.close(), h.sink.close()])
     await h.sink.close()
-    assert.ok(Date.now() - started < 5000)
+    assert.ok(Date.now() - started < 5000, `${Date.now() - started} ms`)
     await h.dispose?.()
   })
 }
