@@ -21,7 +21,7 @@ test("src/ follows the pipeline's direction: no edge against it", () => {
 test('an edge against the pipeline is reported: collect calling into the pipeline, a sink calling back into the batchers', () => {
   const t = tree({
     'collect/metrics.ts': "import { flushAll } from '../pipeline/registry.js'\nexport const f = flushAll\n",
-    'pipeline/registry.ts': "export async function flushAll() {}\n",
+    'pipeline/registry.ts': 'export async function flushAll() {}\n',
     'sinks/memory.ts': "export const drain = () => import('../pipeline/registry.js')\n",
     'agent/agent.ts': "import type { Sink } from '../sinks/sink.js'\nexport type S = Sink\n",
     'sinks/sink.ts': 'export interface Sink { send(): void }\n',

@@ -123,7 +123,7 @@ async function roundTrip(url: string): Promise<void> {
   })
   try {
     await agent.ready
-    for (let i = 0; i < 20; i++) sink.send(records(10, i * 10))
+    for (let i = 0; i < 20; i++) await sink.send(records(10, i * 10))
     await flushSink(sink)
     assert.is(sink.stats().delivered, 200, errors.map((e) => e.message).join('\n'))
     await waitFor('agent', () => agent.stats().requests === 200, 10_000)

@@ -17,28 +17,28 @@ test('close() counts the backlog it could not deliver, and records sent after cl
   const errors: string[] = []
   const sink = redisSink({ url: 'redis://127.0.0.1:1', flushTimeoutMs: 50, connectTimeoutMs: 50, onError: (e) => errors.push(e.message) })
   const before = dropTotals().close ?? 0
-  sink.send(Array.from({ length: 120 }, (_, i) => record(i)))
+  await sink.send(Array.from({ length: 120 }, (_, i) => record(i)))
   await sink.close()
   // The process-wide total may also move with other sinks closing in the same run: at least ours is in it.
   assert.is(sink.stats().droppedClose, 120)
   assert.ok((dropTotals().close ?? 0) - before >= 120)
   assert.ok(errors.some((m) => m.includes('closed with 120 records not delivered')), errors.join('\n'))
-  sink.send([record(1), record(2)])
+  await sink.send([record(1), record(2)])
   assert.is(sink.stats().droppedClose, 122)
   assert.ok((dropTotals().close ?? 0) - before >= 122)
   assert.is(sink.stats().backlog, 0)
 })
 
-test('a batch whose encoding throws (a hand-built record) is counted as a sink drop, never thrown', () => {
+test('a batch whose encoding throws (a hand-built record) is counted as a sink drop, never thrown', async () => {
   const errors: string[] = []
   const sink = redisSink({ url: 'redis://127.0.0.1:1', connectTimeoutMs: 50, onError: (e) => errors.push(e.message) })
   const before = dropTotals().sink ?? 0
   // A getter that throws: the encoder reads the dimensions and fails on this record.
   const hostile = { ...record(1), dimensions: Object.defineProperty({}, 'tenant', { enumerable: true, get() { throw new Error('boom') } }) }
-  sink.send([record(0), hostile as MetricRecord])
+  await sink.send([record(0), hostile as MetricRecord])
   assert.ok((dropTotals().sink ?? 0) - before >= 2)
   assert.ok(errors.some((m) => m.includes('2 records dropped (counted: sink)') && m.includes('boom')), errors.join('\n'))
-  void sink.close()
+  await sink.close()
 })
 
 test.run()

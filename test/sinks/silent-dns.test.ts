@@ -33,7 +33,7 @@ test('with a real DNS server that never answers, the app\'s own lookups and requ
     const run = spawnSync('unshare', ['-rmn', 'sh', '-c', script, process.execPath, child], { encoding: 'utf8', timeout: 60_000 })
     const line = run.stdout.trim().split('\n').at(-1)
     assert.ok(line !== undefined && line.startsWith('{'), `the child reported (status ${run.status}, ${run.signal}): ${run.stderr}`)
-    type Result = { requests: number; answered: number; queries: number; dropped: Record<string, number> }
+    type Result = { requests: number, answered: number, queries: number, dropped: Record<string, number> }
     const result = JSON.parse(line) as Result
     assert.is(result.answered, result.requests, 'every request, each with its own lookup of localhost, was answered')
     assert.ok(result.queries >= 1 && result.queries <= 2, `${result.queries} DNS queries: one getaddrinfo (an A query, maybe retried once)`)

@@ -4,7 +4,7 @@ import { hostResolver, type HostResolverOptions } from '../../src/util/dns-resol
 
 /** A resolver whose lookups settle only when the test says, on a clock the test moves. */
 function harness(over: Partial<HostResolverOptions> = {}) {
-  const lookups: { resolve(address: string): void; reject(error: Error): void }[] = []
+  const lookups: { resolve(address: string): void, reject(error: Error): void }[] = []
   const errors: Error[] = []
   let clock = 1_000_000
   const resolver = hostResolver({
