@@ -26,7 +26,10 @@ const bad: Array<[string, Record<string, unknown>, RegExp]> = [
 
 for (const [what, options, message] of bad) {
   test(`${what} throws a TypeError naming the option, from every adapter`, () => {
-    for (const make of [() => withMetrics(listener, options as never), () => connectMetrics(options as never), () => koaMetrics(options as never)]) {
+    const adapters = [
+      () => withMetrics(listener, options as never), () => connectMetrics(options as never), () => koaMetrics(options as never),
+    ]
+    for (const make of adapters) {
       assert.throws(make, (e: Error) => e instanceof TypeError && message.test(e.message))
     }
   })
@@ -62,19 +65,22 @@ test('a malformed environment value is a TypeError too', () => {
 
 test('defaults: no prefix, 1000 routes, attributed CPU, enabled, 1 s flushes of up to 500', () => {
   const d = resolveOptions(undefined, {})
-  assert.equal([d.prefix, d.maxRoutes, d.cpu, d.enabled, d.flushInterval, d.batchSize, d.maxBuffer], ['', 1000, 'attributed', true, 1000, 500, 10_000])
-  assert.ok(resolveOptions({ sink: memorySink() }, {}).sink)
+  assert.equal([d.prefix, d.maxRoutes, d.cpu, d.enabled, d.flushInterval, d.batchSize, d.maxBuffer],
+    ['', 1000, 'attributed', true, 1000, 500, 10_000])
+  const sink = memorySink()
+  assert.is(resolveOptions({ sink }, {}).sink, sink)
 })
 
 test('exclude takes one path or one RegExp as well as a list, and ignores the query string', () => {
   const req = (url: string) => ({ url, method: 'GET', headers: {} }) as never
   const onePath = resolveOptions({ exclude: '/health' }, {}).exclude!
-  assert.equal([onePath(req('/health')), onePath(req('/health?probe=1')), onePath(req('/healthz')), onePath(req('/'))], [true, true, false, false])
+  assert.equal([onePath(req('/health')), onePath(req('/health?probe=1')), onePath(req('/healthz')), onePath(req('/'))],
+    [true, true, false, false])
   const onePattern = resolveOptions({ exclude: /^\/internal\// }, {}).exclude!
   assert.equal([onePattern(req('/internal/x')), onePattern(req('/public/internal/x'))], [true, false])
 })
 
-test('exclude reads the path as the route namer does: a fragment and the scheme and host of an absolute-form target are not part of it', () => {
+test('exclude reads the path as the route namer does: not a fragment, nor the scheme and host of an absolute-form target', () => {
   const req = (url: string) => ({ url, method: 'GET', headers: {} }) as never
   const onePath = resolveOptions({ exclude: '/health' }, {}).exclude!
   assert.equal(

@@ -11,7 +11,12 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 
 const root = join(__dirname, '..', '..')
-interface Manifest { name: string, dependencies?: Record<string, string>, optionalDependencies?: Record<string, string>, peerDependencies?: Record<string, string> }
+interface Manifest {
+  name: string
+  dependencies?: Record<string, string>
+  optionalDependencies?: Record<string, string>
+  peerDependencies?: Record<string, string>
+}
 const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as Manifest
 const installed = new Set([
   ...Object.keys(pkg.dependencies ?? {}),

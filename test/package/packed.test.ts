@@ -27,11 +27,13 @@ let installed = true
 Packed.before(() => {
   work = mkdtempSync(join(tmpdir(), 'routemeter-packed-'))
   app = join(work, 'app')
-  const [packed] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8' })) as { filename: string }[]
+  const pack = execFileSync(npm, ['pack', '--json', '--pack-destination', work], { cwd: root, encoding: 'utf8' })
+  const [packed] = JSON.parse(pack) as { filename: string }[]
   execFileSync('mkdir', [app])
   writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'smoke-app', private: true }))
   try {
-    execFileSync(npm, ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed!.filename)], { cwd: app, stdio: 'pipe' })
+    const install = ['install', '--omit=dev', '--no-audit', '--no-fund', '--prefer-offline', join(work, packed!.filename)]
+    execFileSync(npm, install, { cwd: app, stdio: 'pipe' })
   } catch (error) {
     const why = String((error as { stderr?: Buffer }).stderr ?? error).split('\n').find((l) => /ERR!/.test(l)) ?? String(error)
     if (process.env.ROUTEMETER_REQUIRE_SERVICES === '1') throw error
@@ -50,12 +52,13 @@ function run(node: string, file: string, args: string[]): string {
 }
 
 Packed('the tarball holds the build and the docs, and no tests, sources or source maps', () => {
-  const listed = JSON.parse(execFileSync(npm, ['pack', '--dry-run', '--json'], { cwd: root, encoding: 'utf8' })) as { files: { path: string }[] }[]
+  const listing = execFileSync(npm, ['pack', '--dry-run', '--json'], { cwd: root, encoding: 'utf8' })
+  const listed = JSON.parse(listing) as { files: { path: string }[] }[]
   const paths = listed[0]!.files.map((f) => f.path)
-  for (const must of ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/main.js']) {
-    assert.ok(paths.includes(must), `${must} is packed`)
-  }
-  const stray = paths.filter((p) => /^(src|test|bench|\.ci)\//.test(p) || p.endsWith('.map') || p.endsWith('.ts') && !p.endsWith('.d.ts') && !p.endsWith('.d.mts'))
+  const musts = ['package.json', 'README.md', 'CHANGELOG.md', 'dist/index.js', 'dist/index.mjs', 'dist/index.d.ts', 'dist/cli/main.js']
+  for (const must of musts) assert.ok(paths.includes(must), `${must} is packed`)
+  const stray = paths.filter((p) => /^(src|test|bench|\.ci)\//.test(p) || p.endsWith('.map') ||
+    p.endsWith('.ts') && !p.endsWith('.d.ts') && !p.endsWith('.d.mts'))
   assert.equal(stray, [])
 })
 

@@ -51,7 +51,9 @@ test('a throwing output never escapes, and the number of codes remembered is bou
 
 test('warningHandler appends a well-formed error code to the warning code', async () => {
   const seen: Array<{ code: string | undefined, message: string }> = []
-  const listener = (w: Error & { code?: string }): void => { if (w.name === 'RouteMeterWarning') seen.push({ code: w.code, message: w.message }) }
+  const listener = (w: Error & { code?: string }): void => {
+    if (w.name === 'RouteMeterWarning') seen.push({ code: w.code, message: w.message })
+  }
   process.on('warning', listener)
   try {
     const dns = Object.assign(new Error('getaddrinfo ENOTFOUND statsd.internal'), { code: 'ENOTFOUND' })
