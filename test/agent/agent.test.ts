@@ -9,20 +9,17 @@ import { until } from '../support/eventually.js'
 import { redisSuite } from '../support/redis-server.js'
 import { freePort, sleep, waitFor } from '../support/services.js'
 
-const { test, it, available, redis: server } = redisSuite('startAgent', { file: 'test/agent/agent.test.ts' })
+const { test, it, available, redis: server, cleanup, atEnd } = redisSuite('startAgent', { file: 'test/agent/agent.test.ts' })
 
 let redis: ReturnType<typeof createClient>
 let n = 0
-const agents: Agent[] = []
 
 test.before(async () => {
   if (!available) return
   redis = createClient({ url: server.url })
   await redis.connect()
+  atEnd(() => redis.close()) // registered after the server's stop: runs before it
 })
-test.after.each(async () => { await Promise.all(agents.splice(0).map((a) => a.stop())) })
-// The suite stops the server itself, after every `after` hook: the client goes first.
-test.after(async () => { await redis?.close() })
 
 function records(count: number, from = 0): MetricRecord[] {
   return Array.from({ length: count }, (_, i) => ({
@@ -57,7 +54,7 @@ function agent(options: Partial<Parameters<typeof startAgent>[0]> & { stream: st
   const a = startAgent({
     redis: server.url, group: 'g', consumer: 'c1', publishers: [recorder()], blockMs: 100, onError: (e) => errors.push(e), ...options,
   })
-  agents.push(a)
+  cleanup(() => a.stop())
   return a
 }
 

@@ -13,22 +13,19 @@ import { rawEntry } from '../support/entries.js'
 import { influxSuite } from '../support/influxd.js'
 import { waitFor } from '../support/services.js'
 
-const { test, it, available, influx, redis: server, newDb } = influxSuite('agent with poisoned entries (redis-server + influxd)', {
-  file: 'test/agent/poison-entries.test.ts', redis: true,
-})
+const { test, it, available, influx, redis: server, newDb, cleanup, atEnd } = influxSuite(
+  'agent with poisoned entries (redis-server + influxd)', { file: 'test/agent/poison-entries.test.ts', redis: true },
+)
 
 let redis: ReturnType<typeof createClient>
 let n = 0
-const agents: Agent[] = []
 
 test.before(async () => {
   if (!available) return
   redis = createClient({ url: server.url })
   await redis.connect()
+  atEnd(() => redis.close()) // registered after the servers' stop: runs before it
 })
-test.after.each(async () => { await Promise.all(agents.splice(0).map((a) => a.stop())) })
-// The suite stops both servers itself, after every `after` hook: the client goes first.
-test.after(async () => { await redis?.close() })
 
 function record(route: string, over: Partial<MetricRecord> = {}): MetricRecord {
   return {
@@ -50,7 +47,7 @@ async function setup(): Promise<{ stream: string, db: string, errors: Error[], a
     redis: server.url, stream, group: 'g', consumer: 'c', blockMs: 100, maxDeliveries: 3, retryMinMs: 10, retryMaxMs: 20,
     publishers: [influxPublisher({ url: influx.url, db })], onError: (e) => errors.push(e),
   })
-  agents.push(agent)
+  cleanup(() => agent.stop())
   await agent.ready
   return { stream, db, errors, agent }
 }
@@ -93,7 +90,7 @@ it('an answer Node cannot parse (NUL in X-Influxdb-Error) counts per delivery: d
     redis: server.url, stream, group: 'g', consumer: 'c', blockMs: 100, maxDeliveries: 3, retryMinMs: 10, retryMaxMs: 20,
     publishers: [influxPublisher({ url: fake.url, db: 'metrics' })], onError: () => {},
   })
-  agents.push(agent)
+  cleanup(() => agent.stop())
   try {
     await agent.ready
     const before = await redis.xAdd(stream, '*', fields([record('ok')]))

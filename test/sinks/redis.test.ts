@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert'
 import { spawn } from 'node:child_process'
 import { createClient } from 'redis'
 import type { MetricRecord } from '../../src/wire/record.js'
-import { DROPPED_BACKLOG_COUNTER, redisSink, type RedisSink } from '../../src/sinks/redis.js'
+import { DROPPED_BACKLOG_COUNTER, redisSink, type RedisSink, type RedisSinkOptions } from '../../src/sinks/redis.js'
 import { decodeEntry, encodeBatch, toRecords } from '../../src/wire/stream-encoding.js'
 import { redisSuite, startRedis, type RedisServer } from '../support/redis-server.js'
 import { freePort, servicesAvailable, sleep, waitFor } from '../support/services.js'
@@ -13,7 +13,7 @@ import { metrics } from '../../src/metrics.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 import { OptionError } from '../../src/util/option-check.js'
 
-const { test, it, available, redis: server } = redisSuite('redisSink', { file: 'test/sinks/redis.test.ts', password: 'p@ss:w/rd' })
+const { test, it, available, redis: server, cleanup } = redisSuite('redisSink', { file: 'test/sinks/redis.test.ts', password: 'p@ss:w/rd' })
 const openssl = { binary: 'openssl', debian: 'openssl' }
 const withTls = available && servicesAvailable('test/sinks/redis.test.ts (redisSink over TLS)', [openssl]) ? test : test.skip
 
@@ -47,6 +47,22 @@ async function readStream(stream: string, url = server.url): Promise<Array<{ id:
     const entries = ((await client.xRange(stream, '-', '+')) ?? [])
     return entries.map((e) => ({ id: e.id, fields: e.message as Record<string, string> }))
   } finally { await client.close() }
+}
+
+/**
+ * A private redis-server the test may stop and start (stopped first with `down`), and a v=1 sink on a fresh
+ * stream of it, its errors collected; both removed after the test.
+ */
+async function privateRedis(options: Omit<RedisSinkOptions, 'url' | 'stream' | 'onError'> & { down?: boolean } = {}) {
+  const { down, ...sinkOptions } = options
+  const redis = await startRedis()
+  cleanup(() => redis.stop({ keepData: false }))
+  if (down === true) await redis.stop()
+  const errors: Error[] = []
+  const stream = newStream()
+  const sink = redisSink({ url: redis.url, stream, encoding: 1, onError: (e) => errors.push(e), ...sinkOptions })
+  cleanup(() => sink.close())
+  return { redis, sink, stream, errors }
 }
 
 /** Every record of `stream`, decoded, in order. */
@@ -86,19 +102,25 @@ function messageOf(make: () => unknown): string {
   return 'did not throw'
 }
 
+/** Sends `batch` and flushes; returns the one entry it must make in `stream`, checked for its schema `v` and count. */
+async function oneEntry(sink: RedisSink, stream: string, batch: MetricRecord[], v: '1' | '2'): Promise<Record<string, string>> {
+  await sink.send(batch)
+  await flushSink(sink)
+  const entries = await readStream(stream)
+  assert.is(entries.length, 1)
+  assert.is(entries[0].fields.v, v)
+  assert.is(entries[0].fields.n, String(batch.length))
+  return entries[0].fields
+}
+
 it('by default (schema v=2) one send becomes one entry of per-route summaries: every request counted, timers within 1.08%', async () => {
   const stream = newStream()
   const sink = redisSink({ url: server.url, stream, onError: () => {} })
   sinks.push(sink)
   const batch = records(700)
-  await sink.send(batch)
-  await flushSink(sink)
-  const entries = await readStream(stream)
-  assert.is(entries.length, 1)
-  assert.is(entries[0].fields.v, '2')
-  assert.is(entries[0].fields.n, '700')
-  assert.is(entries[0].fields.s, `${hostname()}:${process.pid}`, 'the producing process, for readers such as routemeter top')
-  const decoded = decodeEntry(entries[0].fields.v, entries[0].fields.p)
+  const entry = await oneEntry(sink, stream, batch, '2')
+  assert.is(entry.s, `${hostname()}:${process.pid}`, 'the producing process, for readers such as routemeter top')
+  const decoded = decodeEntry(entry.v, entry.p)
   const perRoute = new Map<string, number>()
   for (const g of decoded.groups) perRoute.set(g.route, (perRoute.get(g.route) ?? 0) + (g.records ?? 0))
   assert.equal(Object.fromEntries(perRoute), Object.fromEntries([0, 1, 2, 3, 4, 5, 6].map((k) => [`r${k}`, 100])))
@@ -118,13 +140,8 @@ it('one send becomes one stream entry that decodes back to the batch', async () 
   const stream = newStream()
   const sink = makeSink({ stream })
   const batch = records(25)
-  await sink.send(batch)
-  await flushSink(sink)
-  const entries = await readStream(stream)
-  assert.is(entries.length, 1)
-  assert.is(entries[0].fields.v, '1')
-  assert.is(entries[0].fields.n, '25')
-  assert.equal(toRecords(decodeEntry(entries[0].fields.v, entries[0].fields.p)), batch)
+  const entry = await oneEntry(sink, stream, batch, '1')
+  assert.equal(toRecords(decodeEntry(entry.v, entry.p)), batch)
   assert.is(sink.stats().delivered, 25)
 })
 
@@ -164,91 +181,62 @@ it('a wrong password is reported once, redacted, and send still never throws', a
 })
 
 it('Redis down at start: sends stay fast, one warning, the backlog arrives once Redis is up', async () => {
-  const redis = await startRedis()
-  await redis.stop()
-  const errors: Error[] = []
-  const stream = newStream()
-  const sink = redisSink({ url: redis.url, stream, encoding: 1, onError: (e) => errors.push(e) })
-  sinks.push(sink)
-  try {
-    const started = process.hrtime.bigint()
-    for (let i = 0; i < 200; i++) await sink.send(records(10, i * 10))
-    const perSendUs = Number(process.hrtime.bigint() - started) / 1000 / 200
-    // Encoding 10 records costs ≈ 10–30 µs; nothing may wait for the network.
-    assert.ok(perSendUs < 1000, `${perSendUs} µs per send`)
-    await waitFor('the outage warning', () => errors.length > 0)
-    // A quiet period (the time is the subject): reconnect attempts go on meanwhile, and must not warn again.
-    await sleep(800)
-    assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
-    assert.is(sink.stats().backlog, 2000)
-    await redis.start()
-    await waitFor('delivery after Redis came up', () => sink.stats().delivered === 2000, 10_000)
-    const requests = await readRecords(stream, redis.url)
-    assert.equal(requests.map((r) => r.timestamp - 1763798400000), Array.from({ length: 2000 }, (_, i) => i), 'each once, in order')
-  } finally {
-    await sink.close()
-    await redis.stop({ keepData: false })
-  }
+  const { redis, sink, stream, errors } = await privateRedis({ down: true })
+  const started = process.hrtime.bigint()
+  for (let i = 0; i < 200; i++) await sink.send(records(10, i * 10))
+  const perSendUs = Number(process.hrtime.bigint() - started) / 1000 / 200
+  // Encoding 10 records costs ≈ 10–30 µs; nothing may wait for the network.
+  assert.ok(perSendUs < 1000, `${perSendUs} µs per send`)
+  await waitFor('the outage warning', () => errors.length > 0)
+  // A quiet period (the time is the subject): reconnect attempts go on meanwhile, and must not warn again.
+  await sleep(800)
+  assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+  assert.is(sink.stats().backlog, 2000)
+  await redis.start()
+  await waitFor('delivery after Redis came up', () => sink.stats().delivered === 2000, 10_000)
+  const requests = await readRecords(stream, redis.url)
+  assert.equal(requests.map((r) => r.timestamp - 1763798400000), Array.from({ length: 2000 }, (_, i) => i), 'each once, in order')
 })
 
 it('Redis lost mid-run and restarted: nothing within the backlog is lost, one warning per outage', async () => {
-  const redis = await startRedis()
-  const errors: Error[] = []
-  const stream = newStream()
-  const sink = redisSink({ url: redis.url, stream, encoding: 1, onError: (e) => errors.push(e) })
-  sinks.push(sink)
-  try {
-    let sent = 0
-    // Sends spread over time, as an app makes them, before, through and after the outage.
-    const tick = async (n: number): Promise<void> => {
-      for (let i = 0; i < n; i++) { await sink.send(records(5, sent)); sent += 5; await sleep(5) }
-    }
-    await tick(40)
-    await redis.stop()
-    await tick(100)
-    await redis.start()
-    await tick(40)
-    await waitFor('everything delivered', () => sink.stats().delivered === sent, 10_000)
-    assert.is(sink.stats().droppedBacklog, 0)
-    assert.is(sink.stats().outages, 1)
-    assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
-    // Timestamps are unique per record, so a duplicate or a loss would both show.
-    const timestamps = (await readRecords(stream, redis.url)).map((r) => r.timestamp - 1763798400000).sort((a, b) => a - b)
-    assert.equal(timestamps, Array.from({ length: sent }, (_, i) => i))
-  } finally {
-    await sink.close()
-    await redis.stop({ keepData: false })
+  const { redis, sink, stream, errors } = await privateRedis()
+  let sent = 0
+  // Sends spread over time, as an app makes them, before, through and after the outage.
+  const tick = async (n: number): Promise<void> => {
+    for (let i = 0; i < n; i++) { await sink.send(records(5, sent)); sent += 5; await sleep(5) }
   }
+  await tick(40)
+  await redis.stop()
+  await tick(100)
+  await redis.start()
+  await tick(40)
+  await waitFor('everything delivered', () => sink.stats().delivered === sent, 10_000)
+  assert.is(sink.stats().droppedBacklog, 0)
+  assert.is(sink.stats().outages, 1)
+  assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+  // Timestamps are unique per record, so a duplicate or a loss would both show.
+  const timestamps = (await readRecords(stream, redis.url)).map((r) => r.timestamp - 1763798400000).sort((a, b) => a - b)
+  assert.equal(timestamps, Array.from({ length: sent }, (_, i) => i))
 })
 
 it('a full backlog drops the oldest records and reports the count as a metric when Redis is back', async () => {
-  const redis = await startRedis()
-  await redis.stop()
-  const errors: Error[] = []
-  const stream = newStream()
-  const sink = redisSink({ url: redis.url, stream, encoding: 1, maxBacklog: 100, onError: (e) => errors.push(e) })
-  sinks.push(sink)
-  try {
-    const droppedBefore = metrics.stats().dropped.backlog ?? 0
-    for (let i = 0; i < 30; i++) await sink.send(records(10, i * 10))
-    assert.is(sink.stats().backlog, 100)
-    assert.is(sink.stats().droppedBacklog, 200)
-    assert.is((metrics.stats().dropped.backlog ?? 0) - droppedBefore, 200, 'visible in metrics.stats() too')
-    await redis.start()
-    await waitFor('delivery', () => sink.stats().delivered === 100 && sink.stats().entries === 11, 10_000)
-    const all = await readRecords(stream, redis.url)
-    const drops = all.filter((r) => r.kind === 'process')
-    assert.is(drops.length, 1)
-    assert.equal(drops[0].counters, { [DROPPED_BACKLOG_COUNTER]: 200 })
-    assert.equal(drops[0].dimensions, { service: 'shop' })
-    // The newest 100 survived.
-    const survivors = all.filter((r) => r.kind === 'request').map((r) => r.timestamp - 1763798400000)
-    assert.equal(survivors, Array.from({ length: 100 }, (_, i) => 200 + i))
-    assert.ok(errors.some((e) => e.message.includes('200 records were dropped')), errors.map((e) => e.message).join('\n'))
-  } finally {
-    await sink.close()
-    await redis.stop({ keepData: false })
-  }
+  const { redis, sink, stream, errors } = await privateRedis({ down: true, maxBacklog: 100 })
+  const droppedBefore = metrics.stats().dropped.backlog ?? 0
+  for (let i = 0; i < 30; i++) await sink.send(records(10, i * 10))
+  assert.is(sink.stats().backlog, 100)
+  assert.is(sink.stats().droppedBacklog, 200)
+  assert.is((metrics.stats().dropped.backlog ?? 0) - droppedBefore, 200, 'visible in metrics.stats() too')
+  await redis.start()
+  await waitFor('delivery', () => sink.stats().delivered === 100 && sink.stats().entries === 11, 10_000)
+  const all = await readRecords(stream, redis.url)
+  const drops = all.filter((r) => r.kind === 'process')
+  assert.is(drops.length, 1)
+  assert.equal(drops[0].counters, { [DROPPED_BACKLOG_COUNTER]: 200 })
+  assert.equal(drops[0].dimensions, { service: 'shop' })
+  // The newest 100 survived.
+  const survivors = all.filter((r) => r.kind === 'request').map((r) => r.timestamp - 1763798400000)
+  assert.equal(survivors, Array.from({ length: 100 }, (_, i) => 200 + i))
+  assert.ok(errors.some((e) => e.message.includes('200 records were dropped')), errors.map((e) => e.message).join('\n'))
 })
 
 it('drops from a burst bigger than the backlog while connected are counted and reported at once', async () => {
@@ -289,26 +277,17 @@ it('the count of backlog drops still arrives when the dimensions it would carry 
 })
 
 it('flush() during an outage tries Redis at once instead of waiting for the next backoff tick', async () => {
-  const redis = await startRedis()
-  const errors: Error[] = []
-  const stream = newStream()
-  const sink = redisSink({ url: redis.url, stream, encoding: 1, onError: (e) => errors.push(e) })
-  sinks.push(sink)
-  try {
-    await sink.send(records(1))
-    await flushSink(sink)
-    await redis.stop()
-    // Several failed attempts push the backoff towards its 5 s ceiling (the time is the subject).
-    for (let i = 0; i < 6; i++) { await sink.send(records(1, i + 1)); await sleep(300) }
-    await redis.start()
-    const started = Date.now()
-    await flushSink(sink)
-    assert.is(sink.stats().delivered, 7, `after ${Date.now() - started} ms`)
-    assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`)
-  } finally {
-    await sink.close()
-    await redis.stop({ keepData: false })
-  }
+  const { redis, sink } = await privateRedis()
+  await sink.send(records(1))
+  await flushSink(sink)
+  await redis.stop()
+  // Several failed attempts push the backoff towards its 5 s ceiling (the time is the subject).
+  for (let i = 0; i < 6; i++) { await sink.send(records(1, i + 1)); await sleep(300) }
+  await redis.start()
+  const started = Date.now()
+  await flushSink(sink)
+  assert.is(sink.stats().delivered, 7, `after ${Date.now() - started} ms`)
+  assert.ok(Date.now() - started < 1000, `${Date.now() - started} ms`)
 })
 
 it('close() delivers what is pending, reports what could not go, and is idempotent', async () => {
