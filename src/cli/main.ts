@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `routemeter` command. Today it has one subcommand, `agent` (see `routemeter agent --help`).
+ * The `routemeter` command: `agent` (see `routemeter agent --help`) and `top` (`routemeter top --help`).
  * Exit codes: 0 after a clean stop (SIGINT/SIGTERM drained), 1 when the drain deadline had to be
  * forced, 2 for bad arguments.
  */

@@ -12,6 +12,7 @@
  * The delivery knows the connection only by its state and one function that performs an XADD, so it runs (and
  * is tested) without Redis; `redis.ts` wires it to a {@link RedisConnection}.
  */
+import type { RedisSinkStats } from './redis.js'
 import type { MetricRecord } from '../wire/record.js'
 import { encodeBatch, type EncodedEntry } from '../wire/stream-encoding.js'
 import { Backlog } from './redis-backlog.js'
@@ -59,15 +60,8 @@ export interface DeliveryOptions {
   readonly report: (message: string) => void
 }
 
-/** The delivery's counters (see `RedisSinkStats`). */
-export interface DeliveryStats {
-  readonly delivered: number
-  readonly entries: number
-  readonly backlog: number
-  readonly droppedBacklog: number
-  readonly droppedOversize: number
-  readonly droppedClose: number
-}
+/** The delivery's counters: the sink's, but for the connection's `state` and `outages` (documented there). */
+export type DeliveryStats = Omit<RedisSinkStats, 'state' | 'outages'>
 
 /** The sink's `send`, `flush` and `close`, plus what the connection calls when its state changes. */
 export interface RedisDelivery {
