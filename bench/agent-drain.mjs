@@ -19,13 +19,14 @@
  * The bench checks before it times: every run asserts the agent published exactly the requests sent.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { createClient } from 'redis'
+import { writeInfluxdConfig } from './lib/influxd.mjs'
 
 const DIST = process.env.ROUTEMETER_DIST
   ? pathToFileURL(join(process.env.ROUTEMETER_DIST, '/')).href
@@ -78,25 +79,7 @@ async function startRedis() {
 async function startInfluxd() {
   const [port, rpc] = [await freePort(), await freePort()]
   const dir = mkdtempSync(join(tmpdir(), 'rm-bench-influx-'))
-  const config = join(dir, 'influxdb.conf')
-  writeFileSync(config, [
-    'reporting-disabled = true',
-    `bind-address = "127.0.0.1:${rpc}"`,
-    '[meta]',
-    ` dir = "${dir}/meta"`,
-    ' logging-enabled = false',
-    '[data]',
-    ` dir = "${dir}/data"`,
-    ` wal-dir = "${dir}/wal"`,
-    ' query-log-enabled = false',
-    '[monitor]',
-    ' store-enabled = false',
-    '[http]',
-    ` bind-address = "127.0.0.1:${port}"`,
-    ' log-enabled = false',
-    '[logging]',
-    ' level = "error"',
-  ].join('\n') + '\n')
+  const config = writeInfluxdConfig(dir, port, rpc)
   const child = spawn('influxd', ['run', '-config', config], { stdio: 'ignore' })
   const url = `http://127.0.0.1:${port}`
   await until(async () => { try { return (await fetch(`${url}/ping`)).status === 204 } catch { return false } }, 20_000)

@@ -11,12 +11,13 @@
  * series lines). Checks before it times: each client's writes must all answer 204.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
+import { writeInfluxdConfig } from './lib/influxd.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -40,25 +41,8 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 
 const [port, rpc] = [await freePort(), await freePort()]
 const dir = mkdtempSync(join(tmpdir(), 'rm-bench-influx-client-'))
-writeFileSync(join(dir, 'influxdb.conf'), [
-  'reporting-disabled = true',
-  `bind-address = "127.0.0.1:${rpc}"`,
-  '[meta]',
-  ` dir = "${dir}/meta"`,
-  ' logging-enabled = false',
-  '[data]',
-  ` dir = "${dir}/data"`,
-  ` wal-dir = "${dir}/wal"`,
-  ' query-log-enabled = false',
-  '[monitor]',
-  ' store-enabled = false',
-  '[http]',
-  ` bind-address = "127.0.0.1:${port}"`,
-  ' log-enabled = false',
-  '[logging]',
-  ' level = "error"',
-].join('\n') + '\n')
-const influxd = spawn('influxd', ['run', '-config', join(dir, 'influxdb.conf')], { stdio: 'ignore' })
+const config = writeInfluxdConfig(dir, port, rpc)
+const influxd = spawn('influxd', ['run', '-config', config], { stdio: 'ignore' })
 const base = `http://127.0.0.1:${port}`
 try {
   for (let i = 0; ; i++) {
