@@ -3,7 +3,6 @@
  * environment, which wins over defaults. Any mistake is a {@link UsageError} with a message fit for a
  * human, printed by `main` with exit code 2.
  */
-import { parseArgs } from 'node:util'
 import type { AgentOptions } from '../agent/agent.js'
 import type { Publisher } from '../agent/publisher.js'
 import { influxPublisher } from '../agent/influx-publisher.js'
@@ -11,6 +10,7 @@ import { statsdPublisher } from '../agent/statsd-publisher.js'
 import { consolePublisher } from '../agent/console-publisher.js'
 import { prometheusPublisher } from '../agent/prometheus-publisher.js'
 import { resolveRedisTarget } from '../redis/target.js'
+import { parseFlags, UsageError } from './flags.js'
 import type { ErrorHandler } from '../util/warn.js'
 import { safeUrl } from '../util/redact.js'
 import { OptionError } from '../util/option-check.js'
@@ -21,10 +21,6 @@ import { OptionError } from '../util/option-check.js'
  * @example
  * throw new UsageError('--statsd must be HOST:PORT')
  */
-export class UsageError extends Error {
-  override readonly name = 'UsageError'
-}
-
 /**
  * The text of `routemeter agent --help`.
  *
@@ -136,27 +132,17 @@ export function flagOf(error: OptionError): string | undefined {
  * const command = parseAgentArgs(['--influx', 'http://influx:8086', '--influx-db', 'metrics'], process.env, log)
  */
 export function parseAgentArgs(argv: readonly string[], env: NodeJS.ProcessEnv, onError?: ErrorHandler): AgentCommand {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        redis: { type: 'string' }, stream: { type: 'string' }, group: { type: 'string' }, consumer: { type: 'string' },
-        influx: { type: 'string' }, 'influx-db': { type: 'string' }, 'influx-org': { type: 'string' },
-        'influx-bucket': { type: 'string' }, 'influx-token': { type: 'string' },
-        statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' }, 'statsd-tags': { type: 'boolean' },
-        'statsd-status-code': { type: 'boolean' },
-        prometheus: { type: 'string' }, 'prometheus-status-code': { type: 'boolean' },
-        console: { type: 'boolean' }, json: { type: 'boolean' },
-        'status-interval': { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
-        'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
-      },
-    }))
-  } catch (error) {
-    throw new UsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
-  }
+  const values = parseFlags(argv, {
+    redis: { type: 'string' }, stream: { type: 'string' }, group: { type: 'string' }, consumer: { type: 'string' },
+    influx: { type: 'string' }, 'influx-db': { type: 'string' }, 'influx-org': { type: 'string' },
+    'influx-bucket': { type: 'string' }, 'influx-token': { type: 'string' },
+    statsd: { type: 'string' }, 'statsd-prefix': { type: 'string' }, 'statsd-tags': { type: 'boolean' },
+    'statsd-status-code': { type: 'boolean' },
+    prometheus: { type: 'string' }, 'prometheus-status-code': { type: 'boolean' },
+    console: { type: 'boolean' }, json: { type: 'boolean' },
+    'status-interval': { type: 'string' }, 'claim-idle-ms': { type: 'string' }, 'max-deliveries': { type: 'string' },
+    'drain-timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' }, version: { type: 'boolean', short: 'v' },
+  })
   const empty = {
     options: {}, publishers: [], describe: [], statusIntervalMs: 0, help: false, version: false, optionError: () => undefined,
   }

@@ -6,7 +6,8 @@
  */
 import { startAgent, type Agent } from '../agent/agent.js'
 import type { PrometheusPublisher } from '../agent/prometheus-publisher.js'
-import { AGENT_HELP, parseAgentArgs, UsageError, type AgentCommand } from './agent-args.js'
+import { AGENT_HELP, parseAgentArgs, type AgentCommand } from './agent-args.js'
+import { UsageError } from './flags.js'
 import { statusLine } from './status-line.js'
 import { logLine } from './log-line.js'
 import { packageVersion } from './version.js'

@@ -6,7 +6,8 @@
 import { useColour } from '../top/ansi.js'
 import { formatJson, formatTable } from '../top/once.js'
 import { readTopOnce, startTopReader } from '../top/reader.js'
-import { parseTopArgs, TOP_HELP, TopUsageError, type TopRun } from '../top/top-args.js'
+import { UsageError } from './flags.js'
+import { parseTopArgs, TOP_HELP, type TopRun } from './top-args.js'
 import { TopWindow } from '../top/window.js'
 
 /** Where the command reads and writes: the process's own streams, or a test's. */
@@ -31,7 +32,7 @@ const SIGNAL_EXIT: Readonly<Record<string, number>> = { SIGHUP: 129, SIGINT: 130
 export async function runTop(argv: readonly string[], io: TopIo = process): Promise<number> {
   let command
   try { command = parseTopArgs(argv, io.env) } catch (error) {
-    if (!(error instanceof TopUsageError)) throw error
+    if (!(error instanceof UsageError)) throw error
     io.stderr.write(`routemeter top: ${error.message}\nRun \`routemeter top --help\` for the options.\n`)
     return 2
   }

@@ -1,22 +1,12 @@
 /**
  * Flags and environment of `routemeter top`. Flags win over the environment, which wins over defaults; the
  * Redis, stream and group settings are the agent's own (same flags, same variables), so one environment
- * serves both. A mistake is a {@link TopUsageError} naming the flag, printed by the command with exit code 2.
+ * serves both. A mistake is a {@link UsageError} naming the flag, printed by the command with exit code 2.
  */
-import { parseArgs } from 'node:util'
 import { resolveRedisTarget, type RedisTarget } from '../redis/target.js'
+import { parseFlags, UsageError } from './flags.js'
 import { OptionError } from '../util/option-check.js'
-import { SORT_KEYS, type SortKey } from './snapshot.js'
-
-/**
- * A mistake in the command line or environment of `routemeter top`: the command prints its message and exits 2.
- *
- * @example
- * throw new TopUsageError('--sort must be one of rps, p99, cpu, errors, got "latency"')
- */
-export class TopUsageError extends Error {
-  override readonly name = 'TopUsageError'
-}
+import { SORT_KEYS, type SortKey } from '../top/snapshot.js'
 
 /**
  * The text of `routemeter top --help`.
@@ -88,20 +78,10 @@ export function parseWindow(text: string): number | undefined {
  * const command = parseTopArgs(['--window', '10s', '--sort', 'p99'], process.env)
  */
 export function parseTopArgs(argv: readonly string[], env: NodeJS.ProcessEnv): TopCommand {
-  let values: Record<string, string | boolean | undefined>
-  try {
-    ({ values } = parseArgs({
-      args: [...argv],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        redis: { type: 'string' }, stream: { type: 'string' }, group: { type: 'string' }, window: { type: 'string' },
-        sort: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
-      },
-    }))
-  } catch (error) {
-    throw new TopUsageError((error as Error).message.replace(/\. To specify a positional argument.*$/s, ''))
-  }
+  const values = parseFlags(argv, {
+    redis: { type: 'string' }, stream: { type: 'string' }, group: { type: 'string' }, window: { type: 'string' },
+    sort: { type: 'string' }, once: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+  })
   if (values.help === true) return { help: true }
   const pick = (flag: string, variable: string): { value: string | undefined, from: string } => {
     const value = values[flag]
@@ -113,7 +93,7 @@ export function parseTopArgs(argv: readonly string[], env: NodeJS.ProcessEnv): T
   const name = (flag: string, variable: string): string => {
     const { value, from } = pick(flag, variable)
     if (value === undefined) return 'routemeter'
-    if (value.trim() === '') throw new TopUsageError(`${from} must be a non-empty name, got ${JSON.stringify(value)}`)
+    if (value.trim() === '') throw new UsageError(`${from} must be a non-empty name, got ${JSON.stringify(value)}`)
     return value
   }
 
@@ -121,7 +101,7 @@ export function parseTopArgs(argv: readonly string[], env: NodeJS.ProcessEnv): T
   let target: RedisTarget
   try { target = resolveRedisTarget(redis.value, 'redis', 'routemeter top') } catch (error) {
     // The reason never echoes the URL: it may hold a password.
-    throw new TopUsageError(`${redis.from} ${error instanceof OptionError ? error.reason : (error as Error).message}`)
+    throw new UsageError(`${redis.from} ${error instanceof OptionError ? error.reason : (error as Error).message}`)
   }
   const stream = name('stream', 'ROUTEMETER_STREAM')
   const group = name('group', 'ROUTEMETER_GROUP')
@@ -129,14 +109,14 @@ export function parseTopArgs(argv: readonly string[], env: NodeJS.ProcessEnv): T
   const windowText = typeof values.window === 'string' ? values.window : '1m'
   const windowMs = parseWindow(windowText)
   if (windowMs === undefined) {
-    throw new TopUsageError(`--window must be <n>s or <n>m from 5s to 15m (10s, 1m, 5m), got ${JSON.stringify(windowText)}`)
+    throw new UsageError(`--window must be <n>s or <n>m from 5s to 15m (10s, 1m, 5m), got ${JSON.stringify(windowText)}`)
   }
   const sortText = typeof values.sort === 'string' ? values.sort : 'rps'
   if (!(SORT_KEYS as readonly string[]).includes(sortText)) {
-    throw new TopUsageError(`--sort must be one of ${SORT_KEYS.join(', ')}, got ${JSON.stringify(sortText)}`)
+    throw new UsageError(`--sort must be one of ${SORT_KEYS.join(', ')}, got ${JSON.stringify(sortText)}`)
   }
   const once = values.once === true
   const json = values.json === true
-  if (json && !once) throw new TopUsageError('--json only applies with --once')
+  if (json && !once) throw new UsageError('--json only applies with --once')
   return { help: false, target, stream, group, windowMs, sort: sortText as SortKey, once, json }
 }
