@@ -2,9 +2,9 @@
  * What the agent makes of a stream entry: the decoded batch and its aggregate per series, the input of every
  * publisher's wire format (Influx lines, StatsD lines, Prometheus exposition).
  */
-import type { StatusClass } from '../wire/status-class.js'
-import type { Sketch } from '../wire/sketch.js'
-import type { DecodedBatch, DecodedGroup } from '../wire/stream-encoding.js'
+import type { StatusClass } from './status-class.js'
+import type { Sketch } from './sketch.js'
+import type { DecodedBatch, DecodedGroup } from './stream-encoding.js'
 
 /** One stream entry, decoded, with its per-series aggregate computed on first use and shared by publishers. */
 export interface AgentEntry {
