@@ -44,6 +44,9 @@ const PAGE = 100
  */
 export const DEFAULT_BACKFILL_LIMIT = 20_000
 
+/** The apps' default `flushInterval`: how far back an entry's requests may reach before its id. */
+const FLUSH_INTERVAL_MS = 1000
+
 /** How long XREAD waits for new entries: the loop comes round at least this often to refresh lag and length. */
 const BLOCK_MS = 1000
 const INFO_EVERY_MS = 2000
@@ -101,6 +104,8 @@ class StreamState {
   /** The oldest id the backfill has read, to go on from after a failure mid-backfill. */
   backfillCursor: string | undefined
   backfillRead = 0
+  /** Whether the window has been told when the stream's data begins. */
+  dataSinceKnown = false
   entries = 0
   unreadable = 0
   connections = 0
@@ -161,6 +166,20 @@ class StreamState {
     }
     // Nothing in the window: read on from just before its start, so an entry written meanwhile is not missed.
     this.lastId ??= before(start) ?? '0-0'
+    if (this.dataSinceKnown) return
+    // The oldest entry, however old: one older than the window means rates over the whole window.
+    const oldest = (await client.xRange(stream, '-', '+', { COUNT: 1 })) as StreamMessage[]
+    if (oldest.length > 0) this.dataBegins(oldest[0])
+  }
+
+  /** Tells the window when the stream's data begins: its oldest entry's earliest request. */
+  private dataBegins(oldest: StreamMessage): void {
+    let start = idTime(oldest.id) - FLUSH_INTERVAL_MS
+    try {
+      start = Math.min(idTime(oldest.id), decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp)
+    } catch { /* unreadable: its requests began at most a (default) flush interval before Redis stamped it */ }
+    this.options.window.streamBegins(start)
+    this.dataSinceKnown = true
   }
 
   /** The next entries after the last id read, waiting up to BLOCK_MS for some. */
@@ -196,6 +215,8 @@ class StreamState {
   private async consumeAll(messages: readonly StreamMessage[], live: boolean): Promise<void> {
     let since = performance.now()
     for (const m of messages) {
+      // A stream that was empty when the backfill looked begins with the first entry read live.
+      if (live && !this.dataSinceKnown) this.dataBegins(m)
       this.consume(m)
       if (live) this.lastId = m.id
       if (performance.now() - since < 50) continue

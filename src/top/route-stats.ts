@@ -109,6 +109,12 @@ export class RouteStats {
     return cell
   }
 
+  /** Requests in slot `slot` (0 when the route has no cell there). */
+  requestsIn(slot: number): number {
+    const cell = this.cells[slot % this.cells.length]
+    return cell !== undefined && cell.slot === slot ? cell.requests : 0
+  }
+
   addRequests(cell: Cell, n: number, second: number): void {
     cell.requests += n
     this.requests += n

@@ -1,7 +1,7 @@
 /**
  * What `routemeter top` shows, as data: the reader and window (`top/window.ts`) produce a Snapshot about once
  * a second, the screen (`top/screen.ts`) and `--once --json` render it. Rates are per second over the
- * window; percentages are 0–100; times are milliseconds.
+ * window (`ratesOverMs` says exactly how); percentages are 0–100; times are milliseconds.
  */
 
 /** The orders `s` cycles through, and `--sort` takes. */
@@ -14,7 +14,7 @@ export interface RouteRow {
   readonly method: string
   /** Requests in the window. */
   readonly requests: number
-  /** Requests per second over the window. */
+  /** Requests per second: requests over `ratesOverMs` (see {@link Snapshot.ratesOverMs}). */
   readonly rps: number
   /** RequestTime quantiles over the window, from the merged sketches; undefined with no timing. */
   readonly p50: number | undefined
@@ -35,6 +35,13 @@ export interface Snapshot {
   /** When it was taken (ms since the epoch). */
   readonly at: number
   readonly windowMs: number
+  /**
+   * What `rps` figures are divided by, ms. A stream older than the window: the window's complete slots (all but
+   * the one in progress, whose entries are still arriving; its requests are left out of the rates, not of the
+   * counts). A younger stream: the time since its earliest request (at least 1 s), over all its requests, so a
+   * new stream's rates are not diluted by seconds it did not exist.
+   */
+  readonly ratesOverMs: number
   readonly stream: string
   /** `connecting` before the first reply, `up`, or `reconnecting` while Redis is away. */
   readonly state: 'connecting' | 'up' | 'reconnecting'

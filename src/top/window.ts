@@ -137,6 +137,8 @@ export class TopWindow {
   private readonly ring: Array<Slot | undefined>
   /** The current slot (−Infinity before the first call). */
   private current = -Infinity
+  /** When the stream's data begins, ms: the earliest given to {@link TopWindow.streamBegins} or added. */
+  private dataStart = Infinity
 
   constructor(options: TopWindowOptions) {
     this.shape = windowShape(options.windowMs)
@@ -159,6 +161,19 @@ export class TopWindow {
   }
 
   /**
+   * Says when the stream's data begins: the earliest request of its oldest entry (the reader asks Redis once).
+   * While that is inside the window, rates are divided by the time since it: a `top` started 5 s after the app
+   * showed a fifth of the true rate over a 25 s window. Never called: since the earliest request added, which is
+   * the same unless the stream holds entries older than the window.
+   *
+   * @example
+   * w.streamBegins(decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp)
+   */
+  streamBegins(ms: number): void {
+    if (ms < this.dataStart) this.dataStart = ms
+  }
+
+  /**
    * Adds one decoded entry that Redis stamped at `time` (its id's milliseconds), produced by `source` (its `s`
    * field, `<host>:<pid>`, when the app writes one). An entry older than the window is left out; one stamped
    * after `now` (a clock ahead of ours) is counted as of `now`. Returns whether it was counted.
@@ -171,6 +186,8 @@ export class TopWindow {
     if (at === undefined) return false
     const [slot, second] = at
     slot.entries++
+    // An app's clock may be off: a start after the entry's own stamp is read as the stamp.
+    if (batch.baseTimestamp > 0) this.streamBegins(Math.min(batch.baseTimestamp, time))
     if (source !== undefined) slot.sources.add(source)
     if (batch.version === 2) this.addSummaries(batch, slot, second)
     else this.addRecords(batch, slot, second)
@@ -201,7 +218,11 @@ export class TopWindow {
   snapshot(now: number, context: SnapshotContext): Snapshot {
     this.advance(now)
     const { windowMs, sparkSeconds } = this.shape
-    const seconds = windowMs / 1000
+    const { ratesOverMs, complete } = this.ratesOver(now)
+    const seconds = ratesOverMs / 1000
+    const current = this.current
+    /** The requests the rates count (see ratesOver). */
+    const counted = (r: RouteStats): number => (complete ? r.requests - r.requestsIn(current) : r.requests)
     let entries = 0
     let unreadable = 0
     const dropped: Record<string, number> = {}
@@ -214,6 +235,7 @@ export class TopWindow {
       for (const s of slot.sources) sources.add(s)
     }
     let requests = 0
+    let countedRequests = 0
     let failure = 0
     let clientError = 0
     let aborted = 0
@@ -223,6 +245,7 @@ export class TopWindow {
     if (this.other !== undefined) all.push(this.other)
     for (const r of all) {
       requests += r.requests
+      countedRequests += counted(r)
       failure += r.failure
       clientError += r.clientError
       aborted += r.aborted
@@ -231,7 +254,7 @@ export class TopWindow {
     const needle = (context.filter ?? '').toLowerCase()
     const nowSecond = Math.floor(now / 1000)
     const row = (r: RouteStats): RouteRow => ({
-      route: r.route, method: r.method, requests: r.requests, rps: r.requests / seconds,
+      route: r.route, method: r.method, requests: r.requests, rps: counted(r) / seconds,
       p50: r.time.count > 0 ? r.time.quantile(0.5) : undefined,
       p99: r.time.count > 0 ? r.time.quantile(0.99) : undefined,
       cpuMean: r.cpuCount > 0 ? r.cpuSum / r.cpuCount : undefined,
@@ -246,9 +269,9 @@ export class TopWindow {
     // The routes past the cap last, whatever the order: it is not a route, and its size says so.
     if (this.other !== undefined && (needle === '' || OTHER_ROUTES.includes(needle))) rows.push(row(this.other))
     return {
-      at: now, windowMs, stream: context.stream, state: context.state, empty: entries === 0, entries,
+      at: now, windowMs, ratesOverMs, stream: context.stream, state: context.state, empty: entries === 0, entries,
       totals: {
-        requests, rps: requests / seconds, failurePct: percent(failure, requests), clientErrorPct: percent(clientError, requests),
+        requests, rps: countedRequests / seconds, failurePct: percent(failure, requests), clientErrorPct: percent(clientError, requests),
         abortedPct: percent(aborted, requests), cpuMs,
       },
       processes: sources.size > 0 ? sources.size : undefined,
@@ -258,6 +281,23 @@ export class TopWindow {
       ...(unreadable > 0 ? { unreadable } : {}),
       ...(context.lastError !== undefined && context.state !== 'up' ? { lastError: context.lastError } : {}),
     }
+  }
+
+  /**
+   * What rates count at `now`. A stream older than the window: the requests of its complete slots over their
+   * length, the slot in progress left out (it holds only the processes that have flushed in it so far; counting
+   * it made a steady rate read up to a slot's worth low, 5 % on average over a 10 s window). Each slot's entries
+   * carry a flush interval of requests each, so the rest is exact. A younger stream: every request over the
+   * time since its first (at least a second); its newest requests, not flushed yet, make it read low by up to a
+   * flush interval over the stream's age (a second over 10 s at the default).
+   */
+  private ratesOver(now: number): { ratesOverMs: number, complete: boolean } {
+    const { slotSeconds, slots, windowMs } = this.shape
+    const slotMs = slotSeconds * 1000
+    const windowStart = (this.current - slots + 1) * slotMs
+    if (this.dataStart <= windowStart) return { ratesOverMs: windowMs - slotMs, complete: true }
+    const since = Number.isFinite(this.dataStart) ? this.dataStart : now
+    return { ratesOverMs: Math.min(windowMs, Math.max(1000, now - since)), complete: false }
   }
 
   /** Moves the window to `now`: every slot now older than the window expires. */

@@ -12,6 +12,7 @@ import * as assert from 'uvu/assert'
 import { createClient, type RedisClientType } from 'redis'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { encodeBatch } from '../../src/wire/stream-encoding.js'
+import { formatRate } from '../../src/top/format.js'
 import { redisSuite } from '../support/redis-server.js'
 import { servicesAvailable } from '../support/services.js'
 import { until } from '../support/eventually.js'
@@ -26,7 +27,9 @@ const ROOT = join(__dirname, '..', '..')
 async function write(client: RedisClientType, stream: string, route: string, n: number, time: number, status = 200): Promise<void> {
   const records: MetricRecord[] = Array.from({ length: n }, () => ({
     kind: 'request', prefix: '', route, method: 'GET', status, aborted: false, dimensions: {},
-    counters: { Failure: status >= 500 ? 1 : 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: time }, timestamp: Date.now(),
+    counters: { Failure: status >= 500 ? 1 : 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: time },
+    // Requests from before the window: a stream older than it, whose rates are over the window's complete seconds.
+    timestamp: Date.now() - 60_000,
   }))
   const [e] = encodeBatch(records).entries
   await client.xAdd(stream, '*', { v: e.v, n: String(e.n), p: e.p, s: 'web-1:1' })
@@ -47,7 +50,7 @@ it('shows the stream\'s routes and their rates, follows new entries, re-sorts on
   writeFileSync(config, 'set -g status off\n')
   const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', config, ...args], { encoding: 'utf8' })
   const command = `NO_COLOR=1 '${process.execPath}' --import tsx src/cli/main.ts top --redis '${redis.url}' ` +
-    `--stream ${stream} --window 10s; echo "exited $?"; exec sleep 600`
+    `--stream ${stream} --window 30s; echo "exited $?"; exec sleep 600`
   tmux('new-session', '-d', '-s', 'top', '-x', '120', '-y', '20', '-c', ROOT, command)
   cleanup(() => {
     try { tmux('kill-server') } catch { /* already gone */ }
@@ -57,15 +60,16 @@ it('shows the stream\'s routes and their rates, follows new entries, re-sorts on
   const row = (route: string): string[] | undefined => screen().find((line) => line.startsWith(`${route} `))?.trim().split(/\s+/)
   const routes = (): string[] => screen().filter((line) => /^(fast|slow|late) /.test(line)).map((line) => line.split(' ')[0])
 
-  await until(() => row('fast') !== undefined && row('slow') !== undefined, 'both routes on the screen', 10_000, 25)
-  assert.match(screen()[0], new RegExp(`^routemeter top · stream ${stream} · up · window 10s`))
-  // 100 and 20 requests over the 10 s window; slow failed every time.
-  assert.equal(row('fast')?.slice(0, 3), ['fast', 'GET', '10.0'])
-  assert.equal([row('slow')?.[2], row('slow')?.[7]], ['2.0', '100.0'])
+  // 100 and 20 requests over the window's 29 complete seconds, once their second is complete; slow failed every time.
+  const [fast, slow, late] = [100, 20, 50].map((n) => formatRate(n / 29))
+  await until(() => row('fast')?.[2] === fast && row('slow')?.[2] === slow, 'both routes on the screen with their rates', 10_000, 25)
+  assert.match(screen()[0], new RegExp(`^routemeter top · stream ${stream} · up · window 30s`))
+  assert.equal(row('fast')?.slice(0, 2), ['fast', 'GET'])
+  assert.is(row('slow')?.[7], '100.0')
   assert.equal(routes(), ['fast', 'slow'], 'by req/s')
 
   await write(client, stream, 'late', 50, 5)
-  await until(() => row('late')?.[2] === '5.0', 'the new entry on the screen', 10_000, 25)
+  await until(() => row('late')?.[2] === late, 'the new entry on the screen', 10_000, 25)
   tmux('send-keys', '-t', 'top', 's')
   await until(() => routes().join() === 'slow,late,fast', 'the rows in p99 order', 10_000, 25)
   tmux('send-keys', '-t', 'top', 'q')

@@ -18,7 +18,7 @@ function row(route: string, fields: Partial<RouteRow> = {}): RouteRow {
 
 function snapshot(fields: Partial<Snapshot> = {}): Snapshot {
   return {
-    at: 1_700_000_000_000, windowMs: 60_000, stream: 'routemeter', state: 'up', empty: false, entries: 1200,
+    at: 1_700_000_000_000, windowMs: 60_000, ratesOverMs: 60_000, stream: 'routemeter', state: 'up', empty: false, entries: 1200,
     totals: { requests: 50_000, rps: 833.3, failurePct: 0.4, clientErrorPct: 2.1, abortedPct: 0, cpuMs: 21_000 },
     processes: 3, lag: 0, streamLength: 10_000, dropped: {}, sort: 'rps',
     routes: [

@@ -87,7 +87,7 @@ async function connect(): Promise<RedisClientType> {
   return client
 }
 
-it('--once --json: counts and percentages exact, rates over the window, quantiles of the recorded values', async () => {
+it('--once --json: counts and percentages exact, rates over the stream\'s age, quantiles of the recorded values', async () => {
   const { stream, records } = await serve()
   const client = await connect()
   await client.xGroupCreate(stream, 'agents', '0')
@@ -105,12 +105,16 @@ it('--once --json: counts and percentages exact, rates over the window, quantile
   // The drop counters of the entries' process records: tests run before this one in the same process leave some.
   assert.equal(s.dropped, droppedIn(stored))
   assert.equal(s.totals.requests, 400)
-  // The window's definition: requests over the window's seconds (every request of this test falls in it).
-  assert.equal([s.totals.rps, s.totals.failurePct, s.totals.clientErrorPct, s.totals.abortedPct], [400 / 60, 4000 / 400, 6000 / 400, 0])
+  // The stream is younger than the window: rates are over the time since its earliest request (at least 1 s).
+  const oldest = stored[0]
+  const began = Math.min(decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp, Number(oldest.id.split('-')[0]))
+  const seconds = Math.max(1000, s.at - began) / 1000
+  assert.is(s.ratesOverMs, seconds * 1000)
+  assert.equal([s.totals.rps, s.totals.failurePct, s.totals.clientErrorPct, s.totals.abortedPct], [400 / seconds, 4000 / 400, 6000 / 400, 0])
   assert.equal(s.routes.map((r) => [r.method, r.route, r.requests, r.rps, r.failurePct, r.clientErrorPct, r.abortedPct]), [
-    ['GET', 'users.id', 300, 5, 0, 0, 0],
-    ['GET', 'unmatched', 60, 1, 0, 100, 0],
-    ['POST', 'orders', 40, 40 / 60, 100, 0, 0],
+    ['GET', 'users.id', 300, 300 / seconds, 0, 0, 0],
+    ['GET', 'unmatched', 60, 60 / seconds, 0, 100, 0],
+    ['POST', 'orders', 40, 40 / seconds, 100, 0, 0],
   ])
   let cpuTotal = 0
   for (const row of s.routes) {
@@ -136,14 +140,44 @@ it('--once without --json: the live view\'s table, plain when NO_COLOR is set or
   assert.not.ok(plain.stdout.includes('\x1b['), 'no escape code')
   const lines = plain.stdout.split('\n')
   assert.match(lines[0], new RegExp(`^routemeter top · stream ${stream} · up · window 1m · sort errors · \\d{4}-\\d\\d-\\d\\dT`))
-  assert.match(lines[1], /^400 requests · 6\.7 req\/s · Fail 10\.0% · 4xx 15\.0% · Abort 0 · CPU [\d.]+ ms$/)
+  assert.match(lines[1], /^400 requests · [\d.]+ req\/s · Fail 10\.0% · 4xx 15\.0% · Abort 0 · CPU [\d.]+ ms$/)
   const table = lines.slice(lines.indexOf('') + 1).filter((line) => line !== '')
   assert.match(table[0], /^route\s+method\s+req\/s\s+p50 ms\s+p99 ms\s+CPU ms\/req\s+CPU %\s+Fail %\s+4xx %\s+Abort %\s+last 30 s$/)
-  assert.equal(table.slice(1).map((line) => line.split(/\s+/).slice(0, 3)), [
-    ['orders', 'POST', '0.67'],
-    ['unmatched', 'GET', '1.0'],
-    ['users.id', 'GET', '5.0'],
-  ])
+  assert.equal(table.slice(1).map((line) => line.split(/\s+/).slice(0, 2)), [['orders', 'POST'], ['unmatched', 'GET'], ['users.id', 'GET']])
+  // Rates over the same seconds: 40, 60 and 300 requests.
+  const rates = table.slice(1).map((line) => Number(line.split(/\s+/)[2]))
+  assert.ok(Math.abs(rates[1] / rates[0] - 1.5) < 0.1 && Math.abs(rates[2] / rates[0] - 7.5) < 0.3, `rates ${rates.join(', ')}`)
+})
+
+it('rates within 10 % of a steady load that is still running', async () => {
+  const stream = 'top-once-steady'
+  // Flushes every 200 ms: while the stream is younger than the window, its newest requests (not flushed yet)
+  // make the rate read low by up to a flush interval over the stream's age, 1 s over 3 s at the default.
+  const sink = redisSink({ url: redis.url, stream, onError: () => {} })
+  const app = withMetrics((_req, res) => { res.end('ok') }, { sink, flushInterval: 200, onError: () => {} })
+  const { url, close } = await listen(createServer(app))
+  cleanup(async () => { await close(); await sink.close() })
+  const perSecond = 50
+  let running = true
+  const start = performance.now()
+  const load = (async () => {
+    for (let i = 0; running; i++) {
+      const wait = start + (i * 1000) / perSecond - performance.now()
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+      await fetchText(`${url}/steady`)
+    }
+  })()
+  await new Promise((resolve) => setTimeout(resolve, 2000))
+  const run = await top(['--once', '--json', '--redis', redis.url, '--stream', stream, '--window', '1m'])
+  running = false
+  await load
+  assert.is(run.code, 0, run.stderr)
+  const s = JSON.parse(run.stdout) as Snapshot
+  const [row] = s.routes
+  assert.is(row.route, 'steady')
+  for (const [what, rps] of [['route', row.rps], ['total', s.totals.rps]] as const) {
+    assert.ok(Math.abs(rps - perSecond) <= perSecond * 0.1, `${what}: ${rps.toFixed(1)} req/s against ${perSecond} over ${s.ratesOverMs} ms`)
+  }
 })
 
 it('a stream with no entries yet: empty in JSON, and the table says so', async () => {

@@ -43,7 +43,7 @@ const ORDER: Readonly<Record<SortKey, (r: RouteRow) => number>> = {
 /** What the child's fake source returns; it sorts, and leaves the filter to the screen. */
 function fakeSnapshot(sort: SortKey): Snapshot {
   return {
-    at: 1_700_000_000_000, windowMs: 60_000, stream: 'demo-stream', state: 'up', empty: false, entries: 650,
+    at: 1_700_000_000_000, windowMs: 60_000, ratesOverMs: 60_000, stream: 'demo-stream', state: 'up', empty: false, entries: 650,
     totals: { requests: 39_000, rps: 650, failurePct: 2.6, clientErrorPct: 0, abortedPct: 0, cpuMs: 6000 },
     processes: 2, lag: 0, streamLength: 650, dropped: {}, sort,
     routes: [...ROUTES].sort((a, b) => ORDER[sort](b) - ORDER[sort](a)),

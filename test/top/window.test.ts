@@ -69,6 +69,7 @@ test('windowShape: a slot per second up to a minute, 60 slots beyond, the sparkl
 
 test('counts, rates, percentages and CPU shares over the window are exact', () => {
   const w = new TopWindow({ windowMs: 60_000 })
+  w.streamBegins(T0 - 3_600_000)
   w.add(T0 + 500, entry(records(
     { route: 'users.id', n: 30, cpu: 0.5 },
     { route: 'orders', method: 'POST', n: 10, status: 500, cpu: 0.75 },
@@ -81,19 +82,46 @@ test('counts, rates, percentages and CPU shares over the window are exact', () =
   assert.is(s.windowMs, 60_000)
   assert.is(s.entries, 2)
   assert.is(s.empty, false)
-  assert.equal(s.totals, { requests: 79, rps: 79 / 60, failurePct: 1000 / 79, clientErrorPct: 500 / 79, abortedPct: 400 / 79, cpuMs: 42 })
+  assert.equal(s.totals, { requests: 79, rps: 79 / 59, failurePct: 1000 / 79, clientErrorPct: 500 / 79, abortedPct: 400 / 79, cpuMs: 42 })
   const users = row(s, 'users.id')
-  assert.equal([users.requests, users.rps, users.failurePct, users.clientErrorPct, users.abortedPct], [64, 64 / 60, 0, 0, 400 / 64])
+  assert.equal([users.requests, users.rps, users.failurePct, users.clientErrorPct, users.abortedPct], [64, 64 / 59, 0, 0, 400 / 64])
   assert.equal([users.cpuMean, users.cpuShare], [0.5, 3200 / 42])
   const orders = row(s, 'orders', 'POST')
   assert.equal([orders.requests, orders.rps, orders.failurePct, orders.clientErrorPct, orders.cpuMean, orders.cpuShare],
-    [10, 10 / 60, 100, 0, 0.75, 750 / 42])
+    [10, 10 / 59, 100, 0, 0.75, 750 / 42])
   const missing = row(s, 'missing')
   assert.equal([missing.requests, missing.failurePct, missing.clientErrorPct, missing.cpuShare], [5, 0, 100, 250 / 42])
   assert.equal(names(s), ['users.id', 'orders', 'missing'])
   assert.is(s.processes, undefined)
   assert.equal(s.dropped, {})
   assert.is(s.unreadable, undefined)
+})
+
+test('rates: a stream older than the window over its complete slots; a younger one over the time since it began', () => {
+  // Entries at 0.3 s, 1.3 s, … each carrying the second before it, as an app flushing every second writes them.
+  const w = new TopWindow({ windowMs: 10_000 })
+  const steady = (at: number, n = 100): void => {
+    w.add(at, entry(records({ route: 'r', n }).map((r) => ({ ...r, timestamp: at - 1000 }))), undefined, at)
+  }
+  for (let i = 0; i <= 5; i++) steady(T0 + i * 1000 + 300)
+  // Young: all 600 requests, from the earliest (at −0.7 s) to now.
+  const young = w.snapshot(T0 + 5_500, context)
+  assert.equal([young.ratesOverMs, young.totals.requests, young.totals.rps, row(young, 'r').rps], [6_200, 600, 600 / 6.2, 600 / 6.2])
+  for (let i = 6; i <= 20; i++) steady(T0 + i * 1000 + 300)
+  // Older than the window (slots 11…20 at 20.5 s): slots 11…19 count, the 20th is in progress.
+  const old = w.snapshot(T0 + 20_500, context)
+  assert.equal([old.ratesOverMs, old.totals.requests, old.totals.rps], [9_000, 1_000, 100])
+  // Before a second has passed: over a second.
+  const fresh = new TopWindow({ windowMs: 60_000 })
+  fresh.add(T0 + 10, entry(records({ route: 'r', n: 7 })), undefined, T0 + 10)
+  assert.equal([fresh.snapshot(T0 + 20, context).ratesOverMs, fresh.snapshot(T0 + 20, context).totals.rps], [1_000, 7])
+  // Told of a stream older than the window (the reader asks Redis): complete slots from the start, the old entries long trimmed.
+  const told = new TopWindow({ windowMs: 300_000 })
+  told.streamBegins(T0 - 3_600_000)
+  told.add(T0 + 299_000, entry(records({ route: 'r', n: 59 })), undefined, T0 + 299_000)
+  assert.equal([told.snapshot(T0 + 300_000, context).ratesOverMs, told.snapshot(T0 + 300_000, context).totals.rps], [295_000, 59 / 295])
+  // Nothing yet.
+  assert.equal([new TopWindow({ windowMs: 10_000 }).snapshot(T0, context).totals.rps], [0])
 })
 
 test('p50 and p99 are those of one sketch holding every value of the window, whatever the entries', () => {
@@ -162,8 +190,9 @@ test('slots older than the window expire, and their values leave the quantiles',
 
 test('a 5-minute window moves in 5 s slots: an entry counts until its whole slot is older than the window', () => {
   const w = new TopWindow({ windowMs: 300_000 })
+  w.streamBegins(T0 - 3_600_000)
   w.add(T0 + 4_900, entry(records({ route: 'r', n: 3 })), undefined, T0 + 5_000)
-  assert.is(row(w.snapshot(T0 + 299_999, context), 'r').rps, 3 / 300)
+  assert.is(row(w.snapshot(T0 + 299_999, context), 'r').rps, 3 / 295)
   assert.is(w.snapshot(T0 + 300_000, context).routes.length, 0)
 })
 
@@ -174,7 +203,7 @@ test('an entry older than the window is left out; one stamped after now counts a
   assert.is(w.add(T0 + 11_000, entry(records({ route: 'edge', n: 1 })), undefined, T0 + 20_500), true)
   assert.is(w.add(T0 + 99_000, entry(records({ route: 'ahead', n: 2 })), undefined, T0 + 20_500), true)
   const s = w.snapshot(T0 + 20_900, context)
-  assert.equal(names(s), ['ahead', 'edge'])
+  assert.equal(s.routes.map((r) => [r.route, r.requests]), [['edge', 1], ['ahead', 2]], 'ahead is in the second in progress: no rate yet')
   assert.equal(row(w.snapshot(T0 + 21_000, context), 'ahead').spark, [0, 0, 0, 0, 0, 0, 0, 0, 2], 'counted in second 20')
 })
 
