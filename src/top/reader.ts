@@ -24,7 +24,7 @@
 import type { RedisClientType } from 'redis'
 import type { RedisTarget } from '../redis/target.js'
 import { backoffDelay, sleep } from '../util/backoff.js'
-import { decodeEntry } from '../wire/stream-encoding.js'
+import { decodeEntry, type DecodeOptions } from '../wire/stream-encoding.js'
 import type { Snapshot, SortKey } from './snapshot.js'
 import type { TopWindow } from './window.js'
 
@@ -43,6 +43,9 @@ const PAGE = 100
  * startTopReader({ target, stream, group, window, backfillLimit: DEFAULT_BACKFILL_LIMIT })
  */
 export const DEFAULT_BACKFILL_LIMIT = 20_000
+
+/** The window reads quantiles of RequestTime only; CpuTime and app timers by their count and sum. */
+const DECODE: DecodeOptions = { sketches: new Set(['RequestTime']) }
 
 /** The apps' default `flushInterval`: how far back an entry's requests may reach before its id. */
 const FLUSH_INTERVAL_MS = 1000
@@ -231,7 +234,7 @@ class StreamState {
     this.entries++
     const now = this.now()
     try {
-      window.add(time, decodeEntry(m.message.v, m.message.p), m.message.s, now)
+      window.add(time, decodeEntry(m.message.v, m.message.p, DECODE), m.message.s, now)
     } catch {
       // Garbage, or an entry from a newer routemeter: counted and shown as such, never a crash of the view.
       this.unreadable++

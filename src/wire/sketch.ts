@@ -214,7 +214,8 @@ const MIN_INDEX = bucketIndex(ZERO_BELOW)
 const MAX_INDEX = bucketIndex(1e15)
 
 /**
- * Reads the runs {@link writeRuns} wrote, starting at `data[at]`, into `sketch`'s buckets. Returns the
+ * Reads the runs {@link writeRuns} wrote, starting at `data[at]`, into `sketch`'s buckets (`undefined`: checks
+ * and counts them, allocating nothing, for a reader that needs only count and sum). Returns the
  * index after them and the number of values they hold, or `undefined` when they are malformed (a bad
  * length, a count that is not a positive integer, an index outside what a value within ±1e15 ms can
  * reach). `budget.slots` is decremented by the bucket slots allocated and reading fails when it runs out,
@@ -224,10 +225,11 @@ const MAX_INDEX = bucketIndex(1e15)
  * const read = readRuns(payload, 12, sketch, { slots: 1_000_000 })
  */
 export function readRuns(
-  data: readonly unknown[], at: number, sketch: Sketch, budget: { slots: number },
+  data: readonly unknown[], at: number, sketch: Sketch | undefined, budget: { slots: number },
 ): { next: number, values: number } | undefined {
   let values = 0
-  for (const b of [sketch.positive, sketch.negative]) {
+  for (let sign = 0; sign < 2; sign++) {
+    const b = sketch === undefined ? undefined : sign === 0 ? sketch.positive : sketch.negative
     const n = data[at]
     if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || at + 1 + n > data.length || n === 1) return undefined
     at++
@@ -240,7 +242,7 @@ export function readRuns(
       if (typeof x !== 'number' || !Number.isSafeInteger(x) || x === 0) return undefined
       if (x < 0) { index -= x; continue }
       if (index > MAX_INDEX) return undefined
-      b.add(index, x)
+      b?.add(index, x)
       values += x
       index++
     }

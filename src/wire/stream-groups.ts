@@ -15,7 +15,7 @@ export type GroupHead = Pick<DecodedGroup, 'kind' | 'prefix' | 'route' | 'method
 
 /**
  * Reads and checks the five-number head of the group at `g[i]` (v=1 groups are only that; v=2 groups go on
- * with status, aborted and record count). Throws `malformed(…)` on a bad kind or index.
+ * with status, aborted and record count: {@link readGroup}). Throws `malformed(…)` on a bad kind or index.
  *
  * @example
  * const head = readGroupHead(g, i, strings, dims, malformed) // { kind: 'request', route: 'users.id', … }
@@ -24,21 +24,46 @@ export function readGroupHead(
   g: readonly unknown[], i: number, strings: readonly string[], dims: ReadonlyArray<Readonly<Record<string, string>>>,
   malformed: (message: string) => Error,
 ): GroupHead {
+  checkHead(g, i, strings.length, dims.length, malformed)
+  return {
+    kind: g[i] === 1 ? 'process' : 'request',
+    prefix: strings[g[i + 1] as number],
+    route: strings[g[i + 2] as number],
+    method: strings[g[i + 3] as number],
+    dimensions: dims[g[i + 4] as number],
+  }
+}
+
+/**
+ * Reads and checks a whole v=2 group: the head and its status, aborted flag and record count (checked by the
+ * caller). One object literal, not a head spread into a second: on Node 20 the spread made decoding an entry of
+ * 2,500 one-request groups 3× slower (10.3–12.7 ms against 3.4–3.7; Node 24: 2.6 ms either way).
+ *
+ * @example
+ * const group = readGroup(g, i, strings, dims, malformed, 200, false, 12)
+ */
+export function readGroup(
+  g: readonly unknown[], i: number, strings: readonly string[], dims: ReadonlyArray<Readonly<Record<string, string>>>,
+  malformed: (message: string) => Error, status: number, aborted: boolean, records: number,
+): DecodedGroup {
+  checkHead(g, i, strings.length, dims.length, malformed)
+  return {
+    kind: g[i] === 1 ? 'process' : 'request',
+    prefix: strings[g[i + 1] as number],
+    route: strings[g[i + 2] as number],
+    method: strings[g[i + 3] as number],
+    dimensions: dims[g[i + 4] as number],
+    status,
+    aborted,
+    records,
+  }
+}
+
+function checkHead(g: readonly unknown[], i: number, strings: number, dims: number, malformed: (message: string) => Error): void {
   const kind = g[i]
   if (kind !== 0 && kind !== 1) throw malformed('bad group kind')
-  const prefix = g[i + 1]
-  const route = g[i + 2]
-  const method = g[i + 3]
-  if (!isIndex(prefix, strings.length) || !isIndex(route, strings.length) || !isIndex(method, strings.length)) {
+  if (!isIndex(g[i + 1], strings) || !isIndex(g[i + 2], strings) || !isIndex(g[i + 3], strings)) {
     throw malformed('bad group string index')
   }
-  const dimensions = g[i + 4]
-  if (!isIndex(dimensions, dims.length)) throw malformed('bad group dimension index')
-  return {
-    kind: kind === 1 ? 'process' : 'request',
-    prefix: strings[prefix],
-    route: strings[route],
-    method: strings[method],
-    dimensions: dims[dimensions],
-  }
+  if (!isIndex(g[i + 4], dims)) throw malformed('bad group dimension index')
 }

@@ -27,7 +27,7 @@ import type { MetricRecord } from './record.js'
 import type { DecodedGroup, DecodedSummary } from './stream-encoding.js'
 import { EntryDictionary } from './entry-dictionary.js'
 import { readRuns, Sketch, writeRuns } from './sketch.js'
-import { isIndex, readGroupHead } from './stream-groups.js'
+import { isIndex, readGroup } from './stream-groups.js'
 
 interface CounterAcc { count: number, sum: number, min: number, max: number }
 interface GroupAcc { header: number[], counters: Map<number, CounterAcc>, timers: Map<number, Sketch> }
@@ -114,6 +114,9 @@ export function encodeSummarySlice(
   return { n: count, p, skipped }
 }
 
+/** A group's metrics: its counters, then its timers. */
+const METRIC_TYPES = ['counter', 'timer'] as const
+
 /** What {@link decodeSummaries} needs from the generic decoder. */
 export interface SummaryInput {
   readonly strings: readonly string[]
@@ -123,6 +126,8 @@ export interface SummaryInput {
   /** Byte length of the payload: bounds the bucket slots decoding may allocate. */
   readonly bytes: number
   readonly malformed: (message: string) => Error
+  /** Whether to build the sketch of the timer named `strings[name]`; absent: every timer's. */
+  readonly sketchOf?: ((name: number) => boolean) | undefined
 }
 
 /**
@@ -135,7 +140,7 @@ export interface SummaryInput {
 export function decodeSummaries(
   input: SummaryInput,
 ): { groups: DecodedGroup[], summaries: DecodedSummary[], count: number, requests: number } {
-  const { strings, dims, g, m, malformed } = input
+  const { strings, dims, g, m, malformed, sketchOf } = input
   const num = (x: unknown): x is number => inRange(x)
   const isSum = (x: unknown, n: number): x is number => typeof x === 'number' && Math.abs(x) <= n * MAX_METRIC_VALUE
   if (g.length % 8 !== 0) throw malformed('bad group table')
@@ -143,15 +148,15 @@ export function decodeSummaries(
   let count = 0
   let requests = 0
   for (let i = 0; i < g.length; i += 8) {
-    const head = readGroupHead(g, i, strings, dims, malformed)
     const status = g[i + 5]
     const aborted = g[i + 6]
     const records = g[i + 7]
     if (!isIndex(status, 1000) || (aborted !== 0 && aborted !== 1)) throw malformed('bad group status')
     if (typeof records !== 'number' || !Number.isSafeInteger(records) || records < 1) throw malformed('bad group record count')
+    const group = readGroup(g, i, strings, dims, malformed, status, aborted === 1, records)
     count += records
-    if (head.kind === 'request') requests += records
-    groups.push({ ...head, status, aborted: aborted === 1, records })
+    if (group.kind === 'request') requests += records
+    groups.push(group)
   }
   const summaries: DecodedSummary[] = []
   // Twice the payload's bytes in bucket slots, at least 64 Ki: a real entry needs far less (its runs are
@@ -159,7 +164,7 @@ export function decodeSummaries(
   const budget = { slots: Math.max(65_536, input.bytes * 2) }
   let at = 0
   for (let gi = 0; gi < groups.length; gi++) {
-    for (const type of ['counter', 'timer'] as const) {
+    for (const type of METRIC_TYPES) {
       const n = m[at]
       if (!isIndex(n, m.length)) throw malformed('bad metric count')
       at++
@@ -172,7 +177,7 @@ export function decodeSummaries(
           const value = m[at + 2]
           if (!num(value)) throw malformed('bad metric value')
           let sketch: Sketch | undefined
-          if (type === 'timer') { sketch = new Sketch(); sketch.add(value) }
+          if (type === 'timer' && (sketchOf === undefined || sketchOf(name))) { sketch = new Sketch(); sketch.add(value) }
           summaries.push({ group: gi, type, name, count: 1, sum: value, min: value, max: value, sketch })
           at += 3
           continue
@@ -188,15 +193,18 @@ export function decodeSummaries(
         }
         const zero = m[at + 5]
         if (!isIndex(zero, c + 1)) throw malformed('bad timer zeros')
-        const sketch = new Sketch()
+        // Checked the same either way; a reader that shows only a timer's mean skips allocating its buckets.
+        const sketch = sketchOf === undefined || sketchOf(name) ? new Sketch() : undefined
         const read = readRuns(m, at + 6, sketch, budget)
         if (read === undefined) throw malformed('bad timer buckets')
         if (zero + read.values !== c) throw malformed('bad timer count')
-        sketch.count = c
-        sketch.zero = zero
-        sketch.sum = sum
-        sketch.min = min
-        sketch.max = max
+        if (sketch !== undefined) {
+          sketch.count = c
+          sketch.zero = zero
+          sketch.sum = sum
+          sketch.min = min
+          sketch.max = max
+        }
         summaries.push({ group: gi, type, name, count: c, sum, min, max, sketch })
         at = read.next
       }

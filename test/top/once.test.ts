@@ -110,7 +110,8 @@ it('--once --json: counts and percentages exact, rates over the stream\'s age, q
   const began = Math.min(decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp, Number(oldest.id.split('-')[0]))
   const seconds = Math.max(1000, s.at - began) / 1000
   assert.is(s.ratesOverMs, seconds * 1000)
-  assert.equal([s.totals.rps, s.totals.failurePct, s.totals.clientErrorPct, s.totals.abortedPct], [400 / seconds, 4000 / 400, 6000 / 400, 0])
+  assert.equal([s.totals.rps, s.totals.failurePct, s.totals.clientErrorPct, s.totals.abortedPct],
+    [400 / seconds, 4000 / 400, 6000 / 400, 0])
   assert.equal(s.routes.map((r) => [r.method, r.route, r.requests, r.rps, r.failurePct, r.clientErrorPct, r.abortedPct]), [
     ['GET', 'users.id', 300, 300 / seconds, 0, 0, 0],
     ['GET', 'unmatched', 60, 60 / seconds, 0, 100, 0],
@@ -176,7 +177,8 @@ it('rates within 10 % of a steady load that is still running', async () => {
   const [row] = s.routes
   assert.is(row.route, 'steady')
   for (const [what, rps] of [['route', row.rps], ['total', s.totals.rps]] as const) {
-    assert.ok(Math.abs(rps - perSecond) <= perSecond * 0.1, `${what}: ${rps.toFixed(1)} req/s against ${perSecond} over ${s.ratesOverMs} ms`)
+    const says = `${what}: ${rps.toFixed(1)} req/s against ${perSecond} over ${s.ratesOverMs} ms`
+    assert.ok(Math.abs(rps - perSecond) <= perSecond * 0.1, says)
   }
 })
 

@@ -103,6 +103,31 @@ test('decode rejects malformed v=2 payloads with a StreamDecodeError and never a
   }
 })
 
+test('sketches: only the timers named get a sketch; the others keep exact count, sum, min and max, checked alike', () => {
+  const batch = Array.from({ length: 500 }, (_, i) =>
+    request(i, { status: 200, counters: {}, timers: { RequestTime: 1 + i / 10, CpuTime: 0.1 + (i % 13) / 100, 'db.q': i } }))
+  const [e] = encodeBatch(batch).entries
+  const all = decodeEntry(e.v, e.p)
+  const some = decodeEntry(e.v, e.p, { sketches: new Set(['RequestTime']) })
+  assert.is(some.summaries.length, all.summaries.length)
+  let timers = 0
+  for (let i = 0; i < all.summaries.length; i++) {
+    const [a, b] = [all.summaries[i], some.summaries[i]]
+    assert.equal([b.group, b.type, b.name, b.count, b.sum, b.min, b.max], [a.group, a.type, a.name, a.count, a.sum, a.min, a.max])
+    if (a.type !== 'timer') continue
+    timers++
+    if (all.strings[a.name] === 'RequestTime') assert.equal(b.sketch, a.sketch)
+    else assert.is(b.sketch, undefined, all.strings[a.name])
+  }
+  assert.ok(timers >= 3 * 7, `${timers} timer summaries`)
+  // A timer without a sketch is checked the same: the last group's last timer (db.q, 35 values) with a bad run count.
+  const good = JSON.parse(e.p) as { m: number[] }
+  const broken = JSON.stringify({ ...good, m: good.m.map((x, i) => (i === good.m.length - 1 ? x + 1 : x)) })
+  for (const sketches of [undefined, new Set<string>()]) {
+    try { decodeEntry('2', broken, { sketches }); assert.unreachable('accepted') } catch (err) { assert.instance(err, StreamDecodeError) }
+  }
+})
+
 test('a hand-built record with an impossible status still travels (as status 0)', () => {
   const [e] = encodeBatch([request(1, { status: 12345 })]).entries
   assert.is(decodeEntry(e.v, e.p).groups[0].status, 0)
