@@ -27,6 +27,7 @@ import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { createClient } from 'redis'
 import { writeInfluxdConfig } from './lib/influxd.mjs'
+import { startRedis } from './lib/receivers.mjs'
 
 const DIST = process.env.ROUTEMETER_DIST
   ? pathToFileURL(join(process.env.ROUTEMETER_DIST, '/')).href
@@ -58,22 +59,6 @@ const freePort = () => new Promise((resolve) => {
 async function until(check, ms) {
   const end = Date.now() + ms
   while (!(await check())) { if (Date.now() > end) throw new Error('timed out'); await sleep(5) }
-}
-
-async function startRedis() {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'rm-bench-redis-'))
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' },
-  )
-  const url = `redis://127.0.0.1:${port}`
-  const probe = createClient({ url, socket: { reconnectStrategy: 50 } })
-  probe.on('error', () => {})
-  await probe.connect()
-  await probe.close()
-  return { url, stop: () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }) } }
 }
 
 async function startInfluxd() {
@@ -201,7 +186,7 @@ async function main() {
       `redisSink ${median(rounds.redis).toFixed(2)}, memorySink ${median(rounds.memory).toFixed(2)}`,
     )
   } finally {
-    redis.stop()
+    await redis.close()
   }
 }
 

@@ -17,14 +17,13 @@
  * Linux only (/proc).
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
-import { tmpdir } from 'node:os'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { createClient } from 'redis'
 import { DIST, DIST_BEFORE } from './lib/dist.mjs'
+import { startRedis } from './lib/receivers.mjs'
 
 const { encodeBatch } = await import(pathToFileURL(join(DIST, 'wire', 'stream-encoding.js')).href)
 
@@ -47,27 +46,6 @@ const VARIANTS = 4
 const TICK_US = 10_000
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer()
-    s.on('error', reject)
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
-  })
-}
-
-async function startRedis() {
-  const port = await freePort()
-  const dir = mkdtempSync(join(tmpdir(), 'rm-bench-top-redis-'))
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'],
-    { stdio: 'ignore' })
-  const url = `redis://127.0.0.1:${port}`
-  const probe = createClient({ url, socket: { reconnectStrategy: 50 } })
-  probe.on('error', () => {})
-  await probe.connect()
-  await probe.close()
-  return { url, stop: () => { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }) } }
-}
 
 /** One producer's entries: `perSecond` records over `routes` routes each, `VARIANTS` of them. */
 function entries(routes, perSecond, seed) {
@@ -151,5 +129,5 @@ try {
     }
   }
 } finally {
-  redis.stop()
+  await redis.close()
 }
