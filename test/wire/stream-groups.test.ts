@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isIndex, readGroupHead } from '../../src/wire/stream-groups.js'
+import { isIndex, readGroup, readGroupHead } from '../../src/wire/stream-groups.js'
 
 const strings = ['', 'users.id', 'GET', 'shop']
 const dims: Array<Record<string, string>> = [{}, { service: 'shop' }]
@@ -12,15 +12,20 @@ const dims: Array<Record<string, string>> = [{}, { service: 'shop' }]
 class Malformed extends Error {}
 const malformed = (message: string): Error => new Malformed(message)
 
-/** The message `readGroupHead` threw with, or `undefined` when it read a head. */
+/** The message `readGroupHead` threw with, or `undefined` when it read a head; `readGroup` must say the same. */
 function refusal(g: readonly unknown[], i = 0): string | undefined {
-  try {
-    readGroupHead(g, i, strings, dims, malformed)
-    return undefined
-  } catch (e) {
-    assert.instance(e, Malformed, `threw ${String(e)}, not the malformed() error`)
-    return (e as Error).message
+  const said = (read: () => unknown): string | undefined => {
+    try {
+      read()
+      return undefined
+    } catch (e) {
+      assert.instance(e, Malformed, `threw ${String(e)}, not the malformed() error`)
+      return (e as Error).message
+    }
   }
+  const head = said(() => readGroupHead(g, i, strings, dims, malformed))
+  assert.is(said(() => readGroup(g, i, strings, dims, malformed, 200, false, 1)), head, 'readGroup checks the head alike')
+  return head
 }
 
 test('isIndex: an integer from 0 to size - 1', () => {
@@ -39,6 +44,14 @@ test('readGroupHead reads kind, prefix, route, method and dimensions at offset i
     kind: 'request', prefix: '', route: 'users.id', method: 'GET', dimensions: { service: 'shop' },
   })
   assert.equal(readGroupHead(g, 5, strings, dims, malformed), { kind: 'process', prefix: 'shop', route: '', method: '', dimensions: {} })
+})
+
+test('readGroup reads the same head, with the status, aborted flag and record count it is given, as one object', () => {
+  const g = [0, 0, 1, 2, 1, /* v=2 rest */ 404, 1, 7]
+  assert.equal(readGroup(g, 0, strings, dims, malformed, 404, true, 7), {
+    kind: 'request', prefix: '', route: 'users.id', method: 'GET', dimensions: { service: 'shop' }, status: 404, aborted: true, records: 7,
+  })
+  assert.is(readGroup(g, 0, strings, dims, malformed, 404, true, 7).dimensions, dims[1])
 })
 
 test('readGroupHead hands out the decoded dimension object itself, not a copy', () => {
