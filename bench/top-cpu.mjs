@@ -47,7 +47,10 @@ const TICK_US = 10_000
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** One producer's entries: `perSecond` records over `routes` routes each, `VARIANTS` of them. */
+/**
+ * One producer's entries: `perSecond` records over `routes` routes each, `VARIANTS` of them, encoded once and
+ * written again each round (their records' start times stay those of the bench's start: `top`'s work is the same).
+ */
 function entries(routes, perSecond, seed) {
   let x = seed * 7919 + 1
   const random = () => { x = (x * 1103515245 + 12345) % 2147483648; return x / 2147483648 }
@@ -69,7 +72,10 @@ function entries(routes, perSecond, seed) {
   return out
 }
 
-/** CPU ticks (user + system) and RSS (pages) of a process. */
+/**
+ * CPU ticks (user + system) and RSS (pages) of a process. Ticks are taken as 1/100 s and pages as 4 KiB: USER_HZ is
+ * 100 on every Linux Node runs on, and x64 pages are 4 KiB.
+ */
 function procStat(pid) {
   const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1].split(' ')
   return { ticks: Number(fields[11]) + Number(fields[12]), rssPages: Number(fields[21]) }

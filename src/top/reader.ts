@@ -47,9 +47,6 @@ export const DEFAULT_BACKFILL_LIMIT = 20_000
 /** The window reads quantiles of RequestTime only; CpuTime and app timers by their count and sum. */
 const DECODE: DecodeOptions = { sketches: new Set(['RequestTime']) }
 
-/** The apps' default `flushInterval`: how far back an entry's requests may reach before its id. */
-const FLUSH_INTERVAL_MS = 1000
-
 /** How long XREAD waits for new entries: the loop comes round at least this often to refresh lag and length. */
 const BLOCK_MS = 1000
 const INFO_EVERY_MS = 2000
@@ -170,18 +167,20 @@ class StreamState {
     // Nothing in the window: read on from just before its start, so an entry written meanwhile is not missed.
     this.lastId ??= before(start) ?? '0-0'
     if (this.dataSinceKnown) return
+    // Cut short by the limit, the window holds entries since the oldest read (add() told it of each): rates over that.
+    if (this.backfillRead >= backfillLimit) { this.dataSinceKnown = true; return }
     // The oldest entry, however old: one older than the window means rates over the whole window.
     const oldest = (await client.xRange(stream, '-', '+', { COUNT: 1 })) as StreamMessage[]
     if (oldest.length > 0) this.dataBegins(oldest[0])
   }
 
-  /** Tells the window when the stream's data begins: its oldest entry's earliest request. */
+  /** Tells the window when the stream's data begins: with its oldest entry. */
   private dataBegins(oldest: StreamMessage): void {
-    let start = idTime(oldest.id) - FLUSH_INTERVAL_MS
+    let base: number | undefined
     try {
-      start = Math.min(idTime(oldest.id), decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp)
-    } catch { /* unreadable: its requests began at most a (default) flush interval before Redis stamped it */ }
-    this.options.window.streamBegins(start)
+      base = decodeEntry(oldest.message.v, oldest.message.p, DECODE).baseTimestamp
+    } catch { /* unreadable: the window takes its stamp less a flush interval */ }
+    this.options.window.streamBegins(idTime(oldest.id), base, this.now())
     this.dataSinceKnown = true
   }
 

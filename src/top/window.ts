@@ -51,6 +51,18 @@ export const DEFAULT_MAX_ROUTES = 10_000
  */
 export const OTHER_ROUTES = '(other routes)'
 
+/** The apps' default `flushInterval`: how far back an entry's requests reach before its stamp, in the usual case. */
+const DEFAULT_FLUSH_MS = 1000
+
+/**
+ * How far before its stamp an entry is taken to carry requests at most, for the stream's start: two default flush
+ * intervals. An app flushing less often makes a young stream's rates read high until the window is full.
+ *
+ * @example
+ * w.streamBegins(time, base, now) // the start is never before time − MAX_CARRY_MS
+ */
+export const MAX_CARRY_MS = 2 * DEFAULT_FLUSH_MS
+
 /** The longest sparkline, in seconds. */
 const SPARK_MAX = 30
 
@@ -138,7 +150,7 @@ export class TopWindow {
   private readonly ring: Array<Slot | undefined>
   /** The current slot (−Infinity before the first call). */
   private current = -Infinity
-  /** When the stream's data begins, ms: the earliest given to {@link TopWindow.streamBegins} or added. */
+  /** When the stream's data begins, ms: the earliest start {@link TopWindow.streamBegins} was told of. */
   private dataStart = Infinity
 
   constructor(options: TopWindowOptions) {
@@ -162,16 +174,26 @@ export class TopWindow {
   }
 
   /**
-   * Says when the stream's data begins: the earliest request of its oldest entry (the reader asks Redis once).
-   * While that is inside the window, rates are divided by the time since it: a `top` started 5 s after the app
-   * showed a fifth of the true rate over a 25 s window. Never called: since the earliest request added, which is
-   * the same unless the stream holds entries older than the window.
+   * Says that the stream's data begins with an entry Redis stamped at `time` whose earliest record started at
+   * `baseTimestamp` (undefined: the entry could not be decoded); the reader tells it of the stream's oldest entry,
+   * `add` of each entry it counts. While that is inside the window, rates are divided by the time since it: a
+   * `top` started 5 s after the app showed a fifth of the true rate over a 25 s window.
+   *
+   * An entry's requests began at most about a flush interval before its stamp, but its earliest record may be far
+   * older: a process record's interval starts at the last one taken (minutes, for an app that rarely records
+   * outside requests), a long request (SSE, an upload) starts when it did, and an app's clock may be behind. One
+   * such entry made a 10 s old stream read as older than a 60 s window (15 req/s instead of 98), for good: so
+   * the start is taken as at most {@link MAX_CARRY_MS} before the stamp, and never after it (nor after `now`).
    *
    * @example
-   * w.streamBegins(decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp)
+   * w.streamBegins(idTime, decodeEntry(oldest.message.v, oldest.message.p).baseTimestamp, Date.now())
    */
-  streamBegins(ms: number): void {
-    if (ms < this.dataStart) this.dataStart = ms
+  streamBegins(time: number, baseTimestamp: number | undefined, now: number): void {
+    // A stamp ahead of our clock (Redis's TIME unread, on a Cluster) is read as now, as add() places it.
+    const stamp = Math.min(time, now)
+    const earliest = baseTimestamp !== undefined && baseTimestamp > 0 ? baseTimestamp : stamp - DEFAULT_FLUSH_MS
+    const start = Math.max(stamp - MAX_CARRY_MS, Math.min(earliest, stamp))
+    if (start < this.dataStart) this.dataStart = start
   }
 
   /**
@@ -187,8 +209,7 @@ export class TopWindow {
     if (at === undefined) return false
     const [slot, second] = at
     slot.entries++
-    // An app's clock may be off: a start after the entry's own stamp is read as the stamp.
-    if (batch.baseTimestamp > 0) this.streamBegins(Math.min(batch.baseTimestamp, time))
+    this.streamBegins(time, batch.baseTimestamp, now)
     if (source !== undefined) slot.sources.add(source)
     if (batch.version === 2) this.addSummaries(batch, slot, second)
     else this.addRecords(batch, slot, second)

@@ -24,15 +24,15 @@ const it = suite.available && servicesAvailable('test/top/cli-live.test.ts (rout
   : test.skip
 const ROOT = join(__dirname, '..', '..')
 
-async function write(client: RedisClientType, stream: string, route: string, n: number, time: number, status = 200): Promise<void> {
+async function write(
+  client: RedisClientType, stream: string, route: string, n: number, time: number, status = 200, id = '*',
+): Promise<void> {
   const records: MetricRecord[] = Array.from({ length: n }, () => ({
     kind: 'request', prefix: '', route, method: 'GET', status, aborted: false, dimensions: {},
-    counters: { Failure: status >= 500 ? 1 : 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: time },
-    // Requests from before the window: a stream older than it, whose rates are over the window's complete seconds.
-    timestamp: Date.now() - 60_000,
+    counters: { Failure: status >= 500 ? 1 : 0, ClientError: 0, Aborted: 0 }, timers: { RequestTime: time }, timestamp: Date.now(),
   }))
   const [e] = encodeBatch(records).entries
-  await client.xAdd(stream, '*', { v: e.v, n: String(e.n), p: e.p, s: 'web-1:1' })
+  await client.xAdd(stream, id, { v: e.v, n: String(e.n), p: e.p, s: 'web-1:1' })
 }
 
 it('shows the stream\'s routes and their rates, follows new entries, re-sorts on s and exits 0 on q', async () => {
@@ -41,6 +41,8 @@ it('shows the stream\'s routes and their rates, follows new entries, re-sorts on
   await client.connect()
   cleanup(() => client.destroy())
   const stream = 'top-live'
+  // An entry from an hour ago: the stream is older than the window, whose rates are then over its complete seconds.
+  await write(client, stream, 'old', 1, 1, 200, `${Date.now() - 3_600_000}-0`)
   await write(client, stream, 'fast', 100, 1)
   await write(client, stream, 'slow', 20, 800, 503)
 

@@ -88,6 +88,21 @@ it('leaves the agents\' consumer group alone: nothing pending, no consumer, lag 
   assert.is(one.snapshot('rps').streamLength, 2)
 })
 
+it('rates: over the whole window when the stream holds an entry older than it, over the stream\'s age when not', async () => {
+  const { client, stream, start } = await setup()
+  await write(client, stream, 'old', 5, { id: `${Date.now() - 3_600_000}-0` })
+  for (let i = 0; i < 3; i++) await write(client, stream, 'r', 10)
+  const older = start()
+  await older.ready
+  assert.equal([older.snapshot('rps').ratesOverMs, requests(older.snapshot('rps'), 'r')], [59_000, 30])
+  // A young stream: its oldest entry's records began just now (write() stamps them Date.now()).
+  const young = await setup()
+  await write(young.client, young.stream, 'r', 10)
+  const reader = young.start()
+  await reader.ready
+  assert.ok(reader.snapshot('rps').ratesOverMs < 5_000, `ratesOverMs ${reader.snapshot('rps').ratesOverMs}`)
+})
+
 it('a stream that does not exist yet is empty, not an error; its first entry is read', async () => {
   const { client, stream, start } = await setup()
   const reader = start()
@@ -98,6 +113,7 @@ it('a stream that does not exist yet is empty, not an error; its first entry is 
   await write(client, stream, 'first', 4)
   await until(() => requests(reader.snapshot('rps'), 'first') === 4, 'the first entry to be read')
   assert.is(reader.snapshot('rps').empty, false)
+  assert.ok(reader.snapshot('rps').ratesOverMs < 5_000, 'a stream that began with the first live entry is young')
 })
 
 it('an entry it cannot decode is counted as unreadable, and the next ones are read', async () => {

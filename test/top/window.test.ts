@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { Sketch } from '../../src/wire/sketch.js'
 import { decodeEntry, encodeBatch, type DecodedBatch } from '../../src/wire/stream-encoding.js'
-import { OTHER_ROUTES, TopWindow, windowShape, type SnapshotContext } from '../../src/top/window.js'
+import { MAX_CARRY_MS, OTHER_ROUTES, TopWindow, windowShape, type SnapshotContext } from '../../src/top/window.js'
 import type { RouteRow, Snapshot, SortKey } from '../../src/top/snapshot.js'
 
 /** A whole minute, so slots of 1 s and of 5 s both start on it. */
@@ -69,7 +69,7 @@ test('windowShape: a slot per second up to a minute, 60 slots beyond, the sparkl
 
 test('counts, rates, percentages and CPU shares over the window are exact', () => {
   const w = new TopWindow({ windowMs: 60_000 })
-  w.streamBegins(T0 - 3_600_000)
+  w.streamBegins(T0 - 3_600_000, undefined, T0)
   w.add(T0 + 500, entry(records(
     { route: 'users.id', n: 30, cpu: 0.5 },
     { route: 'orders', method: 'POST', n: 10, status: 500, cpu: 0.75 },
@@ -117,11 +117,35 @@ test('rates: a stream older than the window over its complete slots; a younger o
   assert.equal([fresh.snapshot(T0 + 20, context).ratesOverMs, fresh.snapshot(T0 + 20, context).totals.rps], [1_000, 7])
   // Told of a stream older than the window (the reader asks Redis): complete slots from the start, the old entries long trimmed.
   const told = new TopWindow({ windowMs: 300_000 })
-  told.streamBegins(T0 - 3_600_000)
+  told.streamBegins(T0 - 3_600_000, undefined, T0)
   told.add(T0 + 299_000, entry(records({ route: 'r', n: 59 })), undefined, T0 + 299_000)
   assert.equal([told.snapshot(T0 + 300_000, context).ratesOverMs, told.snapshot(T0 + 300_000, context).totals.rps], [295_000, 59 / 295])
   // Nothing yet.
   assert.equal([new TopWindow({ windowMs: 10_000 }).snapshot(T0, context).totals.rps], [0])
+})
+
+test('a young stream stays young when an entry\'s earliest record is far older than its requests', () => {
+  // A process record's interval, a long request, an app clock behind: its start is read as at most MAX_CARRY_MS before the stamp.
+  const w = new TopWindow({ windowMs: 60_000 })
+  const stale = { ...processRecord({ 'jobs.done': 1 }), timestamp: T0 - 600_000 }
+  for (let i = 1; i <= 10; i++) {
+    w.add(T0 + i * 1000, entry([...records({ route: 'r', n: 100 }), ...(i === 5 ? [stale] : [])]), undefined, T0 + i * 1000)
+  }
+  const s = w.snapshot(T0 + 10_000, context)
+  // The first entry's requests start at T0 (records() stamps them so); the stale record moved nothing (else: 59 s).
+  assert.equal([s.ratesOverMs, s.totals.requests, s.totals.rps], [10_000, 1_000, 100])
+  // Its start alone, as the stream's first entry: MAX_CARRY_MS before its stamp.
+  const alone = new TopWindow({ windowMs: 60_000 })
+  alone.add(T0 + 5_000, entry([stale]), undefined, T0 + 5_000)
+  assert.is(alone.snapshot(T0 + 6_000, context).ratesOverMs, 1_000 + MAX_CARRY_MS)
+  // Stamped ahead of our clock (Redis's TIME unread, a Cluster): the start is now at the latest.
+  const ahead = new TopWindow({ windowMs: 60_000 })
+  ahead.add(T0 + 5_000, entry(records({ route: 'r', n: 10 }).map((r) => ({ ...r, timestamp: T0 + 4_000 }))), undefined, T0)
+  assert.equal(ahead.snapshot(T0 + 2_000, context).ratesOverMs, 2_000)
+  // An entry without a start (t = 0, or unreadable to the reader): its stamp less a flush interval.
+  const unknown = new TopWindow({ windowMs: 60_000 })
+  unknown.streamBegins(T0 + 3_000, undefined, T0 + 3_000)
+  assert.equal(unknown.snapshot(T0 + 5_000, context).ratesOverMs, 3_000)
 })
 
 test('p50 and p99 are those of one sketch holding every value of the window, whatever the entries', () => {
@@ -190,7 +214,7 @@ test('slots older than the window expire, and their values leave the quantiles',
 
 test('a 5-minute window moves in 5 s slots: an entry counts until its whole slot is older than the window', () => {
   const w = new TopWindow({ windowMs: 300_000 })
-  w.streamBegins(T0 - 3_600_000)
+  w.streamBegins(T0 - 3_600_000, undefined, T0)
   w.add(T0 + 4_900, entry(records({ route: 'r', n: 3 })), undefined, T0 + 5_000)
   assert.is(row(w.snapshot(T0 + 299_999, context), 'r').rps, 3 / 295)
   assert.is(w.snapshot(T0 + 300_000, context).routes.length, 0)
