@@ -7,7 +7,7 @@
  * The install needs the npm registry (or npm's cache). Where neither answers, the suite says so and skips,
  * unless `ROUTEMETER_REQUIRE_SERVICES=1`.
  */
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, dirname, join } from 'node:path'
@@ -47,8 +47,12 @@ Packed.after(() => { rmSync(work, { recursive: true, force: true }) })
 
 /** Runs `args` with one Node binary, that binary first on PATH (so the bin's `#!/usr/bin/env node` finds it). */
 function run(node: string, file: string, args: string[]): string {
-  const env = { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}`, NODE_OPTIONS: '' }
-  return execFileSync(file === 'node' ? node : file, args, { cwd: app, env, encoding: 'utf8', timeout: 60_000 })
+  return execFileSync(file === 'node' ? node : file, args, { cwd: app, env: envFor(node), encoding: 'utf8', timeout: 60_000 })
+}
+
+/** The environment a run with `node` gets: that binary first on PATH, no NODE_OPTIONS from the test runner. */
+function envFor(node: string): NodeJS.ProcessEnv {
+  return { ...process.env, PATH: `${dirname(node)}${delimiter}${process.env.PATH ?? ''}`, NODE_OPTIONS: '' }
 }
 
 Packed('the tarball holds the build and the docs, and no tests, sources or source maps', () => {
@@ -89,6 +93,18 @@ for (const node of nodes) {
     assert.is(run(node, bin, ['--version']).trim(), version)
     assert.is(run(node, bin, ['agent', '--version']).trim(), version)
     assert.match(run(node, bin, ['agent', '--help']), /^Usage: routemeter agent/)
+  })
+
+  Packed(`${label}: the routemeter bin's top answers --help, and --once loads the view's code and says when Redis is away`, () => {
+    if (!installed) return
+    const bin = join(app, 'node_modules', '.bin', 'routemeter')
+    assert.match(run(node, bin, ['top', '--help']), /^Usage: routemeter top/)
+    // Port 1 on loopback: nothing listens there, so the reader fails at once, having loaded everything `--once` uses.
+    const away = spawnSync(bin, ['top', '--once', '--json', '--redis', 'redis://127.0.0.1:1'], {
+      cwd: app, env: envFor(node), encoding: 'utf8', timeout: 60_000,
+    })
+    assert.is(away.status, 1, away.stderr)
+    assert.match(away.stderr, /^routemeter top: cannot read routemeter from Redis at redis:\/\/127\.0\.0\.1:1: /)
   })
 }
 
