@@ -78,7 +78,8 @@ it('Redis away for seconds while serving: every response succeeds and InfluxDB s
   try {
     await until(() => agent.stats().requests === served, `the agent to publish ${served} requests`, 45_000)
   } catch (error) {
-    throw new Error(`${(error as Error).message}: agent ${JSON.stringify(agent.stats())}, sink ${JSON.stringify(sink.stats())}`, { cause: error })
+    const stats = `agent ${JSON.stringify(agent.stats())}, sink ${JSON.stringify(sink.stats())}`
+    throw new Error(`${(error as Error).message}: ${stats}`, { cause: error })
   }
   assert.is(sink.stats().droppedBacklog, 0)
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), served)
