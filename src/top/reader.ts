@@ -217,8 +217,9 @@ class StreamState {
   private async consumeAll(messages: readonly StreamMessage[], live: boolean): Promise<void> {
     let since = performance.now()
     for (const m of messages) {
-      // A stream that was empty when the backfill looked begins with the first entry read live.
-      if (live && !this.dataSinceKnown) this.dataBegins(m)
+      // A stream that was empty when the backfill looked begins with the first entry read live, which add() tells
+      // the window of: no need to ask Redis again after a reconnect.
+      if (live) this.dataSinceKnown = true
       this.consume(m)
       if (live) this.lastId = m.id
       if (performance.now() - since < 50) continue
