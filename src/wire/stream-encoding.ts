@@ -32,7 +32,7 @@ import type { MetricRecord } from './record.js'
 import { countDrop } from '../util/drops.js'
 import { EntryDictionary } from './entry-dictionary.js'
 import { bucketValue, type Sketch } from './sketch.js'
-import { isIndex, readGroupHead } from './stream-groups.js'
+import { checkGroupHead, isIndex, readGroup } from './stream-groups.js'
 import { decodeSummaries, encodeSummarySlice } from './stream-summary.js'
 
 /**
@@ -310,8 +310,8 @@ export function decodeEntry(version: unknown, payload: unknown, options: DecodeO
     return { version: 2, baseTimestamp: t, strings, rows: [], ...decoded }
   }
   if (g.length % 5 !== 0) throw malformed('bad group table')
-  const groups: DecodedGroup[] = []
-  for (let i = 0; i < g.length; i += 5) groups.push(readGroupHead(g, i, strings, dims, malformed))
+  for (let i = 0; i < g.length; i += 5) checkGroupHead(g, i, strings.length, dims.length, malformed)
+  const heads = g.length / 5
   const rows = r as unknown[]
   const num = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x)
   let count = 0
@@ -323,8 +323,8 @@ export function decodeEntry(version: unknown, payload: unknown, options: DecodeO
   const splitGroups: DecodedGroup[] = []
   while (i < rows.length) {
     if (i + 5 > rows.length) throw malformed('truncated row')
-    if (!isIndex(rows[i], groups.length)) throw malformed('bad row group')
-    if (groups[rows[i] as number].kind === 'request') requests++
+    if (!isIndex(rows[i], heads)) throw malformed('bad row group')
+    if (g[(rows[i] as number) * 5] === 0) requests++
     if (!num(rows[i + 1]) || !num(rows[i + 2]) || !num(rows[i + 3])) throw malformed('bad row header')
     const status = rows[i + 1] as number
     const code = status >= 0 && status < 1000 ? status | 0 : 0
@@ -333,7 +333,7 @@ export function decodeEntry(version: unknown, payload: unknown, options: DecodeO
     let to = split.get(key)
     if (to === undefined) {
       to = splitGroups.length
-      splitGroups.push({ ...groups[rows[i] as number], status: code, aborted })
+      splitGroups.push(readGroup(g, (rows[i] as number) * 5, strings, dims, malformed, code, aborted, undefined))
       split.set(key, to)
     }
     rows[i] = to

@@ -4,7 +4,7 @@
  */
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { isIndex, readGroup, readGroupHead } from '../../src/wire/stream-groups.js'
+import { checkGroupHead, isIndex, readGroup } from '../../src/wire/stream-groups.js'
 
 const strings = ['', 'users.id', 'GET', 'shop']
 const dims: Array<Record<string, string>> = [{}, { service: 'shop' }]
@@ -12,7 +12,7 @@ const dims: Array<Record<string, string>> = [{}, { service: 'shop' }]
 class Malformed extends Error {}
 const malformed = (message: string): Error => new Malformed(message)
 
-/** The message `readGroupHead` threw with, or `undefined` when it read a head; `readGroup` must say the same. */
+/** The message `checkGroupHead` threw with, or `undefined` when the head is good; `readGroup` must say the same. */
 function refusal(g: readonly unknown[], i = 0): string | undefined {
   const said = (read: () => unknown): string | undefined => {
     try {
@@ -23,7 +23,7 @@ function refusal(g: readonly unknown[], i = 0): string | undefined {
       return (e as Error).message
     }
   }
-  const head = said(() => readGroupHead(g, i, strings, dims, malformed))
+  const head = said(() => checkGroupHead(g, i, strings.length, dims.length, malformed))
   assert.is(said(() => readGroup(g, i, strings, dims, malformed, 200, false, 1)), head, 'readGroup checks the head alike')
   return head
 }
@@ -38,15 +38,18 @@ test('isIndex: past the end, negative, fractional, not a number, or any index in
   assert.is(isIndex(0, 0), false)
 })
 
-test('readGroupHead reads kind, prefix, route, method and dimensions at offset i', () => {
+test('readGroup reads kind, prefix, route, method and dimensions at offset i, with the status given (v=1: no count)', () => {
   const g = [0, 0, 1, 2, 1, /* next group */ 1, 3, 0, 0, 0]
-  assert.equal(readGroupHead(g, 0, strings, dims, malformed), {
+  assert.equal(readGroup(g, 0, strings, dims, malformed, 200, false, undefined), {
     kind: 'request', prefix: '', route: 'users.id', method: 'GET', dimensions: { service: 'shop' },
+    status: 200, aborted: false, records: undefined,
   })
-  assert.equal(readGroupHead(g, 5, strings, dims, malformed), { kind: 'process', prefix: 'shop', route: '', method: '', dimensions: {} })
+  assert.equal(readGroup(g, 5, strings, dims, malformed, 0, false, undefined), {
+    kind: 'process', prefix: 'shop', route: '', method: '', dimensions: {}, status: 0, aborted: false, records: undefined,
+  })
 })
 
-test('readGroup reads the same head, with the status, aborted flag and record count it is given, as one object', () => {
+test('readGroup: a v=2 group with its status, aborted flag and record count, as one object', () => {
   const g = [0, 0, 1, 2, 1, /* v=2 rest */ 404, 1, 7]
   assert.equal(readGroup(g, 0, strings, dims, malformed, 404, true, 7), {
     kind: 'request', prefix: '', route: 'users.id', method: 'GET', dimensions: { service: 'shop' }, status: 404, aborted: true, records: 7,
@@ -54,8 +57,8 @@ test('readGroup reads the same head, with the status, aborted flag and record co
   assert.is(readGroup(g, 0, strings, dims, malformed, 404, true, 7).dimensions, dims[1])
 })
 
-test('readGroupHead hands out the decoded dimension object itself, not a copy', () => {
-  assert.is(readGroupHead([0, 0, 1, 2, 1], 0, strings, dims, malformed).dimensions, dims[1])
+test('readGroup hands out the decoded dimension object itself, not a copy', () => {
+  assert.is(readGroup([0, 0, 1, 2, 1], 0, strings, dims, malformed, 200, false, undefined).dimensions, dims[1])
 })
 
 test('a kind other than 0 or 1 is a bad group kind', () => {
