@@ -34,6 +34,7 @@ import { statsdEncoding, statsdWriter, type StatsdSeries } from '../wire/statsd-
 import { packetPacker } from '../wire/statsd-lines.js'
 import { forEachMetric, type DecodedGroup } from '../wire/stream-encoding.js'
 import { countDrop } from '../util/drops.js'
+import { pacedQueue } from '../util/paced-queue.js'
 import { warningHandler } from '../util/warn.js'
 import { optionChecks, optionsObject } from '../util/option-check.js'
 import { PublishError, type AgentEntry, type Publisher } from './publisher.js'
@@ -174,9 +175,9 @@ export function statsdPublisher(options?: StatsdPublisherOptions): Publisher {
 }
 
 /**
- * A connected UDP socket sending at most `perMs` lines per millisecond after a burst of `burst`: a token
- * bucket refilled from `performance.now()`, checked again 1 ms after it ran dry. A packet leaves when the
- * bucket holds its lines (or is full, for a packet bigger than the burst).
+ * A connected UDP socket sending at most `perMs` lines per millisecond after a burst of `burst`, through the
+ * token bucket and queue the app-side `statsdSink` paces with (`util/paced-queue.ts`). A packet leaves when
+ * the bucket holds its lines (or is full, for a packet bigger than the burst).
  */
 function pacedUdp(host: string, port: number, perMs: number, burst: number, report: (error: Error) => void): Transport {
   const family = isIP(host) === 6 ? 6 : 4
@@ -184,54 +185,39 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
     : hostResolver({ host, family, ...DNS, onError: report })
   const socket = dgram.createSocket(family === 6 ? 'udp6' : 'udp4')
   let refused = false
-  // A connected socket hears the ICMP "port unreachable" as an error, on a later send or on its reads.
-  socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code === 'ECONNREFUSED') refused = true; else report(error) })
-  socket.unref()
   let connectedTo: string | undefined
-  const queue: string[] = []
-  const costs: number[] = []
-  let head = 0
   let inFlight = 0
-  let tokens = burst
-  let last = performance.now()
-  let timer: NodeJS.Timeout | undefined
   let closed = false
-  const waiters: Array<{ queued: number, resolve: () => void }> = []
-
-  const queued = (): number => queue.length - head + inFlight
-  const notify = (): void => {
-    for (let i = waiters.length - 1; i >= 0; i--) {
-      if (queued() <= waiters[i]!.queued) { waiters[i]!.resolve(); waiters.splice(i, 1) }
-    }
+  // Once refused, the rest of the publish is sent again with the retry: no point sending what waits now.
+  const refuse = (): void => {
+    refused = true
+    queue.clear()
   }
-  const sent = (packet: string) => (error: Error | null): void => {
+  // A connected socket hears the ICMP "port unreachable" as an error, on a later send or on its reads.
+  socket.on('error', (error: NodeJS.ErrnoException) => { if (error.code === 'ECONNREFUSED') refuse(); else report(error) })
+  socket.unref()
+  const sent = (lines: number) => (error: Error | null): void => {
     inFlight--
     if (error !== null) {
-      if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') refused = true
+      if ((error as NodeJS.ErrnoException).code === 'ECONNREFUSED') refuse()
       else {
         // Refused by our own kernel (no route, no buffer): these lines are gone, and counted.
-        countDrop('sink', packet.split('\n').length)
+        countDrop('sink', lines)
         report(error)
       }
     }
-    notify()
+    queue.notify()
   }
-  const pump = (): void => {
-    timer = undefined
-    if (closed) return
-    const now = performance.now()
-    tokens = Math.min(burst, tokens + (now - last) * perMs)
-    last = now
-    while (head < queue.length && (tokens >= costs[head]! || tokens === burst)) {
-      tokens -= costs[head]!
-      const packet = queue[head++]!
+  const queue = pacedQueue({
+    linesPerMs: perMs,
+    burstLines: burst,
+    send(packet, lines) {
       inFlight++
-      socket.send(packet, sent(packet))
-    }
-    // Once refused, the rest of the publish is sent again with the retry: no point sending it now.
-    if (head === queue.length || refused) { queue.length = 0; costs.length = 0; head = 0 } else timer = setTimeout(pump, 1).unref()
-    notify()
-  }
+      socket.send(packet, sent(lines))
+    },
+  })
+  // Packets waiting in the queue and handed to the kernel but not yet called back.
+  const queued = (): number => queue.packets() + inFlight
 
   return {
     async ready() {
@@ -252,7 +238,7 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
         return
       }
       // The address changed (DNS TTL) or this is the first publish: (re)connect once the queue is empty.
-      await new Promise<void>((resolve) => { waiters.push({ queued: 0, resolve }); notify() })
+      await queue.until(() => queued() === 0)
       if (closed) throw new PublishError(`StatsD ${host}:${port}: publisher closed`, { permanent: false })
       if (connectedTo !== undefined) socket.disconnect()
       connectedTo = undefined
@@ -265,14 +251,9 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       connectedTo = address
     },
     send(packet, lines) {
-      if (closed) return
-      queue.push(packet)
-      costs.push(lines)
-      if (timer === undefined) pump()
+      if (!closed && !refused) queue.push(packet, lines)
     },
-    drained(n) {
-      return queued() <= n ? Promise.resolve() : new Promise((resolve) => { waiters.push({ queued: n, resolve }) })
-    },
+    drained: (n) => queue.until(() => queued() <= n),
     refused: () => refused,
     closed: () => closed,
     async close() {
@@ -281,11 +262,8 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       // What is still queued now is dropped, and the pacing timer with it: it would send on the closed socket,
       // which throws outside any caller (an uncaught exception). A publish still waiting rejects, so nothing acks.
       closed = true
-      if (timer !== undefined) { clearTimeout(timer); timer = undefined }
-      queue.length = 0
-      costs.length = 0
-      head = 0
-      for (const waiter of waiters.splice(0)) waiter.resolve()
+      queue.clear()
+      queue.release()
       resolver?.close()
       await new Promise<void>((resolve) => { try { socket.close(() => resolve()) } catch { resolve() } })
     },
