@@ -69,8 +69,9 @@ export interface StatsdSinkOptions {
  * Why paced: a flush of 2,000 records is 10,000 lines in 149 packets, once handed over in one synchronous
  * burst; a receiver on loopback got 92 of the packets, 5,869 lines (41 % lost; 64 % of a 3,000-record
  * flush), because its 208 KB receive buffer filled before it read, and nothing said so. Now at most
- * `burstLines` lines leave at once, then `linesPerMs`; the same flushes arrive whole. A DNS, socket or send error never throws into the app and never crashes it: it
- * goes to `onError`; every line the sink gives up on is counted in `metrics.stats().dropped`.
+ * `burstLines` lines leave at once, then `linesPerMs`; the same flushes arrive whole. A DNS, socket or send
+ * error never throws into the app and never crashes it: it goes to `onError`; every line the sink gives up
+ * on is counted in `metrics.stats().dropped`.
  *
  * A host name is resolved by the sink itself, one `dns.lookup` at a time (see `dns-resolver.ts`): a DNS
  * server that never answers holds one thread of libuv's pool, never the app's share of it. While no address
