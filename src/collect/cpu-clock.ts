@@ -14,11 +14,11 @@ export type CpuMode = 'attributed' | 'window' | false
  */
 export interface CpuClock {
   readonly mode: CpuMode
-  /** Entry, right before the listener runs. Returns what `leave` needs to restore. */
+  /** Entry, right before the listener runs (`c.start` was just read). Returns what `leave` needs to restore. */
   enter(c: Collector): unknown
   /** The listener returned (or threw) synchronously. */
   leave(previous: unknown): void
-  /** The response finished or the connection closed. */
+  /** The response finished or the connection closed (`c.end` was just read). */
   close(c: Collector): void
   /** At flush, off the request path: the request's `CpuTime` in ms, or `undefined` when not measured. */
   cpuTime(c: Collector): number | undefined
