@@ -3,7 +3,8 @@
  * (statsd-encoder.ts), so an app behind Redis and the agent produces the lines `statsdSink` would:
  *
  * ```
- * entry ─► timers value by value, counters summed per series ─► statsdWriter ─► packetPacker ─► paced UDP socket
+ * entry ─► timers value by value, counters summed per series ─► statsdWriter ─► packetPacker ─┬─► paced UDP socket
+ *                                                                                             └─► TCP connection (statsd-tcp.ts)
  * ```
  *
  * Timers go one line per value so the StatsD server computes its percentiles over the same values the app
@@ -24,10 +25,13 @@
  * entries later instead of losing them; a retry first probes with an empty datagram, so a daemon coming back
  * gets each line once. What the last datagrams of a publish meet after it resolved, and a daemon that drops
  * datagrams itself, cannot be seen from here.
+ *
+ * Over TCP (`protocol: 'tcp'`, statsd-tcp.ts) nothing is paced, TCP's flow control is: `publish` resolves once
+ * the connection took every line, and rejects as transient when it failed before (refused, reset, closed,
+ * stalled), so the entries wait in Redis; bytes in flight when a server dies after taking them are lost.
  */
 import dgram from 'node:dgram'
 import { isIP } from 'node:net'
-import StatsD from 'hot-shots'
 import type { ErrorHandler } from '../util/warn.js'
 import { hostResolver, type HostResolver } from '../util/dns-resolver.js'
 import { statsdEncoding, statsdWriter, type StatsdSeries } from '../wire/statsd-encoder.js'
@@ -38,13 +42,17 @@ import { pacedQueue } from '../util/paced-queue.js'
 import { warningHandler } from '../util/warn.js'
 import { optionChecks, optionsObject } from '../util/option-check.js'
 import { PublishError, type AgentEntry, type Publisher } from './publisher.js'
+import { statsdTcp } from './statsd-tcp.js'
 
 export interface StatsdPublisherOptions {
   /** Default `127.0.0.1`. */
   host?: string
   /** Default 8125. */
   port?: number
-  /** `udp` (default) or `tcp`. */
+  /**
+   * `udp` (default) or `tcp`. Over TCP a publish resolves once the connection took every line, and a failed
+   * connection makes it reject and retry (README, Delivery guarantees); `linesPerMs` and `burstLines` do not apply.
+   */
   protocol?: 'udp' | 'tcp'
   /** Added in front of every name, e.g. `web` (then the app's own prefix, then the route). */
   prefix?: string
@@ -62,7 +70,10 @@ export interface StatsdPublisherOptions {
   linesPerMs?: number
   /** Lines sent at once before pacing starts. Default 1,000 (≤ 45 full datagrams, ≈ 100 KB of a 208 KB default receive buffer). */
   burstLines?: number
-  /** Socket and DNS errors, and refused sends. Default: a `RouteMeterWarning` (README, Warnings). */
+  /**
+   * Socket and DNS errors, and refused sends. Over TCP only DNS errors: a failed connection rejects the publish,
+   * and the agent warns about its retries. Default: a `RouteMeterWarning` (README, Warnings).
+   */
   onError?: ErrorHandler
 }
 
@@ -73,15 +84,21 @@ const MAX_DATAGRAM = 1400
 // loop and memory for good. 10^6 is 25 s of lines at the default pace, far past one flush of one process.
 const MAX_TIMINGS_PER_ENTRY = 1_000_000
 const DNS = { timeoutMs: 2000, ttlMs: 60_000, retryMs: 5000 }
+// A StatsD server is on the LAN: 5 s to connect is long. A connection with bytes waiting that moves none for 30 s
+// is given up (the publish retries on a new one), so a hung server cannot hold the agent for ever.
+const TCP = { connectTimeoutMs: 5000, stallTimeoutMs: 30_000 }
 // How long a probe waits for "port unreachable": on loopback it is there at the next poll, on a LAN within a round trip.
 const PROBE_MS = 20
 
-/** Where packets go: a paced UDP socket, or hot-shots over TCP (TCP has its own flow control). */
-interface Transport {
+/** Where packets go: a paced UDP socket, or a TCP connection (statsd-tcp.ts; TCP has its own flow control). */
+export interface Transport {
   /** Connects (resolving the host first); rejects with a transient PublishError when that cannot be done. */
   ready(): Promise<void>
   send(packet: string, lines: number): void
-  /** Resolves once at most `queued` packets wait to be handed to the kernel. */
+  /**
+   * Resolves once at most `queued` packets wait to be handed to the kernel; rejects with a transient
+   * PublishError when the connection failed before (TCP; the whole publish is sent again).
+   */
   drained(queued: number): Promise<void>
   /** True once the kernel refused a send because nothing listens at the address (until the next `ready`). */
   refused(): boolean
@@ -91,7 +108,7 @@ interface Transport {
 }
 
 /**
- * A publisher sending to a StatsD server, paced.
+ * A publisher sending to a StatsD server: paced over UDP, at TCP's own pace over TCP.
  *
  * @example
  * startAgent({ publishers: [statsdPublisher({ host: 'statsd.internal', port: 8125, prefix: 'web', tags: true })] })
@@ -117,7 +134,8 @@ export function statsdPublisher(options?: StatsdPublisherOptions): Publisher {
   }
   const transport = protocol === 'udp'
     ? pacedUdp(host, port, linesPerMs, burstLines, report)
-    : hotShotsTcp(host, port, report)
+    // The UDP path's resolver, so a name is looked up one lookup at a time, cached, off the app's thread pool.
+    : statsdTcp({ host, port, ...TCP, resolver: isIP(host) !== 0 ? undefined : hostResolver({ host, family: 4, ...DNS, onError: report }) })
   const packer = packetPacker(MAX_DATAGRAM, (packet, lines) => transport.send(packet, lines))
   const add = (line: string): void => packer.add(line)
 
@@ -161,7 +179,7 @@ export function statsdPublisher(options?: StatsdPublisherOptions): Publisher {
       }
       await transport.drained(0)
       if (transport.closed()) {
-        throw new PublishError(`StatsD ${host}:${port}: publisher closed before every datagram left: will retry`, { permanent: false })
+        throw new PublishError(`StatsD ${host}:${port}: publisher closed before every line left: will retry`, { permanent: false })
       }
       // The "port unreachable" answer to the last datagrams is read at the next poll of the loop (on loopback
       // it is already queued): two turns through setImmediate take us past one poll.
@@ -267,20 +285,5 @@ function pacedUdp(host: string, port: number, perMs: number, burst: number, repo
       resolver?.close()
       await new Promise<void>((resolve) => { try { socket.close(() => resolve()) } catch { resolve() } })
     },
-  }
-}
-
-/** TCP through hot-shots: the stream's own flow control paces it, so packets are handed over as they come. */
-function hotShotsTcp(host: string, port: number, report: (error: Error) => void): Transport {
-  const client = new StatsD({ host, port, protocol: 'tcp', maxBufferSize: MAX_DATAGRAM, bufferFlushInterval: 200, errorHandler: report })
-  // `send(message)` is hot-shots' raw entry point (every typed method ends in it), missing from its .d.ts.
-  const raw = client as unknown as { send(message: string): void }
-  return {
-    async ready() {},
-    send: (packet) => raw.send(packet),
-    drained: async () => {},
-    refused: () => false,
-    closed: () => false,
-    close: () => new Promise<void>((resolve) => { client.close(() => resolve()) }),
   }
 }

@@ -1,10 +1,12 @@
 import dgram from 'node:dgram'
 import { once } from 'node:events'
+import net from 'node:net'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { statsdPublisher } from '../../src/agent/statsd-publisher.js'
-import { PublishError } from '../../src/agent/publisher.js'
+import { statsdTcp } from '../../src/agent/statsd-tcp.js'
+import { PublishError, type AgentEntry } from '../../src/agent/publisher.js'
 import { OptionError } from '../../src/util/option-check.js'
 import { dropTotals } from '../../src/util/drops.js'
 import { bucketIndex } from '../../src/wire/sketch.js'
@@ -12,6 +14,7 @@ import { entryOf as entry } from '../support/entries.js'
 import { freePort, sleep, waitFor } from '../support/services.js'
 import { parseLine, udpCollector } from '../support/udp.js'
 import { freeUdpPort } from '../support/statsd-daemon.js'
+import { runNode } from '../support/run-node.js'
 
 function record(over: Partial<MetricRecord> = {}): MetricRecord {
   return {
@@ -215,6 +218,217 @@ test('a line with more tags than a datagram holds loses its last tags, counted; 
   assert.equal(timing.tags, ['method:GET', 'status_class:2xx', ...kept])
   // The wide group's two lines (RequestTime, Failure) were cut; narrow's were not.
   assert.is((dropTotals().size ?? 0) - before, 2)
+})
+
+interface TcpCollector {
+  readonly port: number
+  /** Every byte received, all connections in order of arrival. */
+  data(): string
+  /** The complete (newline-terminated) lines received. */
+  lines(): string[]
+  /** Connections accepted, and how many of them the client ended (FIN). */
+  readonly connections: net.Socket[]
+  ended: number
+  waitFor(pred: () => boolean, what: string, ms?: number): Promise<void>
+  close(): Promise<void>
+}
+
+/** A real TCP server on a loopback port (free, or `port`) collecting StatsD lines; `onConnection` may pause or destroy. */
+async function tcpCollector(port = 0, onConnection?: (socket: net.Socket) => void): Promise<TcpCollector> {
+  const chunks: string[] = []
+  const state: TcpCollector = {
+    port: 0,
+    data: () => chunks.join(''),
+    lines: () => state.data().split('\n').slice(0, -1),
+    connections: [],
+    ended: 0,
+    waitFor: (pred, what, ms = 3000) => waitFor(what, pred, ms),
+    close: async () => {
+      for (const socket of state.connections) socket.destroy()
+      await new Promise((resolve) => server.close(resolve))
+    },
+  }
+  const server = net.createServer((socket) => {
+    state.connections.push(socket)
+    socket.setEncoding('utf8')
+    socket.on('data', (chunk: string) => chunks.push(chunk))
+    socket.on('end', () => state.ended++)
+    socket.on('error', () => {})
+    onConnection?.(socket)
+  })
+  server.listen(port, '127.0.0.1')
+  await once(server, 'listening')
+  return Object.assign(state, { port: (server.address() as net.AddressInfo).port })
+}
+
+/** Each line with how often it came, for comparing what arrived regardless of order. */
+function tally(lines: readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>()
+  for (const line of lines) counts.set(line, (counts.get(line) ?? 0) + 1)
+  return counts
+}
+
+/**
+ * `copies` entries of 40,000 timing lines each (≈ 0.9 MB, so 20 copies are ≈ 4 times what loopback's kernel
+ * buffers took from a reader that stopped reading, measured: 4 MB), and how many of them the publisher encoded so far.
+ */
+function bigPublish(copies: number): { entries: AgentEntry[], encoded: () => number, one: AgentEntry } {
+  const one = entry('1-0', Array.from({ length: 20_000 }, (_, i) =>
+    record({ route: 'big', counters: {}, timers: { RequestTime: i % 997, Db: i % 13 } })))
+  let encoded = 0
+  const entries = Array.from({ length: copies }, (_, i): AgentEntry => ({
+    id: `1-${i}`,
+    series: () => one.series(),
+    // The publisher reads `batch` when it writes the entry's lines, and not before.
+    get batch() {
+      encoded++
+      return one.batch
+    },
+  }))
+  return { entries, encoded: () => encoded, one }
+}
+
+/** The lines one entry makes, as a TCP server receives them from a publish of it alone. */
+async function linesOf(e: AgentEntry): Promise<string[]> {
+  const tcp = await tcpCollector()
+  const pub = statsdPublisher({ port: tcp.port, protocol: 'tcp' })
+  await pub.publish([e])
+  await pub.close()
+  await tcp.waitFor(() => tcp.ended === 1, 'the client\'s FIN')
+  await tcp.close()
+  return tcp.lines()
+}
+
+test('over TCP the same lines arrive as over UDP, each newline-terminated; close() ends the connection', async () => {
+  const batches = [
+    [record(), record({ timers: { RequestTime: 5 }, counters: { Failure: 1 } }), record({ route: 'gone', status: 503 })],
+    [record({ kind: 'process', route: '', method: '', counters: { 'jobs done': 3 }, timers: {} })],
+  ]
+  const entries = () => batches.map((batch, i) => entry(`1-${i}`, batch))
+  const udp = await udpCollector()
+  const tcp = await tcpCollector()
+  const viaUdp = statsdPublisher({ port: udp.port, prefix: 'web', tags: true })
+  const viaTcp = statsdPublisher({ port: tcp.port, prefix: 'web', tags: true, protocol: 'tcp' })
+  await viaUdp.publish(entries())
+  await viaTcp.publish(entries())
+  await viaUdp.close()
+  await viaTcp.close()
+  try {
+    // Six lines: four timings (one per value) and the counters summed per series.
+    await udp.waitFor((lines) => lines.length === 6)
+    await tcp.waitFor(() => tcp.ended === 1, 'the client\'s FIN')
+    assert.ok(tcp.data().endsWith('\n'), JSON.stringify(tcp.data()))
+    assert.not.ok(tcp.data().includes('\n\n'))
+    assert.equal(tcp.lines().sort(), [...udp.lines].sort())
+    assert.is(tcp.connections.length, 1, 'both publishes on one connection')
+  } finally {
+    udp.close()
+    await tcp.close()
+  }
+})
+
+test('over TCP with nothing listening, publish rejects as transient; once a server listens, the next publish delivers', async () => {
+  const port = await freePort()
+  const pub = statsdPublisher({ port, protocol: 'tcp' })
+  const error = await pub.publish([entry('1-0', [record()])]).then(() => undefined, (e: unknown) => e)
+  assert.ok(error instanceof PublishError && !error.permanent, String(error))
+  assert.match((error as Error).message, /ECONNREFUSED/)
+  const tcp = await tcpCollector(port)
+  try {
+    await pub.publish([entry('1-0', [record()])])
+    await pub.close()
+    await tcp.waitFor(() => tcp.ended === 1, 'the client\'s FIN')
+    assert.equal(tcp.lines().sort(), ['users.id.Failure:0|c', 'users.id.RequestTime:2|ms'])
+  } finally {
+    await tcp.close()
+  }
+})
+
+test('the server dropping the connection mid-publish rejects it as transient; the retry to a restarted server delivers all', async () => {
+  const big = bigPublish(20)
+  const port = await freePort()
+  // Gone at the first chunk: ≈ 18 MB of the publish are still to be written then, far more than loopback buffers.
+  const dying = await tcpCollector(port, (socket) => socket.once('data', () => socket.destroy()))
+  const pub = statsdPublisher({ port, protocol: 'tcp' })
+  const error = await pub.publish(big.entries).then(() => undefined, (e: unknown) => e)
+  await dying.close()
+  assert.ok(error instanceof PublishError && !error.permanent, String(error))
+  assert.ok(big.encoded() < 20, `${big.encoded()} entries encoded: the publish stopped at the failure`)
+  const tcp = await tcpCollector(port)
+  try {
+    await pub.publish(big.entries)
+    await pub.close()
+    await tcp.waitFor(() => tcp.ended === 1, 'the client\'s FIN')
+    // A publish that resolved on an unbroken connection: every line of every entry, each once.
+    const expected = new Map([...tally(await linesOf(big.one))].map(([line, n]) => [line, n * 20]))
+    assert.equal(tally(tcp.lines()), expected)
+    assert.ok(tcp.data().endsWith('\n'))
+  } finally {
+    await tcp.close()
+  }
+})
+
+test('a server that stops reading holds the publish: entries are encoded only as fast as the connection takes them', async () => {
+  const big = bigPublish(20)
+  const tcp = await tcpCollector(0, (socket) => socket.pause())
+  const pub = statsdPublisher({ port: tcp.port, protocol: 'tcp' })
+  try {
+    let settled = 'pending'
+    const publishing = pub.publish(big.entries).then(() => { settled = 'resolved' }, (e: unknown) => { settled = String(e) })
+    await sleep(500)
+    assert.is(settled, 'pending')
+    // Without back-pressure all 20 (≈ 18 MB of lines) would sit in the agent's memory by now.
+    const held = big.encoded()
+    assert.ok(held < 10, `${held} of 20 entries encoded while the server read nothing`)
+    tcp.connections[0]!.resume()
+    await publishing
+    assert.is(settled, 'resolved')
+    assert.is(big.encoded(), 20)
+    await pub.close()
+    await tcp.waitFor(() => tcp.ended === 1, 'the client\'s FIN')
+    assert.is(tcp.lines().length, 20 * (await linesOf(big.one)).length)
+  } finally {
+    await tcp.close()
+  }
+})
+
+test('a TCP connection that takes nothing for stallTimeoutMs is given up: drained() rejects as transient', async () => {
+  const tcp = await tcpCollector(0, (socket) => socket.pause())
+  const transport = statsdTcp({ host: '127.0.0.1', port: tcp.port, connectTimeoutMs: 1000, stallTimeoutMs: 200 })
+  try {
+    await transport.ready()
+    // 8 MB: more than loopback buffers take from a reader that reads nothing.
+    const packet = 'x'.repeat(1399)
+    for (let i = 0; i < 6000; i++) transport.send(packet, 1)
+    assert.ok(transport.queuedBytes() > 0)
+    const started = performance.now()
+    const error = await transport.drained(0).then(() => undefined, (e: unknown) => e)
+    assert.ok(error instanceof PublishError && !error.permanent, String(error))
+    assert.match((error as Error).message, /no progress for 200 ms/)
+    assert.ok(performance.now() - started < 2000)
+    assert.is(transport.queuedBytes(), 0, 'what the dead connection held is forgotten: the publish goes again whole')
+  } finally {
+    await transport.close()
+    await tcp.close()
+  }
+})
+
+test('an idle TCP connection does not hold the process open: a child that published and never closed exits', async () => {
+  const tcp = await tcpCollector()
+  try {
+    const child = await runNode(['--import', 'tsx', '-e', `
+      const { statsdPublisher } = require('./src/agent/statsd-publisher.ts')
+      const { entryOf } = require('./test/support/entries.ts')
+      const record = { kind: 'request', prefix: '', route: 'idle', method: 'GET', status: 200, aborted: false,
+        dimensions: {}, counters: {}, timers: { RequestTime: 1 }, timestamp: 1763798400000 }
+      statsdPublisher({ port: ${tcp.port}, protocol: 'tcp' }).publish([entryOf('1-0', [record])]).then(() => console.log('published'))
+    `], { timeoutMs: 10_000 })
+    assert.equal([child.code, child.stdout], [0, 'published\n'], child.stderr)
+    await tcp.waitFor(() => tcp.lines().length > 0, 'the line')
+    assert.equal(tcp.lines(), ['idle.RequestTime:1|ms'])
+  } finally {
+    await tcp.close()
+  }
 })
 
 test('bad options throw an OptionError (a TypeError) naming the option', () => {
