@@ -8,8 +8,12 @@ export interface AgentStats {
   readonly records: number
   /** Request records in those entries: the number of HTTP requests moved. */
   readonly requests: number
-  /** Entries in the stream the group has not read yet (XINFO GROUPS `lag`, refreshed every second). */
-  readonly lag: number
+  /**
+   * Entries in the stream the group has not read yet (XINFO GROUPS `lag`, refreshed every second); null while
+   * unknown: before the first refresh, when Redis cannot count them (entries deleted or trimmed before the group
+   * read them: Redis replies nil) or has no such field (before 7.0). Never 0 for unknown, which reads as caught up.
+   */
+  readonly lag: number | null
   /** Entries read by the group but not yet acked, all consumers (XINFO GROUPS `pending`). */
   readonly pending: number
   /** Failed publish attempts that were retried. */
@@ -34,6 +38,6 @@ export type MutableAgentStats = { -readonly [K in keyof AgentStats]: AgentStats[
  */
 export function agentStats(): MutableAgentStats {
   return {
-    entries: 0, records: 0, requests: 0, lag: 0, pending: 0, retries: 0, deadLettered: 0, reclaimed: 0, trimmed: 0, connected: false,
+    entries: 0, records: 0, requests: 0, lag: null, pending: 0, retries: 0, deadLettered: 0, reclaimed: 0, trimmed: 0, connected: false,
   }
 }

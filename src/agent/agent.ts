@@ -181,12 +181,16 @@ export function startAgent(options: AgentOptions): Agent {
     if (client?.isReady !== true) return
     try {
       const groups = await client.xInfoGroups(stream)
+      let lag: number | null = null
       for (const g of groups as unknown as Array<Record<string, unknown>>) {
         if (g.name !== group) continue
         stats.pending = Number(g.pending) || 0
-        stats.lag = Number(g.lag) || 0
+        // nil after an XDEL or a trim past entries the group had not read, absent before Redis 7.0: unknown, not 0
+        // (which would read as "caught up", the opposite of what the operator should conclude).
+        if (typeof g.lag === 'number') lag = g.lag
       }
-    } catch { /* stats only */ }
+      stats.lag = lag
+    } catch { stats.lag = null /* no stream (vanished), or the call failed: nothing to go on */ }
   }
 
   const loop = async (): Promise<void> => {

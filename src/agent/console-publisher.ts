@@ -2,17 +2,31 @@
  * `consolePublisher`: prints what the agent moves, for a first look or debugging. Table mode prints one
  * block per read (all entries merged) with a row per route and method, p50 and p99 from the merged
  * sketches; `json: true` prints one JSON line per series per entry, ready for `jq`.
+ *
+ * `publish` resolves once the output took the text: when `write()` returns false (the stream is above its
+ * highWaterMark: a pipe to a slow reader), only at `'drain'`. The agent acks and reads no more until then, so
+ * `routemeter agent --console | slow-reader` holds entries in Redis, not text in the agent's memory.
  */
 import type { Writable } from 'node:stream'
 import { Sketch } from '../wire/sketch.js'
 import { optionChecks, optionsObject } from '../util/option-check.js'
-import type { AgentEntry, Publisher, Series } from './publisher.js'
+import { PublishError, type AgentEntry, type Publisher, type Series } from './publisher.js'
+
+/**
+ * Where the console publisher writes: any `Writable`, or a plain object with `write(text)`. Without `once`
+ * and `removeListener` it cannot say when it drained, so `publish` never waits for it.
+ *
+ * @example
+ * const lines: string[] = []
+ * consolePublisher({ output: { write: (text) => lines.push(text) > 0 } })
+ */
+export type ConsoleOutput = Pick<Writable, 'write'> & Partial<Pick<Writable, 'once' | 'removeListener' | 'destroyed' | 'writable'>>
 
 export interface ConsolePublisherOptions {
   /** JSON lines instead of a table. Default false. */
   json?: boolean
   /** Where to write. Default `process.stdout`. */
-  output?: Pick<Writable, 'write'>
+  output?: ConsoleOutput
 }
 
 /**
@@ -32,10 +46,50 @@ export function consolePublisher(options?: ConsolePublisherOptions): Publisher {
     name: 'console',
     async publish(entries) {
       const text = json ? jsonLines(entries) : table(entries)
-      if (text !== '') output.write(text)
+      if (text === '') return
+      if (output.destroyed === true || output.writable === false) throw outputGone(undefined)
+      // `!== false`: a plain object's write may return nothing; only a stream's explicit false is back-pressure.
+      if (output.write(text) !== false || typeof output.once !== 'function' || typeof output.removeListener !== 'function') return
+      await drained(output as Required<ConsoleOutput>)
     },
     async close() {},
   }
+}
+
+/**
+ * Resolves at `'drain'` (or `'finish'`: ended, and all of it flushed); rejects at `'error'` or `'close'`, so an
+ * output destroyed while full (EPIPE: the reader went away) fails the publish instead of hanging it.
+ *
+ * Why a retryable PublishError, not a resolve: the text the dead output had buffered was never shown, and the
+ * agent's contract is to ack only what every publisher took. `permanent: false` keeps those entries unacked
+ * (the agent warns once, retries with backoff; `stop()` leaves them pending for another agent) and dead-letters
+ * nothing: the data is fine, the backend is gone, as with an unreachable InfluxDB. An unknown error would
+ * count deliveries and dead-letter good entries at maxDeliveries; a resolve would ack entries nobody saw.
+ * A stream destroyed without `'close'` (`emitClose: false`) is not detected while waiting; the next publish is.
+ */
+function drained(output: Required<ConsoleOutput>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const settle = (error?: Error): void => {
+      output.removeListener('drain', onDrain)
+      output.removeListener('finish', onDrain)
+      output.removeListener('error', onError)
+      output.removeListener('close', onClose)
+      if (error === undefined) resolve()
+      else reject(outputGone(error))
+    }
+    const onDrain = (): void => settle()
+    const onError = (error: Error): void => settle(error)
+    const onClose = (): void => settle(new Error('closed'))
+    output.once('drain', onDrain)
+    output.once('finish', onDrain)
+    output.once('error', onError)
+    output.once('close', onClose)
+  })
+}
+
+function outputGone(cause: Error | undefined): PublishError {
+  const why = cause === undefined ? 'no longer writable' : cause.message
+  return new PublishError(`console: the output is gone (${why}); the entries stay unacked`, { permanent: false, cause })
 }
 
 function jsonLines(entries: readonly AgentEntry[]): string {

@@ -4,7 +4,8 @@ import { dropTotals } from '../util/drops.js'
 
 /**
  * `entries/s 12.0 · requests/s 18,500 · lag 0 · pending 2 · retries 0 · dead-lettered 0`, then `dropped <reason> <n>`
- * for each kind of drop the agent process counted since it started (none: nothing more)
+ * for each kind of drop the agent process counted since it started (none: nothing more). `lag ?` when Redis
+ * did not say (see `AgentStats.lag`).
  *
  * @example
  * setInterval(() => { const now = agent.stats(); log(statusLine(prev, now, 5000)); prev = now }, 5000)
@@ -15,7 +16,7 @@ export function statusLine(previous: AgentStats, current: AgentStats, elapsedMs:
   return [
     `entries/s ${rate(previous.entries, current.entries)}`,
     `requests/s ${rate(previous.requests, current.requests)}`,
-    `lag ${current.lag}`,
+    `lag ${current.lag ?? '?'}`,
     `pending ${current.pending}`,
     `retries ${current.retries}`,
     `dead-lettered ${current.deadLettered}`,

@@ -4,6 +4,8 @@ import type { MetricRecord } from '../../src/wire/record.js'
 import { startAgent, type Agent } from '../../src/agent/agent.js'
 import { PublishError, type AgentEntry, type Publisher } from '../../src/agent/publisher.js'
 import { OptionError } from '../../src/util/option-check.js'
+import { agentStats } from '../../src/agent/agent-stats.js'
+import { statusLine } from '../../src/cli/status-line.js'
 import { rawEntry } from '../support/entries.js'
 import { until } from '../support/eventually.js'
 import { redisSuite } from '../support/redis-server.js'
@@ -389,6 +391,71 @@ it('a stream and group that vanish (Redis restarted empty, FLUSHALL) are recreat
   const second = await add(stream, records(1))
   await waitFor('after FLUSHALL', () => a.stats().entries === 2, 5000)
   assert.equal(pub.ids, [first, second])
+})
+
+/** The group's `lag` as Redis itself replies to XINFO GROUPS: a number, null (nil: it cannot count), undefined (no field: < 7.0). */
+async function lagInRedis(stream: string): Promise<unknown> {
+  const reply = await redis.sendCommand(['XINFO', 'GROUPS', stream]) as Array<unknown[] | Record<string, unknown>>
+  for (const group of reply) {
+    // A flat [name, value, …] list as RESP2 sends it, or the object this client makes of it.
+    const fields = Array.isArray(group)
+      ? Object.fromEntries(group.flatMap((v, i) => (i % 2 === 0 ? [[String(v), group[i + 1]]] : [])))
+      : group
+    if (fields.name === 'g') return fields.lag
+  }
+  throw new Error(`no group g on ${stream}`)
+}
+
+/** A publisher that holds the agent on its first read until `open()`: what it has not read stays unread meanwhile. */
+function gate(): Publisher & { open(): void } {
+  let open = (): void => {}
+  const opened = new Promise<void>((resolve) => { open = resolve })
+  return { name: 'gate', async publish() { await opened }, async close() {}, open: () => open() }
+}
+
+/** Five entries, an agent that reads two (readCount 2) and is held there: three unread. */
+async function heldAgent(stream: string): Promise<{ a: Agent, held: ReturnType<typeof gate>, ids: string[] }> {
+  const ids: string[] = []
+  for (let i = 0; i < 5; i++) ids.push(await add(stream, records(1, i)))
+  const held = gate()
+  const a = agent({ stream, publishers: [held], readCount: 2 })
+  await a.ready
+  await until(async () => (await redis.xPending(stream, 'g')).pending === 2, 'the agent to read two entries')
+  return { a, held, ids }
+}
+
+it('lag is the number of entries the group has not read, as XINFO GROUPS counts them; 0 once caught up', async () => {
+  const stream = `s${++n}`
+  const { a, held } = await heldAgent(stream)
+  try {
+    const counted = await lagInRedis(stream)
+    if (counted === undefined) { // Redis < 7.0 has no lag to report: unknown, even with entries plainly unread
+      await sleep(1200) // a refresh (every second) has come and gone
+      assert.is(a.stats().lag, null)
+      return
+    }
+    assert.is(counted, 3)
+    await until(() => a.stats().lag === 3, 'the agent to report lag 3', 3000)
+    assert.ok(statusLine(agentStats(), a.stats(), 1000).includes(' · lag 3 · '))
+  } finally { held.open() }
+  await until(() => a.stats().entries === 5, 'the rest to be read')
+  await until(() => a.stats().lag === 0, 'lag 0 once every entry was read', 3000)
+})
+
+it('a lag Redis cannot count (an unread entry deleted) is null in stats() and "lag ?" on the status line, not 0', async () => {
+  const stream = `s${++n}`
+  const { a, held, ids } = await heldAgent(stream)
+  try {
+    const known = await lagInRedis(stream) !== undefined
+    if (known) await until(() => a.stats().lag === 3, 'a known lag first, so that null below is a change', 3000)
+    assert.is(await redis.xDel(stream, ids[3]), 1)
+    // Redis itself: nil since the deletion (7.0+), or no field at all (< 7.0).
+    assert.is(await lagInRedis(stream), known ? null : undefined)
+    await until(() => a.stats().lag === null, 'the agent to report the lag unknown', 3000)
+    const line = statusLine(agentStats(), a.stats(), 1000)
+    assert.ok(line.includes(' · lag ? · '), line)
+    assert.is(JSON.parse(JSON.stringify(a.stats())).lag, null)
+  } finally { held.open() }
 })
 
 test('with Redis unreachable from the start, stop() returns at once and ready rejects', async () => {
