@@ -3,6 +3,7 @@ import { requestContext } from './context.js'
 import type { CpuClock } from './cpu-clock.js'
 import { installSwitchHook, type SwitchHookKind } from './cpu-switch-hook.js'
 import { threadCpuClock, type ThreadCpuKind } from './cpu-thread.js'
+import { keepStretch, MIN_KEPT_MS, refundGcPauses, type Refundable } from './gc-refund.js'
 import type { Collector } from './collector.js'
 
 /*
@@ -24,8 +25,8 @@ import type { Collector } from './collector.js'
  * `after` hook that switches to "idle" made routemeter add 13.0 µs/request instead of 3.4 µs (an empty
  * `after` alone: 8.3 µs), because it fires for every callback and promise reaction. The price of leaving it
  * out: work the thread does between callbacks outside any async resource (V8's GC finalisation tasks,
- * mostly) is billed to the request that ran last. A full garbage collection is billed to one request either
- * way.
+ * mostly) is billed to the request that ran last. Garbage-collection pauses are given back afterwards, from
+ * the pause times Node reports (gc-refund.ts): they belong to no request.
  *
  * Why a CPU clock for long holds: wall time on the thread overstates CPU when the OS preempts the thread (on a
  * loaded machine, 20 ms burns of 14–18 ms thread CPU were billed 20.5 ms), so a hold longer than 1 ms is
@@ -39,13 +40,10 @@ import type { Collector } from './collector.js'
  * OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the app's own timers).
  */
 
-interface Slot {
-  onThread: number
-  /** A closed request's callbacks run as OUTSIDE: its CpuTime is fixed, and no switch is spent on it. */
-  closed: boolean
-}
+/** A request's collector, or OUTSIDE. A closed request's callbacks run as OUTSIDE: its CpuTime is fixed. */
+type Slot = Refundable
 
-const OUTSIDE: Slot = { onThread: 0, closed: false }
+const OUTSIDE: Slot = { onThread: 0, closed: false, cpu: 0 }
 const loop = performance.nodeTiming
 
 let current: Slot = OUTSIDE
@@ -96,7 +94,10 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
       busySinceSample = 0
     }
   }
-  if (held > 0) previous.onThread += held
+  if (held > 0) {
+    previous.onThread += held
+    if (held >= MIN_KEPT_MS) keepStretch(previous, since, now, held)
+  }
   current = next
   since = now
   idleSince = idle
@@ -119,6 +120,7 @@ function install(): void {
   since = performance.now()
   idleSince = loop.idleTime
   mechanism = { hook: installSwitchHook<Slot>(requestContext, onCallback), cpu: cpu.kind }
+  refundGcPauses()
 }
 
 /**
