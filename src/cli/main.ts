@@ -110,6 +110,14 @@ function run(parsed: AgentCommand): void {
   }
   process.on('SIGINT', () => shutdown('SIGINT'))
   process.on('SIGTERM', () => shutdown('SIGTERM'))
+  // `routemeter agent --console | head`: once the reader is gone every write to stdout fails with EPIPE, and
+  // unhandled that 'error' ended the agent with a stack trace. The console publisher refuses (retryably) what
+  // it could not show, so those entries stay unacked: stopping as on SIGTERM loses nothing.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    // Every later write fails the same way: one shutdown, not the "again: exit without draining" of a signal.
+    if (error.code !== 'EPIPE') log(`stdout: ${error.message}`)
+    else if (!stopping) shutdown('stdout closed')
+  })
 }
 
 main(process.argv.slice(2))

@@ -116,6 +116,31 @@ it('SIGTERM drains, acks and exits 0; the status line is printed meanwhile', asy
   } finally { await client.close() }
 })
 
+it('a console reader that goes away (EPIPE) stops the agent as SIGTERM would, leaving what it could not show unacked', async () => {
+  const stream = `st${++no}`
+  const client = createClient({ url: redis.url })
+  await client.connect()
+  try {
+    const run = cli(['agent', '--stream', stream, '--console', '--json', '--status-interval', '0'], { ROUTEMETER_REDIS_URL: redis.url })
+    await waitFor('connected', () => run.output().includes('connected'), 15_000)
+    await produce(client, stream, 5, 2)
+    await waitFor('the first lines', () => run.output().includes('"measurement":"RequestTime"'), 5000)
+    run.child.stdout!.destroy() // the reader is gone: the agent's next write fails with EPIPE
+    await produce(client, stream, 5, 2)
+    // Bounded: an agent that only retries the console publisher with backoff would never exit.
+    let exited: number | null | 'still running' = 'still running'
+    void run.exited.then((code) => { exited = code })
+    await waitFor('the agent to exit', () => exited !== 'still running', 15_000).catch(() => {})
+    assert.is(exited, 0, run.output())
+    assert.match(run.output(), /stdout closed: draining/)
+    assert.not.match(run.output(), /Error: write EPIPE\n\s+at /)
+    // The five entries written after the reader left were not shown, so they are not acked.
+    const [group] = await client.xInfoGroups(stream)
+    const unacked = (await client.xPending(stream, 'routemeter')).pending + Number((group as Record<string, unknown>).lag ?? 0)
+    assert.ok(unacked >= 5, `${unacked} entries left for the next agent`)
+  } finally { await client.close() }
+})
+
 it('SIGKILL mid-stream then restart: InfluxDB counts exact, no loss and no duplicates', async () => {
   const db = await newDb('cli')
   const stream = `st${++no}`
