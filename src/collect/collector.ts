@@ -26,6 +26,10 @@ export class Collector {
   end = 0
   /** Milliseconds this request's own callbacks held the thread (attributed CPU mode). */
   onThread = 0
+  /** Milliseconds of garbage-collection pauses inside those holds, given back (attributed CPU mode). */
+  refunded = 0
+  /** `metrics.timed` blocks of this request still running: its callbacks are still timed after the response ends. */
+  blocks = 0
   /** Window CPU mode: `process.cpuUsage()` user+system µs at entry. At the response's end, in both modes: `CpuTime` in ms. */
   cpu = 0
   status = 0

@@ -40,10 +40,16 @@ import type { Collector } from './collector.js'
  * OUTSIDE collects callbacks of no request (HTTP parsing before the listener, the app's own timers).
  */
 
-/** A request's collector, or OUTSIDE. A closed request's callbacks run as OUTSIDE: its CpuTime is fixed. */
-type Slot = Refundable
+/**
+ * A request's collector, or OUTSIDE. A closed request's callbacks run as OUTSIDE (its CpuTime is fixed), unless
+ * a `metrics.timed` block it started is still running (`blocks`): that block's `.cpu` still counts them.
+ */
+interface Slot extends Refundable {
+  closed: boolean
+  blocks: number
+}
 
-const OUTSIDE: Slot = { onThread: 0, closed: false, cpu: 0 }
+const OUTSIDE: Slot = { onThread: 0, refunded: 0, end: 0, closed: false, blocks: 0 }
 const loop = performance.nodeTiming
 
 let current: Slot = OUTSIDE
@@ -80,7 +86,8 @@ function switchBack(next: Slot): void {
 /** The switch itself, at `now` (a `performance.now()` the caller may already hold: the request's start or end). */
 function switchAt(next: Slot, idle: number, now: number): Slot {
   const previous = current
-  let held = now - since - (idle - idleSince)
+  const onThread = now - since - (idle - idleSince)
+  let held = onThread
   if (held > LONG_HOLD_MS) {
     const cpu = readCpu()
     const cpuHeld = (cpu - sampledCpu) / 1000 - busySinceSample
@@ -96,7 +103,7 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
   }
   if (held > 0) {
     previous.onThread += held
-    if (held >= MIN_KEPT_MS) keepStretch(previous, since, now, held)
+    if (held >= MIN_KEPT_MS) keepStretch(previous, since, now, held, onThread)
   }
   current = next
   since = now
@@ -108,7 +115,7 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
 // ends, Node still runs two callbacks in the request's context (the socket's write completion, the
 // response's close), each a switch in and a switch out that charged nothing anyone reads.
 function onCallback(store: Slot | undefined): void {
-  switchTo(store === undefined || store.closed ? OUTSIDE : store)
+  switchTo(store === undefined || (store.closed && store.blocks === 0) ? OUTSIDE : store)
 }
 
 let mechanism: { hook: SwitchHookKind, cpu: ThreadCpuKind } | undefined
@@ -163,11 +170,12 @@ export function attributedClock(): CpuClock {
     // 17.5 ms with RequestTime 0.9 ms. Later callbacks still switch to `c` (its store travels with them) but
     // `c.cpu`, what is reported, no longer moves.
     close(c) {
-      // `c.end` was read by the recorder right before: one clock read less.
-      if (current === c) switchAt(OUTSIDE, loop.idleTime, c.end)
+      // `c.end` was read by the recorder right before: one clock read less. A block still running keeps `c` on.
+      if (current === c) switchAt(c.blocks === 0 ? OUTSIDE : c, loop.idleTime, c.end)
       c.cpu = c.onThread
     },
-    cpuTime: (c) => c.cpu,
+    // Pauses reported later (a loop turn after them) are still taken out, until the record is built.
+    cpuTime: (c) => Math.max(0, c.cpu - c.refunded),
     read: (c) => onThreadNow(c),
     // The hold in progress is capped by thread CPU only past 1 ms, so two reads can disagree by a little: a
     // block's CPU never comes out below 0 (seen once in ≈ 100 runs of the timed-block test).

@@ -40,6 +40,7 @@ function openRequest(method: string): Collector | undefined {
 }
 
 function settle(c: Collector, name: string, startedAt: number, cpuAt: number | undefined): void {
+  c.blocks--
   // A closed request, or the process collector (no request: `req` is null while open), may have been
   // shipped while `fn` ran: record into the current process collector instead of a retired one.
   const into = c.closed || c.req === null ? processCollector() : c
@@ -82,6 +83,7 @@ export const recording: Recording = {
       return undefined as T
     }
     const c = target()
+    c.blocks++
     const startedAt = performance.now()
     const cpuAt = c.clock.read(c)
     let result: T

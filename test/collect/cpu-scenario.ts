@@ -57,10 +57,9 @@ export function burn(ms: number): Burn {
   return { thread: threadMs, process: Math.max(processMs, threadMs), wall: wallMs }
 }
 
-// A garbage collection pauses the thread inside whichever callback's allocation triggered it, and that
-// request is billed for it (it is time on the thread). With 60 requests and a test runner in one process
-// the pause lands on the same request every run; collecting before the burst keeps this about attribution
-// rather than about where V8 happens to collect.
+// A garbage collection pauses the thread inside whichever callback's allocation triggered it. The attributed
+// clock gives pauses back a loop turn later (gc-refund.ts), but a record built in between keeps one; with 60
+// requests and a test runner in one process, collecting before the burst keeps this about attribution.
 setFlagsFromString('--expose-gc')
 /** A full garbage collection. */
 export const collectGarbage = runInNewContext('gc') as () => void

@@ -1,92 +1,166 @@
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { memorySink, withMetrics } from '../../src/index.js'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
+import { burn, collectGarbage, type Burn } from './cpu-scenario.js'
 import { keepStretch, refundPause, type Refundable } from '../../src/collect/gc-refund.js'
 import { fetchText, httpServer, listen } from '../support/http.js'
 import { sleep } from '../support/eventually.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 
-const slot = (onThread: number, closed = false, cpu = 0): Refundable => ({ onThread, closed, cpu })
+const slot = (onThread: number, end = 0): Refundable => ({ onThread, refunded: 0, end })
 
 test('a pause gives back the overlap of each stretch it fell in, at most what the stretch was charged', () => {
   const a = slot(5)
   const b = slot(3)
   // Stretches far in the future of any real one, so the ring's other entries (older) are never touched.
   const t = 1e12
-  keepStretch(a, t, t + 4, 4) // a held 4 ms
-  keepStretch(b, t + 4, t + 6, 1.5) // b held 2 ms of wall time, charged 1.5 (capped by the thread's CPU)
-  // A pause from t+3 to t+7: 1 ms of a's stretch, 2 ms of b's (capped at its 1.5).
+  keepStretch(a, t, t + 4, 4, 4) // a held 4 ms
+  keepStretch(b, t + 4, t + 6, 1.5, 1.5) // b held 2 ms of wall time, 1.5 of it on the thread (the loop idled the rest)
+  // A pause from t+3 to t+7: 1 ms of a's stretch, all of b's (1.5).
   assert.is(refundPause(t + 3, 4), 2.5)
-  assert.is(a.onThread, 4)
-  assert.is(b.onThread, 1.5)
-  // Given back once: the same pause again finds nothing left in b and only a's overlap, already taken.
-  assert.is(refundPause(t + 4, 3), 0)
-  assert.is(b.onThread, 1.5)
+  assert.equal([a.refunded, b.refunded], [1, 1.5])
+  // A second pause in a's stretch: what is left of its charge and of its time.
+  assert.is(refundPause(t + 0.5, 1), 1)
+  assert.equal([a.refunded, b.refunded], [2, 1.5])
+  // What is charged is never lowered (metrics.timed blocks take differences of it).
+  assert.equal([a.onThread, b.onThread], [5, 3])
 })
 
-test('a refund after the request ended lowers its fixed CpuTime too, never below zero', () => {
-  const closed = slot(2, true, 2)
+test('a stretch charged by the thread CPU gives back no more than the pause can have cost of it', () => {
+  // 20 ms of burning, then a pause of 78 ms wall: the guard charged the thread CPU across both, 26.6 ms. The
+  // burn used at most its 20 ms, so the pause cost at least 6.6 of the charge, and that is what goes back.
+  const burner = slot(26.6)
   const t = 2e12
-  keepStretch(closed, t, t + 2, 2)
-  assert.is(refundPause(t - 1, 10), 2)
-  assert.is(closed.onThread, 0)
-  assert.is(closed.cpu, 0)
+  keepStretch(burner, t, t + 98, 26.6, 98)
+  assert.ok(Math.abs(refundPause(t + 20, 78) - 6.6) < 1e-9)
+  assert.ok(Math.abs(burner.refunded - 6.6) < 1e-9)
+})
+
+test('stretches that began after the request ended are not taken out of its CpuTime', () => {
+  const ended = slot(3, 3e12 + 2)
+  const t = 3e12
+  keepStretch(ended, t, t + 2, 2, 2) // before its end: in CpuTime
+  keepStretch(ended, t + 2, t + 3, 1, 1) // a timed block still running after it
+  assert.is(refundPause(t, 3), 3)
+  assert.is(ended.refunded, 2)
 })
 
 test('a pause before every kept stretch gives nothing back', () => {
   const s = slot(1)
-  const t = 3e12
-  keepStretch(s, t, t + 1, 1)
+  const t = 4e12
+  keepStretch(s, t, t + 1, 1, 1)
   assert.is(refundPause(t - 10, 5), 0)
-  assert.is(s.onThread, 1)
+  assert.is(s.refunded, 0)
 })
 
 /*
- * The real thing: a request that only waits, except that one of its callbacks runs a full garbage collection
- * of a heap made big on purpose. V8 reports the pause to the 'gc' observer; the request must not be billed it.
+ * The real thing: requests whose callbacks run a full garbage collection of a heap made big on purpose. V8
+ * reports each pause to the 'gc' observer a loop turn later; what it cost must leave the request's CpuTime.
  */
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-setFlagsFromString('--no-expose-gc')
+// A million live objects: a full GC takes tens of milliseconds on this kind of machine.
+const heap = Array.from({ length: 1_000_000 }, (_, i) => ({ i, s: `v${i}` }))
+const thread = threadCpuClock()
 
-test('a full garbage collection run inside a request is not billed to it', async () => {
-  // A million live objects: a full GC takes tens of milliseconds on this kind of machine.
-  const heap = Array.from({ length: 1_000_000 }, (_, i) => ({ i, s: `v${i}` }))
-  const thread = threadCpuClock()
-  let pauseMs = 0
-  let pauseCpuMs = 0
-  const sink = memorySink()
-  const { url, close } = await listen(httpServer(withMetrics(async (req, res) => {
+/** A full GC, timed: wall and thread CPU ms. */
+function collect(): { wall: number, cpu: number } {
+  const wall = performance.now()
+  const cpu = thread.read()
+  collectGarbage()
+  return { wall: performance.now() - wall, cpu: (thread.read() - cpu) / 1000 }
+}
+
+const pauses = new Map<string, { wall: number, cpu: number }>()
+const burns = new Map<string, Burn>()
+const sink = memorySink()
+// /gc waits, collects, waits; /burn-gc burns 20 ms and collects in one stretch; /after ends the response, then
+// times a block that waits and burns 20 ms; /gc-block collects, then times a block that waits and burns 10 ms.
+const app = withMetrics(async (req: IncomingMessage, res: ServerResponse) => {
+  const path = req.url!
+  await sleep(5)
+  if (path === '/gc') {
+    pauses.set(path, collect())
     await sleep(5)
-    if (req.url !== '/gc') return void res.end('warm')
-    const wall = performance.now()
-    const cpu = thread.read()
-    gc()
-    pauseCpuMs = (thread.read() - cpu) / 1000
-    pauseMs = performance.now() - wall
-    await sleep(5)
+  } else if (path === '/burn-gc') {
+    burns.set(path, burn(20))
+    pauses.set(path, collect())
+  } else if (path === '/after') {
     res.end('ok')
-  }, { sink })))
+    await metrics.timed('bg', async () => {
+      await sleep(10)
+      burns.set(path, burn(20))
+    })
+    return
+  } else if (path === '/gc-block') {
+    pauses.set(path, collect())
+    await metrics.timed('blk', async () => {
+      await sleep(5)
+      burns.set(path, burn(10))
+    })
+  }
+  res.end('ok')
+}, { sink })
+
+/** The record of one request to `path`, once the pauses it saw were reported (a loop turn later). */
+async function recordOf(url: string, path: string): Promise<MetricRecord> {
+  sink.clear()
+  await fetchText(url + path)
+  await sleep(path === '/after' ? 100 : 50)
+  await flushSink(sink)
+  const records = sink.records()
+  const found = records.find((r) => r.kind === 'request')
+  assert.ok(found, `a record for ${path}`)
+  // A block still running when the response ended is recorded where `metrics` records after a request: the
+  // process record. Its timers are merged in here.
+  const outside = records.find((r) => r.kind === 'process')
+  return outside === undefined ? found! : { ...found!, timers: { ...found!.timers, ...outside.timers } }
+}
+
+test('GC pauses inside a request are taken out of its CpuTime, and only what they cost of it', async () => {
+  const { url, close } = await listen(httpServer(app))
   try {
     // First requests of a fresh server compile their code: their CpuTime is not the point here.
     for (let i = 0; i < 5; i++) await fetchText(url + '/warm')
-    await flushSink(sink)
-    sink.clear()
-    await fetchText(url + '/gc')
-    await sleep(50) // the pause is reported a loop turn after it ended
-    await flushSink(sink)
-    const [record] = sink.records()
-    assert.ok(pauseMs > 10, `the collection should take a while (took ${pauseMs.toFixed(1)} ms)`)
-    const cpuTime = record!.timers.CpuTime!
-    assert.ok(cpuTime < 2, `CpuTime ${cpuTime.toFixed(2)} ms for a request whose only work was a GC of ` +
-      `${pauseMs.toFixed(1)} ms (${pauseCpuMs.toFixed(1)} ms of thread CPU)`)
+
+    const warm = await recordOf(url, '/warm')
+    const onlyGc = await recordOf(url, '/gc')
+    const pause = pauses.get('/gc')!
+    assert.ok(pause.wall > 10, `the collection should take a while (took ${pause.wall.toFixed(1)} ms)`)
+    assert.ok(onlyGc.timers.CpuTime! < warm.timers.CpuTime! + 2, `CpuTime ${onlyGc.timers.CpuTime!.toFixed(2)} ms for a ` +
+      `request whose only work was a GC of ${pause.wall.toFixed(1)} ms (${pause.cpu.toFixed(1)} ms of thread CPU); ` +
+      `${warm.timers.CpuTime!.toFixed(2)} ms without the GC`)
+
+    // A burn and a GC in one stretch: the burn stays billed, whatever the GC's wall time.
+    const burnGc = await recordOf(url, '/burn-gc')
+    const own = burns.get('/burn-gc')!
+    const cpuTime = burnGc.timers.CpuTime!
+    assert.ok(cpuTime >= own.thread * 0.75 && cpuTime <= own.wall + 2,
+      `CpuTime ${cpuTime.toFixed(2)} ms for a burn of ${own.thread.toFixed(2)} ms thread CPU (${own.wall.toFixed(2)} wall) ` +
+      `and a GC of ${pauses.get('/burn-gc')!.wall.toFixed(1)} ms`)
   } finally {
     await close()
   }
-  assert.is(heap.length, 1_000_000) // alive until here: the collection had all of it to mark
+})
+
+test('a timed block keeps its CPU after the response ended and after a GC before it', async () => {
+  const { url, close } = await listen(httpServer(app))
+  try {
+    for (let i = 0; i < 5; i++) await fetchText(url + '/warm')
+    // Callbacks of an ended request no longer switch the clock, except while one of its timed blocks runs.
+    const after = await recordOf(url, '/after')
+    const bg = after.timers['bg.cpu']!
+    const own = burns.get('/after')!
+    assert.ok(bg >= own.thread * 0.75 && bg <= own.process * 1.25 + 1, `bg.cpu ${bg} for a burn of ${own.thread.toFixed(2)} ms`)
+    // A GC before the block is refunded while the block runs: the block's CPU must not lose it.
+    const gcBlock = await recordOf(url, '/gc-block')
+    const blk = gcBlock.timers['blk.cpu']!
+    const burned = burns.get('/gc-block')!
+    assert.ok(blk >= burned.thread * 0.75, `blk.cpu ${blk} for a burn of ${burned.thread.toFixed(2)} ms after a GC`)
+  } finally {
+    await close()
+  }
+  assert.is(heap.length, 1_000_000) // alive until here: each collection had all of it to mark
 })
 
 test.run()
