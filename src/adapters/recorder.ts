@@ -16,8 +16,8 @@ export type AnyResponse = ServerResponse | Http2ServerResponse
 export const kCollector = Symbol('routemeter.collector')
 
 type Measured = AnyResponse & { [kCollector]?: Collector }
-/** An HTTP/1 connection, carrying under each recorder's own key the responses it measures still open on it. */
-type Connection = { [key: symbol]: Set<Measured> | undefined, once?: (event: 'close', listener: (this: Connection) => void) => unknown }
+/** An HTTP/1 connection (its socket), as far as the recorder uses it. */
+type Connection = { once?: (event: 'close', listener: (this: Connection) => void) => unknown }
 /** What Express (and Connect apps using Express' router) leave on the request. */
 type RoutedRequest = AnyRequest & { route?: { path?: unknown }, baseUrl?: string, app?: unknown }
 
@@ -49,8 +49,13 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   const { clock, onError } = meter
 
   const defaults = resolved.dimensions as Record<string, string>
-  // Per recorder: two wrappers may serve requests of one connection, and each must end its own responses.
-  const kOpen = Symbol('routemeter.open')
+  // Per recorder (two wrappers may serve requests of one connection, and each must end its own responses), kept
+  // in WeakMaps rather than on Node's socket objects: a property of ours on every socket gives them a second
+  // hidden class, which Node's own code then meets on every access.
+  /** The last response given its connection's socket at `begin`; null while none was (see `watch`). */
+  const attached = new WeakMap<Connection, Measured | null>()
+  /** Responses queued behind another on a pipelining connection. */
+  const queued = new WeakMap<Connection, Set<Measured>>()
   const exclude = resolved.exclude
 
   // Runs inside the response's event emission, so nothing may escape it.
@@ -72,7 +77,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     c.status = aborted && !res.headersSent ? 0 : res.statusCode
     const req = c.req as RoutedRequest
     c.req = null
-    if (req.httpVersionMajor !== 2) connectionOf(req)?.[kOpen]?.delete(res) // usually no set: nothing was queued
+    if (c.queued) queued.get(connectionOf(req)!)?.delete(res)
     // Express sets `req.route` on the raw request when a route handled it; reading it here gives withMetrics
     // route templates on Express without the middleware.
     if (c.template === undefined && req.route !== undefined && typeof req.route?.path === 'string') {
@@ -98,26 +103,35 @@ export function createRecorder(options?: MetricsOptions): Recorder {
   function onClose(this: Measured): void {
     end(this, (this as { writableFinished?: boolean }).writableFinished !== true)
   }
-  // Node emits neither 'finish' nor 'close' on a pipelined response still queued behind another when the
-  // connection goes (30 pipelined requests, client gone after 50 ms: 30 listener calls, 1 record). The
-  // socket's own 'close' ends them: one listener and one Set per connection, none per request. Only a queued
-  // response is tracked: one the server has given the socket to (`res.socket` set, every response of a
-  // client that waits for each answer) hears the socket's close itself. Tracking every response cost two Set
-  // operations and two symbol lookups on the socket per request, 0.6 % of the bench's json route in a profile.
+  // Two cases where a response hears neither 'finish' nor 'close' when its connection goes, both ended by the
+  // socket's own 'close' (one listener per connection, registered with its first response):
+  // - A pipelined response still queued behind another (30 pipelined requests, client gone after 50 ms: 30
+  //   listener calls, 1 record): kept in a Set per connection while queued (`res.socket` still null).
+  // - A response whose socket the app took with `res.detachSocket()`: Node's own close listener goes with it.
+  //   The last response given the socket is remembered per connection (one WeakMap set per request).
+  // Tracking every response in the Set, under a symbol on the socket, cost two Set operations and two symbol
+  // lookups per request, 0.6 % of the bench's json route in a profile.
   function onConnectionClose(this: Connection): void {
-    const open = this[kOpen]
+    const last = attached.get(this)
+    if (last != null) end(last, (last as { writableFinished?: boolean }).writableFinished !== true)
+    const open = queued.get(this)
     if (open === undefined) return
     for (const res of open) end(res, (res as { writableFinished?: boolean }).writableFinished !== true)
     open.clear()
   }
-  function track(socket: Connection | null | undefined, res: Measured): void {
+  function watch(socket: Connection | null | undefined, res: Measured, c: Collector): void {
     if (socket == null || typeof socket.once !== 'function') return // a mock request (inject helpers) has no socket
-    let open = socket[kOpen]
-    if (open === undefined) {
-      open = socket[kOpen] = new Set()
-      socket.once('close', onConnectionClose)
+    const first = !attached.has(socket)
+    if (first) socket.once('close', onConnectionClose)
+    if ((res as ServerResponse).socket !== null) {
+      attached.set(socket, res)
+      return
     }
+    if (first) attached.set(socket, null)
+    let open = queued.get(socket)
+    if (open === undefined) queued.set(socket, open = new Set())
     open.add(res)
+    c.queued = true
   }
 
   return {
@@ -132,7 +146,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
       res.on('finish', onFinish)
       res.on('close', onClose)
       // HTTP/2 streams always emit 'close' (and their `req.socket` is a proxy built on first read).
-      if (req.httpVersionMajor !== 2 && (res as ServerResponse).socket === null) track(connectionOf(req), measured)
+      if (req.httpVersionMajor !== 2) watch(connectionOf(req), measured, c)
       return c
     },
   }

@@ -30,6 +30,8 @@ export class Collector {
   refunded = 0
   /** `metrics.timed` blocks of this request still running: its callbacks are still timed after the response ends. */
   blocks = 0
+  /** Queued behind another response on a pipelining connection (the recorder keeps it in that connection's set). */
+  queued = false
   /** Window CPU mode: `process.cpuUsage()` user+system µs at entry. At the response's end, in both modes: `CpuTime` in ms. */
   cpu = 0
   status = 0

@@ -68,4 +68,28 @@ test('a keep-alive client gets exactly one record per request, also after its co
   assert.equal(records.map((r) => [r.aborted, r.status, r.counters.Aborted]), Array(50).fill([false, 200, 0]))
 })
 
+test('a response whose socket the app detached is recorded, aborted, when the connection closes', async () => {
+  const sink = memorySink()
+  // detachSocket takes Node's own close listener off the socket: the response hears no 'finish' and no 'close'.
+  const server = http.createServer(withMetrics((req, res) => {
+    if (req.url === '/hijack') res.detachSocket(req.socket)
+    else res.end('ok')
+  }, { sink }))
+  const { port, close } = await listen(server)
+  const socket = net.connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  socket.write('GET /ok HTTP/1.1\r\nHost: x\r\n\r\n')
+  await recorded(sink, 1)
+  socket.write('GET /hijack HTTP/1.1\r\nHost: x\r\n\r\n')
+  await sleep(50)
+  socket.destroy()
+  await recorded(sink, 2)
+  await sleep(QUIET_MS)
+  await flushSink(sink)
+  await close()
+  const records = sink.records()
+  assert.equal(records.map((r) => [r.route, r.aborted, r.status, r.counters.Aborted]), [['ok', false, 200, 0], ['hijack', true, 0, 1]])
+})
+
 test.run()
