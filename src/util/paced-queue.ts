@@ -37,6 +37,13 @@ export interface PacedQueue {
   /** Lines waiting. */
   lines(): number
   /**
+   * Lines accepted by `push` so far, and lines sent or forgotten (`clear`) so far: a flush waits until the second
+   * reaches what the first was when it began, not for an empty queue, which steady traffic above the pace never
+   * leaves.
+   */
+  pushed(): number
+  done(): number
+  /**
    * Resolves once `ready()` holds: at once, or after the pacing step or {@link PacedQueue.notify} that made it
    * hold. With `keepAlive`, the pacing timer holds the process open meanwhile (someone awaits the queue's end:
    * `flush()`, `close()`); otherwise it never does.
@@ -70,6 +77,8 @@ export function pacedQueue(options: PacedQueueOptions): PacedQueue {
   const costs: number[] = []
   let head = 0
   let waitingLines = 0
+  let pushedLines = 0
+  let doneLines = 0
   let tokens = burstLines
   let last = performance.now()
   let timer: NodeJS.Timeout | undefined
@@ -101,6 +110,7 @@ export function pacedQueue(options: PacedQueueOptions): PacedQueue {
       const packet = queue[head++]!
       tokens -= lines
       waitingLines -= lines
+      doneLines += lines
       send(packet, lines)
     }
     if (head === queue.length) {
@@ -125,11 +135,14 @@ export function pacedQueue(options: PacedQueueOptions): PacedQueue {
         refill()
         if (takes(lines)) {
           tokens -= lines
+          pushedLines += lines
+          doneLines += lines
           send(packet, lines)
           return true
         }
       }
       if (waitingLines + lines > maxWaiting) return false
+      pushedLines += lines
       queue.push(packet)
       costs.push(lines)
       waitingLines += lines
@@ -138,6 +151,8 @@ export function pacedQueue(options: PacedQueueOptions): PacedQueue {
     },
     packets: () => queue.length - head,
     lines: () => waitingLines,
+    pushed: () => pushedLines,
+    done: () => doneLines,
     until(ready, keepAlive = false) {
       if (ready()) return Promise.resolve()
       return new Promise<void>((resolve) => {
@@ -148,6 +163,7 @@ export function pacedQueue(options: PacedQueueOptions): PacedQueue {
     notify,
     clear() {
       const forgotten = waitingLines
+      doneLines += forgotten
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
       queue.length = 0

@@ -65,6 +65,28 @@ test('send() returns nothing for a batch within the burst, and a promise for a b
   }
 })
 
+test('flush() under traffic above the pace resolves once what was queued when it began has left', async () => {
+  const udp = await udpCollector()
+  // 2 lines/ms, and a batch of 100 lines every 10 ms (10 lines/ms): the queue never empties while it runs.
+  const sink = statsdSink({ port: udp.port, linesPerMs: 2, burstLines: 100 })
+  let n = 0
+  const traffic = setInterval(() => { void sink.send(records(20, `t${n++}-`)) }, 10)
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 100))
+    const started = performance.now()
+    const flushed = await Promise.race([
+      sink.flush().then(() => true),
+      new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 3000)),
+    ])
+    // Waiting for an empty queue, this flush resolved only 18.6 s after such traffic stopped.
+    assert.ok(flushed, `flush() still pending after ${(performance.now() - started).toFixed(0)} ms of steady traffic`)
+  } finally {
+    clearInterval(traffic)
+    await sink.close()
+    udp.close()
+  }
+})
+
 test('past maxQueuedLines the newest packets are dropped, counted as sink (received + dropped = sent) and warned about', async () => {
   const udp = await udpCollector()
   const warnings: string[] = []
