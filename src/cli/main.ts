@@ -67,6 +67,9 @@ function usage(error: UsageError): void {
 }
 
 function run(parsed: AgentCommand): void {
+  // The log goes to stderr, which `2>&1 | head` closes with stdout: a log line must not crash the agent, and
+  // there is nowhere left to say so.
+  process.stderr.on('error', () => {})
   let agent: Agent
   try {
     agent = startAgent({ ...parsed.options, publishers: parsed.publishers, onError: (error) => log(error.message) })
@@ -115,7 +118,7 @@ function run(parsed: AgentCommand): void {
   // it could not show, so those entries stay unacked: stopping as on SIGTERM loses nothing.
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
     // Every later write fails the same way: one shutdown, not the "again: exit without draining" of a signal.
-    if (error.code !== 'EPIPE') log(`stdout: ${error.message}`)
+    if (error.code !== 'EPIPE' && error.code !== 'ECONNRESET') log(`stdout: ${error.message}`)
     else if (!stopping) shutdown('stdout closed')
   })
 }
