@@ -167,8 +167,8 @@ export function attributedClock(): CpuClock {
     enter: (c) => (c === current ? c : switchAt(c, loop.idleTime, c.start)),
     leave: (previous) => switchBack(previous as Slot),
     // CpuTime ends with the response: a handler that ends it and then burns 20 ms in a setImmediate was billed
-    // 17.5 ms with RequestTime 0.9 ms. Later callbacks still switch to `c` (its store travels with them) but
-    // `c.cpu`, what is reported, no longer moves.
+    // 17.5 ms with RequestTime 0.9 ms. Later callbacks carrying its store run as OUTSIDE (onCallback), unless
+    // one of its `metrics.timed` blocks still runs; either way `c.cpu`, what is reported, no longer moves.
     close(c) {
       // `c.end` was read by the recorder right before: one clock read less. A block still running keeps `c` on.
       if (current === c) switchAt(c.blocks === 0 ? OUTSIDE : c, loop.idleTime, c.end)
