@@ -32,10 +32,10 @@ test('a flush of 3,000 records reaches a real UDP socket whole, paced at linesPe
     await sink.flush()
     const elapsed = performance.now() - started
     // flush() resolved once the queue was empty and hot-shots had sent its buffer: the last lines are at most a
-    // poll away, far less than the 350 ms the paced rest of the batch takes.
+    // poll away, far less than the 140 ms the paced rest of the batch takes.
     await udp.waitFor((lines) => lines.length === 15_000, 200)
-    // 1,000 lines leave at once, the other 14,000 at 40 a millisecond.
-    assert.ok(elapsed >= 14_000 / 40 - 5, `flushed in ${elapsed.toFixed(0)} ms: the lines were not paced`)
+    // 1,000 lines leave at once, the other 14,000 at 100 a millisecond (the default).
+    assert.ok(elapsed >= 14_000 / 100 - 5, `flushed in ${elapsed.toFixed(0)} ms: the lines were not paced`)
     assert.equal([dropped('sink') - before.sink, dropped('close') - before.close], [0, 0])
   } finally {
     await sink.close()
@@ -54,9 +54,9 @@ test('send() returns nothing for a batch within the burst, and a promise for a b
     assert.instance(pending, Promise, '5,000 lines do not fit the burst')
     await pending
     // It settles once at most 1,000 lines wait: 4,000 of the 5,000 lines left, at most 1,000 at once, the
-    // rest at 40 a millisecond.
+    // rest at 100 a millisecond (the default).
     const elapsed = performance.now() - started
-    assert.ok(elapsed >= 3000 / 40, `settled after ${elapsed.toFixed(0)} ms, before the queue drained to the burst`)
+    assert.ok(elapsed >= 3000 / 100, `settled after ${elapsed.toFixed(0)} ms, before the queue drained to the burst`)
     await sink.flush()
     await udp.waitFor((lines) => lines.length === 500 + 5000, 200)
   } finally {
