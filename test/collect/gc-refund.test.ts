@@ -74,9 +74,9 @@ function collect(): { wall: number, cpu: number } {
 const pauses = new Map<string, { wall: number, cpu: number }>()
 const burns = new Map<string, Burn>()
 const sink = memorySink()
-// The batcher flushes only when the test says so: a pause is reported in the check phase after it, and a
-// flush of its own between the two (its interval falling due during a 125 ms collection in the full suite)
-// builds the record before the refund arrives, which README states as the refund's limit.
+// batchSize 1: every response's push schedules a flush of its own in the same turn as the collection, the
+// race the batcher's two-turn delay is for (a pause is reported in the check phase after it; a record built
+// before that kept the pause: 67 ms for a 20 ms burn and a 125 ms collection).
 // /gc waits, collects, waits; /burn-gc burns 20 ms and collects in one stretch; /after ends the response, then
 // times a block that waits and burns 20 ms; /gc-block collects, then times a block that waits and burns 10 ms.
 const app = withMetrics(async (req: IncomingMessage, res: ServerResponse) => {
@@ -103,7 +103,7 @@ const app = withMetrics(async (req: IncomingMessage, res: ServerResponse) => {
     })
   }
   res.end('ok')
-}, { sink, flushInterval: 60_000, batchSize: 10_000 })
+}, { sink, batchSize: 1 })
 
 /** The record of one request to `path`, once the pauses it saw were reported (a loop turn later). */
 async function recordOf(url: string, path: string): Promise<MetricRecord> {

@@ -62,7 +62,8 @@ test('a full buffer drops the oldest records and counts them', async () => {
   const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 10, maxBuffer: 100, onError: () => {} })
   b.push(collector(-1))
   for (let i = 0; i < 9; i++) b.push(collector(-1))
-  await new Promise((r) => setImmediate(r)) // the first send is now in flight for 50 ms
+  // A full batch is built two loop turns later (see batcher.ts): then the first send is in flight for 50 ms.
+  for (let turn = 0; turn < 3; turn++) await new Promise((r) => setImmediate(r))
   for (let i = 0; i < 1000; i++) b.push(collector(i))
   await b.flush()
   await b.close()
