@@ -45,7 +45,10 @@ export interface AgentOptions {
   /** Retry backoff bounds for a failing publisher, in ms. Default 250 → 30,000. */
   retryMinMs?: number
   retryMaxMs?: number
-  /** `stop()` finishes in-flight work within this many ms, then abandons it (it stays pending). Default 10,000. */
+  /**
+   * `stop()` finishes in-flight work within this many ms, then abandons it (it stays pending); with the closing
+   * (publishers, connections: 1 s at most) `stop()` resolves within this + 1 s. Default 10,000.
+   */
   drainTimeoutMs?: number
   /**
    * Warnings (Redis unreachable, a publisher failing, entries dead-lettered) and the all-clear when a failing

@@ -378,6 +378,31 @@ it('stop() abandons a publisher that never recovers at drainTimeoutMs, leaving t
   assert.is((await redis.xPending(stream, 'g')).pending, 1)
 })
 
+it('stop() resolves within drainTimeoutMs + 1 s when a publish and a close never settle, leaving the entry pending', async () => {
+  const stream = `s${++n}`
+  let publishes = 0
+  // Deaf to the drain's abort and never settling, its close() too: only stop()'s one closing deadline ends it.
+  // Before that deadline, the per-step waits (2 s, 5 s, 1 s, 1 s) held stop() 7.3 s here.
+  const stuck: Publisher = {
+    name: 'stuck',
+    async publish() { publishes++; await new Promise(() => {}) },
+    async close() { await new Promise(() => {}) },
+  }
+  const a = agent({ stream, publishers: [stuck], drainTimeoutMs: 300 })
+  await a.ready
+  await add(stream, records(3))
+  await waitFor('publishing', () => publishes === 1)
+  const started = Date.now()
+  // Unref'd: once stop() resolves, this timer must not hold the file's run open for 10 s.
+  const hung = new Promise((resolve) => { setTimeout(resolve, 10_000, 'hung').unref() })
+  const outcome = await Promise.race([a.stop().then(() => 'resolved'), hung])
+  const took = Date.now() - started
+  assert.is(outcome, 'resolved')
+  assert.ok(took >= 290 && took < 2500, `${took} ms`)
+  // Abandoned, not acked: the entry stays pending for the next agent (at-least-once).
+  assert.is((await redis.xPending(stream, 'g')).pending, 1)
+})
+
 it('a stream and group that vanish (Redis restarted empty, FLUSHALL) are recreated and reading goes on', async () => {
   const stream = `s${++n}`
   const pub = recorder()
@@ -467,6 +492,16 @@ test('with Redis unreachable from the start, stop() returns at once and ready re
   assert.ok(Date.now() - started < 2000, `${Date.now() - started} ms`)
   try { await a.ready; assert.unreachable() } catch (e) { assert.match((e as Error).message, /stopped before it was ready/) }
   assert.is(errors.length, 1, errors.map((e) => e.message).join('\n'))
+})
+
+test('stop() never rejects, not even for a publisher whose close() throws instead of rejecting', async () => {
+  const errors: Error[] = []
+  const throwing: Publisher = { name: 'throwing', async publish() {}, close() { throw new Error('close failed') } }
+  // Redis unreachable: the agent's connections are gone before the publishers close, so a rejection leaks nothing.
+  const a = startAgent({ redis: `redis://127.0.0.1:${await freePort()}`, publishers: [throwing], onError: (e) => errors.push(e) })
+  await waitFor('a warning', () => errors.length > 0, 5000)
+  const outcome = await a.stop().then(() => 'resolved', (e: unknown) => `rejected: ${String(e)}`)
+  assert.is(outcome, 'resolved')
 })
 
 test.run()
