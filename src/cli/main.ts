@@ -1,8 +1,10 @@
 #!/usr/bin/env node
 /**
  * The `routemeter` command: `agent` (see `routemeter agent --help`) and `top` (`routemeter top --help`).
- * Exit codes: 0 after a clean stop (SIGINT/SIGTERM drained), 1 when the drain deadline had to be
- * forced, 2 for bad arguments.
+ * Exit codes: 0 once the agent stopped on SIGINT/SIGTERM (what it could not drain by `--drain-timeout-ms` stays
+ * pending in Redis for the next agent), 1 on a second signal, a failed stop or start, or when the last-resort
+ * timer fires (stop() is bounded by the drain timeout plus 1 s; the timer waits 10 s past the drain), 2 for bad
+ * arguments.
  */
 import { startAgent, type Agent } from '../agent/agent.js'
 import type { PrometheusPublisher } from '../agent/prometheus-publisher.js'
