@@ -199,23 +199,40 @@ export class PrometheusState {
 
   /** The whole exposition, one family after another in first-seen order. */
   render(): string {
-    const parts: string[] = []
+    let text = ''
+    for (const chunk of this.chunks()) text += chunk
+    return text
+  }
+
+  /**
+   * The exposition in pieces of about `bytes` each (never splitting a series), for a server that yields to the
+   * event loop between them. Merges that happen between two pieces show in the later ones: each series is
+   * consistent in itself (its buckets, `_sum` and `_count` are rendered in one go), as Prometheus requires.
+   */
+  * chunks(bytes = 256 * 1024): Generator<string> {
+    let text = ''
     for (const f of this.families.values()) {
-      parts.push(`# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.kind}\n`)
+      text += `# HELP ${f.name} ${f.help}\n# TYPE ${f.name} ${f.kind}\n`
       const le = f.seconds ? this.leSeconds : this.leMs
       for (const c of f.children.values()) {
-        if (c.kind === 'counter') { parts.push(`${f.name}${c.labels} ${sampleValue(c.value)}\n`); continue }
-        const open = c.labels === '' ? '{' : c.labels.slice(0, -1) + ','
-        let cumulative = 0
-        let text = ''
-        for (let i = 0; i < le.length; i++) {
-          cumulative += c.buckets[i]
-          text += `${f.name}_bucket${open}le="${le[i]}"} ${sampleValue(cumulative)}\n`
+        if (c.kind === 'counter') {
+          text += `${f.name}${c.labels} ${sampleValue(c.value)}\n`
+        } else {
+          const open = c.labels === '' ? '{' : c.labels.slice(0, -1) + ','
+          let cumulative = 0
+          for (let i = 0; i < le.length; i++) {
+            cumulative += c.buckets[i]
+            text += `${f.name}_bucket${open}le="${le[i]}"} ${sampleValue(cumulative)}\n`
+          }
+          text += `${f.name}_sum${c.labels} ${sampleValue(c.sum)}\n${f.name}_count${c.labels} ${sampleValue(c.count)}\n`
         }
-        parts.push(text, `${f.name}_sum${c.labels} ${sampleValue(c.sum)}\n${f.name}_count${c.labels} ${sampleValue(c.count)}\n`)
+        if (text.length >= bytes) {
+          yield text
+          text = ''
+        }
       }
     }
-    return parts.join('')
+    if (text !== '') yield text
   }
 
   /** Moves a timer's sketch buckets into `le` slots (zero and negative values ≤ every boundary: slot 0). */

@@ -17,7 +17,7 @@
  *   has in flight (a read is at most a few hundred entries).
  * - With several agents in one consumer group each exports what it consumed; sum over instances in PromQL.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { ErrorHandler } from '../util/warn.js'
 import { warningHandler } from '../util/warn.js'
@@ -25,6 +25,13 @@ import { optionChecks, optionsObject } from '../util/option-check.js'
 import { pathOf } from '../util/url-path.js'
 import { PrometheusState } from './prometheus-exposition.js'
 import type { Publisher } from './publisher.js'
+
+/** Connections the endpoint serves at once; more are closed as they arrive (Node's `maxConnections`). */
+const MAX_SCRAPE_CONNECTIONS = 32
+/** A request's headers and the whole request must arrive within this (Prometheus' own scrape timeout is 10 s). */
+const SCRAPE_TIMEOUT_MS = 10_000
+/** A connection with no bytes moving either way for this long is closed: a scraper that stopped reading. */
+const SCRAPE_IDLE_MS = 30_000
 
 export { DEFAULT_BUCKETS_MS } from './prometheus-exposition.js'
 
@@ -102,10 +109,27 @@ export function prometheusPublisher(options?: PrometheusPublisherOptions): Prome
       res.end(path === '/metrics' ? 'GET only\n' : 'routemeter agent: metrics are at /metrics\n')
       return
     }
-    const body = state.render() + own(state.overflowed, duplicates)
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) })
-    res.end(req.method === 'HEAD' ? undefined : body)
+    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+    if (req.method === 'HEAD') { res.end(); return }
+    serve(res).catch((error: unknown) => { res.destroy(error as Error) })
   })
+  // Rendered a piece at a time, the loop free between pieces: 7,500 label sets (25 MB, 206,000 lines) took
+  // 270–320 ms to render in one go, and a scrape of them held the agent's loop (reading, acking, publishing)
+  // for 500–610 ms at a stretch; in 256 KB pieces the longest stretch was 34–55 ms, the scrape itself 390–510 ms
+  // against 710–1,000. A scraper that reads slowly is waited for ('drain'), not buffered for.
+  async function serve(res: ServerResponse): Promise<void> {
+    for (const chunk of state.chunks()) {
+      if (res.destroyed) return // the scraper went away: stop rendering for it
+      if (!res.write(chunk)) await drainedOrClosed(res)
+      else await new Promise((resolve) => setImmediate(resolve))
+    }
+    if (!res.destroyed) res.end(own(state.overflowed, duplicates))
+  }
+  // A scrape endpoint, not a web server: a few scrapers at a time, and none may hold a connection idle for long.
+  server.maxConnections = MAX_SCRAPE_CONNECTIONS
+  server.headersTimeout = SCRAPE_TIMEOUT_MS
+  server.requestTimeout = SCRAPE_TIMEOUT_MS
+  server.timeout = SCRAPE_IDLE_MS
   // The agent's Redis connection keeps its process alive; the endpoint alone never should.
   server.unref()
   const listening = new Promise<AddressInfo>((resolve, reject) => {
@@ -147,6 +171,19 @@ export function prometheusPublisher(options?: PrometheusPublisherOptions): Prome
       })
     },
   }
+}
+
+/** Resolves when `res` can take more, or is gone; leaves no listener behind either way. */
+function drainedOrClosed(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done)
+      res.off('close', done)
+      resolve()
+    }
+    res.on('drain', done)
+    res.on('close', done)
+  })
 }
 
 /** The publisher's own counters, so a dashboard can see label sets overflowing and redeliveries skipped. */

@@ -4,6 +4,7 @@
  * label sets are capped into an overflow series, and `/metrics` is served over HTTP.
  */
 import http from 'node:http'
+import net from 'node:net'
 import { suite } from 'uvu'
 import * as assert from 'uvu/assert'
 import { prometheusPublisher } from '../../src/agent/prometheus-publisher.js'
@@ -224,6 +225,103 @@ test('an accept error after listening (EMFILE under many stuck scrapers) goes to
   assert.match(errors[0].message, /EMFILE/)
   assert.is((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200, 'still serving')
   await publisher.close()
+})
+
+/** `n` routes × 3 status classes of one request each: a big exposition (≈ 3.3 KB per route). */
+function manyRoutes(n: number): MetricRecord[] {
+  const records: MetricRecord[] = []
+  for (let i = 0; i < n; i++) {
+    for (const status of [200, 404, 500]) {
+      records.push({
+        kind: 'request', prefix: '', route: `route${i}`, method: 'GET', status, aborted: false, dimensions: {},
+        counters: { Failure: status >= 500 ? 1 : 0, ClientError: status === 404 ? 1 : 0, Aborted: 0 },
+        timers: { RequestTime: 12.5 + i, CpuTime: 1.25 }, timestamp: 1763798400000,
+      })
+    }
+  }
+  return records
+}
+
+test('chunks() cuts the exposition into pieces of about the size asked, at series boundaries, that add up to render()', () => {
+  const state = new PrometheusState()
+  state.merge(entryOf('1-0', manyRoutes(200)).series())
+  const whole = state.render()
+  const pieces = [...state.chunks(16 * 1024)]
+  assert.ok(pieces.length > 10, `${pieces.length} pieces of ${whole.length} bytes`)
+  assert.is(pieces.join(''), whole)
+  for (const piece of pieces.slice(0, -1)) {
+    // At least the size asked, and at most one series past it (a histogram with its buckets: ≈ 5 KB here).
+    assert.ok(piece.length >= 16 * 1024 && piece.length < 16 * 1024 + 8192, String(piece.length))
+    // A piece ends where a series ends: its last line is a counter's or a histogram's _count, never a bucket or _sum.
+    const last = piece.slice(0, -1).split('\n').pop()!
+    assert.ok(!/_bucket\{|_sum[{ ]/.test(last), last)
+  }
+})
+
+test('/metrics streams a big exposition in pieces (no content-length) that add up to it; HEAD sends headers only', async () => {
+  const publisher = prometheusPublisher({ port: 0, host: '127.0.0.1' })
+  const { port } = await publisher.listening
+  const records = manyRoutes(1000)
+  await publisher.publish([entryOf('1-0', records)])
+  const reference = new PrometheusState()
+  reference.merge(entryOf('1-0', records).series())
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`)
+    assert.is(res.status, 200)
+    assert.is(res.headers.get('content-length'), null)
+    assert.is(res.headers.get('transfer-encoding'), 'chunked')
+    const body = await res.text()
+    assert.ok(body.length > 1_000_000, String(body.length))
+    assert.ok(body.startsWith(reference.render()), 'the series, in order, as render() gives them')
+    assert.match(body.slice(reference.render().length), /^# HELP routemeter_prometheus_overflow_total/)
+    const head = await fetch(`http://127.0.0.1:${port}/metrics`, { method: 'HEAD' })
+    assert.is(head.status, 200)
+    assert.is(await head.text(), '')
+  } finally { await publisher.close() }
+})
+
+test('a scraper that hangs up mid-exposition stops its rendering without an error, and the next scrape is whole', async () => {
+  const errors: Error[] = []
+  const publisher = prometheusPublisher({ port: 0, host: '127.0.0.1', onError: (e) => errors.push(e) })
+  const { port } = await publisher.listening
+  await publisher.publish([entryOf('1-0', manyRoutes(1000))])
+  try {
+    await new Promise<void>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        res.once('data', () => { res.destroy(); resolve() })
+      }).on('error', reject)
+    })
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    const body = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text()
+    assert.match(body, /routemeter_prometheus_duplicate_entries_total 0\n$/)
+    assert.equal(errors, [])
+  } finally { await publisher.close() }
+})
+
+test('the endpoint serves at most 32 connections at once; the 33rd is closed, and it serves again once they go', async () => {
+  const publisher = prometheusPublisher({ port: 0, host: '127.0.0.1' })
+  const { port } = await publisher.listening
+  const open: net.Socket[] = []
+  try {
+    for (let i = 0; i < 32; i++) {
+      const socket = net.connect(port, '127.0.0.1')
+      await new Promise((resolve) => socket.once('connect', resolve))
+      open.push(socket)
+    }
+    const extra = net.connect(port, '127.0.0.1')
+    const closed = await new Promise<boolean>((resolve) => {
+      extra.once('close', () => resolve(true))
+      extra.once('error', () => resolve(true))
+      setTimeout(() => resolve(false), 2000).unref()
+    })
+    assert.ok(closed, 'the 33rd connection was closed by the server')
+    for (const socket of open) socket.destroy()
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    assert.is((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200)
+  } finally {
+    for (const socket of open) socket.destroy()
+    await publisher.close()
+  }
 })
 
 test('bad options are OptionErrors (TypeErrors) at construction, naming the option', () => {
