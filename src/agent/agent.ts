@@ -25,7 +25,7 @@ import { agentStats, type AgentStats, type MutableAgentStats } from './agent-sta
 import { agentLog } from './agent-log.js'
 import { failureKind, failureMessage } from './failure.js'
 import { redactor } from '../util/redact.js'
-import { deadLetterWarnings } from './dead-letter-warnings.js'
+import { createWarner } from '../util/warn.js'
 import { resolveAgentOptions, type AgentOptions } from './agent-options.js'
 
 /**
@@ -95,7 +95,9 @@ export function startAgent(options: AgentOptions): Agent {
 
   const ack = async (ids: string[]): Promise<void> => { if (ids.length > 0) await (client as RedisClientType).xAck(stream, group, ids) }
 
-  const noteDeadLetter = deadLetterWarnings(log.report)
+  // Dead letters under the package's one rate limit, per reason (its first 40 characters: a count in the tail is
+  // no new kind): the first at once, then one a minute with a count of the rest. `log.report` adds the agent's prefix.
+  const deadWarner = createWarner(Date.now, (text) => { log.report(text.replace(/^routemeter: /, '')) })
   const deadLetter = async (id: string, fields: Record<string, string>, reason: string, deliveries: number): Promise<void> => {
     const c = client as RedisClientType
     // Redacted before the cut: a secret cut in half is no longer recognisable.
@@ -103,7 +105,7 @@ export function startAgent(options: AgentOptions): Agent {
     await c.xAdd(deadStream, '*', { ...fields, _id: id, _reason: safeReason, _deliveries: String(deliveries), _group: group },
       { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } })
     stats.deadLettered++
-    noteDeadLetter(id, deadStream, reason, Date.now())
+    deadWarner.warn(`dead:${reason.slice(0, 40)}`, () => `entry ${id} moved to ${deadStream}: ${reason}`)
   }
 
   /** Decode, deliver, dead-letter, ack. `deliveries` (when known) drives the poison-pill rule. */
