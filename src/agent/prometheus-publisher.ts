@@ -115,8 +115,9 @@ export function prometheusPublisher(options?: PrometheusPublisherOptions): Prome
   })
   // Rendered a piece at a time, the loop free between pieces: 7,500 label sets (25 MB, 206,000 lines) took
   // 270–320 ms to render in one go, and a scrape of them held the agent's loop (reading, acking, publishing)
-  // for 500–610 ms at a stretch; in 256 KB pieces the longest stretch was 34–55 ms, the scrape itself 390–510 ms
-  // against 710–1,000. A scraper that reads slowly is waited for ('drain'), not buffered for.
+  // for 370–710 ms at a stretch; in 256 KB pieces the longest stretch was 37–91 ms (the first scrape, cold, the
+  // longest), the scrape itself 390–800 ms against 540–1,370 (`node bench/prometheus-scrape.mjs`, Node 20 and
+  // 24). A scraper that reads slowly is waited for ('drain'), not buffered for.
   async function serve(res: ServerResponse): Promise<void> {
     for (const chunk of state.chunks()) {
       if (res.destroyed) return // the scraper went away: stop rendering for it
