@@ -15,6 +15,21 @@ export const CONTENDERS = [
     name: 'rm-memory-nocpu-before', base: 'bare', module: 'routemeter.mjs',
     options: { sink: 'memory', cpu: false, dist: 'before' }, routemeter: true,
   },
+  // A sink that keeps nothing (bench/instructions.mjs): the same request path without memorySink's 10,000
+  // records. Not in run.mjs's default table (`onlyWhenAsked`): the memory rows already price that path.
+  { name: 'rm-discard', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard' }, routemeter: true, onlyWhenAsked: true },
+  {
+    name: 'rm-discard-nocpu', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', cpu: false },
+    routemeter: true, onlyWhenAsked: true,
+  },
+  {
+    name: 'rm-discard-before', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', dist: 'before' },
+    routemeter: true, onlyWhenAsked: true,
+  },
+  {
+    name: 'rm-discard-nocpu-before', base: 'bare', module: 'routemeter.mjs',
+    options: { sink: 'discard', cpu: false, dist: 'before' }, routemeter: true, onlyWhenAsked: true,
+  },
   { name: 'rm-redis', base: 'bare', module: 'routemeter.mjs', options: { sink: 'redis' }, needs: 'redis', routemeter: true },
   { name: 'rm-statsd', base: 'bare', module: 'routemeter.mjs', options: { sink: 'statsd' }, needs: 'statsd', routemeter: true },
   // The two sinks from the older build too (ROUTEMETER_BENCH_DIST_BEFORE), for run.mjs: a redesign's before and after.

@@ -70,7 +70,8 @@ const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
 async function selectContenders() {
-  let list = CONTENDERS
+  // Rows kept for one tool (`onlyWhenAsked`) run only when --only names them.
+  let list = args.only ? CONTENDERS : CONTENDERS.filter((c) => !c.onlyWhenAsked)
   if (args.only) {
     const wanted = new Set(args.only.split(','))
     // a contender needs its base to be measured in the same run
@@ -91,6 +92,7 @@ async function selectContenders() {
       if (!c.routemeter) return true
       if (c.options.dist === 'before' && DIST_BEFORE === null) return false
       if (!lib || typeof lib.withMetrics !== 'function') return false
+      if (c.options.sink === 'discard') return true // the bench's own sink (contenders/routemeter.mjs)
       const sink = `${c.options.sink}Sink`
       if (typeof lib[sink] !== 'function') { left.push(`${c.name}: dist/index.js exports no ${sink}`); return false }
       return true
