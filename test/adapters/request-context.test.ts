@@ -4,7 +4,7 @@ import net from 'node:net'
 import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { connectMetrics, memorySink, metrics, withMetrics } from '../../src/index.js'
+import { connectMetrics, memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
 import { runAsRequest } from '../../src/adapters/run-as-request.js'
 import { Collector } from '../../src/collect/collector.js'
 import { requestContext } from '../../src/collect/context.js'
@@ -49,17 +49,28 @@ async function pipelined(port: number, first: string): Promise<void> {
 
 const excludeHealth = (req: { url?: string }): boolean => req.url === '/health'
 
+/**
+ * Waits for the measured request's record and the excluded one's `setImmediate`, closes, and checks that the
+ * excluded request ran outside the measured one: no store, and nothing counted into it. Returns the record.
+ */
+async function assertHealthRanOutside(
+  sink: ReturnType<typeof memorySink>, seen: Seen[], close: () => Promise<void>,
+): Promise<MetricRecord> {
+  const [order] = await recorded(sink, 1)
+  await until(() => seen[0]?.later !== 'not yet', 'the /health listener’s setImmediate')
+  await close()
+  assert.equal(seen, [{ sync: undefined, later: undefined }])
+  assert.is(order!.counters['health.hit'], undefined, 'the excluded request counted into the measured one')
+  return order!
+}
+
 test('withMetrics: an excluded request pipelined behind a measured one in the same packet runs outside it', async () => {
   const sink = memorySink()
   const seen: Seen[] = []
   const { port, close } = await listen(http.createServer(withMetrics(noting(seen), { sink, exclude: excludeHealth })))
   await pipelined(port, '/orders/1')
-  const [order] = await recorded(sink, 1)
-  await until(() => seen[0]?.later !== 'not yet', 'the /health listener’s setImmediate')
-  await close()
-  assert.equal(seen, [{ sync: undefined, later: undefined }])
-  assert.is(order!.route, 'orders.id')
-  assert.is(order!.counters['health.hit'], undefined, 'the excluded request counted into the measured one')
+  const order = await assertHealthRanOutside(sink, seen, close)
+  assert.is(order.route, 'orders.id')
 })
 
 test('connectMetrics: the same, for a middleware in front of the app', async () => {
@@ -69,11 +80,7 @@ test('connectMetrics: the same, for a middleware in front of the app', async () 
   const app = noting(seen)
   const { port, close } = await listen(http.createServer((req, res) => middleware(req, res, () => app(req, res))))
   await pipelined(port, '/orders/2')
-  const [order] = await recorded(sink, 1)
-  await until(() => seen[0]?.later !== 'not yet', 'the /health listener’s setImmediate')
-  await close()
-  assert.equal(seen, [{ sync: undefined, later: undefined }])
-  assert.is(order!.counters['health.hit'], undefined, 'the excluded request counted into the measured one')
+  await assertHealthRanOutside(sink, seen, close)
 })
 
 test('node:http2: an excluded stream sent together with a measured one on a session runs outside it', async () => {
@@ -91,12 +98,10 @@ test('node:http2: an excluded stream sent together with a measured one on a sess
   })
   // Both requests leave in one write of the session: their HEADERS frames are read in one callback.
   await Promise.all([get('/orders/3'), get('/health')])
-  const [order] = await recorded(sink, 1)
-  await until(() => seen[0]?.later !== 'not yet', 'the /health listener’s setImmediate')
-  session.close()
-  await close()
-  assert.equal(seen, [{ sync: undefined, later: undefined }])
-  assert.is(order!.counters['health.hit'], undefined, 'the excluded stream counted into the measured one')
+  await assertHealthRanOutside(sink, seen, () => {
+    session.close()
+    return close()
+  })
 })
 
 test('a measured request’s context reaches its own callbacks, and the next request on the connection starts without it', async () => {
