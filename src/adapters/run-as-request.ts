@@ -15,8 +15,9 @@ type Call = <A, B, R>(c: Collector, fn: (this: unknown, a: A, b: B) => R, self: 
  *
  * - AsyncLocalStorage on AsyncContextFrame (Node 24): `enterWith(c)`, and the frame is not put back after the
  *   call. There `run()` is `enterWith(c)` then `enterWith(prior)`: two frames (Maps) built per request, the
- *   second a copy of the first, ≈ 2,000 instructions of the 43,000 a bare server spends on the bench's tiny
- *   route (`node bench/instructions.mjs --top 30`: MapConstructor twice a request, from the wrapper). Node puts
+ *   second a copy of the first (`node bench/instructions.mjs --top 40`: Map's constructor twice a request from
+ *   the wrapper, ≈ 2,000 instructions with its property lookups). Entering once takes 1,537 instructions a
+ *   request off `cpu: false` on the tiny route, 3.5 % of the 43,450 a bare server spends (paired windows). Node puts
  *   the frame back itself when the callback that emitted the request returns (node:http's parser and
  *   node:http2's session call each request's JavaScript in a callback scope of its own, pipelined requests
  *   too), so what still sees `c` is what runs after the wrapper in that callback: a `'request'` listener added
