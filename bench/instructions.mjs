@@ -1,28 +1,31 @@
 // Instructions per request, counted by valgrind (callgrind), not timed: the same binary, build and requests
-// give nearly the same count whatever else the machine is doing, so differences of a few hundred
-// instructions between contenders show, where CPU time on these shared VMs swings by several µs a window.
+// give nearly the same count whatever else the machine is doing, so differences of a thousand instructions
+// between builds show, where CPU time on these shared VMs swings by several µs a window.
 //
-//   node bench/instructions.mjs [--only floor,rm-memory,rm-memory-nocpu] [--routes tiny,json,await20]
-//                               [--requests 2000,6000] [--connections 1] [--repeat 1] [--out path]
+//   node bench/instructions.mjs [--only floor,rm-discard,rm-discard-nocpu] [--routes tiny,json,await20]
+//     [--warmup 21000] [--windows 4] [--requests 1500] [--connections 1] [--repeat 1] [--jobs N] [--top N]
+//     [--out path]
 //
-// Each contender's server (bench/server.mjs, unchanged) runs under `valgrind --tool=callgrind` twice, serving
-// first the smaller and then the larger request count from --requests, then exits. Everything the process did
-// is counted, on every thread (V8's GC and compiler threads included): start-up, loading, JIT warm-up, the
-// requests, exit. Start-up and warm-up are the same in both runs, so
+// Each contender's server (bench/server.mjs, unchanged) runs under `valgrind --tool=callgrind` and
+// `node --single-threaded`, loaded by this process. After `--warmup` requests, callgrind's counters are zeroed
+// and dumped around each of `--windows` windows of `--requests` requests (callgrind_control, sent while the
+// server is busy, so it acts at once; the requests answered meanwhile are counted on our side). A dump is
+// split by function name into V8's compilers, its garbage collector and the rest, the server's own work
+// (JavaScript of the app, Node and the library, and the runtime calls they make). Rows give the median own
+// work per request and the mean GC and compiler work; "added" is the median over windows of the difference to
+// the base contender's same window (bare for the library rows), and with ROUTEMETER_BENCH_DIST_BEFORE a line
+// per `…-before` pair gives a change's effect the same way. `--top N` prints the N functions with the most own
+// work per request in the last window, JavaScript ones named from V8's `--perf-basic-prof` map.
 //
-//     instructions per request = (total of the large run − total of the small run) / (large − small)
+// What this does not see: time in the kernel (a getrusage or clock_gettime syscall counts a few instructions,
+// not its µs), cache misses, and what an instruction costs on a machine. It measures work, bench/paired.mjs
+// measures time; a change that removes work shows here first.
 //
-// and "added" is that figure minus the base contender's (bare for all the library rows). What this does not
-// see: time in the kernel (a getrusage or clock_gettime syscall counts a few instructions, not its µs), cache
-// misses, and how much an instruction costs on the machine. So it is the measure of the work our code and
-// the runtime do for us, not of time: bench/paired.mjs gives CPU time, this says whether a change removed work.
-// Periodic work (a 1 s flush timer) is counted per second of the run, which under valgrind is ~50× as long
-// as natively: it is overweighted here, not hidden.
-//
-// The requests are the same as the other benches send (paths.mjs: fresh ids, five path shapes), over
-// `--connections` keep-alive connections, one request in flight on each. One connection by default: every
-// request then takes the same path through the loop (read, handle, write, back to epoll), which makes the
-// count repeatable to ~0.1 %; more connections let reads coalesce as timing allows.
+// The requests are the ones the other benches send (paths.mjs: fresh ids, five path shapes), over
+// `--connections` keep-alive connections, one request in flight on each. One by default: every request then
+// takes the same way through the loop (read, handle, write, back to epoll), and bare node:http's count
+// repeats to ±1 %; more connections let reads coalesce as timing allows. Counting does not depend on what else
+// runs, so `--jobs` servers (default: one per core) are counted at once.
 import { execFile, execFileSync, spawn } from 'node:child_process'
 import fs from 'node:fs'
 import http from 'node:http'
@@ -49,8 +52,8 @@ const unsupported = list.filter((c) => c.needs !== undefined)
 if (unsupported.length > 0) throw new Error(`instructions.mjs runs no receivers; drop ${unsupported.map((c) => c.name).join(', ')}`)
 const routes = (args.routes ?? 'tiny,json,await20').split(',')
 // V8 keeps tiering the request path up for a while: on Node 24's tiny route a Turbofan compile worth ~300 M
-// instructions came after ~10,000 requests, and the count per request then fell from 54,000 to 44,000.
-const WARMUP = Number(args.warmup ?? 15_000)
+// instructions came around request 19,500, and bare's count per request then fell from 54,000 to 44,000.
+const WARMUP = Number(args.warmup ?? 21_000)
 const WINDOWS = Number(args.windows ?? 4)
 const PER_WINDOW = Number(args.requests ?? 1500)
 if (PER_WINDOW % 500 !== 0) throw new TypeError('--requests must be a multiple of 500, the batch size (see ROUTEMETER_OPTIONS)')
