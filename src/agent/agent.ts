@@ -93,7 +93,17 @@ export function startAgent(options: AgentOptions): Agent {
   const ready = new Promise<void>((resolve, reject) => { readyResolve = resolve; readyReject = reject })
   ready.catch(() => {})
 
-  const ack = async (ids: string[]): Promise<void> => { if (ids.length > 0) await (client as RedisClientType).xAck(stream, group, ids) }
+  // Entries every publisher took (or dead-lettered) whose XACK failed with its connection (Redis stopped mid-ack): they
+  // stay pending, and recoverOwn would publish them again after the reconnect (a StatsD counting them twice, stats()
+  // too). This agent knows they are done, so only their XACK is sent again. At most one read's worth: a failed ack
+  // ends the turn. The XACK may have been applied with only its reply lost: sent again, it acks nothing.
+  const unacked = new Set<string>()
+  const ack = async (ids: string[]): Promise<void> => {
+    if (ids.length === 0) return
+    for (const id of ids) unacked.add(id)
+    await (client as RedisClientType).xAck(stream, group, ids)
+    for (const id of ids) unacked.delete(id)
+  }
 
   // Dead letters under the package's one rate limit, per reason (its first 40 characters: a count in the tail is
   // no new kind): the first at once, then one a minute with a count of the rest. `log.report` adds the agent's prefix.
@@ -242,6 +252,7 @@ export function startAgent(options: AgentOptions): Agent {
           groupReady = true
           everReady = true
           readyResolve()
+          if (unacked.size > 0) await ack([...unacked])
           await recoverOwn()
           void refreshInfo()
         }

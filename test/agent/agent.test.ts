@@ -418,6 +418,33 @@ it('a stream and group that vanish (Redis restarted empty, FLUSHALL) are recreat
   assert.equal(pub.ids, [first, second])
 })
 
+it('an XACK lost with its connection (Redis stopped mid-ack) is sent again, not the entry: published once', async () => {
+  const stream = `s${++n}`
+  const pub = recorder()
+  const publish = pub.publish.bind(pub)
+  let paused = false
+  // The first publish pauses Redis' writes: the XACK that follows waits in Redis, unexecuted, until its connection
+  // is killed, as when Redis stops between an agent's publish and its ack (seen in test/agent/pipeline.test.ts).
+  pub.publish = async (entries) => {
+    await publish(entries)
+    if (!paused) { paused = true; await redis.sendCommand(['CLIENT', 'PAUSE', '10000', 'WRITE']) }
+  }
+  const a = agent({ stream, publishers: [pub] })
+  await a.ready
+  const id = await add(stream, records(1))
+  try {
+    let ackClient: number | undefined
+    await until(async () => {
+      ackClient = (await redis.clientList()).find((c) => c.cmd === 'xack' && c.flags.includes('b'))?.id
+      return ackClient !== undefined
+    }, 'the agent\'s XACK to wait in the paused Redis')
+    await redis.sendCommand(['CLIENT', 'KILL', 'ID', String(ackClient)])
+  } finally { await redis.sendCommand(['CLIENT', 'UNPAUSE']) }
+  await until(async () => (await redis.xPending(stream, 'g')).pending === 0, 'the entry to be acked after the reconnect')
+  assert.equal(pub.ids, [id], 'published once, not again by the recovery of pending entries')
+  assert.is(a.stats().entries, 1)
+})
+
 /** The group's `lag` as Redis itself replies to XINFO GROUPS: a number, null (nil: it cannot count), undefined (no field: < 7.0). */
 async function lagInRedis(stream: string): Promise<unknown> {
   const reply = await redis.sendCommand(['XINFO', 'GROUPS', stream]) as Array<unknown[] | Record<string, unknown>>
