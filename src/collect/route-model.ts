@@ -3,6 +3,7 @@ import {
   VERSION,
 } from './route-rules.js'
 import { DEFAULT_MAX_NODES } from './route-rules.js'
+import { walkSettled } from './route-walk.js'
 
 export { DEFAULT_MAX_NODES, KEEP_HITS, LEAF_VALUES, SHARED_MIN_CHILDREN, SHARED_MIN_PAIRS } from './route-rules.js'
 
@@ -55,6 +56,11 @@ const OVERFLOW = '_'
 export interface RouteModel {
   /** Learns from `tokens` (one request) and returns its name. */
   name(tokens: readonly string[]): string
+  /**
+   * The name of the raw path `path` when the model has nothing to learn from it (see route-walk.ts), counted
+   * as a visit exactly as `name(pathTokens(path))` would; `undefined` when that full walk must run instead.
+   */
+  nameSettled(path: string): string | undefined
   /** The name a path named `name` earlier gets now, without learning: stale names differ. */
   rename(name: string): string
   /** Bumped on every learning event; names given under an older version may be stale. */
@@ -73,7 +79,7 @@ export interface RouteModel {
  */
 export function createRouteModel(options: { maxNodes?: number } = {}): RouteModel {
   const maxNodes = options.maxNodes ?? DEFAULT_MAX_NODES
-  const root = newNode(null)
+  const root = newNode(null, '')
   let size = 1
   let version = 0
 
@@ -132,7 +138,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
     }
     let param = node.param
     if (param === null) {
-      param = node.param = newNode(node)
+      param = node.param = newNode(node, ID)
       size++
     }
     // The words that followed several values are route words, for good: marked before the merge, which
@@ -185,7 +191,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
         if (same !== undefined) merge(same, child)
         else if (into.learned && !VERSION.test(word)) {
           if (into.param === null) {
-            into.param = newNode(into)
+            into.param = newNode(into, ID)
             size++
           }
           merge(into.param, child)
@@ -219,7 +225,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
    */
   function addWord(node: Node, word: string): Node | null {
     if (size >= maxNodes) return null
-    const child = newNode(node)
+    const child = newNode(node, word)
     size++
     if (node.words === null) node.words = new Map()
     node.words.set(word, child)
@@ -270,7 +276,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
       let child: Node | null | undefined = token === ID ? undefined : node.words?.get(token)
       if (child === undefined && (token === ID || node.learned || followsLikeValues(node, token, tokens[k + 1]))) {
         if (node.param === null && size < maxNodes) {
-          node.param = newNode(node)
+          node.param = newNode(node, ID)
           size++
         }
         out.push(ID)
@@ -294,7 +300,26 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
     return before !== version
   }
 
+  // The nodes a settled walk went through, counted only once it succeeds: one array for the model's life.
+  const visited: Node[] = []
+
+  /** `node`'s name, built once per model version: a learning event can move a node under another parent. */
+  function nameOf(node: Node): string {
+    if (node.named === version) return node.name
+    const parent = node.parent
+    node.name = parent === null || parent === root ? node.key : `${nameOf(parent)}.${node.key}`
+    node.named = version
+    return node.name
+  }
+
   return {
+    nameSettled(path) {
+      const depth = walkSettled(root, path, visited)
+      if (depth < 0) return undefined
+      if (depth === 0) return 'root'
+      for (let k = 0; k < depth; k++) visited[k]!.hits++
+      return nameOf(visited[depth - 1]!)
+    },
     name(tokens) {
       try {
         const out: string[] = []

@@ -23,7 +23,7 @@ export const LEAF_VALUES_BESIDE_IDS = 3
 export const KEEP_HITS = 2
 /** Distinct words at one position past which it is a parameter whatever the rules say. */
 export const MAX_WORDS = 256
-/** Default cap on the model's nodes: ~290 bytes each, so ~3 MB at most (bench/namer-cost.mjs); names-bench dev needs 1.8k. */
+/** Default cap on the model's nodes: ~320 bytes each, so ~3.2 MB at most (bench/namer-cost.mjs); names-bench dev needs 1.8k. */
 export const DEFAULT_MAX_NODES = 10_000
 
 // `v1`, `v2beta1`, `v1alpha3`: API versions, shared by unrelated groups.
@@ -32,6 +32,12 @@ export const VERSION = /^v\d+(?:(?:alpha|beta)\d*)?$/
 /** One position's entry in the trie: a word, or the parameter child of its parent. */
 export interface Node {
   parent: Node | null
+  /** The segment of a name this node stands for: its word under its parent, `id` for a parameter, `''` at the root. */
+  readonly key: string
+  /** This node's name (`key`s from the root, joined by `.`), valid while `named` equals the model's version. */
+  name: string
+  /** The model version `name` was built at; -1 before the first. */
+  named: number
   /** Word children; null until the first one (most nodes are leaves). */
   words: Map<string, Node> | null
   /** The parameter child: shaped ids and, once learned, every value. */
@@ -55,13 +61,14 @@ export interface Node {
 }
 
 /**
- * An empty node under `parent`.
+ * An empty node under `parent`, standing for the segment `key`.
  *
  * @example
- * const root = newNode(null)
+ * const root = newNode(null, '')
+ * root.param = newNode(root, 'id')
  */
-export function newNode(parent: Node | null): Node {
-  return { parent, words: null, param: null, learned: false, next: null, pairs: 0, hits: 0, confirmed: false }
+export function newNode(parent: Node | null, key: string): Node {
+  return { parent, key, name: '', named: -1, words: null, param: null, learned: false, next: null, pairs: 0, hits: 0, confirmed: false }
 }
 
 /**

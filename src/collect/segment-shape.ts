@@ -80,16 +80,20 @@ export function decodedSegmentToken(raw: string): string {
 }
 
 /**
- * Answers `IDENTIFIER`, `CLEAN` (only `[A-Za-z0-9_-]`) or `DIRTY` for the segment `s[start, end)`. Most
- * segments are short words or numbers, and most long ones are hex ids or words, so cheap checks go first
- * (A/B measured on typical paths: ~290 instead of ~390 ns/call).
+ * Answers `IDENTIFIER`, `CLEAN` (only `[A-Za-z0-9_-]`) or `DIRTY` for the segment `s[start, end)` (no `%`,
+ * non-empty). Most segments are short words or numbers, and most long ones are hex ids or words, so cheap
+ * checks go first (A/B measured on typical paths: ~290 instead of ~390 ns/call).
+ *
+ * @example
+ * classify('/users/42', 7, 9) === IDENTIFIER // true
  */
-function classify(s: string, start: number, end: number): number {
+export function classify(s: string, start: number, end: number): number {
   const n = end - start
-  if (n > MAX_SEGMENT_LENGTH || scanParts(s, start, end)) return IDENTIFIER
+  // The two commonest ids first, each an id whatever the later rules say: a number stops the digit scan at
+  // its end, a word at its first letter; a UUID is recognised by one pass instead of three.
+  if (n > MAX_SEGMENT_LENGTH || allDigits(s, start, end) || (n === 36 && isUuid(s, start)) || scanParts(s, start, end)) return IDENTIFIER
   // Every rule but numbers and emails needs 8+ characters.
   if (n < 8) return classifyShort(s, start, end)
-  if (n === 36 && isUuid(s, start)) return IDENTIFIER
   if (isHexId(s, start, end)) return IDENTIFIER
   return classifyLong(s, start, end)
 }
@@ -171,6 +175,14 @@ function classifyShort(s: string, start: number, end: number): number {
   }
   if (digits === end - start || (at > start && lastDot > at + 1 && lastDot < end - 1)) return IDENTIFIER
   return dirty ? DIRTY : CLEAN
+}
+
+function allDigits(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c < 48 || c > 57) return false
+  }
+  return true
 }
 
 /** 8+ hex characters with at least one digit: ObjectIds, undashed UUIDs, hashes, and long integers. */

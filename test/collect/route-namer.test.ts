@@ -112,6 +112,20 @@ test('unclaimed 404s teach the model nothing, so scanners cannot turn route word
   assert.is(namer.name(closed('/admin/users')), 'admin.users')
 })
 
+test('a route word requested twice stays a word once a parameter is learned beside it', () => {
+  // The namer once cached `/customers/search` after its first request, so the second never reached the model,
+  // which saw one request and took `search` for a value when `customers` was learned.
+  const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
+  assert.is(namer.name(closed('/customers/search')), 'customers.search')
+  assert.is(namer.name(closed('/customers/search')), 'customers.search')
+  for (const who of ['alice', 'bob', 'carol', 'dave', 'erin', 'frank']) {
+    namer.name(closed(`/customers/${who}/orders`))
+    namer.name(closed(`/customers/${who}/invoices`))
+  }
+  assert.is(namer.name(closed('/customers/zed/orders')), 'customers.id.orders')
+  assert.is(namer.name(closed('/customers/search')), 'customers.search')
+})
+
 test('a path is named the same from the cache once its position is learned', () => {
   const namer = createRouteNamer({ routes: [], maxRoutes: 100 })
   assert.is(namer.name(closed('/nodes/worker-one')), 'nodes.worker-one')

@@ -1,0 +1,79 @@
+import { IDENTIFIER, SAFE, TABLE } from './char-class.js'
+import { MAX_DEPTH } from './normalize-path.js'
+import type { Node } from './route-rules.js'
+import { classify } from './segment-shape.js'
+
+/**
+ * The learned model's walk for a path it has nothing to learn from, straight over the raw path: the steady
+ * state, where every segment is a known word or goes to an existing parameter child. It gives the node the
+ * full walk (`pathTokens` and then the model's `walk`) would end on, or -1 when the full walk must decide
+ * (a new word, a segment that is percent-encoded or would be sanitized where a word could match, a missing
+ * parameter child, more than {@link MAX_DEPTH} segments, a path that does not start with `/`).
+ *
+ *   raw path ─▶ per segment, at the current node:
+ *     learned position (every word there is a value) ─▶ a kept word, else the parameter child: no shape test
+ *     other positions ─▶ segment shape: `id` → the parameter child; a clean word → its word child
+ *
+ * It saves what the full walk spends on a request it learns nothing from: the token array, a slice and a
+ * shape test per segment (none at learned positions), and the join (the name is kept on the node).
+ * Instructions a request on bench/paths.mjs's traffic, Node 24.22: see bench/README, "Instructions per
+ * request". It changes nothing; the caller counts the visit (`hits`) only when the walk succeeds.
+ *
+ * @example
+ * const depth = walkSettled(root, '/users/42', visited) // 2: visited[1] is users' parameter child
+ */
+export function walkSettled(root: Node, path: string, visited: Node[]): number {
+  const n = path.length
+  if (n === 0 || path.charCodeAt(0) !== SLASH) return -1
+  let node = root
+  let depth = 0
+  let start = 1
+  for (let i = 1; ; i++) {
+    // The end of input closes the last segment exactly as a `?` would.
+    const c = i < n ? path.charCodeAt(i) : QUESTION
+    if (c !== SLASH && c !== BACKSLASH && c !== QUESTION && c !== HASH) {
+      // A `%` may decode to a separator, a `.` or nothing: the full walk decodes it.
+      if (c === PERCENT) return -1
+      continue
+    }
+    if (i > start) {
+      // One character that is not a letter, digit or `-` is dropped (`.`) or becomes `_`, which ends a name
+      // as the overflow marker: the full walk's cases. (The trie holds no node past MAX_DEPTH, so the depth
+      // test only keeps this walk from relying on it.)
+      if (depth === MAX_DEPTH || (i - start === 1 && !isWordChar(path.charCodeAt(start)))) return -1
+      const next = childFor(node, path, start, i)
+      if (next === null) return -1
+      visited[depth++] = node = next
+    }
+    if (c === QUESTION || c === HASH) return depth
+    start = i + 1
+  }
+}
+
+/** The child of `node` that the segment `path[start, end)` leads to, or null when the full walk must decide. */
+function childFor(node: Node, path: string, start: number, end: number): Node | null {
+  // A known word, looked up as it is: words are kept sanitized, so a dirty segment matches none. Its shape
+  // need not be tested: a word was a word when it was learned and reads the same now.
+  const word = node.words?.get(path.slice(start, end))
+  if (word !== undefined) return word
+  // At a learned position every other segment is a value, whatever its shape, unless it is dirty and might
+  // sanitize to a kept word.
+  if (node.learned) return node.words === null || isClean(path, start, end) ? node.param : null
+  // Elsewhere only a shaped id goes to the parameter child; a new word is learned by the full walk.
+  return classify(path, start, end) === IDENTIFIER ? node.param : null
+}
+
+function isClean(s: string, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    const c = s.charCodeAt(i)
+    if (c >= 128 || (TABLE[c]! & SAFE) === 0) return false
+  }
+  return true
+}
+
+/** A letter, a digit or `-`: a one-character segment the full walk keeps as it is. */
+function isWordChar(c: number): boolean {
+  return c !== UNDERSCORE && c < 128 && (TABLE[c]! & SAFE) !== 0
+}
+
+const SLASH = 47, BACKSLASH = 92, QUESTION = 63, HASH = 35, PERCENT = 37, UNDERSCORE = 95
