@@ -5,19 +5,23 @@ import { classify } from './segment-shape.js'
 
 /**
  * The learned model's walk for a path it has nothing to learn from, straight over the raw path: the steady
- * state, where every segment is a known word or goes to an existing parameter child. It gives the node the
- * full walk (`pathTokens` and then the model's `walk`) would end on, or -1 when the full walk must decide
- * (a new word, a segment that is percent-encoded or would be sanitized where a word could match, a missing
- * parameter child, more than {@link MAX_DEPTH} segments, a path that does not start with `/`).
+ * state, where every segment is a known word or goes to an existing parameter child. It returns how many
+ * nodes it went through (`visited[depth - 1]` is the node the full walk, `pathTokens` and then the model's
+ * `walk`, would end on), or -1 when the full walk must decide: a new word, a percent-encoded segment, a dirty
+ * segment that might sanitize to a kept word, a one-character segment the full walk drops or reads as the
+ * overflow marker, a missing parameter child, more than {@link MAX_DEPTH} segments, a path that does not
+ * start with `/`.
  *
  *   raw path ─▶ per segment, at the current node:
- *     learned position (every word there is a value) ─▶ a kept word, else the parameter child: no shape test
- *     other positions ─▶ segment shape: `id` → the parameter child; a clean word → its word child
+ *     a known word (looked up as it is) ─▶ its word child
+ *     learned position (every other word there is a value) ─▶ the parameter child, no shape test
+ *     other positions ─▶ shape `id` → the parameter child; else the full walk (a new word to learn)
  *
- * It saves what the full walk spends on a request it learns nothing from: the token array, a slice and a
- * shape test per segment (none at learned positions), and the join (the name is kept on the node).
- * Instructions a request on bench/paths.mjs's traffic, Node 24.22: see bench/README, "Instructions per
- * request". It changes nothing; the caller counts the visit (`hits`) only when the walk succeeds.
+ * It saves what the full walk spends on a request it learns nothing from: the token array, a shape test per
+ * segment (none for known words or at learned positions), the join and the hash of the fresh name (the name
+ * is kept on the node). On the bench's tiny route, Node 24.22: 5,750 instructions a request less
+ * (bench/README, "Instructions per request"). It changes nothing; the caller counts the visit (`hits`) only
+ * when the walk succeeds.
  *
  * @example
  * const depth = walkSettled(root, '/users/42', visited) // 2: visited[1] is users' parameter child
