@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http'
+import { Socket } from 'node:net'
 import type { Http2ServerResponse } from 'node:http2'
 import { performance } from 'node:perf_hooks'
 import { Collector, type AnyRequest } from '../collect/collector.js'
@@ -123,19 +124,28 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     for (const res of open) endUnlessFinished(res)
     open.clear()
   }
-  function watch(socket: Connection | null | undefined, res: Measured, c: Collector): void {
-    if (socket == null || typeof socket.once !== 'function') return // a mock request (inject helpers) has no socket
+  /**
+   * Has `res` ended by its connection's 'close' when it hears neither 'finish' nor 'close' itself. True when
+   * that is all `res` needs: on a real socket, an HTTP/1 response that does not finish ends with its socket
+   * (a client hanging up, a timeout, `res.destroy()`, which destroys the socket; Node emits the response's
+   * 'close' from the socket's), so a 'close' listener per response would add a registration and a call to
+   * every request for nothing (≈ 550 instructions a request, `bench/instructions.mjs`). A queued pipelined
+   * response keeps its own listener: it can be destroyed while its connection lives on.
+   */
+  function watch(socket: Connection | null | undefined, res: Measured, c: Collector): boolean {
+    if (socket == null || typeof socket.once !== 'function') return false // a mock request (inject helpers) has no socket
     const first = !attached.has(socket)
     if (first) socket.once('close', onConnectionClose)
     if ((res as ServerResponse).socket !== null) {
       attached.set(socket, res)
-      return
+      return socket instanceof Socket
     }
     if (first) attached.set(socket, null)
     let open = queued.get(socket)
     if (open === undefined) queued.set(socket, open = new Set())
     open.add(res)
     c.queued = true
+    return false
   }
 
   return {
@@ -148,9 +158,8 @@ export function createRecorder(options?: MetricsOptions): Recorder {
       const c = new Collector(clock, req, req.url ?? '/', req.method ?? 'GET', defaults, performance.now())
       measured[kCollector] = c
       res.on('finish', onFinish)
-      res.on('close', onClose)
       // HTTP/2 streams always emit 'close' (and their `req.socket` is a proxy built on first read).
-      if (req.httpVersionMajor !== 2) watch(connectionOf(req), measured, c)
+      if (req.httpVersionMajor === 2 || !watch(connectionOf(req), measured, c)) res.on('close', onClose)
       return c
     },
   }

@@ -87,6 +87,47 @@ test('records Aborted when the client hangs up before the response finished, nev
     `RequestTime ${requestTime}: open ${hungUpAt - enteredAt} ms, at most ${recordedAt - connectedAt} ms`)
 })
 
+test('a response the app destroys, or the server times out, is Aborted at that moment on HTTP/1', async () => {
+  // HTTP/1 responses that do not finish are ended by their connection's 'close' (no listener per response):
+  // both ways of ending one early must still record it, aborted, when it ends, not when something else happens.
+  const destroyedAt: number[] = []
+  const { sink, port, close } = await serve((req, res) => {
+    if (req.url === '/destroy') {
+      res.write('partial')
+      setTimeout(() => { destroyedAt.push(performance.now()); res.destroy() }, 20)
+    }
+  })
+  const socket = net.connect(port, '127.0.0.1')
+  socket.on('error', () => {})
+  await once(socket, 'connect')
+  const startedAt = performance.now()
+  socket.write('GET /destroy HTTP/1.1\r\nHost: x\r\n\r\n')
+  const [r] = await recorded(sink, 1)
+  const recordedAt = performance.now()
+  assert.equal([r!.route, r!.aborted, r!.status, r!.counters.Aborted], ['destroy', true, 200, 1])
+  assert.ok(r!.timers.RequestTime! >= 19 && r!.timers.RequestTime! <= recordedAt - startedAt,
+    `RequestTime ${r!.timers.RequestTime} ms: destroyed after 20 ms`)
+  assert.is(destroyedAt.length, 1)
+  await close()
+
+  // Node destroys a socket idle past the server's `timeout` (no 'timeout' listener), a stuck request with it.
+  const timedSink = memorySink()
+  const server = http.createServer(withMetrics(() => {}, { sink: timedSink }))
+  server.timeout = 30
+  const timed = await listen(server)
+  const stall = net.connect(timed.port, '127.0.0.1')
+  stall.on('error', () => {})
+  await once(stall, 'connect')
+  const stallStarted = performance.now()
+  stall.write('GET /stall HTTP/1.1\r\nHost: x\r\n\r\n')
+  const [t] = await recorded(timedSink, 1)
+  assert.equal([t!.route, t!.aborted, t!.status], ['stall', true, 0])
+  assert.ok(t!.timers.RequestTime! >= 25 && t!.timers.RequestTime! <= performance.now() - stallStarted,
+    `RequestTime ${t!.timers.RequestTime} ms: the socket timed out after 30 ms idle`)
+  stall.destroy()
+  await timed.close()
+})
+
 test('a synchronous throw reaches the caller as the same error, with Failure recorded', async () => {
   const sink = memorySink()
   const boom = new Error('sync boom')
