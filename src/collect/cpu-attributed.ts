@@ -53,8 +53,21 @@ const OUTSIDE: Slot = { onThread: 0, refunded: 0, end: 0, closed: false, blocks:
 const loop = performance.nodeTiming
 
 let current: Slot = OUTSIDE
-let since = performance.now()
-let idleSince = loop.idleTime
+/**
+ * The clock's numbers, as fields of one object rather than module-level `let`s: V8 keeps a double field in a
+ * box it updates in place, while every store of a double into a module-level `let` allocates a new heap number
+ * (and a write barrier), four of them at each switch.
+ */
+const at = {
+  /** `performance.now()` at the last switch. */
+  since: performance.now(),
+  /** libuv's idle time at the last switch. */
+  idleSince: loop.idleTime,
+  /** The thread's CPU (µs) at the last sample of the preemption guard (below). */
+  sampledCpu: 0,
+  /** Busy time (ms) of the holds since that sample. */
+  busySinceSample: 0,
+}
 
 // The preemption guard. A hold longer than LONG_HOLD_MS is charged at most the thread CPU that passed since the
 // last CPU sample, minus the busy time of the holds between that sample and this hold (which used at most that
@@ -67,8 +80,6 @@ let idleSince = loop.idleTime
 const LONG_HOLD_MS = 1
 const CPU_SAMPLE_MS = 1
 let readCpu: () => number = () => 0
-let sampledCpu = 0
-let busySinceSample = 0
 
 /** Charges the running slot up to now (idle time taken out) and makes `next` the running one. */
 function switchTo(next: Slot): Slot {
@@ -80,34 +91,34 @@ function switchTo(next: Slot): Slot {
  * cannot have waited in between, so libuv's idle counter is not read (≈ 30 ns a request).
  */
 function switchBack(next: Slot): void {
-  if (next !== current) switchAt(next, idleSince, performance.now())
+  if (next !== current) switchAt(next, at.idleSince, performance.now())
 }
 
 /** The switch itself, at `now` (a `performance.now()` the caller may already hold: the request's start or end). */
 function switchAt(next: Slot, idle: number, now: number): Slot {
   const previous = current
-  const onThread = now - since - (idle - idleSince)
+  const onThread = now - at.since - (idle - at.idleSince)
   let held = onThread
   if (held > LONG_HOLD_MS) {
     const cpu = readCpu()
-    const cpuHeld = (cpu - sampledCpu) / 1000 - busySinceSample
+    const cpuHeld = (cpu - at.sampledCpu) / 1000 - at.busySinceSample
     if (cpuHeld < held) held = cpuHeld
-    sampledCpu = cpu
-    busySinceSample = 0
+    at.sampledCpu = cpu
+    at.busySinceSample = 0
   } else if (held > 0) {
-    busySinceSample += held
-    if (busySinceSample > CPU_SAMPLE_MS) {
-      sampledCpu = readCpu()
-      busySinceSample = 0
+    at.busySinceSample += held
+    if (at.busySinceSample > CPU_SAMPLE_MS) {
+      at.sampledCpu = readCpu()
+      at.busySinceSample = 0
     }
   }
   if (held > 0) {
     previous.onThread += held
-    if (held >= MIN_KEPT_MS) keepStretch(previous, since, now, held, onThread)
+    if (held >= MIN_KEPT_MS) keepStretch(previous, at.since, now, held, onThread)
   }
   current = next
-  since = now
-  idleSince = idle
+  at.since = now
+  at.idleSince = idle
   return previous
 }
 
@@ -123,9 +134,9 @@ function install(): void {
   if (mechanism !== undefined) return
   const cpu = threadCpuClock()
   readCpu = cpu.read
-  sampledCpu = readCpu()
-  since = performance.now()
-  idleSince = loop.idleTime
+  at.sampledCpu = readCpu()
+  at.since = performance.now()
+  at.idleSince = loop.idleTime
   mechanism = { hook: installSwitchHook<Slot>(requestContext, onCallback), cpu: cpu.kind }
   refundGcPauses()
 }
@@ -144,8 +155,8 @@ export function attributedMechanism(): { hook: SwitchHookKind, cpu: ThreadCpuKin
 /** `c`'s thread time so far, including the stretch it is holding now (capped the same way switchTo caps it). */
 function onThreadNow(c: Collector): number {
   if (current !== c) return c.onThread
-  let held = performance.now() - since - (loop.idleTime - idleSince)
-  if (held > LONG_HOLD_MS) held = Math.min(held, (readCpu() - sampledCpu) / 1000 - busySinceSample)
+  let held = performance.now() - at.since - (loop.idleTime - at.idleSince)
+  if (held > LONG_HOLD_MS) held = Math.min(held, (readCpu() - at.sampledCpu) / 1000 - at.busySinceSample)
   return c.onThread + Math.max(held, 0)
 }
 
