@@ -36,7 +36,10 @@ export async function create({ sink: sinkName, cpu, dist, statsdPort, redisUrl, 
       await rm.metrics.flush()
       const failed = errors.length ? `; ${errors.length} sink errors, first: ${errors[0].message}` : ''
       if (sinkName === 'discard') {
-        const ok = errors.length === 0 && sink.received > 0 && sink.received <= served && (cpu === false) === (sink.lastCpu === undefined)
+        // Not exact: requests that reach no handler (`served` counts handlers) are recorded too, and the few
+        // still in flight at the check are not yet; a paired run recorded 48 more than served, in either build.
+        const ok = errors.length === 0 && sink.received >= 0.99 * served && sink.received <= 1.01 * served &&
+          (cpu === false) === (sink.lastCpu === undefined)
         return { ok, detail: `${sink.received} records for ${served} requests served${failed}` }
       }
       if (sinkName !== 'memory') return { ok: errors.length === 0 && served > 0, detail: `flushed${failed}` }
@@ -59,15 +62,20 @@ export async function create({ sink: sinkName, cpu, dist, statsdPort, redisUrl, 
   }
 }
 
-/** A sink that counts what it is sent and keeps only the last record's CpuTime, for the checks. */
+/**
+ * A sink that counts the request records it is sent (the process records of each flush interval aside) and
+ * keeps only the last one's CpuTime, for the checks.
+ */
 function discardSink() {
   const sink = {
     received: 0,
     lastCpu: undefined,
     send(batch) {
-      sink.received += batch.length
-      const last = batch.findLast((r) => r.kind === undefined || r.kind === 'request')
-      if (last !== undefined) sink.lastCpu = last.timers.CpuTime
+      for (const r of batch) {
+        if (r.kind !== undefined && r.kind !== 'request') continue
+        sink.received++
+        sink.lastCpu = r.timers.CpuTime
+      }
     },
     flush: async () => {},
     close: async () => {},
