@@ -125,12 +125,12 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     open.clear()
   }
   /**
-   * Has `res` ended by its connection's 'close' when it hears neither 'finish' nor 'close' itself. True when
-   * that is all `res` needs: on a real socket, an HTTP/1 response that does not finish ends with its socket
-   * (a client hanging up, a timeout, `res.destroy()`, which destroys the socket; Node emits the response's
-   * 'close' from the socket's), so a 'close' listener per response would add a registration and a call to
-   * every request for nothing (≈ 1,300 instructions a request on Node 24's tiny route, `bench/instructions.mjs`). A queued pipelined
-   * response keeps its own listener: it can be destroyed while its connection lives on.
+   * Has `res` ended by its connection's 'close' should it hear neither 'finish' nor 'close' itself. True when
+   * that is all `res` needs: on a real socket, an HTTP/1 response that does not finish ends with its socket (a
+   * client hanging up, a timeout, `res.destroy()`, which destroys the socket; Node emits the response's 'close'
+   * from the socket's), so a 'close' listener per response would cost every request a registration and a call
+   * for nothing (≈ 1,300 instructions a request on Node 24's tiny route, `bench/instructions.mjs`). A queued
+   * pipelined response keeps its own listener: it can be destroyed while its connection lives on.
    */
   function watch(socket: Connection | null | undefined, res: Measured, c: Collector): boolean {
     if (socket == null || typeof socket.once !== 'function') return false // a mock request (inject helpers) has no socket

@@ -1,6 +1,7 @@
 /**
- * The character table the segment rules share: one lookup gives a character's class and every flag a rule
- * tests. Internal to `src/collect` (segment-shape.ts, token-score.ts).
+ * The character table and codes the path and segment rules share: one lookup gives a character's class and
+ * every flag a rule tests. Internal to `src/collect` (normalize-path.ts, route-walk.ts, segment-shape.ts,
+ * token-score.ts).
  *
  * @example
  * const f = TABLE['a'.charCodeAt(0)] // LOWER | VOWEL | HEX | SAFE
@@ -8,6 +9,8 @@
 
 // Character codes, named once so the scans read as intent.
 export const DOT = 46, AT = 64, DASH = 45, PLUS = 43
+// The characters that split a raw path into segments or end it, and the escape that may hide one.
+export const SLASH = 47, BACKSLASH = 92, QUESTION = 63, HASH = 35, PERCENT = 37, UNDERSCORE = 95
 
 // One table lookup per character gives its class and every flag the rules test (only ~3% faster than range
 // tests, A/B measured, but it keeps the scans short). Low two bits: the class the token rules see (anything but

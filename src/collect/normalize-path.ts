@@ -1,3 +1,4 @@
+import { BACKSLASH, DASH, DOT, HASH, PERCENT, PLUS, QUESTION, SLASH } from './char-class.js'
 import { decodedSegmentToken, MAX_SEGMENT_LENGTH, segmentToken } from './segment-shape.js'
 
 export { MAX_SEGMENT_LENGTH }
@@ -43,8 +44,7 @@ export const OVERFLOW_SEGMENT = '_'
 const ROOT = 'root'
 
 // Character codes, named once so the scans read as intent.
-const SLASH = 47, BACKSLASH = 92, QUESTION = 63, HASH = 35, PERCENT = 37, COLON = 58
-const DOT = 46, DASH = 45, PLUS = 43
+const COLON = 58
 
 /**
  * Turns a raw request path (or an absolute-form URL) into a metric name made only of `[A-Za-z0-9_-]`

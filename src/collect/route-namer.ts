@@ -140,8 +140,8 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
       resolved = { name: normalizePath(path), declared: false }
     }
     // A path with an id in it is almost never seen twice (fresh ids per request), so caching it costs a
-    // hash, a set and evictions for no hit: the bench profile put 1.6% of a tiny route's CPU here. Only
-    // paths whose name kept every segment (`/pages/about`, `/health`) are cached.
+    // hash, a set and evictions for no hit (1.6% of the tiny route's CPU in a profile, when model names were
+    // cached too). Only paths whose name kept every segment (`/pages/about`, `/health`) are cached.
     if (!hasIdSegment(resolved.name)) {
       if (pathCache.size >= PATH_CACHE_SIZE) pathCache.clear()
       pathCache.set(path, resolved)

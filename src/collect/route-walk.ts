@@ -1,4 +1,4 @@
-import { IDENTIFIER, SAFE, TABLE } from './char-class.js'
+import { BACKSLASH, HASH, IDENTIFIER, PERCENT, QUESTION, SAFE, SLASH, TABLE, UNDERSCORE } from './char-class.js'
 import { MAX_DEPTH } from './normalize-path.js'
 import type { Node } from './route-rules.js'
 import { classify } from './segment-shape.js'
@@ -79,5 +79,3 @@ function isClean(s: string, start: number, end: number): boolean {
 function isWordChar(c: number): boolean {
   return c !== UNDERSCORE && c < 128 && (TABLE[c]! & SAFE) !== 0
 }
-
-const SLASH = 47, BACKSLASH = 92, QUESTION = 63, HASH = 35, PERCENT = 37, UNDERSCORE = 95
