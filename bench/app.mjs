@@ -4,7 +4,7 @@
 //
 //   /t/...  tiny:  a 2-byte text body, synchronous. Shows the fixed per-request cost of a wrapper.
 //   /j/...  json:  three awaits (two of them real event-loop hops), then JSON.stringify of a ~20 KB
-//                  object built for this request. Shows the cost on a typical async API route.
+//                  object built for this request (170 rows of 8 values). Shows the cost on a typical async API route.
 //   /c/...  cpu:   a fixed synchronous burn of ~1 ms. Shows the cost when the handler dominates.
 //   /a/...  await20: the json route's work behind 20 awaits (two real hops, 18 async middleware-like steps).
 //                  Shows whether a wrapper's cost grows with the awaits of a request.
@@ -26,21 +26,30 @@ export function tiny(req, res) {
 // A real event-loop hop, like a database or cache answering.
 const hop = () => new Promise((resolve) => setImmediate(resolve))
 
+// Rows as arrays, not objects with keys. With 100 objects of 8 keys, one process's JSON.stringify counted
+// ~30,000 instructions a request (~4 % of the route) more than another's running the same code, as much as the
+// wrappers cost here (bench/instructions.mjs, Node 24.22: `SerializeString` +30,000 for a contender in one run
+// and not in the next). Likely why: V8 copies a repeated key through a 64-entry cache indexed by the key
+// string's address, so whether two keys collide there depends on where the strings landed in that heap. Rows
+// carry the same values through the same serializer, with no key cache to draw from (bench/README.md, Routes).
+const COLUMNS = ['id', 'sku', 'name', 'price', 'currency', 'tags', 'inStock', 'updatedAt']
+const ROWS = 170
+
 function buildPayload(url) {
-  const items = new Array(100)
-  for (let i = 0; i < 100; i++) {
-    items[i] = {
-      id: i,
-      sku: `SKU-${(i * 7919) % 100000}`,
-      name: `Item number ${i} for ${url}`,
-      price: Math.round(i * 13.37 * 100) / 100,
-      currency: 'EUR',
-      tags: ['alpha', 'beta', i % 2 ? 'odd' : 'even'],
-      inStock: i % 3 !== 0,
-      updatedAt: '2026-11-22T07:00:00.000Z',
-    }
+  const items = new Array(ROWS)
+  for (let i = 0; i < ROWS; i++) {
+    items[i] = [
+      i,
+      `SKU-${(i * 7919) % 100000}`,
+      `Item number ${i} for ${url}`,
+      Math.round(i * 13.37 * 100) / 100,
+      'EUR',
+      ['alpha', 'beta', i % 2 ? 'odd' : 'even'],
+      i % 3 !== 0,
+      '2026-11-22T07:00:00.000Z',
+    ]
   }
-  return { url, page: 1, total: 100, items }
+  return { url, page: 1, total: ROWS, columns: COLUMNS, items }
 }
 
 export async function json(req, res) {
@@ -150,7 +159,7 @@ export function checkResponse(routeName, status, body) {
     case 'json': {
       let parsed
       try { parsed = JSON.parse(body) } catch { return 'body is not JSON' }
-      if (!Array.isArray(parsed.items) || parsed.items.length !== 100) return 'JSON without 100 items'
+      if (!Array.isArray(parsed.items) || parsed.items.length !== ROWS) return `JSON without ${ROWS} rows`
       if (routeName === 'await20' && parsed.page !== 1) return `the 18 steps counted to ${parsed.page + 17}, not 18`
       if (body.length < 15_000 || body.length > 30_000) return `JSON body of ${body.length} bytes, expected ~20 KB`
       return null

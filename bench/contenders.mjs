@@ -4,6 +4,8 @@
 
 export const CONTENDERS = [
   { name: 'bare', base: 'bare', module: 'bare.mjs', options: {} },
+  // A control, only when asked: bare with the library imported and unused (contenders/bare.mjs).
+  { name: 'bare-loaded', base: 'bare', module: 'bare.mjs', options: { loadLibrary: true }, onlyWhenAsked: true },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
   { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },
@@ -20,6 +22,12 @@ export const CONTENDERS = [
   { name: 'rm-discard', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard' }, routemeter: true, onlyWhenAsked: true },
   {
     name: 'rm-discard-nocpu', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', cpu: false },
+    routemeter: true, onlyWhenAsked: true,
+  },
+  // `cpu: false` plus the attributed clock's switch hook, reading each callback's store for a function that does
+  // nothing: what the hook mechanism costs by itself, the part of the default's price no clock design removes.
+  {
+    name: 'rm-discard-nocpu-hooks', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', cpu: false, hooks: 'switch' },
     routemeter: true, onlyWhenAsked: true,
   },
   {

@@ -6,8 +6,9 @@ import { distEntry } from '../lib/dist.mjs'
 
 const MEMORY_SINK_MAX = 10_000
 
-export async function create({ sink: sinkName, cpu, dist, statsdPort, redisUrl, stream, flushInterval }) {
+export async function create({ sink: sinkName, cpu, dist, hooks, statsdPort, redisUrl, stream, flushInterval }) {
   const lib = await import(distEntry(dist))
+  if (hooks === 'switch') await installIdleSwitchHook(dist)
   const rm = lib.withMetrics ? lib : lib.default
   const errors = []
   let sink
@@ -60,6 +61,19 @@ export async function create({ sink: sinkName, cpu, dist, statsdPort, redisUrl, 
     },
     reset() { if (sinkName === 'memory') sink.clear() },
   }
+}
+
+/**
+ * The attributed clock's switch hook, installed as that clock installs it (V8 promise hooks plus an async_hooks
+ * `before` on Node 24, async_hooks elsewhere) and reading the request's store at every callback, but handing
+ * it to a function that does nothing: with `cpu: false`, the price of the hook mechanism alone, without the
+ * clock reads and slot switches. The least any hook-based attribution can cost on this Node.
+ */
+async function installIdleSwitchHook(dist) {
+  const file = (name) => new URL(`collect/${name}.js`, distEntry(dist)).href
+  const { installSwitchHook } = await import(file('cpu-switch-hook'))
+  const { requestContext } = await import(file('context'))
+  installSwitchHook(requestContext, () => {})
 }
 
 /**
