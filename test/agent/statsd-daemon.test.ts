@@ -64,13 +64,25 @@ async function backlog(stream: string, n: number): Promise<Record<number, number
   return statuses
 }
 
+/**
+ * The publisher's pace here: a quarter of the default. The daemon is a Node process sharing two cores with this
+ * suite (under coverage) and its redis-server; at the default 40 lines/ms its 208 KB receive buffer holds ≈ 50 ms
+ * of lines, and in full CI runs it fell that far behind in 3 of 5 runs (61 and 109 of 3,000 timings missing).
+ * A quarter of the pace gives it ≈ 200 ms; the replay (≈ 9,000 timing lines) then takes ≈ 1 s.
+ */
+const PACE = { linesPerMs: 10, burstLines: 250 }
+
 /** Every count the backlog of `n` requests must produce in the daemon, exactly. */
 async function assertExact(daemon: StatsdDaemon, n: number): Promise<void> {
   const requestTimes = (): number => timings(daemon, (key) => isMetric(key, 'RequestTime'))
   await daemon.until(`${n} RequestTime, CpuTime and db.query timings`, () => requestTimes() >= n &&
     timings(daemon, (key) => isMetric(key, 'CpuTime')) >= n && timings(daemon, (key) => isMetric(key, 'db.query')) >= n &&
     counted(daemon, (key) => isMetric(key, 'Failure')) >= n / 10)
-    .catch((error: Error) => { throw new Error(`${requestTimes()} of ${n} RequestTime timings arrived\n${error.message.slice(0, 3000)}`) })
+    .catch((error: Error) => {
+      const drops = daemon.kernelDrops()
+      const kernel = drops === undefined ? '' : `; the kernel dropped ${drops} datagrams on the daemon's socket`
+      throw new Error(`${requestTimes()} of ${n} RequestTime timings arrived${kernel}\n${error.message.slice(0, 3000)}`)
+    })
   // Flushes keep coming: anything sent twice or late would show now.
   const flushes = daemon.flushes
   await daemon.until('two more flushes', () => daemon.flushes >= flushes + 2)
@@ -97,7 +109,7 @@ it('3,000 requests replayed from a Redis backlog arrive in statsd exactly: every
   const N = 3000
   const statuses = await backlog('backlog', N)
   assert.equal(statuses, { 200: N * 0.8, 400: N / 10, 500: N / 10 })
-  const publisher = statsdPublisher({ port: daemon.port, tags: true })
+  const publisher = statsdPublisher({ port: daemon.port, tags: true, ...PACE })
   const agent = startAgent({
     redis: redis.url, stream: 'backlog', group: 'g', consumer: 'c', blockMs: 200, publishers: [publisher], onError: () => {},
   })
@@ -118,7 +130,7 @@ it('a daemon that is down: publish rejects as transient, the agent retries, and 
   const N = 3000
   await backlog('down', N)
   const errors: Error[] = []
-  const publisher = statsdPublisher({ port, tags: true })
+  const publisher = statsdPublisher({ port, tags: true, ...PACE })
   const agent = startAgent({
     redis: redis.url, stream: 'down', group: 'g', consumer: 'c', blockMs: 200, retryMinMs: 50, retryMaxMs: 200,
     publishers: [publisher], onError: (e) => errors.push(e),
