@@ -43,7 +43,7 @@ export const OVERFLOW_SEGMENT = '_'
 
 const ROOT = 'root'
 
-// Character codes, named once so the scans read as intent.
+// The one character code only this file scans for (the others are char-class.ts's).
 const COLON = 58
 
 /**
