@@ -1,4 +1,4 @@
-import { AsyncLocalStorage, AsyncResource, createHook, executionAsyncResource, type HookCallbacks } from 'node:async_hooks'
+import { AsyncLocalStorage, AsyncResource, createHook, type HookCallbacks } from 'node:async_hooks'
 import { promiseHooks } from 'node:v8'
 
 /*
@@ -66,14 +66,61 @@ function frameSymbol(): symbol | undefined {
 }
 
 /**
- * Calls `onStore(store)` right before every callback the event loop runs (timers, I/O, immediates, nextTick,
- * promise reactions), with the store of `storage` that callback runs with. Process-wide and permanent.
+ * Wraps `AsyncResource.prototype.runInAsyncScope`, behind `AsyncResource.bind` and `AsyncLocalStorage.bind`/
+ * `snapshot` (the remedies README gives for callback-style pooling), which look it up on the resource at call
+ * or bind time. Two things no hook can see:
  *
- * One exception to "the context is already in place", on AsyncContextFrame: `AsyncResource.runInAsyncScope`
- * (behind `AsyncResource.bind` and `AsyncLocalStorage.bind`, the remedies README gives for callback-style
- * pooling) emits `before` and only then enters the resource's frame, so `getStore()` in the hook still reads
- * the caller's store (Node 24.22 and 22.23: the caller's, then the bound one inside). For AsyncResources the
- * hook reads the store from the resource's own frame instead: one `instanceof` per non-promise callback.
+ *   return   the bound work is done and the caller's context is back, yet no callback starts: without a switch
+ *            here, a pump that runs a bound job and then works on its own billed its own work to the job's
+ *            request. Every Node version.
+ *   entry    (given the frame symbol: AsyncContextFrame) Node emits `before` and only then enters the resource's
+ *            frame, so `getStore()` in the hook still reads the caller's store (Node 24.22 and 22.23). The
+ *            wrapper hands the hook the resource's frame for the `before` that follows.
+ *
+ * Why not ask in the hook which resource is starting: it took `executionAsyncResource()` and an `instanceof`
+ * on every non-promise callback, and once that function has been called Node routes every native callback
+ * through its JavaScript trampoline: 2,300–2,700 instructions a request on bench/'s tiny route (Node 24.22,
+ * `bench/instructions.mjs`, two runs of paired windows), for a case only bound callbacks have. The wrapper
+ * costs those nothing; a bound call pays a frame and, on return, a switch.
+ */
+function boundScopes<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | undefined) => void, kFrame?: symbol): {
+  before: () => void
+  install: () => void
+} {
+  // The frame of the resource whose `before` comes next; `pending` tells an undefined frame from none.
+  let pending = false
+  let frame: Map<unknown, T> | undefined
+  return {
+    before() {
+      if (!pending) return onStore(storage.getStore())
+      pending = false
+      onStore(frame?.get(storage))
+    },
+    install() {
+      const run = AsyncResource.prototype.runInAsyncScope
+      AsyncResource.prototype.runInAsyncScope = function runInAsyncScope(
+        this: AsyncResource, fn: (...args: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]
+      ): unknown {
+        if (kFrame !== undefined) {
+          frame = (this as unknown as Record<symbol, Map<unknown, T> | undefined>)[kFrame]
+          pending = true
+        }
+        try {
+          return run.call(this, fn, thisArg, ...args)
+        } finally {
+          pending = false
+          onStore(storage.getStore())
+        }
+      } as typeof run
+    },
+  }
+}
+
+/**
+ * Calls `onStore(store)` right before every callback the event loop runs (timers, I/O, immediates, nextTick,
+ * promise reactions), with the store of `storage` that callback runs with, and when a bound function returns
+ * to its caller (boundScopes above, which wraps `AsyncResource.prototype.runInAsyncScope`). Process-wide and
+ * permanent.
  *
  * @example
  * const kind = installSwitchHook(requestContext, (store) => switchTo(store ?? OUTSIDE))
@@ -81,21 +128,17 @@ function frameSymbol(): symbol | undefined {
 export function installSwitchHook<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | undefined) => void): SwitchHookKind {
   const onPromise = (): void => onStore(storage.getStore())
   const kFrame = frameSymbol()
-  if (storesOnContextFrames() && kFrame !== undefined && typeof promiseHooks?.onBefore === 'function') {
-    const hook = hookWithoutPromises(() => {
-      const resource: unknown = executionAsyncResource()
-      if (resource instanceof AsyncResource) {
-        onStore((resource as unknown as Record<symbol, Map<unknown, T> | undefined>)[kFrame]?.get(storage))
-      } else {
-        onStore(storage.getStore())
-      }
-    })
+  const onFrames = storesOnContextFrames() && kFrame !== undefined
+  const scopes = boundScopes(storage, onStore, onFrames ? kFrame : undefined)
+  scopes.install()
+  if (onFrames && typeof promiseHooks?.onBefore === 'function') {
+    const hook = hookWithoutPromises(scopes.before)
     if (hook !== undefined) {
       hook.enable()
       promiseHooks.onBefore(onPromise)
       return 'v8-promise-hooks'
     }
   }
-  createHook({ before: onPromise }).enable()
+  createHook({ before: scopes.before }).enable()
   return 'async-hooks'
 }
