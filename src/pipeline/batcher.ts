@@ -11,7 +11,8 @@ import { report, warn, type ErrorHandler } from '../util/warn.js'
  * The only thing the request path does is `push`. Records are built and sent in a later macrotask, never
  * two sends at once for one batcher; while a send is in flight the buffer keeps filling, bounded by
  * `maxBuffer`, past which the oldest are dropped and counted. When `close()` reaches its bound, whatever it
- * gives up on (the buffer, and the batch of a send that never settled) is counted as `close` drops.
+ * gives up on (the buffer, and the batch of a send that never settled, unless the sink took it on send) is
+ * counted as `close` drops.
  *
  * A batcher sends; it does not close its sink, which other batchers may share: the registry closes each sink
  * once, after every batcher feeding it has flushed (see `registry.ts`).
@@ -65,7 +66,10 @@ export function createBatcher(options: BatcherOptions): Batcher {
   let sending: Promise<void> | null = null
   let scheduled = false
   let closed = false
-  /** Records in the send the sink has not settled yet: what close() abandons when it gives up on that send. */
+  /**
+   * Records in the send the sink has not settled yet: what close() abandons when it gives up on that send,
+   * unless the sink took them when `send` returned (`acceptsOnSend`): it counts its own drops.
+   */
   let inFlight = 0
   /** Set when close() reached its bound: nothing is sent any more, and a late failure is not counted twice. */
   let abandoned = false
@@ -184,7 +188,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
   function abandon(timeoutMs: number): void {
     closed = true
     abandoned = true
-    const dropped = buffer.length + inFlight
+    const dropped = buffer.length + (sink.acceptsOnSend === true ? 0 : inFlight)
     buffer = []
     inFlight = 0
     if (dropped === 0) return

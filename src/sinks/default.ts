@@ -30,10 +30,17 @@ export function defaultSink(): Sink {
   return shared
 }
 
-/** `sink`, saying where it sends the first time it is given a batch (not at startup: nothing may be sent at all). */
-function announced(sink: Sink, where: string): Sink {
+/**
+ * `sink`, saying where it sends the first time it is given a batch (not at startup: nothing may be sent at all).
+ * Otherwise the same sink: `acceptsOnSend` included, so the batcher counts a given-up send as the sink would.
+ *
+ * @example
+ * const sink = announced(statsdSink(), 'StatsD at 127.0.0.1:8125')
+ */
+export function announced(sink: Sink, where: string): Sink {
   let told = false
   return {
+    acceptsOnSend: sink.acceptsOnSend,
     send(batch) {
       if (!told) {
         told = true

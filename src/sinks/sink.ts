@@ -17,9 +17,17 @@ export interface Sink {
   /**
    * Takes one batch of finished records. The array is the sink's to keep. A returned promise is awaited
    * (the batcher buffers meanwhile); one still unsettled when `metrics.close()` reaches its bound is given
-   * up on, and its records are counted as `close` drops.
+   * up on, and its records are counted as `close` drops, unless the sink {@link Sink.acceptsOnSend accepts on send}.
    */
   send(batch: MetricRecord[]): void | Promise<void>
+  /**
+   * True when a batch is the sink's once `send` returns, and a promise `send` returns only asks the batcher to
+   * wait (back-pressure): `statsdSink` queues a batch's lines for pacing before it returns. When
+   * `metrics.close()` gives up on such a send, the batcher does not count its records: they are in the sink,
+   * which counts what it then fails to deliver (counting them there too counted the same data twice). Leave it
+   * out when a pending promise means the batch is not yet delivered: an unsettled send is then counted whole.
+   */
+  readonly acceptsOnSend?: boolean
   /**
    * Pushes out whatever the sink itself still buffers, nothing more: records still in a wrapper's batcher are
    * the pipeline's to hand over first (`metrics.flush()` does both, in that order).

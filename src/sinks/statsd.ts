@@ -174,6 +174,9 @@ export function statsdSink(options?: StatsdSinkOptions): Sink {
     })
 
   const sink: Sink = {
+    // A batch's lines are queued (or counted as dropped) before send returns; its promise is back-pressure only.
+    // Past a DNS wait too: such a batch is sent, or counted as `dns` or `close`, when the lookup ends.
+    acceptsOnSend: true,
     send(batch) {
       if (resolver === undefined || resolver.current() !== undefined) return write(batch)
       return writeOnceResolved(batch)

@@ -4,6 +4,8 @@ import { promisify } from 'node:util'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { parseLine, udpCollector } from '../support/udp.js'
+import { announced } from '../../src/sinks/default.js'
+import { redisSink, statsdSink } from '../../src/index.js'
 
 const run = promisify(execFile)
 const root = join(__dirname, '..', '..')
@@ -69,6 +71,17 @@ test('a malformed ROUTEMETER_STATSD is a TypeError at the first wrapper, not a c
   const { failed, stderr } = await runScript({ ROUTEMETER_STATSD: 'host:99999' })
   assert.is(failed, true, stderr)
   assert.ok(stderr.includes('TypeError: routemeter: statsdSink option "ROUTEMETER_STATSD" must be host[:port], got "host:99999"'), stderr)
+})
+
+test('the default sink keeps acceptsOnSend: a StatsD default is counted by the sink at close, a Redis one by the batcher', async () => {
+  const statsd = statsdSink({ port: 9 })
+  const redis = redisSink({ url: 'redis://127.0.0.1:1', maxBacklog: 1 })
+  try {
+    assert.is(announced(statsd, 'StatsD').acceptsOnSend, true)
+    assert.not.ok(announced(redis, 'Redis').acceptsOnSend)
+  } finally {
+    await Promise.all([statsd.close(), redis.close()])
+  }
 })
 
 test.run()

@@ -8,7 +8,11 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { metrics, statsdPublisher, statsdSink, type MetricRecord } from '../../src/index.js'
 import type { OptionError } from '../../src/util/option-check.js'
+import { Collector } from '../../src/collect/collector.js'
+import { offClock } from '../../src/collect/cpu-clock.js'
+import { createBatcher } from '../../src/pipeline/batcher.js'
 import { udpCollector } from '../support/udp.js'
+import { until } from '../support/eventually.js'
 import { runNode } from '../support/run-node.js'
 
 /** `n` request records of distinct routes: five lines each (two timings, three counters). */
@@ -135,6 +139,32 @@ test('close() sends what it can within closeTimeout, counts every line it gives 
     assert.is(dropped('close') - before - lost, 10, 'a batch after close() is counted, line by line')
     assert.not.ok(udp.lines.some((l) => l.startsWith('late')))
   } finally {
+    udp.close()
+  }
+})
+
+test('a send the batcher gives up on at close is counted once, by the sink, in lines: received + dropped = sent', async () => {
+  const udp = await udpCollector()
+  // 1,000 lines, 100 of them at once, then 1 a millisecond: the send's promise (back-pressure) settles only after
+  // 900 ms, so a batcher closing within 50 ms gives up on it. Its lines are already in the sink's queue.
+  const sink = statsdSink({ port: udp.port, linesPerMs: 1, burstLines: 100, closeTimeout: 30, onError: () => {} })
+  const toRecord = (c: Collector): MetricRecord => records(1, c.url)[0]!
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 200, maxBuffer: 10_000, onError: () => {} })
+  const before = dropped('close')
+  try {
+    for (let i = 0; i < 200; i++) b.push(new Collector(offClock, null, `sent${i}`, 'GET', {}, 0))
+    await until(() => udp.lines.length > 0, 'the first packet')
+    for (let i = 0; i < 50; i++) b.push(new Collector(offClock, null, `kept${i}`, 'GET', {}, 0))
+    await b.close(50)
+    // Counting the 200 records of the send as well counted their 1,000 lines twice, once in each unit.
+    assert.equal(b.dropped(), { buffer: 0, sink: 0, close: 50 }, 'the batcher counts only the records it never handed over')
+    await sink.close()
+    const linesDropped = dropped('close') - before - 50
+    await udp.waitFor((lines) => lines.length === 1000 - linesDropped, 200)
+    assert.ok(linesDropped > 0, 'the sink gave up on some lines at its own bound')
+    assert.not.ok(udp.lines.some((l) => l.startsWith('kept')))
+  } finally {
+    await sink.close()
     udp.close()
   }
 })
