@@ -2,6 +2,7 @@ import type { AnyRequest } from '../collect/collector.js'
 import type { MetricsOptions } from '../options.js'
 import { collectorOf, createRecorder, type AnyResponse } from './recorder.js'
 import { runAsRequest } from './run-as-request.js'
+import { UNMATCHED_ROUTE } from '../collect/route-namer.js'
 
 /*
  * Structural types of the few Fastify members the plugin touches, so the emitted declarations never name
@@ -26,6 +27,8 @@ export type FastifyHookLike = (request: FastifyRequestLike, reply: FastifyReplyL
 /** The part of a Fastify instance the plugin uses. Method syntax, so Fastify's overloaded `addHook` fits it. */
 export interface FastifyInstanceLike {
   addHook(name: 'onRequest', hook: FastifyHookLike): unknown
+  /** The server Fastify answers on; its `'request'` event shows the requests Fastify answers before any hook. */
+  readonly server?: { on(event: 'request', listener: (req: AnyRequest, res: AnyResponse) => void): unknown }
 }
 
 /** A Fastify plugin (callback style), not encapsulated: its hooks see every route of the instance it is registered on. */
@@ -43,7 +46,9 @@ const PLUGIN_META = Symbol.for('plugin-meta')
  * before your own hooks: it is not encapsulated, so it measures every route, those of plugins included.
  * Names come from `request.routeOptions.url`, the route template with any prefix (`/api/users/:id` →
  * `api.users.id`); a request no route matched (Fastify's 404) is named from its path, so an unclaimed 404 is
- * `unmatched`. `RequestTime` runs from Fastify's first `onRequest` hook (routing done, body not read) to the
+ * `unmatched`, and so are the requests its router rejects before any hook (a malformed URL, a parameter over
+ * `maxParamLength`); its 503s while closing (`return503OnClosing`) are named from their path. Those are timed
+ * from the moment Fastify answered them. Otherwise `RequestTime` runs from Fastify's first `onRequest` hook (routing done, body not read) to the
  * response's `finish`, or the connection's `close`. An error a handler throws or rejects with goes to
  * Fastify's error handler unchanged; `Failure` follows the status it sends (500 by default). `metrics.*`
  * works in every hook after `onRequest` and in handlers: they run inside the request's context, also after a
@@ -80,8 +85,21 @@ export function fastifyMetrics(options?: MetricsOptions): FastifyMetricsPlugin {
     runAsRequest(clock, c, done, undefined, undefined, undefined)
   }
 
+  // Fastify answers some requests before any hook: the router's rejects, a malformed URL (400) or a parameter
+  // over `maxParamLength` (414), and any request while closing with `return503OnClosing` (503). Unseen, a
+  // scanner's 400s were missing from ClientError and a drain's 503s from Failure. A `'request'` listener added
+  // after Fastify's runs once Fastify's own returned: such a response has ended by then and has no collector.
+  // A reject matched no route: `unmatched`, like a 404, which teaches the route model nothing; a 503 did
+  // match one, which Fastify does not show on the raw request: it is named from its path. One property read
+  // and one test for every other request.
+  function onServerRequest(req: AnyRequest, res: AnyResponse): void {
+    if (!res.writableEnded || collectorOf(res) !== undefined) return
+    recorder.answered(req, res, res.statusCode >= 400 && res.statusCode < 500 ? UNMATCHED_ROUTE : undefined)
+  }
+
   return plugin(function routemeter(instance, _options, done) {
     instance.addHook('onRequest', onRequest)
+    instance.server?.on('request', onServerRequest)
     done()
   })
 }

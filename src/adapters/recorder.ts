@@ -28,6 +28,12 @@ export interface Recorder {
   readonly clock: CpuClock
   /** Starts measuring; `undefined` when the request is excluded or an outer wrapper already measures it. */
   begin(req: AnyRequest, res: AnyResponse): Collector | undefined
+  /**
+   * Records a response the framework answered before `begin` could be called (Fastify's router rejects): from
+   * now, since what came before cannot be measured any more, ended at once when it has already finished; named
+   * `route`, or from its path when undefined. Nothing when it is measured already or excluded.
+   */
+  answered(req: AnyRequest, res: AnyResponse, route: string | undefined): void
 }
 
 /** The collector measuring `res`, if any (an outer `withMetrics` around a framework using its middleware). */
@@ -44,7 +50,7 @@ export function collectorOf(res: AnyResponse): Collector | undefined {
  */
 export function createRecorder(options?: MetricsOptions): Recorder {
   const resolved = resolveOptions(options)
-  if (!resolved.enabled) return { enabled: false, clock: offClock, begin: () => undefined }
+  if (!resolved.enabled) return { enabled: false, clock: offClock, begin: () => undefined, answered: () => {} }
 
   const meter = createMeter(resolved)
   const { clock, onError } = meter
@@ -148,19 +154,28 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     return false
   }
 
+  function begin(req: AnyRequest, res: AnyResponse): Collector | undefined {
+    const measured = res as Measured
+    if (measured[kCollector] !== undefined) return undefined
+    if (exclude !== undefined && isExcluded(exclude, req, onError)) return undefined
+    const c = new Collector(clock, req, req.url ?? '/', req.method ?? 'GET', defaults, performance.now())
+    measured[kCollector] = c
+    res.on('finish', onFinish)
+    // HTTP/2 streams always emit 'close' (and their `req.socket` is a proxy built on first read).
+    if (req.httpVersionMajor === 2 || !watch(connectionOf(req), measured, c)) res.on('close', onClose)
+    return c
+  }
+
   return {
     enabled: true,
     clock,
-    begin(req, res) {
-      const measured = res as Measured
-      if (measured[kCollector] !== undefined) return undefined
-      if (exclude !== undefined && isExcluded(exclude, req, onError)) return undefined
-      const c = new Collector(clock, req, req.url ?? '/', req.method ?? 'GET', defaults, performance.now())
-      measured[kCollector] = c
-      res.on('finish', onFinish)
-      // HTTP/2 streams always emit 'close' (and their `req.socket` is a proxy built on first read).
-      if (req.httpVersionMajor === 2 || !watch(connectionOf(req), measured, c)) res.on('close', onClose)
-      return c
+    begin,
+    answered(req, res, route) {
+      const c = begin(req, res)
+      if (c === undefined) return
+      c.explicitRoute = route
+      // Its 'finish' may be behind it already (an end() whose bytes the socket took at once): then nothing calls us.
+      if ((res as { writableFinished?: boolean }).writableFinished === true) endUnlessFinished(res as Measured)
     },
   }
 }

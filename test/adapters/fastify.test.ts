@@ -7,7 +7,7 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { fastifyMetrics, memorySink, metrics, withMetrics, type MetricsOptions } from '../../src/index.js'
 import { exchange, fetchText } from '../support/http.js'
 import { assertCpuTime, recorded } from '../support/records.js'
-import { sleep } from '../support/eventually.js'
+import { sleep, until } from '../support/eventually.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
 /** How long the last /raw request took from its handler's entry to its raw res.end(). */
@@ -268,6 +268,7 @@ test('a Fastify app with the plugin answers byte for byte like one without it', 
     'a HEAD request': 'HEAD /users/alice HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
     'a JSON body': 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 7\r\n' +
       'Connection: close\r\n\r\n{"n":5}',
+    'a malformed URL, answered before routing': get('/users/%zz'),
   }
   for (const [name, raw] of Object.entries(scenarios)) {
     const [expected, actual] = await Promise.all([exchange(bare.port, raw), exchange(measured.port, raw)])
@@ -276,11 +277,58 @@ test('a Fastify app with the plugin answers byte for byte like one without it', 
   }
   await bare.close()
   await measured.close()
-  const records = await recorded(sink, 7)
+  const records = await recorded(sink, 8)
   assert.equal(records.map((r) => [r.method, r.route, r.status]), [
     ['GET', 'users.id', 200], ['GET', 'unmatched', 404], ['GET', 'api.async-throw', 500], ['GET', 'api.bad-input', 400],
-    ['GET', 'raw', 200], ['HEAD', 'users.id', 200], ['POST', 'echo', 200],
+    ['GET', 'raw', 200], ['HEAD', 'users.id', 200], ['POST', 'echo', 200], ['GET', 'unmatched', 400],
   ])
+})
+
+test('a request arriving while Fastify closes gets its 503 and is recorded as a Failure, named from its path', async () => {
+  const sink = memorySink()
+  const app = Fastify()
+  app.register(fastifyMetrics({ sink }))
+  app.get('/slow/:id', async () => {
+    await sleep(150)
+    return 'slow'
+  })
+  const { port } = await start(app)
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let received = ''
+  socket.setEncoding('latin1')
+  socket.on('data', (chunk: string) => { received += chunk })
+  socket.write('GET /slow/1 HTTP/1.1\r\nHost: x\r\n\r\n')
+  await sleep(30)
+  // The connection is busy, so close() keeps it; the next request on it reaches Fastify, which is closing.
+  const closing = app.close()
+  await sleep(20)
+  socket.write('GET /slow/2 HTTP/1.1\r\nHost: x\r\n\r\n')
+  await until(() => (received.match(/HTTP\/1\.1 /g) ?? []).length === 2, 'two answers')
+  socket.destroy()
+  await closing
+  assert.equal(received.match(/HTTP\/1\.1 \d+/g), ['HTTP/1.1 200', 'HTTP/1.1 503'])
+  const records = await recorded(sink, 2)
+  assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]).sort(), [['slow.id', 200, 0], ['slow.id', 503, 1]])
+})
+
+test('requests Fastify answers before any hook (malformed URL, a parameter over maxParamLength) are recorded as unmatched', async () => {
+  const sink = memorySink()
+  const app = Fastify({ routerOptions: { maxParamLength: 20 } })
+  app.register(fastifyMetrics({ sink }))
+  app.get('/users/:id', async () => 'x')
+  const { port, close } = await start(app)
+  const get = (path: string) => `GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`
+  const answers = []
+  for (const path of ['/users/%zz', `/users/${'1'.repeat(30)}`, '/users/%', '/users/7']) answers.push(await exchange(port, get(path)))
+  await close()
+  assert.equal(answers.map((a) => a.slice(0, 12)), ['HTTP/1.1 400', 'HTTP/1.1 414', 'HTTP/1.1 400', 'HTTP/1.1 200'])
+  // Before, only the last was recorded: the router's rejects ran no hook, and a scanner's 400s were not in ClientError.
+  const records = await recorded(sink, 4)
+  assert.equal(records.map((r) => [r.route, r.status, r.counters.ClientError, r.aborted]), [
+    ['unmatched', 400, 1, false], ['unmatched', 414, 1, false], ['unmatched', 400, 1, false], ['users.id', 200, 0, false],
+  ])
+  for (const r of records) assert.ok(r.timers.RequestTime! >= 0 && r.timers.RequestTime! < 1000, `RequestTime ${r.timers.RequestTime}`)
 })
 
 test.run()
