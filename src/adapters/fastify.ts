@@ -48,8 +48,8 @@ const PLUGIN_META = Symbol.for('plugin-meta')
  * `api.users.id`); a request no route matched (Fastify's 404) is named from its path, so an unclaimed 404 is
  * `unmatched`, and so are the requests its router rejects before any hook (a malformed URL, a parameter over
  * `maxParamLength`); its 503s while closing (`return503OnClosing`) are named from their path. Those are timed
- * from the moment Fastify answered them. Otherwise `RequestTime` runs from Fastify's first `onRequest` hook (routing done, body not read) to the
- * response's `finish`, or the connection's `close`. An error a handler throws or rejects with goes to
+ * from the moment Fastify answered them. Otherwise `RequestTime` runs from Fastify's first `onRequest` hook
+ * (routing done, body not read) to the response's `finish`, or the connection's `close`. An error a handler throws or rejects with goes to
  * Fastify's error handler unchanged; `Failure` follows the status it sends (500 by default). `metrics.*`
  * works in every hook after `onRequest` and in handlers: they run inside the request's context, also after a
  * request body was read (Fastify resumes the context the body parser started in). A `reply.hijack()`ed
