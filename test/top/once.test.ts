@@ -22,8 +22,10 @@ import { runNode, type NodeRun } from '../support/run-node.js'
 const { test, it, redis, cleanup } = redisSuite('routemeter top --once', { file: 'test/top/once.test.ts' })
 
 function top(args: string[], env: NodeJS.ProcessEnv = {}): Promise<NodeRun> {
+  // uvu sets FORCE_COLOR in its own process. Beside NO_COLOR, Node 22 prints a warning on stderr, which these tests read.
+  const { FORCE_COLOR: _forced, ...inherited } = process.env
   return runNode(['--import', 'tsx', 'src/cli/main.ts', 'top', ...args], {
-    env: { ...process.env, ROUTEMETER_REDIS_URL: '', ROUTEMETER_STREAM: '', ROUTEMETER_GROUP: '', NO_COLOR: '', ...env },
+    env: { ...inherited, ROUTEMETER_REDIS_URL: '', ROUTEMETER_STREAM: '', ROUTEMETER_GROUP: '', NO_COLOR: '', ...env },
     timeoutMs: 20_000,
   })
 }

@@ -88,7 +88,8 @@ if (process.env[CHILD] !== undefined) {
     const tmux = (...args: string[]): string => execFileSync('tmux', ['-S', socket, '-f', config, ...args], { encoding: 'utf8' })
     const vars = Object.entries({ [CHILD]: mark, ...env }).map(([k, v]) => `${k}='${v}'`).join(' ')
     // After the child, the shell stays (sleep) so the pane's state is what the child left: alternate screen, cursor.
-    const script = `echo before top; env ${vars} '${process.execPath}' --import tsx '${__filename}'; ` +
+    // Without uvu's FORCE_COLOR, which the tmux server inherits: beside NO_COLOR, Node 22 warns into the pane.
+    const script = `echo before top; env -u FORCE_COLOR ${vars} '${process.execPath}' --import tsx '${__filename}'; ` +
       'echo "exited $?"; exec sleep 600'
     tmux('new-session', '-d', '-s', 'top', '-x', String(width), '-y', String(height), '-c', ROOT, script)
     cleanup(() => {
