@@ -120,27 +120,39 @@ async function recordOf(url: string, path: string): Promise<MetricRecord> {
   return outside === undefined ? found! : { ...found!, timers: { ...found!.timers, ...outside.timers } }
 }
 
+// What the refund leaves: the thread's work right after a full collection's reported pause and before the next
+// callback (V8's and Node's post-collection work, outside the pause Node reports), billed to the request that
+// collected. On a 2-core AMD EPYC VM, after 60–150 ms collections of this heap: 0.6–1.8 ms once the process
+// had collected before (Nodes 20, 22, 24; up to 3.1 ms for /burn-gc under c8 on Node 22), 1.4–4.3 ms and once
+// 8.4 ms for the first full collection of a process (its code runs for the first time), hence the warm-up.
+const LEFT_AFTER_PAUSE_MS = 4
+
 test('GC pauses inside a request are taken out of its CpuTime, and only what they cost of it', async () => {
   const { url, close } = await listen(httpServer(app))
   try {
-    // First requests of a fresh server compile their code: their CpuTime is not the point here.
+    // First requests of a fresh server compile their code, the first collection its own: neither is the point.
     for (let i = 0; i < 5; i++) await fetchText(url + '/warm')
+    await recordOf(url, '/gc')
 
     const warm = await recordOf(url, '/warm')
     const onlyGc = await recordOf(url, '/gc')
     const pause = pauses.get('/gc')!
-    assert.ok(pause.wall > 10, `the collection should take a while (took ${pause.wall.toFixed(1)} ms)`)
-    assert.ok(onlyGc.timers.CpuTime! < warm.timers.CpuTime! + 2, `CpuTime ${onlyGc.timers.CpuTime!.toFixed(2)} ms for a ` +
-      `request whose only work was a GC of ${pause.wall.toFixed(1)} ms (${pause.cpu.toFixed(1)} ms of thread CPU); ` +
-      `${warm.timers.CpuTime!.toFixed(2)} ms without the GC`)
+    // Unrefunded, the pause would add its thread CPU: more than the allowance, or this could not fail.
+    assert.ok(pause.wall > 10 && pause.cpu > LEFT_AFTER_PAUSE_MS,
+      `the collection should take a while (took ${pause.wall.toFixed(1)} ms, ${pause.cpu.toFixed(1)} ms of thread CPU)`)
+    assert.ok(onlyGc.timers.CpuTime! < warm.timers.CpuTime! + LEFT_AFTER_PAUSE_MS, `CpuTime ` +
+      `${onlyGc.timers.CpuTime!.toFixed(2)} ms for a request whose only work was a GC of ${pause.wall.toFixed(1)} ms ` +
+      `(${pause.cpu.toFixed(1)} ms of thread CPU); ${warm.timers.CpuTime!.toFixed(2)} ms without the GC`)
 
     // A burn and a GC in one stretch: the burn stays billed, whatever the GC's wall time.
     const burnGc = await recordOf(url, '/burn-gc')
     const own = burns.get('/burn-gc')!
     const cpuTime = burnGc.timers.CpuTime!
-    assert.ok(cpuTime >= own.thread * 0.75 && cpuTime <= own.wall + 2,
+    const burnPause = pauses.get('/burn-gc')!
+    assert.ok(burnPause.cpu > LEFT_AFTER_PAUSE_MS, `a GC of ${burnPause.cpu.toFixed(1)} ms of thread CPU is too short to tell`)
+    assert.ok(cpuTime >= own.thread * 0.75 && cpuTime <= own.wall + LEFT_AFTER_PAUSE_MS,
       `CpuTime ${cpuTime.toFixed(2)} ms for a burn of ${own.thread.toFixed(2)} ms thread CPU (${own.wall.toFixed(2)} wall) ` +
-      `and a GC of ${pauses.get('/burn-gc')!.wall.toFixed(1)} ms`)
+      `and a GC of ${burnPause.wall.toFixed(1)} ms (${burnPause.cpu.toFixed(1)} ms of thread CPU)`)
   } finally {
     await close()
   }
