@@ -112,8 +112,11 @@ it('--once --json: counts and percentages exact, rates over the stream\'s age, q
   // oldest entry's earliest record (at most MAX_CARRY_MS before the entry's stamp, which is after the first request).
   const firstRequest = Math.min(...records.filter((r) => r.kind === 'request').map((r) => r.timestamp))
   const age = s.at - firstRequest
-  assert.ok(s.ratesOverMs >= Math.max(1000, age) - 5 && s.ratesOverMs <= Math.max(1000, age + MAX_CARRY_MS) + 5,
-    `ratesOverMs ${s.ratesOverMs} for a stream ${age.toFixed(0)} ms old`)
+  // Unless the oldest entry was written more than MAX_CARRY_MS after the first request (a CI run stalled this
+  // process for seconds: its first entry came 7 s after it), when the start is taken as that much before it.
+  const carried = s.at - (Number(stored[0]!.id.split('-')[0]) - MAX_CARRY_MS)
+  assert.ok(s.ratesOverMs >= Math.max(1000, Math.min(age, carried)) - 5 && s.ratesOverMs <= Math.max(1000, age + MAX_CARRY_MS) + 5,
+    `ratesOverMs ${s.ratesOverMs} for a stream ${age.toFixed(0)} ms old, its oldest entry ${(carried - MAX_CARRY_MS).toFixed(0)} ms`)
   const over = (n: number): number => n / (s.ratesOverMs / 1000)
   const close = (a: number, b: number): boolean => Math.abs(a - b) <= 1e-9 * b
   assert.equal([s.totals.failurePct, s.totals.clientErrorPct, s.totals.abortedPct], [4000 / 400, 6000 / 400, 0])
@@ -162,7 +165,10 @@ it('rates within 10 % of a steady load that is still running', async () => {
   // Flushes every 200 ms: while the stream is younger than the window, its newest requests (not flushed yet)
   // make the rate read low by up to a flush interval over the stream's age, 1 s over 4.5 s at the default.
   const sink = redisSink({ url: redis.url, stream, onError: () => {} })
-  const app = withMetrics((_req, res) => { res.end('ok') }, { sink, flushInterval: 200, onError: () => {} })
+  // When each request was served: the rate top must report is the one the server saw, whatever pace the load
+  // generator kept (in a CI run this process stalled and it made 36 requests a second, not 50).
+  const servedAt: number[] = []
+  const app = withMetrics((_req, res) => { servedAt.push(Date.now()); res.end('ok') }, { sink, flushInterval: 200, onError: () => {} })
   const { url, close } = await listen(createServer(app))
   cleanup(async () => { await close(); await sink.close() })
   const perSecond = 50
@@ -184,10 +190,12 @@ it('rates within 10 % of a steady load that is still running', async () => {
   const s = JSON.parse(run.stdout) as Snapshot
   const [row] = s.routes
   assert.is(row.route, 'steady')
-  // Every error reads low (requests not flushed yet, a stalled fetch); none reads high but by pacing jitter.
+  const served = servedAt.filter((t) => t > s.at - s.ratesOverMs && t <= s.at).length / (s.ratesOverMs / 1000)
+  assert.ok(served > perSecond / 2, `the load ran: ${served.toFixed(1)} req/s served`)
+  // Every error reads low (requests not flushed yet); none reads high but by a request on the window's edge.
   for (const [what, rps] of [['route', row.rps], ['total', s.totals.rps]] as const) {
-    const says = `${what}: ${rps.toFixed(1)} req/s against ${perSecond} over ${s.ratesOverMs} ms`
-    assert.ok(rps >= perSecond * 0.9 && rps <= perSecond * 1.05, says)
+    const says = `${what}: ${rps.toFixed(1)} req/s against ${served.toFixed(1)} served over ${s.ratesOverMs} ms`
+    assert.ok(rps >= served * 0.9 && rps <= served * 1.05, says)
   }
   assert.ok(Math.abs(s.totals.rps - row.rps) < 1e-9, 'one route: its rate is the total')
 })
