@@ -56,10 +56,9 @@ const PLUGIN_META = Symbol.for('plugin-meta')
  * response is measured until its raw response ends.
  *
  * @example
- * import Fastify from 'fastify'
  * import { fastifyMetrics, statsdSink } from 'routemeter'
  *
- * const app = Fastify()
+ * const app = Fastify() // the app's own Fastify 5: routemeter depends on none
  * app.register(fastifyMetrics({ sink: statsdSink(), prefix: 'shop' }))
  * app.get('/users/:id', async (request) => ({ id: request.params.id })) // recorded as shop.users.id.*
  * await app.listen({ port: 3000 })

@@ -12,6 +12,7 @@
  */
 import { createClient } from 'redis'
 import { runBurst, scenarioApp, threadSource, type Burn, type Verdict } from './cpu-scenario.js'
+import { printScenario } from '../support/scenario-process.js'
 
 /** What the scenario prints. */
 export interface PooledScenario {
@@ -34,7 +35,4 @@ async function main(url: string): Promise<PooledScenario> {
   }
 }
 
-main(process.argv[2]!).then((result) => { process.stdout.write(JSON.stringify(result) + '\n') }, (error: unknown) => {
-  process.stderr.write(`${String(error)}\n`)
-  process.exitCode = 1
-})
+printScenario(main(process.argv[2]!))

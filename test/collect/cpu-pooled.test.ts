@@ -1,6 +1,6 @@
 import * as assert from 'uvu/assert'
 import { redisSuite } from '../support/redis-server.js'
-import { runNode } from '../support/run-node.js'
+import { runScenario } from '../support/scenario-process.js'
 import type { PooledScenario } from './cpu-pooled-scenario.js'
 
 /*
@@ -17,9 +17,8 @@ const { test, it, redis } = redisSuite('attributed CpuTime over a shared redis c
 })
 
 it('bills a burn after a reply to its request, and nothing to requests that only wait for replies', async () => {
-  const run = await runNode(['--import', 'tsx', 'test/collect/cpu-pooled-scenario.ts', redis.url])
-  assert.is(run.code, 0, `the pooled scenario failed: ${run.stderr}`)
-  const { records, sleepers, threadSource, verdict: v } = JSON.parse(run.stdout) as PooledScenario
+  const { records, sleepers, threadSource, verdict: v } =
+    await runScenario<PooledScenario>('test/collect/cpu-pooled-scenario.ts', { args: [redis.url] })
   assert.is(records, 60)
   assert.is(sleepers, 20)
   assert.equal(v.failures, [], `${v.failures[0]} (thread CPU from ${threadSource}; ${v.table})`)

@@ -1,7 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { keepStretch, refundPause, type Refundable } from '../../src/collect/gc-refund.js'
-import { runNode } from '../support/run-node.js'
+import { runScenario } from '../support/scenario-process.js'
 import type { GcScenario } from './gc-refund-scenario.js'
 
 const slot = (onThread: number, end = 0): Refundable => ({ onThread, refunded: 0, end })
@@ -64,9 +64,7 @@ const LEFT_AFTER_PAUSE_MS = 4
 let scenario: GcScenario | undefined
 async function gcScenario(): Promise<GcScenario> {
   if (scenario !== undefined) return scenario
-  const run = await runNode(['--single-threaded-gc', '--import', 'tsx', 'test/collect/gc-refund-scenario.ts'])
-  assert.is(run.code, 0, `the GC scenario failed: ${run.stderr}`)
-  scenario = JSON.parse(run.stdout) as GcScenario
+  scenario = await runScenario<GcScenario>('test/collect/gc-refund-scenario.ts', { nodeArgs: ['--single-threaded-gc'] })
   return scenario
 }
 
