@@ -6,6 +6,8 @@ export const CONTENDERS = [
   { name: 'bare', base: 'bare', module: 'bare.mjs', options: {} },
   // A control, only when asked: bare with the library imported and unused (contenders/bare.mjs).
   { name: 'bare-loaded', base: 'bare', module: 'bare.mjs', options: { loadLibrary: true }, onlyWhenAsked: true },
+  // Another, only when asked: bare plus two process.cpuUsage() calls a request, what the floor's system calls cost.
+  { name: 'bare-syscalls', base: 'bare', module: 'bare.mjs', options: { syscalls: 2 }, onlyWhenAsked: true },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
   { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },

@@ -5,7 +5,7 @@
 // this machine its rounds of one contender swung by ±5 µs/request, more than the differences sought here.
 //
 //   node bench/paired.mjs --only floor,rm-memory,rm-memory-nocpu [--routes tiny,json,await20]
-//                         [--windows 12] [--window 1] [--connections 16] [--repeat 1] [--out path]
+//                         [--windows 12] [--window 1] [--connections 16] [--repeat 1] [--out path] [--count]
 //
 // --repeat N runs the whole thing N times with fresh processes and pools the windows. Each server is checked
 // like in run.mjs (answers, then what it recorded) before any window. Reported per contender and route: CPU
@@ -13,6 +13,10 @@
 // differences, [min…max]; and on Node ≥ 23.9 the same difference for the main thread's CPU alone, which tells
 // JavaScript-thread work from GC and other helper threads. Sharing the core changes absolute figures (each
 // server gets 1/N of it, with more context switches), not the comparison.
+//
+// --count also counts, per request, the clock reads each server's code makes (lib/clock-calls.mjs): the
+// attributed clock's switches (performance.now(), libuv idle time) and its guard's system calls. Counting
+// costs CPU itself: take CPU figures from runs without it.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -28,7 +32,7 @@ const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' }, routes: { type: 'string' }, windows: { type: 'string' }, window: { type: 'string' },
-    connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' },
+    connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' }, count: { type: 'boolean' },
   },
 })
 const wanted = new Set((args.only ?? 'floor,rm-memory,rm-memory-nocpu').split(','))
@@ -39,6 +43,8 @@ const WINDOWS = Number(args.windows ?? 12)
 const WINDOW_S = Number(args.window ?? 1)
 const CONNECTIONS = Number(args.connections ?? 16)
 const REPEAT = Number(args.repeat ?? 1)
+const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 'readSync']
+const serverEnv = args.count ? { ...process.env, ROUTEMETER_BENCH_COUNT: '1' } : undefined
 const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
@@ -46,7 +52,7 @@ async function once(samples) {
   const plan = cpuPlan()
   if (plan) pinSelf(plan.load)
   const procs = await Promise.all(list.map(async (c) => {
-    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server })
+    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server, env: serverEnv })
     const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
     const { port } = await ask(server, null, 'ready', 60_000, c.name)
     await ask(load, null, 'ready', 30_000, `load for ${c.name}`)
@@ -76,8 +82,10 @@ async function once(samples) {
       const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
       for (const c of list) {
         const key = `${c.name}|${route}`
-        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [], thread: [], threadAdded: [] })
+        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [], thread: [], threadAdded: [], calls: [] })
         const s = samples.get(key)
+        const g = got[list.indexOf(c)]
+        if (g.calls) s.calls.push(Object.fromEntries(CLOCK_CALLS.map((k) => [k, g.calls[k] / g.requests])))
         s.cpu.push(perReq.get(c.name))
         s.added.push(perReq.get(c.name) - perReq.get(c.base))
         s.rps.push(got[list.indexOf(c)].requests / WINDOW_S)
@@ -133,8 +141,18 @@ for (const route of routes) {
       `${c.name === c.base || Number.isNaN(row.threadAddedUsPerReq) ? '—' : f(row.threadAddedUsPerReq, true)} |`)
   }
 }
+if (args.count) {
+  console.log('\nClock reads per request (median over windows; counted, so the CPU figures above are inflated):\n')
+  console.log(`| server | route | ${CLOCK_CALLS.join(' | ')} |`)
+  console.log(`|---|---|${CLOCK_CALLS.map(() => '--:').join('|')}|`)
+  for (const row of rows) {
+    const calls = samples.get(`${row.server}|${row.route}`).calls
+    row.clockCallsPerReq = Object.fromEntries(CLOCK_CALLS.map((k) => [k, median(calls.map((x) => x[k]))]))
+    console.log(`| ${row.server} | ${row.route} | ${CLOCK_CALLS.map((k) => row.clockCallsPerReq[k].toFixed(3)).join(' | ')} |`)
+  }
+}
 const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))
 fs.mkdirSync(path.dirname(out), { recursive: true })
 fs.writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), windows: WINDOWS, windowS: WINDOW_S,
-  repeat: REPEAT, connections: CONNECTIONS, rows }, null, 2))
+  repeat: REPEAT, connections: CONNECTIONS, counted: Boolean(args.count), rows }, null, 2))
 log(`written ${path.relative(process.cwd(), out)} in ${Math.round((Date.now() - started) / 1000)} s`)

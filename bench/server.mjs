@@ -3,14 +3,19 @@
 // The server measures itself. Between a `start` and a `stop` message it reports its own process CPU
 // (process.cpuUsage(), user + system, all threads) and the number of requests its handlers served, so
 // CPU per request is this process's CPU divided by the requests it answered. Nothing else runs in it.
+import fs from 'node:fs'
 import http from 'node:http'
 import { CONTENDERS } from './contenders.mjs'
 import { served } from './app.mjs'
+import { countClockCalls } from './lib/clock-calls.mjs'
 
 const [name, json = '{}'] = process.argv.slice(2)
 const spec = CONTENDERS.find((c) => c.name === name)
 if (!spec) throw new Error(`unknown contender ${name}`)
 
+// paired.mjs --count: the clock reads of the contender's code, counted from before it loads.
+const clockCalls = process.env.ROUTEMETER_BENCH_COUNT === '1' ? countClockCalls(fs) : null
+const quiet = clockCalls ? clockCalls.quiet : (fn) => fn()
 const { create } = await import(`./contenders/${spec.module}`)
 const contender = await create({ ...spec.options, ...JSON.parse(json) })
 const server = http.createServer(contender.listener)
@@ -26,20 +31,25 @@ process.on('message', async (msg) => {
   try {
     switch (msg.type) {
       case 'start':
-        window = {
+        window = quiet(() => ({
           cpu: process.cpuUsage(), thread: threadCpu(), t: performance.now(), served: served.count, elu: performance.eventLoopUtilization(),
-        }
+          calls: clockCalls?.read(),
+        }))
         return process.send({ type: 'started' })
       case 'stop': {
-        const cpu = process.cpuUsage(window.cpu)
-        const threadUs = threadCpu() - window.thread
-        const ms = performance.now() - window.t
-        const elu = performance.eventLoopUtilization(window.elu).utilization
-        const requests = served.count - window.served
-        window = null
-        return process.send({
-          type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs, requests, ms, elu, rssMb: process.memoryUsage.rss() / 2 ** 20,
+        const stopped = quiet(() => {
+          const cpu = process.cpuUsage(window.cpu)
+          const calls = clockCalls
+            ? Object.fromEntries(Object.entries(clockCalls.read()).map(([k, v]) => [k, v - window.calls[k]]))
+            : undefined
+          return {
+            type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs: threadCpu() - window.thread, requests: served.count - window.served,
+            ms: performance.now() - window.t, elu: performance.eventLoopUtilization(window.elu).utilization,
+            rssMb: process.memoryUsage.rss() / 2 ** 20, calls,
+          }
         })
+        window = null
+        return process.send(stopped)
       }
       case 'verify': {
         const result = await contender.verify(served.count)

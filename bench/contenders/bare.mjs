@@ -4,13 +4,22 @@
 // control. Whatever it differs from bare by is no work of the library's: on Node 24's json route it counted
 // 14,000 instructions a request fewer than bare, all of them in the collector's visit of V8's object caches
 // (bench/instructions.mjs), a difference in what the process loaded, not in what it does per request.
+//
+// With `syscalls: n` (the `bare-syscalls` row) each request first calls process.cpuUsage() n times and
+// discards the result: another control, for what a system call costs the request beyond its own duration on
+// the machine at hand (bench/clock-cost.mjs times the call alone). The floor makes two such calls a request;
+// the attributed clock's guard, 0.05–0.3 (paired.mjs --count).
 import { app } from '../app.mjs'
 import { distEntry } from '../lib/dist.mjs'
 
-export async function create({ loadLibrary = false } = {}) {
+export async function create({ loadLibrary = false, syscalls = 0 } = {}) {
   const loaded = loadLibrary ? await import(distEntry()) : null
   const detail = loaded === null
-    ? 'baseline, records nothing'
+    ? `baseline, records nothing${syscalls > 0 ? `, ${syscalls} process.cpuUsage() a request` : ''}`
     : `baseline with the library loaded (${Object.keys(loaded).length} exports), unused`
-  return { listener: app, async verify(served) { return { ok: served > 0, detail } } }
+  const listener = syscalls === 0 ? app : (req, res) => {
+    for (let i = 0; i < syscalls; i++) process.cpuUsage()
+    return app(req, res)
+  }
+  return { listener, async verify(served) { return { ok: served > 0, detail } } }
 }
