@@ -92,8 +92,9 @@ async function run(mode, n) {
   const url = `http://127.0.0.1:${server.address().port}`
   // Warmed like the test's scenario (test/collect/cpu-scenario.ts): five rounds of one request each, then one
   // unrecorded burst of all 60, so the measured burst runs the app's, node-redis's and routemeter's code
-  // compiled. With three single rounds only, the pooled mode's sleepers were billed 0.7–1.6 ms of their own
-  // cold callbacks on a 2-core EPYC VM (Node 24.22, 6 of 10 runs over 1 ms).
+  // compiled. With three single rounds only, the pooled mode's sleepers were billed 0.7–1.95 ms of their own
+  // cold callbacks on a 2-core EPYC VM (Node 24.22: a sleeper over 1 ms in 6 of 10 runs after the plain ones,
+  // in 3 of 10 pooled alone).
   for (let i = 0; i < 5; i++) await Promise.all(['/burn', '/sleep', '/await-burn'].map((p) => get(url + p)))
   await Promise.all(BURST.map((p) => get(url + p)))
   // The pipeline's flush: the wrapper's batcher into the sink (sink.flush() alone leaves the batcher's records).

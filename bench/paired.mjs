@@ -88,7 +88,7 @@ async function once(samples) {
         if (g.calls) s.calls.push(Object.fromEntries(CLOCK_CALLS.map((k) => [k, g.calls[k] / g.requests])))
         s.cpu.push(perReq.get(c.name))
         s.added.push(perReq.get(c.name) - perReq.get(c.base))
-        s.rps.push(got[list.indexOf(c)].requests / WINDOW_S)
+        s.rps.push(g.requests / WINDOW_S)
         // NaN before Node 23.9 (it arrives as null: IPC is JSON)
         const threadOf = (name) => { const g = got[list.findIndex((x) => x.name === name)]; return (g.threadUs ?? NaN) / g.requests }
         s.thread.push(threadOf(c.name))

@@ -8,7 +8,7 @@
 // With `syscalls: n` (the `bare-syscalls` row) each request first calls process.cpuUsage() n times and
 // discards the result: another control, for what a system call costs the request beyond its own duration on
 // the machine at hand (bench/clock-cost.mjs times the call alone). The floor makes two such calls a request;
-// the attributed clock's guard, 0.05–0.3 (paired.mjs --count).
+// the attributed clock's guard 0.1–0.55 (0.05–0.27 reads of two calls each, paired.mjs --count).
 import { app } from '../app.mjs'
 import { distEntry } from '../lib/dist.mjs'
 
