@@ -16,6 +16,18 @@
 //   attributed       the library's own clock (`attributedClock()`): the switch hook of this Node version
 //                    (cpu-switch-hook.ts), the slot switches, the preemption guard, the GC-pause observer
 //
+// Where AsyncLocalStorage runs on async_hooks (Node 20, 22), two more, each a hook that only reads the store
+// of the callback about to run (what the clock's switch needs) and counts it:
+//   async-before     an async_hooks `before` hook calling `getStore()`: what this Node's mechanism pays
+//   resource-store   the same hook kept off promises (`kNoPromiseHook`, Node 22) plus a V8 promise hook reading
+//                    the store the storage's `init` hook left on the promise (`promise[kResourceStore]`): the
+//                    store that reaction runs with, whatever order the hooks were enabled in. The mechanism
+//                    Node 24 uses, carried over to the hook-based storage; it is not used there because it
+//                    costs more, not less: Node already runs its own promise hooks for that storage, so a
+//                    V8 hook is a second call per reaction (Node 22.23, 3 rounds: 168 ns per await one chain at
+//                    a time against 142 for async-before and 148 for none). Not on Node 20, which has no
+//                    `kNoPromiseHook`
+//
 // Two workloads, each run inside contexts of the library's AsyncLocalStorage, as requests are:
 //   awaits           chains of 20 `n = await step(n)` (an async function call and its await, the shape of a
 //                    middleware chain), each in its own context, one after the other (a request's awaits,
@@ -27,6 +39,7 @@
 //
 // Checks before reporting: every variant completed the same number of awaits and round trips, and the
 // attributed variant charged CPU to the contexts it ran (its slots' thread time is above 0).
+import { AsyncLocalStorage, createHook } from 'node:async_hooks'
 import { execFileSync, spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import net from 'node:net'
@@ -37,7 +50,14 @@ import { parseArgs } from 'node:util'
 import { promiseHooks } from 'node:v8'
 import { DIST } from './lib/dist.mjs'
 
-const VARIANTS = ['none', 'promise-hook', 'attributed']
+// The hook-based AsyncLocalStorage keeps each instance's store under a symbol of its own (`kResourceStore`).
+const onAsyncHooks = typeof new AsyncLocalStorage().kResourceStore === 'symbol'
+const noPromiseHookOf = (hook) => Object.getOwnPropertySymbols(hook).find((s) => s.description === 'kNoPromiseHook')
+const VARIANTS = [
+  'none', 'promise-hook', 'attributed',
+  ...(onAsyncHooks ? ['async-before'] : []),
+  ...(onAsyncHooks && noPromiseHookOf(createHook({})) !== undefined ? ['resource-store'] : []),
+]
 const CHAINS = 10
 const AWAITS = 20
 const CHAIN_ROUNDS = 20_000
@@ -68,6 +88,11 @@ function parent(rounds) {
     }
   }
   if (!results.get('attributed').every((r) => r.charged > 0)) throw new Error('the attributed clock charged nothing to the contexts it ran')
+  for (const variant of ['async-before', 'resource-store']) {
+    if (results.has(variant) && !results.get(variant).every((r) => r.storesSeen >= r.awaits)) {
+      throw new Error(`${variant} read no store for some awaits: ${results.get(variant).map((r) => r.storesSeen).join(', ')}`)
+    }
+  }
 
   const stat = (xs) => {
     const s = [...xs].sort((a, b) => a - b)
@@ -96,6 +121,16 @@ async function child(variant) {
   const slots = Array.from({ length: CHAINS }, (_, i) => slot(i))
   if (variant === 'promise-hook') promiseHooks.onBefore(() => {})
   if (variant === 'attributed') require(path.join(DIST, 'collect', 'cpu-attributed.js')).attributedClock()
+  // Callbacks that ran with a store of ours, as the two store-reading variants saw them.
+  let storesSeen = 0
+  if (variant === 'async-before') createHook({ before() { if (requestContext.getStore() !== undefined) storesSeen++ } }).enable()
+  if (variant === 'resource-store') {
+    const hook = createHook({ before() { if (requestContext.getStore() !== undefined) storesSeen++ } })
+    hook[noPromiseHookOf(hook)] = true
+    hook.enable()
+    const kStore = requestContext.kResourceStore
+    promiseHooks.onBefore((promise) => { if (promise[kStore] !== undefined) storesSeen++ })
+  }
 
   let minorGcs = 0
   const observer = new PerformanceObserver((list) => {
@@ -167,5 +202,6 @@ async function child(variant) {
     nsPerInterleavedAwait: (interleavedMs * 1e6) / awaits,
     usPerRoundTrip,
     charged: slots.reduce((sum, s) => sum + s.onThread, 0),
+    storesSeen,
   }))
 }
