@@ -6,6 +6,7 @@
 //
 //   node bench/paired.mjs --only floor,rm-memory,rm-memory-nocpu [--routes tiny,json,await20]
 //                         [--windows 12] [--window 1] [--connections 16] [--repeat 1] [--out path] [--count]
+//                         [--node-args='--flag …']
 //
 // --repeat N runs the whole thing N times with fresh processes and pools the windows. Each server is checked
 // like in run.mjs (answers, then what it recorded) before any window. Reported per contender and route: CPU
@@ -17,6 +18,9 @@
 // --count also counts, per request, the clock reads each server's code makes (lib/clock-calls.mjs): the
 // attributed clock's switches (performance.now(), libuv idle time) and its guard's system calls. Counting
 // costs CPU itself: take CPU figures from runs without it.
+//
+// --node-args='--trace-gc-nvp' passes flags to every server's node (space-separated; write it with `=`, since
+// it starts with a dash). Servers share the terminal, so what they print interleaves; V8's GC trace names its pid.
 import fs from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,6 +37,7 @@ const { values: args } = parseArgs({
   options: {
     only: { type: 'string' }, routes: { type: 'string' }, windows: { type: 'string' }, window: { type: 'string' },
     connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' }, count: { type: 'boolean' },
+    'node-args': { type: 'string' },
   },
 })
 const wanted = new Set((args.only ?? 'floor,rm-memory,rm-memory-nocpu').split(','))
@@ -44,6 +49,7 @@ const WINDOW_S = Number(args.window ?? 1)
 const CONNECTIONS = Number(args.connections ?? 16)
 const REPEAT = Number(args.repeat ?? 1)
 const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 'readSync']
+const nodeArgs = args['node-args'] ? args['node-args'].split(' ') : []
 const serverEnv = args.count ? { ...process.env, ROUTEMETER_BENCH_COUNT: '1' } : undefined
 const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
@@ -52,7 +58,7 @@ async function once(samples) {
   const plan = cpuPlan()
   if (plan) pinSelf(plan.load)
   const procs = await Promise.all(list.map(async (c) => {
-    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server, env: serverEnv })
+    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server, env: serverEnv, nodeArgs })
     const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
     const { port } = await ask(server, null, 'ready', 60_000, c.name)
     await ask(load, null, 'ready', 30_000, `load for ${c.name}`)
