@@ -30,7 +30,9 @@ const rm = mod.withMetrics ? mod : mod.default
 const attributed = await import(new URL('collect/cpu-attributed.js', distEntry()).href)
 const mechanism = () => JSON.stringify((attributed.attributedMechanism ?? attributed.default?.attributedMechanism)?.() ?? 'unknown')
 
-function spin(n) { let x = 0; for (let i = 0; i < n; i++) x += Math.sqrt(i); return x }
+// Small-integer work in chunks, which allocates in no tier of V8 (test/collect/cpu-scenario.ts says why).
+function spinChunk(n) { let x = 0; for (let i = 0; i < n; i++) x = (x + i) & 0xfffff; return x }
+function spin(n) { let x = 0; for (let done = 0; done < n; done += 10_000) x ^= spinChunk(10_000); return x }
 const PER_MS = (() => {
   let best = Infinity
   for (let i = 0; i < 30; i++) { const t = performance.now(); spin(200_000); best = Math.min(best, performance.now() - t) }

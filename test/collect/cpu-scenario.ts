@@ -17,9 +17,23 @@ import { sleep } from '../support/eventually.js'
 import { threadCpuClock } from '../../src/collect/cpu-thread.js'
 import { flushSink } from '../../src/pipeline/registry.js'
 
+/*
+ * A burn must not allocate: a collection inside it is given back to the request (gc-refund.ts) while the burn's
+ * own thread CPU keeps it, and one inside a sleeper's callback bills the sleeper what the refund cannot see. A
+ * loop summing `Math.sqrt(i)` into a double did allocate, in a process that had burned a while: V8 took its
+ * optimized code back for on-stack replacement once a burst, and from the sixth burst on it ran code that boxes
+ * the sum in a new heap number every iteration: 300–800 scavenges a burst instead of 0–6, burners billed 2–12 %
+ * under their thread CPU (bench/cpu-accuracy.mjs, Node 24.22, `--trace-gc --trace-deopt`). Small-integer work
+ * allocates in no tier, and a short function called in chunks needs no on-stack replacement.
+ */
+function spinChunk(iterations: number): number {
+  let x = 0
+  for (let i = 0; i < iterations; i++) x = (x + i) & 0xfffff
+  return x
+}
 function spin(iterations: number): number {
   let x = 0
-  for (let i = 0; i < iterations; i++) x += Math.sqrt(i)
+  for (let done = 0; done < iterations; done += 10_000) x ^= spinChunk(10_000)
   return x
 }
 const ITERATIONS_PER_MS = (() => {
