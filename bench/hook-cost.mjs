@@ -24,8 +24,8 @@
 //                    store that reaction runs with, whatever order the hooks were enabled in. The mechanism
 //                    Node 24 uses, carried over to the hook-based storage; it is not used there because it
 //                    costs more, not less: Node already runs its own promise hooks for that storage, so a
-//                    V8 hook is a second call per reaction (Node 22.23, 3 rounds: 168 ns per await one chain at
-//                    a time against 142 for async-before and 148 for none). Not on Node 20, which has no
+//                    V8 hook is a second call per reaction (Node 22.23, 5 rounds: 169 ns per await one chain at
+//                    a time against 143 for async-before and 132 for none). Not on Node 20, which has no
 //                    `kNoPromiseHook`
 //
 // Two workloads, each run inside contexts of the library's AsyncLocalStorage, as requests are:

@@ -24,7 +24,7 @@ import { flushSink } from '../../src/pipeline/registry.js'
  * optimized code back for on-stack replacement once a burst, and from the sixth burst on it ran code that boxes
  * the sum in a new heap number every iteration: 300–800 scavenges a burst instead of 0–6, burners billed 2–12 %
  * under their thread CPU (bench/cpu-accuracy.mjs, Node 24.22, `--trace-gc --trace-deopt`). Small-integer work
- * allocates in no tier, and a short function called in chunks needs no on-stack replacement.
+ * allocates in no tier, and a short function called in chunks does not depend on on-stack replacement.
  */
 function spinChunk(iterations: number): number {
   let x = 0
