@@ -4,7 +4,7 @@
 //
 //   node bench/instructions.mjs [--only floor,rm-discard,rm-discard-nocpu] [--routes tiny,json,await20]
 //     [--warmup 21000] [--windows 4] [--requests 1500] [--connections 1] [--repeat 1] [--jobs N] [--top N]
-//     [--out path]
+//     [--clock-scale N] [--count] [--out path]
 //
 // Each contender's server (bench/server.mjs, unchanged) runs under `valgrind --tool=callgrind` and
 // `node --single-threaded`, loaded by this process. After `--warmup` requests, callgrind's counters are zeroed
@@ -36,13 +36,15 @@ import { parseArgs } from 'node:util'
 import { CONTENDERS } from './contenders.mjs'
 import { pathFactory } from './paths.mjs'
 import { median } from './lib/stats.mjs'
+import { DIST, DIST_BEFORE } from './lib/dist.mjs'
+import { scaledClockBuild } from './lib/scaled-clock.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
   options: {
     only: { type: 'string' }, routes: { type: 'string' }, warmup: { type: 'string' }, windows: { type: 'string' },
     requests: { type: 'string' }, connections: { type: 'string' }, repeat: { type: 'string' }, jobs: { type: 'string' },
-    top: { type: 'string' }, out: { type: 'string' },
+    top: { type: 'string' }, out: { type: 'string' }, 'clock-scale': { type: 'string' }, count: { type: 'boolean' },
   },
 })
 const wanted = new Set((args.only ?? 'floor,rm-discard,rm-discard-nocpu').split(','))
@@ -70,6 +72,24 @@ if (TOP > 0) NODE_FLAGS.push('--perf-basic-prof')
 // valgrind's pace allowed, and the naming work counted in it swung by 20 %. With flushes only every 500
 // records, a window of a multiple of 500 requests holds the same number of them wherever it starts.
 const ROUTEMETER_OPTIONS = JSON.stringify({ flushInterval: 3_600_000 })
+// Under callgrind the attributed clock sees every stretch ≈ 100× longer than it is and does its per-stretch work
+// (the GC refund's ring, the guard's CPU reads) far more often than at full speed. `--clock-scale N` runs the
+// routemeter rows on a copy of the build whose clock thresholds are N× theirs (lib/scaled-clock.mjs).
+const CLOCK_SCALE = Number(args['clock-scale'] ?? 1)
+const scaledBuilds = []
+if (CLOCK_SCALE !== 1) {
+  process.env.ROUTEMETER_BENCH_DIST = scaledClockBuild(DIST, CLOCK_SCALE)
+  scaledBuilds.push(process.env.ROUTEMETER_BENCH_DIST)
+  if (DIST_BEFORE !== null) {
+    process.env.ROUTEMETER_BENCH_DIST_BEFORE = scaledClockBuild(DIST_BEFORE, CLOCK_SCALE)
+    scaledBuilds.push(process.env.ROUTEMETER_BENCH_DIST_BEFORE)
+  }
+}
+// `--count`: each server also counts the clock reads its code makes over the windows (lib/clock-calls.mjs), to
+// check what the clock does per request against paired.mjs --count at full speed. Counting adds instructions:
+// take the counts of work from runs without it.
+const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 'readSync']
+if (args.count) process.env.ROUTEMETER_BENCH_COUNT = '1'
 const log = (...xs) => console.error(...xs)
 
 try {
@@ -249,10 +269,22 @@ async function countServer(contender, route) {
     const { port } = await message(child, 'ready', contender.name)
     state = startLoad(port, route, CONNECTIONS)
     await answeredReaches(state, WARMUP)
+    if (args.count) {
+      const started = message(child, 'started', contender.name)
+      child.send({ type: 'start' })
+      await started
+    }
     const values = []
     const perFunction = new Map()
     for (let w = 0; w < WINDOWS; w++) {
       values.push(await countWindow(child.pid, out, state, TOP > 0 && w === WINDOWS - 1 ? perFunction : undefined))
+    }
+    if (args.count) {
+      const stopped = message(child, 'stopped', contender.name)
+      child.send({ type: 'stop' })
+      const { calls, requests } = await stopped
+      log(`${contender.name} on ${route}, clock reads per request: ` +
+        CLOCK_CALLS.map((k) => `${k} ${(calls[k] / requests).toFixed(3)}`).join(', '))
     }
     state.running = false
     await state.stopped
@@ -296,7 +328,11 @@ async function worker() {
     log(`${key}: ${shown.join(' ')} instructions/request (own+gc+compilers)`)
   }
 }
-await Promise.all(Array.from({ length: JOBS }, worker))
+try {
+  await Promise.all(Array.from({ length: JOBS }, worker))
+} finally {
+  for (const dist of scaledBuilds) fs.rmSync(path.dirname(dist), { recursive: true, force: true })
+}
 
 const fmt = (x) => Math.round(x).toLocaleString('en-US')
 const signed = (x) => (x >= 0 ? '+' : '−') + fmt(Math.abs(x))
@@ -344,6 +380,6 @@ log(`${((Date.now() - started) / 1000).toFixed(0)} s`)
 if (args.out) {
   fs.writeFileSync(args.out, JSON.stringify({
     node: process.version, when: new Date().toISOString(), warmup: WARMUP, windows: WINDOWS, requests: PER_WINDOW,
-    connections: CONNECTIONS, rows,
+    connections: CONNECTIONS, clockScale: CLOCK_SCALE, rows,
   }, null, 2))
 }

@@ -1,0 +1,47 @@
+// A copy of a build whose attributed clock runs at the pace of a slowed-down process (bench/instructions.mjs).
+//
+// The clock decides by wall time: a stretch of 0.2 ms or more is kept for the GC refund, a hold over 1 ms or 1 ms
+// of busy time reads the thread's CPU. Under callgrind a json request takes ≈ 10 ms instead of ≈ 0.1, so almost
+// every stretch is kept and every request reads the CPU at least once, work the clock does about once every
+// 5 requests at full speed. Scaling those three thresholds by the slowdown makes it decide as it would at full
+// speed, so an instruction count prices the clock as it runs in production. The copy sits in a temporary folder
+// with the repository's package.json and a link to its node_modules, so it loads like dist/.
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
+/** Each threshold: the file that holds it and the compiled line, whose number is scaled. */
+const THRESHOLDS = [
+  { file: 'collect/cpu-attributed.js', line: /^const LONG_HOLD_MS = ([\d.]+);$/m },
+  { file: 'collect/cpu-attributed.js', line: /^const CPU_SAMPLE_MS = ([\d.]+);$/m },
+  { file: 'collect/gc-refund.js', line: /^exports\.MIN_KEPT_MS = ([\d.]+);$/m },
+]
+
+/**
+ * Copies the build in `dist` with the clock's thresholds multiplied by `scale`; returns the copy's dist folder.
+ * Throws when a threshold is not found exactly once (the source changed: update THRESHOLDS).
+ *
+ * @example
+ * process.env.ROUTEMETER_BENCH_DIST = scaledClockBuild(DIST, 70)
+ */
+export function scaledClockBuild(dist, scale) {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-scaled-clock-'))
+  try {
+    const copy = path.join(root, 'dist')
+    fs.cpSync(dist, copy, { recursive: true })
+    const repo = path.dirname(dist)
+    fs.copyFileSync(path.join(repo, 'package.json'), path.join(root, 'package.json'))
+    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'))
+    for (const { file, line } of THRESHOLDS) {
+      const target = path.join(copy, file)
+      const text = fs.readFileSync(target, 'utf8')
+      const found = text.match(new RegExp(line.source, 'gm')) ?? []
+      if (found.length !== 1) throw new Error(`${file}: expected one line matching ${line}, found ${found.length}`)
+      fs.writeFileSync(target, text.replace(line, (whole, value) => whole.replace(value, String(Number(value) * scale))))
+    }
+    return copy
+  } catch (error) {
+    fs.rmSync(root, { recursive: true, force: true })
+    throw error
+  }
+}
