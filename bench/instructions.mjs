@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util'
 import { CONTENDERS } from './contenders.mjs'
 import { pathFactory } from './paths.mjs'
 import { median } from './lib/stats.mjs'
+import { CLOCK_CALLS } from './lib/clock-calls.mjs'
 import { DIST, DIST_BEFORE } from './lib/dist.mjs'
 import { scaledClockBuild } from './lib/scaled-clock.mjs'
 
@@ -88,7 +89,6 @@ if (CLOCK_SCALE !== 1) {
 // `--count`: each server also counts the clock reads its code makes over the windows (lib/clock-calls.mjs), to
 // check what the clock does per request against paired.mjs --count at full speed. Counting adds instructions:
 // take the counts of work from runs without it.
-const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 'readSync']
 if (args.count) process.env.ROUTEMETER_BENCH_COUNT = '1'
 const log = (...xs) => console.error(...xs)
 

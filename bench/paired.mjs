@@ -31,6 +31,7 @@ import { CONTENDERS } from './contenders.mjs'
 import { pathsFor } from './paths.mjs'
 import { ask, cpuPlan, killAll, pinSelf, spawnNode } from './lib/child.mjs'
 import { median } from './lib/stats.mjs'
+import { CLOCK_CALLS } from './lib/clock-calls.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
@@ -48,7 +49,6 @@ const WINDOWS = Number(args.windows ?? 12)
 const WINDOW_S = Number(args.window ?? 1)
 const CONNECTIONS = Number(args.connections ?? 16)
 const REPEAT = Number(args.repeat ?? 1)
-const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 'readSync']
 const nodeArgs = args['node-args'] ? args['node-args'].split(' ') : []
 const serverEnv = args.count ? { ...process.env, ROUTEMETER_BENCH_COUNT: '1' } : undefined
 const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))

@@ -8,6 +8,9 @@
 // Installed before the contender is imported; each counted call pays a closure and an increment, so a run
 // with counting measures counts, not CPU time.
 
+/** The reads counted, in the order the benches print them. */
+export const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 'readSync']
+
 /**
  * Wraps the clocks (and `fs.readSync` of the given `node:fs` module). Returns `read()`, the counts so far, and
  * `quiet(fn)`, which runs fn without counting (the bench's own reads).
