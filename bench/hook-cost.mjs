@@ -123,9 +123,10 @@ async function child(variant) {
   if (variant === 'attributed') require(path.join(DIST, 'collect', 'cpu-attributed.js')).attributedClock()
   // Callbacks that ran with a store of ours, as the two store-reading variants saw them.
   let storesSeen = 0
-  if (variant === 'async-before') createHook({ before() { if (requestContext.getStore() !== undefined) storesSeen++ } }).enable()
+  const countStore = () => { if (requestContext.getStore() !== undefined) storesSeen++ }
+  if (variant === 'async-before') createHook({ before: countStore }).enable()
   if (variant === 'resource-store') {
-    const hook = createHook({ before() { if (requestContext.getStore() !== undefined) storesSeen++ } })
+    const hook = createHook({ before: countStore })
     hook[noPromiseHookOf(hook)] = true
     hook.enable()
     const kStore = requestContext.kResourceStore

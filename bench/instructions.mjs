@@ -77,15 +77,9 @@ const ROUTEMETER_OPTIONS = JSON.stringify({ flushInterval: 3_600_000 })
 // (the GC refund's ring, the guard's CPU reads) far more often than at full speed. `--clock-scale N` runs the
 // routemeter rows on a copy of the build whose clock thresholds are N× theirs (lib/scaled-clock.mjs).
 const CLOCK_SCALE = Number(args['clock-scale'] ?? 1)
-const scaledBuilds = []
-if (CLOCK_SCALE !== 1) {
-  process.env.ROUTEMETER_BENCH_DIST = scaledClockBuild(DIST, CLOCK_SCALE)
-  scaledBuilds.push(process.env.ROUTEMETER_BENCH_DIST)
-  if (DIST_BEFORE !== null) {
-    process.env.ROUTEMETER_BENCH_DIST_BEFORE = scaledClockBuild(DIST_BEFORE, CLOCK_SCALE)
-    scaledBuilds.push(process.env.ROUTEMETER_BENCH_DIST_BEFORE)
-  }
-}
+const scaledBuilds = CLOCK_SCALE === 1 ? [] : [['ROUTEMETER_BENCH_DIST', DIST], ['ROUTEMETER_BENCH_DIST_BEFORE', DIST_BEFORE]]
+  .filter(([, dist]) => dist !== null)
+  .map(([variable, dist]) => (process.env[variable] = scaledClockBuild(dist, CLOCK_SCALE)))
 // `--count`: each server also counts the clock reads its code makes over the windows (lib/clock-calls.mjs), to
 // check what the clock does per request against paired.mjs --count at full speed. Counting adds instructions:
 // take the counts of work from runs without it.

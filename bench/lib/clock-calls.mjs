@@ -16,7 +16,7 @@ export const CLOCK_CALLS = ['now', 'idleTime', 'cpuUsage', 'threadCpuUsage', 're
  * `quiet(fn)`, which runs fn without counting (the bench's own reads).
  */
 export function countClockCalls(fs) {
-  const counts = { now: 0, idleTime: 0, cpuUsage: 0, threadCpuUsage: 0, readSync: 0 }
+  const counts = Object.fromEntries(CLOCK_CALLS.map((key) => [key, 0]))
   let counting = true
   const wrap = (owner, key) => {
     const original = owner[key]
