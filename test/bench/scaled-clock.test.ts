@@ -21,18 +21,32 @@ catch (error) { console.log(JSON.stringify({ error: error.message })) }`
   return JSON.parse(stdout) as { copy?: string, error?: string }
 }
 
+/** The compiled declarations the copy scales, by file (written as tsc emits them). */
+const THRESHOLDS = [
+  ['cpu-attributed.js', 'const LONG_HOLD_MS'],
+  ['cpu-attributed.js', 'const CPU_SAMPLE_MS'],
+  ['gc-refund.js', 'exports.MIN_KEPT_MS'],
+] as const
+
+/** The number a line `declaration = <number>;` sets in `file` (tsc also emits `= void 0;` first); NaN when none does. */
+function thresholdIn(file: string, declaration: string): number {
+  const prefix = `${declaration} = `
+  const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.startsWith(prefix) && /^[\d.]+;$/.test(l.slice(prefix.length)))
+  return line === undefined ? NaN : Number(line.slice(prefix.length, -1))
+}
+
 test('scaledClockBuild copies the build with the clock thresholds scaled, and the copy loads', async () => {
   const dist = path.join(root, 'dist')
   assert.ok(fs.existsSync(path.join(dist, 'index.js')), 'dist/index.js is missing: run npm run build first')
   const { copy, error } = await scale(dist)
   assert.is(error, undefined)
   try {
-    const clock = fs.readFileSync(path.join(copy!, 'collect', 'cpu-attributed.js'), 'utf8')
-    const refund = fs.readFileSync(path.join(copy!, 'collect', 'gc-refund.js'), 'utf8')
-    assert.match(fs.readFileSync(path.join(dist, 'collect', 'cpu-attributed.js'), 'utf8'), /^const LONG_HOLD_MS = 1;$/m)
-    assert.match(clock, /^const LONG_HOLD_MS = 100;$/m)
-    assert.match(clock, /^const CPU_SAMPLE_MS = 100;$/m)
-    assert.match(refund, /^exports\.MIN_KEPT_MS = 20;$/m)
+    // Each threshold in the copy is 100 times the build's, whatever the build's value is today.
+    for (const [file, declaration] of THRESHOLDS) {
+      const original = thresholdIn(path.join(dist, 'collect', file), declaration)
+      assert.ok(original > 0, `${declaration} in ${file}: ${original}`)
+      assert.is(thresholdIn(path.join(copy!, 'collect', file), declaration), original * 100, `${declaration} in ${file}`)
+    }
     // It loads like dist/, its dependencies through the linked node_modules, and wraps a listener.
     const load = `const rm = require(${JSON.stringify(path.join(copy!, 'index.js'))})
 rm.withMetrics((req, res) => res.end(), { sink: rm.memorySink() })
