@@ -196,4 +196,7 @@ process.on('message', (msg) => {
   }
 })
 
+// Like server.mjs: a load generator whose parent died without ending it stops, instead of loading a server forever.
+process.on('disconnect', () => process.exit(0))
+
 process.send({ type: 'ready' })

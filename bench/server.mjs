@@ -69,4 +69,9 @@ process.on('message', async (msg) => {
   }
 })
 
+// A parent that dies without sending `exit` (a SIGKILL, a crash) closes the IPC channel: go with it. An orphaned
+// server once kept loading the bench's core for 24 minutes, and kept a test's output pipe open, so the test
+// never ended.
+process.on('disconnect', () => process.exit(0))
+
 server.listen(0, '127.0.0.1', () => process.send({ type: 'ready', port: server.address().port }))

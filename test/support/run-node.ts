@@ -1,5 +1,5 @@
 /** Node programs run as a child process, the way a user or the CI runs them. */
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { join } from 'node:path'
 
 /** What a child process left behind. */
@@ -14,8 +14,10 @@ export interface NodeRun {
 export const ROOT = join(__dirname, '..', '..')
 
 /**
- * Runs `node <args>` (this Node) in `cwd` (default the repository's root) and collects its output. SIGKILL
- * after `timeoutMs` (default 60 s), so a hung child fails its test instead of hanging the run. With
+ * Runs `node <args>` (this Node) in `cwd` (default the repository's root) and collects its output. After
+ * `timeoutMs` (default 60 s) SIGKILL goes to the child's whole process group, so a hung child fails its test
+ * instead of hanging the run: killing the child alone left the processes it had started (a bench's servers)
+ * running, holding its output pipes open, and the test waited for them to close for as long as they lived. With
  * `coverage: false` the child reports none (NODE_V8_COVERAGE removed): a benchmark exercises dist/, not the tests.
  *
  * @example
@@ -27,13 +29,22 @@ export function runNode(
   const env = { ...(options.env ?? process.env) }
   if (options.coverage === false) delete env.NODE_V8_COVERAGE
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    // Its own process group (detached), so that the time limit reaches whatever it started.
+    const child = spawn(process.execPath, args, { cwd: options.cwd ?? ROOT, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString() })
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString() })
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000)
+    const timer = setTimeout(() => killGroup(child), options.timeoutMs ?? 60_000)
     child.on('error', (error) => { clearTimeout(timer); reject(error) })
     child.on('close', (code) => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
   })
+}
+
+function killGroup(child: ChildProcess): void {
+  try {
+    process.kill(-child.pid!, 'SIGKILL')
+  } catch {
+    child.kill('SIGKILL') // no group to signal (already gone, or a platform without process groups)
+  }
 }

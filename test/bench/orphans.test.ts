@@ -1,0 +1,72 @@
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ROOT as root, runNode } from '../support/run-node.js'
+
+// A bench whose parent dies leaves nothing behind. Once, `bench/run.mjs` hit the harness test's time limit on a
+// loaded machine: the limit killed run.mjs alone, its servers and load generators kept running (one of them at
+// 60 % of a core for 24 minutes), and since they held the test's output pipes, the test never ended and CI hung.
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** Waits up to `ms` for every pid to be gone; returns those still alive. */
+async function survivors(pids: number[], ms: number): Promise<number[]> {
+  const until = Date.now() + ms
+  while (pids.some(alive) && Date.now() < until) await sleep(50)
+  return pids.filter(alive)
+}
+
+test('runNode\'s time limit ends what the child started too, so a hung bench fails its test instead of hanging it', async () => {
+  // The child starts a grandchild that shares its output pipes, prints the grandchild's pid, and hangs. The
+  // grandchild ends by itself after 30 s, so that a regression fails this test rather than hanging the run.
+  const script = `const { spawn } = require('node:child_process')
+const g = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30_000)'], { stdio: 'inherit' })
+process.stdout.write(g.pid + '\\n')
+setInterval(() => {}, 1000)`
+  const run = runNode(['-e', script], { timeoutMs: 1500, coverage: false })
+  let timer: NodeJS.Timeout | undefined
+  const hung = new Promise<'hung'>((resolve) => { timer = setTimeout(() => resolve('hung'), 20_000) })
+  const outcome = await Promise.race([run, hung])
+  clearTimeout(timer)
+  assert.ok(outcome !== 'hung', 'runNode did not return 20 s after its 1.5 s time limit')
+  assert.is(outcome.code, null, 'the time limit ends the child with a signal')
+  const grandchild = Number(outcome.stdout.trim())
+  assert.ok(grandchild > 0, `grandchild pid: ${outcome.stdout}`)
+  const left = await survivors([grandchild], 5000)
+  for (const pid of left) process.kill(pid, 'SIGKILL')
+  assert.equal(left, [], 'the grandchild outlived the time limit')
+})
+
+test('a bench server and load generator exit when their parent dies without telling them', async () => {
+  // The parent forks both (as bench/lib/child.mjs does: an IPC channel each), waits until they are ready,
+  // prints their pids and dies by SIGKILL, which no handler can see.
+  const server = path.join(root, 'bench', 'server.mjs')
+  const load = path.join(root, 'bench', 'load.mjs')
+  const script = `const { fork } = require('node:child_process')
+const ready = (child) => new Promise((resolve) => child.on('message', (m) => { if (m.type === 'ready') resolve() }))
+const opts = { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }
+const server = fork(${JSON.stringify(server)}, ['bare', '{}'], opts)
+const load = fork(${JSON.stringify(load)}, [], opts)
+Promise.all([ready(server), ready(load)]).then(() => {
+  process.stdout.write(JSON.stringify([server.pid, load.pid]))
+  process.kill(process.pid, 'SIGKILL')
+})`
+  const { code, stdout, stderr } = await runNode(['-e', script], { timeoutMs: 30_000, coverage: false })
+  assert.is(code, null, stderr)
+  const pids = JSON.parse(stdout.trim()) as number[]
+  assert.is(pids.length, 2)
+  const left = await survivors(pids, 5000)
+  for (const pid of left) process.kill(pid, 'SIGKILL')
+  assert.equal(left, [], `still running after their parent died: ${left.join(', ')}`)
+})
+
+test.run()
