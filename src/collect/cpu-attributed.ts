@@ -76,7 +76,7 @@ const at = {
 // busy time, so at most ~1,000 reads (≈ 0.84 µs each on Node 24, ≈ 1.8 µs on Node 20) per busy second,
 // 0.1–0.2% of a core, whatever the request rate and however long the loop idles (the guard before counted
 // wall time, so a lightly loaded server read the clock on nearly every request). Most switches read no CPU
-// clock at all. A sample every 4 ms was measured and not taken: a third of the reads and 3–19 µs less a
+// clock at all. A sample every 4 ms was measured and not taken: a third of the reads and 4–16 µs less a
 // json request (median 7, six paired runs) where a read costs 3.4 µs (a VM with PTI), no difference that
 // resolved where it costs 0.83 µs, and 4 ms of busy time in which the OS's preemption goes uncounted instead
 // of 1 (bench/README.md).
