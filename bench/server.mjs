@@ -61,8 +61,7 @@ process.on('message', async (msg) => {
       case 'exit':
         server.closeAllConnections()
         server.close()
-        process.disconnect()
-        setTimeout(() => process.exit(0), 200).unref()
+        process.disconnect() // and exit, below
     }
   } catch (err) {
     process.send({ type: 'error', message: err.stack || String(err) })

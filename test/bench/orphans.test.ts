@@ -1,13 +1,12 @@
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
+import { eventually } from '../support/eventually.js'
 import { ROOT as root, runNode } from '../support/run-node.js'
 
 // A bench whose parent dies leaves nothing behind. Once, `bench/run.mjs` hit the harness test's time limit on a
 // loaded machine: the limit killed run.mjs alone, its servers and load generators kept running (one of them at
 // 60 % of a core for 24 minutes), and since they held the test's output pipes, the test never ended and CI hung.
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 function alive(pid: number): boolean {
   try {
@@ -18,12 +17,8 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Waits up to `ms` for every pid to be gone; returns those still alive. */
-async function survivors(pids: number[], ms: number): Promise<number[]> {
-  const until = Date.now() + ms
-  while (pids.some(alive) && Date.now() < until) await sleep(50)
-  return pids.filter(alive)
-}
+/** Those of `pids` still alive once all are gone or 5 s have passed. */
+const survivors = (pids: number[]): Promise<number[]> => eventually(() => pids.filter(alive), [])
 
 test('runNode\'s time limit ends what the child started too, so a hung bench fails its test instead of hanging it', async () => {
   // The child starts a grandchild that shares its output pipes, prints the grandchild's pid, and hangs. The
@@ -41,7 +36,7 @@ setInterval(() => {}, 1000)`
   assert.is(outcome.code, null, 'the time limit ends the child with a signal')
   const grandchild = Number(outcome.stdout.trim())
   assert.ok(grandchild > 0, `grandchild pid: ${outcome.stdout}`)
-  const left = await survivors([grandchild], 5000)
+  const left = await survivors([grandchild])
   for (const pid of left) process.kill(pid, 'SIGKILL')
   assert.equal(left, [], 'the grandchild outlived the time limit')
 })
@@ -64,7 +59,7 @@ Promise.all([ready(server), ready(load)]).then(() => {
   assert.is(code, null, stderr)
   const pids = JSON.parse(stdout.trim()) as number[]
   assert.is(pids.length, 2)
-  const left = await survivors(pids, 5000)
+  const left = await survivors(pids)
   for (const pid of left) process.kill(pid, 'SIGKILL')
   assert.equal(left, [], `still running after their parent died: ${left.join(', ')}`)
 })
