@@ -1,3 +1,5 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
@@ -40,6 +42,32 @@ setInterval(() => {}, 1000)`
   for (const pid of left) process.kill(pid, 'SIGKILL')
   assert.equal(left, [], 'the grandchild outlived the time limit')
 })
+
+for (const end of ['exits', 'is interrupted (SIGINT, as by Ctrl-C)'] as const) {
+  test(`a child runNode started ends when the test process ${end}`, async () => {
+    // runNode's children run in a group of their own, which a terminal's Ctrl-C does not reach. A process using
+    // runNode starts a child that writes its pid to a file and would live 30 s, then ends while it runs.
+    const dir = mkdtempSync(path.join(tmpdir(), 'rm-orphans-'))
+    const pidFile = path.join(dir, 'pid')
+    const child = `require('node:fs').writeFileSync(${JSON.stringify(pidFile)}, String(process.pid)); setTimeout(() => {}, 30_000)`
+    const ending = end === 'exits' ? 'process.exit(0)' : "process.kill(process.pid, 'SIGINT')"
+    const script = `const { existsSync } = require('node:fs')
+const { runNode } = require(${JSON.stringify(path.join(root, 'test', 'support', 'run-node.ts'))})
+runNode(['-e', ${JSON.stringify(child)}], { coverage: false })
+const wait = setInterval(() => { if (existsSync(${JSON.stringify(pidFile)})) { clearInterval(wait); ${ending} } }, 10)`
+    try {
+      const { code, stderr } = await runNode(['-r', 'tsx', '-e', script], { timeoutMs: 30_000, coverage: false })
+      assert.is(code, end === 'exits' ? 0 : null, `the parent ends as it would have: ${stderr}`)
+      const pid = Number(readFileSync(pidFile, 'utf8'))
+      assert.ok(pid > 0)
+      const left = await survivors([pid])
+      for (const p of left) process.kill(p, 'SIGKILL')
+      assert.equal(left, [], 'the child outlived the process that started it')
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  })
+}
 
 test('a bench server and load generator exit when their parent dies without telling them', async () => {
   // The parent forks both (as bench/lib/child.mjs does: an IPC channel each), waits until they are ready,
