@@ -3,6 +3,7 @@
 //
 //   node --expose-gc bench/namer-cost.mjs                 # against ../dist (build first)
 //   ROUTEMETER_DIST=/tmp/x/dist node --expose-gc bench/namer-cost.mjs
+//   node --expose-gc bench/namer-cost.mjs --shapes        # only 4. below
 //
 // Paths come from a seeded generator (no Math.random): 40 route templates of a made-up API whose values are
 // plain words (`/api/v1/namespaces/<word>-<word>/pods/<word>-<n>`), integers and hex ids, so the model has to
@@ -16,6 +17,8 @@
 // Checks before timing: the learning namer names at least 95% of the generated requests as their template.
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
+
+import { pathFactory } from './paths.mjs'
 
 const require = createRequire(import.meta.url)
 const dist = resolve(process.env.ROUTEMETER_DIST ?? new URL('../dist', import.meta.url).pathname)
@@ -68,6 +71,12 @@ function traffic(seed) {
 }
 
 const closed = (url) => ({ url, status: 200, explicitRoute: undefined, template: undefined, templateBase: '' })
+const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
+
+if (process.argv.includes('--shapes')) {
+  byShape()
+  process.exit(0)
+}
 
 // Check before timing: the namer learns this traffic.
 {
@@ -116,7 +125,6 @@ for (let round = 0; round < 5; round++) {
     if (sink === 0) throw new Error('no names')
   }
 }
-const median = (xs) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const count = N.toLocaleString()
 console.log(`\nflush-time cost per request, steady state (${count} warm-up requests, then ${count} timed; median of 5 interleaved rounds):`)
 for (const [label, xs] of Object.entries(times)) {
@@ -166,4 +174,34 @@ const mb = (bytes) => `${(bytes / 1e6).toFixed(2)} MB`
   const perNode = (bytes / model.size).toFixed(0)
   const label = '1,000,000 paths of words that never repeat (nothing to learn)'
   console.log(`model after ${label}: ${model.size} nodes (cap ${DEFAULT_MAX_NODES}), ${mb(bytes)} held, ${perNode} bytes/node`)
+}
+byShape()
+
+// 4. Per path shape: one learning namer warmed on all five shapes, then each shape timed on its own paths (fresh
+// ids in every one), in interleaved rounds. Template literals make cons strings, which the walk would read
+// through an indirection per character: each path is flattened first, as the HTTP parser's are.
+function byShape() {
+  const SHAPES = ['/a/users/<int>', '/a/orders/<uuid>', '/a/users/<int>/posts/<int>', '/a/pages/<word>', '/a/v2/items/<uuid>']
+  const PER_SHAPE = 50_000
+  const next = pathFactory('await20', 7)
+  const paths = SHAPES.map(() => [])
+  for (let i = 0; i < SHAPES.length * PER_SHAPE; i++) {
+    paths[i % SHAPES.length].push(closed(Buffer.from(next(), 'latin1').toString('latin1')))
+  }
+  const namer = createRouteNamer({ routes: [], maxRoutes: 1000 })
+  for (let round = 0; round < 3; round++) for (const list of paths) for (const c of list) namer.name(c)
+  const times = SHAPES.map(() => [])
+  let sink = 0
+  for (let round = 0; round < 9; round++) {
+    paths.forEach((list, k) => {
+      const started = process.hrtime.bigint()
+      for (const c of list) sink += namer.name(c).length
+      times[k].push(Number(process.hrtime.bigint() - started) / PER_SHAPE)
+    })
+  }
+  if (sink === 0) throw new Error('no names')
+  console.log(`\nper path shape (${PER_SHAPE.toLocaleString()} paths each, fresh ids; median of 9 interleaved rounds):`)
+  SHAPES.forEach((shape, k) => {
+    console.log(`  ${shape.padEnd(28)} ${median(times[k]).toFixed(0).padStart(6)} ns   ${namer.name(paths[k][0])}`)
+  })
 }
