@@ -23,7 +23,8 @@ import { pathFactory } from './paths.mjs'
 const require = createRequire(import.meta.url)
 const dist = resolve(process.env.ROUTEMETER_DIST ?? new URL('../dist', import.meta.url).pathname)
 const { createRouteNamer } = require(`${dist}/collect/route-namer.js`)
-const { createRouteModel, DEFAULT_MAX_NODES } = require(`${dist}/collect/route-model.js`)
+const { createRouteModel } = require(`${dist}/collect/route-model.js`)
+const { DEFAULT_MAX_NODES } = require(`${dist}/collect/route-rules.js`)
 const { normalizePath, pathTokens } = require(`${dist}/collect/normalize-path.js`)
 if (typeof globalThis.gc !== 'function') throw new Error('run with node --expose-gc')
 

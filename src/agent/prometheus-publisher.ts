@@ -33,8 +33,6 @@ const SCRAPE_TIMEOUT_MS = 10_000
 /** A connection with no bytes moving either way for this long is closed: a scraper that stopped reading. */
 const SCRAPE_IDLE_MS = 30_000
 
-export { DEFAULT_BUCKETS_MS } from './prometheus-exposition.js'
-
 /**
  * Options of {@link prometheusPublisher}.
  *
@@ -51,7 +49,7 @@ export interface PrometheusPublisherOptions {
   host?: string
   /** Add `http_response_status_code` to request series besides `status_class`. Default false (fewer series). */
   statusCode?: boolean
-  /** `le` boundaries in ms for every histogram (`RequestTime` is exported in seconds). Default {@link DEFAULT_BUCKETS_MS}. */
+  /** `le` boundaries in ms for every histogram (`RequestTime` is exported in seconds). Default `DEFAULT_BUCKETS_MS`. */
   bucketsMs?: readonly number[]
   /**
    * Label sets kept; past it new ones merge into one `otel_metric_overflow="true"` series per metric, and a

@@ -1,7 +1,5 @@
 import { BACKSLASH, DASH, DOT, HASH, PERCENT, PLUS, QUESTION, SLASH } from './char-class.js'
-import { decodedSegmentToken, MAX_SEGMENT_LENGTH, segmentToken } from './segment-shape.js'
-
-export { MAX_SEGMENT_LENGTH }
+import { decodedSegmentToken, segmentToken } from './segment-shape.js'
 
 /**
  * Heuristic route names: value shapes alone, the fallback of the learning namer (route-model.ts) and the
@@ -56,7 +54,7 @@ const COLON = 58
  *   `\` as `/` in http URLs); empty segments and `.` are dropped; `..` is not resolved (the server did not
  *   either) and comes out as `__`;
  * - `id` (segment-shape.ts): a malformed escape (`%zz`, truncated UTF-8); more than
- *   {@link MAX_SEGMENT_LENGTH} characters; non-ASCII; free text (a space, `= & + , ~ ( )`, an `@` past the first
+ *   `MAX_SEGMENT_LENGTH` (64) characters; non-ASCII; free text (a space, `= & + , ~ ( )`, an `@` past the first
  *   character, an encoded `/`); numbers, alone or joined by `-_.` (`123-456`, `10.96.23.161`); release versions
  *   (`1.2.3`, `v14.3.9-ee`); 6+ digits in a row; hex ids (8+ characters, or a 6+ character part with letters
  *   and digits: `da39a3e`, `abc123`); letter-digit ids (`x7k2p9`); grouped codes (`GHSA-pj59-32mm-8cc4`);

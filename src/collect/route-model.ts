@@ -5,8 +5,6 @@ import {
 import { DEFAULT_MAX_NODES } from './route-rules.js'
 import { walkSettled } from './route-walk.js'
 
-export { DEFAULT_MAX_NODES, KEEP_HITS, LEAF_VALUES, SHARED_MIN_CHILDREN, SHARED_MIN_PAIRS } from './route-rules.js'
-
 const ID = 'id'
 const OVERFLOW = '_'
 

@@ -20,8 +20,6 @@ import { resolveRedisTarget } from '../redis/target.js'
 import { optionChecks, optionsObject } from '../util/option-check.js'
 import { warningHandler } from '../util/warn.js'
 
-export { DROPPED_BACKLOG_COUNTER } from './redis-delivery.js'
-
 /** Options of {@link redisSink}. */
 export interface RedisSinkOptions {
   /**

@@ -1,6 +1,7 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
-import { MAX_DEPTH, MAX_SEGMENT_LENGTH, OVERFLOW_SEGMENT, normalizePath } from '../../src/collect/normalize-path.js'
+import { MAX_DEPTH, OVERFLOW_SEGMENT, normalizePath } from '../../src/collect/normalize-path.js'
+import { MAX_SEGMENT_LENGTH } from '../../src/collect/segment-shape.js'
 import { uniform } from '../support/random.js'
 
 // Every name must be safe for every encoder: StatsD, InfluxDB line protocol, Redis fields.

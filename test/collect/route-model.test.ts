@@ -1,7 +1,8 @@
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { pathTokens } from '../../src/collect/normalize-path.js'
-import { createRouteModel, LEAF_VALUES, type RouteModel } from '../../src/collect/route-model.js'
+import { createRouteModel, type RouteModel } from '../../src/collect/route-model.js'
+import { LEAF_VALUES } from '../../src/collect/route-rules.js'
 
 const name = (model: RouteModel, path: string): string => model.name(pathTokens(path))
 
