@@ -128,10 +128,16 @@ export function influxSuite(name: string, options: { file: string, redis?: true 
   let dbNo = 0
   base.test.before(async () => {
     if (!base.available) return
-    ;[influx, redis] = await Promise.all([
+    // Both start at once; whichever did is kept for atEnd to stop when the other failed (a redis-server left
+    // running kept the test process alive after a failed influxd start).
+    const [i, r] = await Promise.allSettled([
       startInfluxd(),
       options.redis === undefined ? undefined : startRedis(options.redis === true ? {} : options.redis),
     ])
+    if (i.status === 'fulfilled') influx = i.value
+    if (r.status === 'fulfilled') redis = r.value
+    if (i.status === 'rejected') throw i.reason
+    if (r.status === 'rejected') throw r.reason
   })
   base.atEnd(async () => { await redis?.stop({ keepData: false }); await influx?.destroy() })
   const running = lateBound<Influxd>('influxd', () => influx)

@@ -61,6 +61,21 @@ export const PROMETHEUS = { binary: 'prometheus', debian: 'prometheus' }
  * const down = influxPublisher({ url: `http://127.0.0.1:${await freePort()}`, db: 'x' }) // nobody listens there
  */
 export async function freePort(): Promise<number> {
+  // The OS may hand out a port again once it is closed: influxd's two ports, or a redis-server's started beside
+  // it, must not be one. A port this process was given once is never returned again.
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = await probePort()
+    if (!handedOut.has(port)) {
+      handedOut.add(port)
+      return port
+    }
+  }
+  throw new Error('freePort: the OS kept offering ports already handed out')
+}
+
+const handedOut = new Set<number>()
+
+async function probePort(): Promise<number> {
   return await new Promise((resolve, reject) => {
     const server = createServer()
     server.unref()
