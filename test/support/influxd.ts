@@ -8,8 +8,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
+import { until } from './eventually.js'
 import { startRedis, type RedisServer } from './redis-server.js'
-import { freePort, INFLUXD, lateBound, REDIS, serviceSuite, stopChild, trackChild, waitFor, type ServiceSuite } from './services.js'
+import { freePort, INFLUXD, lateBound, REDIS, serviceSuite, stopChild, trackChild, type ServiceSuite } from './services.js'
 
 export interface Influxd {
   readonly port: number
@@ -43,6 +44,20 @@ export interface InfluxQueryResult {
  * await influx.createDatabase('db1')
  */
 export async function startInfluxd(): Promise<Influxd> {
+  // A port found free can be taken before influxd binds it, by a process that is not ours: an influxd that
+  // exits before it answers is started again on new ports, twice, and the last error says what influxd printed.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startInfluxdOnce()
+    } catch (error) {
+      if (attempt === 3 || !(error instanceof InfluxdExited)) throw error
+    }
+  }
+}
+
+class InfluxdExited extends Error {}
+
+async function startInfluxdOnce(): Promise<Influxd> {
   const [port, rpcPort] = [await freePort(), await freePort()]
   const dir = mkdtempSync(join(tmpdir(), 'routemeter-influxd-'))
   const config = join(dir, 'influxdb.conf')
@@ -61,17 +76,24 @@ export async function startInfluxd(): Promise<Influxd> {
   let untrack = (): void => {}
 
   const start = async (): Promise<void> => {
-    const proc = spawn('influxd', ['run', '-config', config], { stdio: ['ignore', 'ignore', 'ignore'] })
+    const proc = spawn('influxd', ['run', '-config', config], { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     untrack = trackChild(proc)
     let exited = false
+    let stderr = ''
+    proc.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
     proc.once('exit', () => { exited = true })
-    await waitFor(`influxd on port ${port}`, async () => {
-      if (exited) throw new Error('influxd exited')
-      const res = await request(`${url}/ping`)
-      await res.body.dump()
-      return res.statusCode === 204
-    }, 20_000, 50)
+    // `until`, not `waitFor`: an exit must end the wait at once, with what influxd printed.
+    await until(async () => {
+      if (exited) throw new InfluxdExited(`influxd exited before it answered on port ${port}: ${stderr.trim() || '(nothing on stderr)'}`)
+      try {
+        const res = await request(`${url}/ping`)
+        await res.body.dump()
+        return res.statusCode === 204
+      } catch {
+        return false
+      }
+    }, `influxd on port ${port}`, 20_000, 50)
   }
   const stop = async (): Promise<void> => {
     const proc = child
@@ -86,7 +108,13 @@ export async function startInfluxd(): Promise<Influxd> {
     return body
   }
 
-  await start()
+  try {
+    await start()
+  } catch (error) {
+    await stop()
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
   return {
     port, url, query, start, stop,
     async scalar(db, q) {
