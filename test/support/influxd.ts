@@ -8,9 +8,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
-import { until } from './eventually.js'
 import { startRedis, type RedisServer } from './redis-server.js'
-import { freePort, INFLUXD, lateBound, REDIS, serviceSuite, stopChild, trackChild, type ServiceSuite } from './services.js'
+import {
+  freePort, INFLUXD, lateBound, REDIS, ServiceExited, serviceSuite, stopChild, trackChild, untilServing, type ServiceSuite,
+} from './services.js'
 
 export interface Influxd {
   readonly port: number
@@ -50,12 +51,10 @@ export async function startInfluxd(): Promise<Influxd> {
     try {
       return await startInfluxdOnce()
     } catch (error) {
-      if (attempt === 3 || !(error instanceof InfluxdExited)) throw error
+      if (attempt === 3 || !(error instanceof ServiceExited)) throw error
     }
   }
 }
-
-class InfluxdExited extends Error {}
 
 async function startInfluxdOnce(): Promise<Influxd> {
   const [port, rpcPort] = [await freePort(), await freePort()]
@@ -79,21 +78,11 @@ async function startInfluxdOnce(): Promise<Influxd> {
     const proc = spawn('influxd', ['run', '-config', config], { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     untrack = trackChild(proc)
-    let exited = false
-    let stderr = ''
-    proc.stderr.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
-    proc.once('exit', () => { exited = true })
-    // `until`, not `waitFor`: an exit must end the wait at once, with what influxd printed.
-    await until(async () => {
-      if (exited) throw new InfluxdExited(`influxd exited before it answered on port ${port}: ${stderr.trim() || '(nothing on stderr)'}`)
-      try {
-        const res = await request(`${url}/ping`)
-        await res.body.dump()
-        return res.statusCode === 204
-      } catch {
-        return false
-      }
-    }, `influxd on port ${port}`, 20_000, 50)
+    await untilServing(proc, `influxd on port ${port}`, async () => {
+      const res = await request(`${url}/ping`)
+      await res.body.dump()
+      return res.statusCode === 204
+    }, 20_000, 50)
   }
   const stop = async (): Promise<void> => {
     const proc = child

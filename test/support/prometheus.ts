@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort, stopChild, trackChild, waitFor } from './services.js'
+import { freePort, stopChild, trackChild, untilServing } from './services.js'
 
 export interface PrometheusServer {
   readonly url: string
@@ -36,12 +36,7 @@ export async function startPrometheus(targets: string[]): Promise<PrometheusServ
     `--config.file=${config}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=error',
   ], { stdio: ['ignore', 'ignore', 'pipe'] })
   const untrack = trackChild(child)
-  let log = ''
-  child.stderr?.on('data', (c: Buffer) => { log = (log + c.toString()).slice(-4000) })
-  let exited = false
-  child.once('exit', () => { exited = true })
-  await waitFor(`prometheus on port ${port}`, async () => {
-    if (exited) throw new Error(`prometheus exited: ${log}`)
+  await untilServing(child, `prometheus on port ${port}`, async () => {
     const res = await fetch(`${url}/-/ready`)
     await res.body?.cancel()
     return res.status === 200

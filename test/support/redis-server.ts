@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Socket } from 'node:net'
-import { freePort, lateBound, REDIS, serviceSuite, stopChild, trackChild, waitFor, type ServiceSuite } from './services.js'
+import { freePort, lateBound, REDIS, serviceSuite, stopChild, trackChild, untilServing, waitFor, type ServiceSuite } from './services.js'
 
 export interface RedisServer {
   readonly port: number
@@ -61,12 +61,7 @@ export async function startRedis(options: { password?: string, tls?: boolean, cl
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] })
     child = proc
     untrack = trackChild(proc)
-    let exited = false
-    proc.once('exit', () => { exited = true })
-    await waitFor(`redis-server on port ${port}`, async () => {
-      if (exited) throw new Error('redis-server exited')
-      return await ping(port, options.password)
-    }, 10_000)
+    await untilServing(proc, `redis-server on port ${port}`, () => ping(port, options.password), 10_000)
   }
 
   const halt = async (signal: NodeJS.Signals): Promise<void> => {

@@ -134,6 +134,35 @@ export async function waitFor(what: string, check: () => boolean | Promise<boole
   }, what, timeoutMs, everyMs)
 }
 
+/** Thrown by {@link untilServing} when the server's process exits before it is ready: there is nothing to wait for. */
+export class ServiceExited extends Error {}
+
+/**
+ * Waits until `ready()` says the server `child` runs answers; its errors count as "not yet" (a port not listening
+ * yet). Rejects at once with {@link ServiceExited}, carrying the end of the child's stderr (when piped), if it
+ * exits first: a check that throws inside `waitFor` only reads as "not yet", so such a start waited out its whole
+ * time limit and said only that it timed out.
+ *
+ * @example
+ * await untilServing(proc, `redis-server on port ${port}`, () => ping(port), 10_000)
+ */
+export async function untilServing(
+  child: ChildProcess, what: string, ready: () => Promise<boolean>, timeoutMs: number, everyMs = 25,
+): Promise<void> {
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr = (stderr + chunk.toString()).slice(-2000) })
+  let exited = false
+  child.once('exit', () => { exited = true })
+  await until(async () => {
+    if (exited) throw new ServiceExited(`${what}: the process exited first: ${stderr.trim() || '(nothing on stderr)'}`)
+    try {
+      return await ready()
+    } catch {
+      return false
+    }
+  }, what, timeoutMs, everyMs)
+}
+
 /** What `serviceSuite` gives a test file. */
 export interface ServiceSuite {
   /** The uvu suite, for tests that need no service. */
