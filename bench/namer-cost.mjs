@@ -4,16 +4,21 @@
 //   node --expose-gc bench/namer-cost.mjs                 # against ../dist (build first)
 //   ROUTEMETER_DIST=/tmp/x/dist node --expose-gc bench/namer-cost.mjs
 //   node --expose-gc bench/namer-cost.mjs --shapes        # only 4. below
+//   ROUTEMETER_DIST_BEFORE=/tmp/old/dist node --expose-gc bench/namer-cost.mjs --shapes   # 4., both builds
 //
 // Paths come from a seeded generator (no Math.random): 40 route templates of a made-up API whose values are
 // plain words (`/api/v1/namespaces/<word>-<word>/pods/<word>-<n>`), integers and hex ids, so the model has to
 // learn; every value is fresh with probability 1/2, else drawn from the 200 most recent, so names repeat
-// and paths mostly do not, as in real traffic. Three measurements:
+// and paths mostly do not, as in real traffic. Four measurements:
 //   1. ns per request at flush, steady state (after 200k requests), for the learning namer (the default),
 //      `learn: false` (value shapes alone) and `normalizePath` by itself: interleaved rounds, median;
 //   2. heap held by the model after 1M requests of that traffic (1M distinct paths), and its node count;
 //   3. heap held at the node cap: 1M paths of random words at every position (nothing to learn), which
-//      fills the model to `DEFAULT_MAX_NODES` and stops there.
+//      fills the model to `DEFAULT_MAX_NODES` and stops there;
+//   4. ns per name for each of the five path shapes the other benches send (bench/paths.mjs: an integer id,
+//      a UUID, nested ids, a fixed word, a versioned UUID), as flat strings like the ones the HTTP parser gives;
+//      with ROUTEMETER_DIST_BEFORE, an older build's namer too, in the same process and interleaved rounds, so
+//      both meet the same noisy seconds (this machine's speed swung twofold between separate runs).
 // Checks before timing: the learning namer names at least 95% of the generated requests as their template.
 import { createRequire } from 'node:module'
 import { resolve } from 'node:path'
@@ -23,6 +28,7 @@ import { pathFactory } from './paths.mjs'
 const require = createRequire(import.meta.url)
 const dist = resolve(process.env.ROUTEMETER_DIST ?? new URL('../dist', import.meta.url).pathname)
 const { createRouteNamer } = require(`${dist}/collect/route-namer.js`)
+const before = process.env.ROUTEMETER_DIST_BEFORE ? resolve(process.env.ROUTEMETER_DIST_BEFORE) : undefined
 const { createRouteModel } = require(`${dist}/collect/route-model.js`)
 const { DEFAULT_MAX_NODES } = require(`${dist}/collect/route-rules.js`)
 const { normalizePath, pathTokens } = require(`${dist}/collect/normalize-path.js`)
@@ -189,20 +195,25 @@ function byShape() {
   for (let i = 0; i < SHAPES.length * PER_SHAPE; i++) {
     paths[i % SHAPES.length].push(closed(Buffer.from(next(), 'latin1').toString('latin1')))
   }
-  const namer = createRouteNamer({ routes: [], maxRoutes: 1000 })
-  for (let round = 0; round < 3; round++) for (const list of paths) for (const c of list) namer.name(c)
-  const times = SHAPES.map(() => [])
+  const builds = [['', createRouteNamer]]
+  if (before !== undefined) builds.push([' (before)', require(`${before}/collect/route-namer.js`).createRouteNamer])
+  const namers = builds.map(([, create]) => create({ routes: [], maxRoutes: 1000 }))
+  for (const namer of namers) for (let round = 0; round < 3; round++) for (const list of paths) for (const c of list) namer.name(c)
+  const times = namers.map(() => SHAPES.map(() => []))
   let sink = 0
   for (let round = 0; round < 9; round++) {
     paths.forEach((list, k) => {
-      const started = process.hrtime.bigint()
-      for (const c of list) sink += namer.name(c).length
-      times[k].push(Number(process.hrtime.bigint() - started) / PER_SHAPE)
+      namers.forEach((namer, b) => {
+        const started = process.hrtime.bigint()
+        for (const c of list) sink += namer.name(c).length
+        times[b][k].push(Number(process.hrtime.bigint() - started) / PER_SHAPE)
+      })
     })
   }
   if (sink === 0) throw new Error('no names')
   console.log(`\nper path shape (${PER_SHAPE.toLocaleString()} paths each, fresh ids; median of 9 interleaved rounds):`)
   SHAPES.forEach((shape, k) => {
-    console.log(`  ${shape.padEnd(28)} ${median(times[k]).toFixed(0).padStart(6)} ns   ${namer.name(paths[k][0])}`)
+    const cells = builds.map(([label], b) => `${median(times[b][k]).toFixed(0).padStart(6)} ns${label}`).join('  ')
+    console.log(`  ${shape.padEnd(28)} ${cells}   ${namers[0].name(paths[k][0])}`)
   })
 }

@@ -25,8 +25,10 @@ import { classify } from './segment-shape.js'
  *
  * Segments are found with `indexOf`, not read a character at a time: in optimized code every `charCodeAt`
  * dispatches on the string's representation and reloads the imported character codes, ≈ 60 instructions a
- * character, where `indexOf` is one call and a `memchr`. The namer's cost per name on the bench's paths fell
- * from 5,200 to 4,210 instructions (a loop of `name()` under callgrind, Node 24.22), 236 to 221 ns timed.
+ * character, where `indexOf` is one call and a `memchr`. On the tiny route's requests that is ≈ 1,000 instructions
+ * a name less (`bench/instructions.mjs`, Node 24.22). Timed per path shape (`bench/namer-cost.mjs --shapes` with
+ * ROUTEMETER_DIST_BEFORE), UUID paths name 20–25 % faster, while the shortest (`/a/users/<int>`, `/a/pages/<word>`)
+ * are 4–18 % slower: the whole-path `indexOf` calls cost more than reading 15 characters.
  *
  * @example
  * const depth = walkSettled(root, '/users/42', visited) // 2: visited[1] is users' parameter child
