@@ -14,7 +14,11 @@
 //   promise-hook     an empty V8 promise hook (`v8.promiseHooks.onBefore(() => {})`): what V8 charges for
 //                    running any promise hook at all, whatever the hook does
 //   attributed       the library's own clock (`attributedClock()`): the switch hook of this Node version
-//                    (cpu-switch-hook.ts), the slot switches, the preemption guard, the GC-pause observer
+//                    (cpu-switch-hook.ts), the slot switches, the preemption guard, the GC-pause observer. Its
+//                    hooks are on only while a request waits; one is kept waiting, so they stay on throughout
+//
+// And once per round, a child that times the switch hook's off and on (`installSwitchHook(…).off()`, `.on()`):
+// what the attributed clock pays when a request that needs the hooks follows one that turned them off.
 //
 // Where AsyncLocalStorage runs on async_hooks (Node 20, 22), two more, each a hook that only reads the store
 // of the callback about to run (what the clock's switch needs) and counts it:
@@ -72,6 +76,7 @@ function parent(rounds) {
   const here = fileURLToPath(import.meta.url)
   const pin = spawnSync('taskset', ['-c', '0', 'true']).status === 0 ? ['taskset', '-c', '0'] : []
   const results = new Map(VARIANTS.map((v) => [v, []]))
+  const toggles = []
   for (let round = 0; round < rounds; round++) {
     // Rotate the order so no variant always runs first on a warming machine.
     const order = VARIANTS.map((_, i) => VARIANTS[(i + round) % VARIANTS.length])
@@ -80,6 +85,8 @@ function parent(rounds) {
       const out = execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', env: process.env })
       results.get(variant).push(JSON.parse(out))
     }
+    const argv = [...pin, process.execPath, here, '--child', 'toggle']
+    toggles.push(JSON.parse(execFileSync(argv[0], argv.slice(1), { encoding: 'utf8', env: process.env })).nsPerToggle)
   }
   const first = results.get('none')[0]
   for (const [variant, runs] of results) {
@@ -112,15 +119,41 @@ function parent(rounds) {
     const rt = stat(runs.map((r) => r.usPerRoundTrip))
     console.log(`| ${variant} | ${range(ns, 0)} | ${gcs.median.toFixed(0)} | ${range(mixed, 0)} | ${range(rt, 2)} |`)
   }
+  const t = stat(toggles)
+  console.log(`switch hook off then on again: ${t.median.toFixed(0)} ns [${t.min.toFixed(0)}…${t.max.toFixed(0)}]`)
+}
+
+/** ns per `off()` + `on()` of the switch hook, with the hook's store reads as the clock installs them. */
+function toggleChild() {
+  const require = createRequire(import.meta.url)
+  const { requestContext } = require(path.join(DIST, 'collect', 'context.js'))
+  const hook = require(path.join(DIST, 'collect', 'cpu-switch-hook.js')).installSwitchHook(requestContext, () => {})
+  hook.on()
+  const pairs = (n) => {
+    const t0 = performance.now()
+    for (let i = 0; i < n; i++) {
+      hook.off()
+      hook.on()
+    }
+    return ((performance.now() - t0) * 1e6) / n
+  }
+  pairs(10_000) // warm-up
+  process.stdout.write(JSON.stringify({ nsPerToggle: pairs(100_000) }))
 }
 
 async function child(variant) {
+  if (variant === 'toggle') return toggleChild()
   const require = createRequire(import.meta.url)
   const { requestContext } = require(path.join(DIST, 'collect', 'context.js'))
-  const slot = (i) => ({ i, onThread: 0, refunded: 0, end: 0, closed: false, blocks: 0, start: 0 })
+  const slot = (i) => ({ i, onThread: 0, refunded: 0, end: 0, closed: false, blocks: 0, start: 0, live: true, watched: false, res: null })
   const slots = Array.from({ length: CHAINS }, (_, i) => slot(i))
   if (variant === 'promise-hook') promiseHooks.onBefore(() => {})
-  if (variant === 'attributed') require(path.join(DIST, 'collect', 'cpu-attributed.js')).attributedClock()
+  if (variant === 'attributed') {
+    // A request whose listener returned without ending its response: the clock keeps its hooks on for it.
+    const clock = require(path.join(DIST, 'collect', 'cpu-attributed.js')).attributedClock()
+    const waiting = slot(-1)
+    clock.leave(waiting, clock.enter(waiting))
+  }
   // Callbacks that ran with a store of ours, as the two store-reading variants saw them.
   let storesSeen = 0
   const countStore = () => { if (requestContext.getStore() !== undefined) storesSeen++ }

@@ -67,14 +67,15 @@ export async function create({ sink: sinkName, cpu, dist, hooks, statsdPort, red
  * The attributed clock's switch hook, installed as that clock installs it (V8 promise hooks plus an async_hooks
  * `before` on Node 24, async_hooks elsewhere) and reading the request's store at every callback, but handing
  * it to a function that does nothing: with `cpu: false`, the price of the hook mechanism alone, without the
- * clock reads and slot switches: the part of the default's price that no change to the clock removes. It also
+ * clock reads and slot switches, and on for good, as the clock keeps it while any request is waiting. It also
  * wraps `AsyncResource.prototype.runInAsyncScope`, as the clock does; the bench app does not call it.
  */
 async function installIdleSwitchHook(dist) {
   const file = (name) => new URL(`collect/${name}.js`, distEntry(dist)).href
   const { installSwitchHook } = await import(file('cpu-switch-hook'))
   const { requestContext } = await import(file('context'))
-  installSwitchHook(requestContext, () => {})
+  // Installed off (builds before 2026-12-02's return a string): on, as while a request is waiting.
+  installSwitchHook(requestContext, () => {}).on?.()
 }
 
 /**

@@ -84,6 +84,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     c.status = aborted && !res.headersSent ? 0 : res.statusCode
     const req = c.req as RoutedRequest
     c.req = null
+    c.res = null
     if (c.queued) queued.get(connectionOf(req)!)?.delete(res)
     // Express sets `req.route` on the raw request when a route handled it; reading it here gives withMetrics
     // route templates on Express without the middleware.
@@ -160,6 +161,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     if (exclude !== undefined && isExcluded(exclude, req, onError)) return undefined
     const c = new Collector(clock, req, req.url ?? '/', req.method ?? 'GET', defaults, performance.now())
     measured[kCollector] = c
+    c.res = measured
     res.on('finish', onFinish)
     // HTTP/2 streams always emit 'close' (and their `req.socket` is a proxy built on first read).
     if (req.httpVersionMajor === 2 || !watch(connectionOf(req), measured, c)) res.on('close', onClose)

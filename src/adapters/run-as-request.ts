@@ -57,6 +57,6 @@ export function runAsRequest<A, B, R>(clock: CpuClock, c: Collector, fn: (this: 
     c.threw = true
     throw error
   } finally {
-    clock.leave(previous)
+    clock.leave(c, previous)
   }
 }

@@ -38,12 +38,18 @@ export class Collector {
   aborted = false
   threw = false
   closed = false
+  /** Attributed CPU mode: its callbacks are billed to it (cpu-attributed.ts). */
+  live = false
+  /** Attributed CPU mode: counted among the requests that keep the switch hooks on. */
+  watched = false
   /** The raw URL at entry (frameworks rewrite `req.url` while routing). */
   url: string
   /** The raw method string; mapped to a known verb or `OTHER` at flush. */
   method: string
   /** The request, held only while open, to read the framework's route at the end. */
   req: AnyRequest | null
+  /** The response, held only while open: whether the listener ended it before returning. */
+  res: { readonly writableEnded?: boolean } | null = null
   /** Name set by `metrics.route()`. */
   explicitRoute: string | undefined = undefined
   /** The framework's route template (`/users/:id`), when one matched. */

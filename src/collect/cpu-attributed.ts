@@ -1,7 +1,7 @@
 import { performance } from 'node:perf_hooks'
 import { requestContext } from './context.js'
 import type { CpuClock } from './cpu-clock.js'
-import { installSwitchHook, type SwitchHookKind } from './cpu-switch-hook.js'
+import { installSwitchHook, type SwitchHook, type SwitchHookKind } from './cpu-switch-hook.js'
 import { threadCpuClock, type ThreadCpuKind } from './cpu-thread.js'
 import { keepStretch, MIN_KEPT_MS, refundGcPauses, type Refundable } from './gc-refund.js'
 import type { Collector } from './collector.js'
@@ -12,6 +12,11 @@ import type { Collector } from './collector.js'
  *   before(cb) ─► cb's request (or OUTSIDE) differs from the running one? ─► charge the running one
  *                 (now − since − loop idle time since; a hold > 1 ms: the thread CPU across it), switch ─► cb runs
  *   response ends ─► the request's CpuTime is fixed; what its callbacks do later is not billed to it
+ *
+ * The hooks are on only while they have something to see: a request whose listener returned before its
+ * response ended (or with a `metrics.timed` block still running). A listener that ends its response before it
+ * returns, as most synchronous routes do, is measured by `enter` and `leave` alone, and once no request is
+ * waiting, the next such one turns the hooks off (below, `watch`).
  *
  * Node runs one JavaScript callback at a time, so the thread time between two switches belongs to the request
  * whose AsyncLocalStorage store the callbacks carried. How `before` is learned depends on the Node version
@@ -41,15 +46,22 @@ import type { Collector } from './collector.js'
  */
 
 /**
- * A request's collector, or OUTSIDE. A closed request's callbacks run as OUTSIDE (its CpuTime is fixed), unless
- * a `metrics.timed` block it started is still running (`blocks`): that block's `.cpu` still counts them.
+ * A request's collector, or OUTSIDE. Callbacks of a request that is not `live` run as OUTSIDE: its response
+ * has ended (its CpuTime is fixed) and no `metrics.timed` block it started is still running (`blocks`: that
+ * block's `.cpu` still counts them).
  */
 interface Slot extends Refundable {
   closed: boolean
   blocks: number
+  /** Its callbacks are billed to it: from `enter` until its response ends and its blocks are done. */
+  live: boolean
+  /** Counted in `watching`: it was still live when its listener returned. */
+  watched: boolean
+  /** The response, while open: `writableEnded` tells whether the listener ended it. */
+  res: { readonly writableEnded?: boolean } | null
 }
 
-const OUTSIDE: Slot = { onThread: 0, refunded: 0, end: 0, closed: false, blocks: 0 }
+const OUTSIDE: Slot = { onThread: 0, refunded: 0, end: 0, closed: false, blocks: 0, live: false, watched: false, res: null }
 const loop = performance.nodeTiming
 
 let current: Slot = OUTSIDE
@@ -125,11 +137,49 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
   return previous
 }
 
-// Skipping closed requests saves two of a request's six switches on the bench's tiny route: after the response
+// Skipping ended requests saves two of a request's six switches on the bench's tiny route: after the response
 // ends, Node still runs two callbacks in the request's context (the socket's write completion, the
 // response's close), each a switch in and a switch out that charged nothing anyone reads.
 function onCallback(store: Slot | undefined): void {
-  switchTo(store === undefined || (store.closed && store.blocks === 0) ? OUTSIDE : store)
+  switchTo(store === undefined || !store.live ? OUTSIDE : store)
+}
+
+/*
+ * When the hooks are on. Requests still live after their listener returned are counted (`watching`); while
+ * any is, the hooks are on. With none, a request's work is its listener's, between `enter` and `leave`, and
+ * every other callback is OUTSIDE's, which is where `current` stays: the hooks would only confirm it. So a
+ * listener that ends its response before returning turns them off when none is watched. Turning them off at
+ * the last watched request's end instead would toggle them twice a request where requests come one at a time
+ * (an off-on pair ≈ 0.8 µs, `bench/hook-cost.mjs`): off waits for a request that did not need them.
+ *
+ * Why: on a synchronous route the hooks only confirmed what `enter` and `leave` knew, at Node's dispatch of a
+ * `before` for each of the request's ≈ 7 callbacks. `bench/instructions.mjs` on the tiny route, paired with
+ * the build before: the default −6,005 instructions a request on Node 24.22 (+14,869 → +9,119 over bare;
+ * `cpu: false` +6,713) and −10,543 on Node 20.20 (+30,013 → +19,864; `cpu: false` +14,411). Routes that
+ * await keep the hooks on and pay what they did.
+ */
+let switchHook: SwitchHook | undefined
+let watching = 0
+let hooksOn = false
+
+/** `c` will have callbacks after its listener returned: the hooks must see them. */
+function watch(c: Slot): void {
+  if (c.watched) return
+  c.watched = true
+  watching++
+  if (!hooksOn) {
+    hooksOn = true
+    switchHook!.on()
+  }
+}
+
+/** `c`'s callbacks are billed to it no more: its response ended and its blocks are done. */
+function retire(c: Slot): void {
+  c.live = false
+  c.res = null
+  if (!c.watched) return
+  c.watched = false
+  watching--
 }
 
 let mechanism: { hook: SwitchHookKind, cpu: ThreadCpuKind } | undefined
@@ -140,8 +190,19 @@ function install(): void {
   at.sampledCpu = readCpu()
   at.since = performance.now()
   at.idleSince = loop.idleTime
-  mechanism = { hook: installSwitchHook<Slot>(requestContext, onCallback), cpu: cpu.kind }
+  switchHook = installSwitchHook<Slot>(requestContext, onCallback)
+  mechanism = { hook: switchHook.kind, cpu: cpu.kind }
   refundGcPauses()
+}
+
+/**
+ * Whether the switch hooks are on now, and how many requests keep them on. For tests and benches.
+ *
+ * @example
+ * attributedHooks() // { on: false, watching: 0 } after a synchronous request, with nothing else open
+ */
+export function attributedHooks(): { on: boolean, watching: number } {
+  return { on: hooksOn, watching }
 }
 
 /**
@@ -178,8 +239,23 @@ export function attributedClock(): CpuClock {
     mode: 'attributed',
     // The recorder read `c.start` just before (begin, then enter, in one synchronous stretch): one clock read
     // less per request.
-    enter: (c) => (c === current ? c : switchAt(c, loop.idleTime, c.start)),
-    leave: (previous) => switchBack(previous as Slot),
+    enter(c) {
+      c.live = true
+      return c === current ? c : switchAt(c, loop.idleTime, c.start)
+    },
+    // Reads the response's `writableEnded` once a request (a getter, ≈ 100 instructions: Node 24.22).
+    leave(c, previous) {
+      if (c.live && (c.blocks > 0 || c.res?.writableEnded !== true)) {
+        watch(c)
+      } else {
+        if (c.live && !c.closed) c.live = false // ended: its last callbacks (the write completion) are OUTSIDE's
+        if (hooksOn && watching === 0) {
+          hooksOn = false
+          switchHook!.off()
+        }
+      }
+      switchBack(previous as Slot)
+    },
     // CpuTime ends with the response: a handler that ends it and then burns 20 ms in a setImmediate was billed
     // 17.5 ms with RequestTime 0.9 ms. Later callbacks carrying its store run as OUTSIDE (onCallback), unless
     // one of its `metrics.timed` blocks still runs; either way `c.cpu`, what is reported, no longer moves.
@@ -187,12 +263,28 @@ export function attributedClock(): CpuClock {
       // `c.end` was read by the recorder right before: one clock read less. A block still running keeps `c` on.
       if (current === c) switchAt(c.blocks === 0 ? OUTSIDE : c, loop.idleTime, c.end)
       c.cpu = c.onThread
+      if (c.blocks === 0) retire(c)
     },
     // Pauses reported later (a loop turn after them) are still taken out, until the record is built.
     cpuTime: (c) => Math.max(0, c.cpu - c.refunded),
-    read: (c) => onThreadNow(c),
+    // A block started after the listener ended the response (in a callback before 'finish') makes the request
+    // live again: the block's callbacks are its own, as the block's `.cpu` promises.
+    read(c) {
+      if (!c.live) {
+        c.live = true
+        watch(c)
+        switchTo(c)
+      }
+      return onThreadNow(c)
+    },
     // The hold in progress is capped by thread CPU only past 1 ms, so two reads can disagree by a little: a
     // block's CPU never comes out below 0 (seen once in ≈ 100 runs of the timed-block test).
     since: (c, from) => Math.max(0, onThreadNow(c) - from),
+    endBlock(c) {
+      if (c.closed && c.blocks === 0 && c.live) {
+        if (current === c) switchTo(OUTSIDE)
+        retire(c)
+      }
+    },
   }
 }

@@ -4,20 +4,20 @@ import type { Collector } from './collector.js'
 export type CpuMode = 'attributed' | 'window' | false
 
 /**
- * One way of measuring a request's CPU: six points, called the same whatever the mode. The adapters call
+ * One way of measuring a request's CPU: seven points, called the same whatever the mode. The adapters call
  * three on the request path (`enter`, `leave`, `close`), the flush calls `cpuTime`, and `metrics.timed`
- * calls `read` and `since`. The mode is chosen once in the factory (swap, don't branch), so `cpu: false`
+ * calls `read`, `since` and `endBlock`. The mode is chosen once in the factory (swap, don't branch), so `cpu: false`
  * costs nothing per request.
  *
  * @example
- * const previous = clock.enter(c); try { listener(req, res) } finally { clock.leave(previous) }
+ * const previous = clock.enter(c); try { listener(req, res) } finally { clock.leave(c, previous) }
  */
 export interface CpuClock {
   readonly mode: CpuMode
   /** Entry, right before the listener runs (`c.start` was just read). Returns what `leave` needs to restore. */
   enter(c: Collector): unknown
-  /** The listener returned (or threw) synchronously. */
-  leave(previous: unknown): void
+  /** `c`'s listener returned (or threw) synchronously; `previous` is what `enter` returned. */
+  leave(c: Collector, previous: unknown): void
   /** The response finished or the connection closed (`c.end` was just read). */
   close(c: Collector): void
   /** At flush, off the request path: the request's `CpuTime` in ms, or `undefined` when not measured. */
@@ -26,6 +26,8 @@ export interface CpuClock {
   read(c: Collector): number | undefined
   /** For `metrics.timed`: CPU ms between reading `from` and now. */
   since(c: Collector, from: number): number
+  /** For `metrics.timed`: a block of `c` ended (`c.blocks` already counts it out). */
+  endBlock(c: Collector): void
 }
 
 /**
@@ -49,6 +51,7 @@ export const offClock: CpuClock = {
   cpuTime: () => undefined,
   read: () => undefined,
   since: () => 0,
+  endBlock: () => {},
 }
 
 /**
@@ -69,4 +72,5 @@ export const windowClock: CpuClock = {
   cpuTime: (c) => c.cpu,
   read: () => processCpuMicros(),
   since: (_c, from) => (processCpuMicros() - from) / 1000,
+  endBlock: () => {},
 }

@@ -117,28 +117,57 @@ function boundScopes<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | unde
 }
 
 /**
- * Calls `onStore(store)` right before every callback the event loop runs (timers, I/O, immediates, nextTick,
- * promise reactions), with the store of `storage` that callback runs with, and when a bound function returns
- * to its caller (boundScopes above, which wraps `AsyncResource.prototype.runInAsyncScope`). Process-wide and
- * permanent.
+ * The installed hooks: which mechanism, and the switches that turn its hooks on and off. Off, no callback and no
+ * promise reaction calls `onStore` (bound functions still do, on return); on, every one does. Both are idempotent.
  *
  * @example
- * const kind = installSwitchHook(requestContext, (store) => switchTo(store ?? OUTSIDE))
+ * const hook = installSwitchHook(requestContext, onStore)
+ * hook.on()   // a request's callbacks are still to come
+ * hook.off()  // none are
  */
-export function installSwitchHook<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | undefined) => void): SwitchHookKind {
+export interface SwitchHook {
+  readonly kind: SwitchHookKind
+  on(): void
+  off(): void
+}
+
+/**
+ * Has `onStore(store)` called right before every callback the event loop runs (timers, I/O, immediates,
+ * nextTick, promise reactions) while the returned hook is on, with the store of `storage` that callback runs
+ * with, and, on or off, when a bound function returns to its caller (boundScopes above, which wraps
+ * `AsyncResource.prototype.runInAsyncScope`). Process-wide and permanent; installed off.
+ *
+ * Why on and off: with no hook enabled, Node dispatches no `before` and V8 keeps its fast `await`; the attributed
+ * clock needs the hooks only while a request has callbacks still to come (cpu-attributed.ts). An off-on pair
+ * costs ≈ 1 µs (`node bench/hook-cost.mjs --toggle`, Node 24.22 and 20.20).
+ *
+ * @example
+ * const hook = installSwitchHook(requestContext, (store) => switchTo(store ?? OUTSIDE))
+ */
+export function installSwitchHook<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | undefined) => void): SwitchHook {
   const onPromise = (): void => onStore(storage.getStore())
   const kFrame = frameSymbol()
   const onFrames = storesOnContextFrames() && kFrame !== undefined
   const scopes = boundScopes(storage, onStore, onFrames ? kFrame : undefined)
   scopes.install()
-  if (onFrames && typeof promiseHooks?.onBefore === 'function') {
-    const hook = hookWithoutPromises(scopes.before)
-    if (hook !== undefined) {
-      hook.enable()
-      promiseHooks.onBefore(onPromise)
-      return 'v8-promise-hooks'
+  const withoutPromises = onFrames && typeof promiseHooks?.onBefore === 'function' ? hookWithoutPromises(scopes.before) : undefined
+  if (withoutPromises !== undefined) {
+    let stopPromises: (() => void) | undefined
+    return {
+      kind: 'v8-promise-hooks',
+      on() {
+        if (stopPromises !== undefined) return
+        withoutPromises.enable()
+        stopPromises = promiseHooks.onBefore(onPromise) as () => void
+      },
+      off() {
+        if (stopPromises === undefined) return
+        withoutPromises.disable()
+        stopPromises()
+        stopPromises = undefined
+      },
     }
   }
-  createHook({ before: scopes.before }).enable()
-  return 'async-hooks'
+  const hook = createHook({ before: scopes.before })
+  return { kind: 'async-hooks', on: () => void hook.enable(), off: () => void hook.disable() }
 }

@@ -53,6 +53,7 @@ function settle(c: Collector, name: string, startedAt: number, cpuAt: number | u
   if (into.timing(name, wall) && cpu !== undefined) {
     into.timing(`${name}.cpu`, c.clock.mode === 'attributed' && cpu > wall ? wall : cpu)
   }
+  c.clock.endBlock(c)
 }
 
 /**
