@@ -5,7 +5,7 @@
 //   node bench/hook-cost.mjs [--rounds 5]                    # against ../dist (build first)
 //   ROUTEMETER_BENCH_DIST=/tmp/x/dist /path/to/node24 bench/hook-cost.mjs
 //
-// Hooks are process-wide and cannot be removed, so each variant runs in a fresh child process (pinned to one
+// Hooks are process-wide and stay for the process's life, so each variant runs in a fresh child process (pinned to one
 // core when `taskset` exists), rounds interleaved, the median round printed with the fastest and slowest:
 //
 //   none             no hook of ours: the work itself, plus what the library's AsyncLocalStorage costs on its
@@ -152,6 +152,7 @@ async function child(variant) {
     // A request whose listener returned without ending its response: the clock keeps its hooks on for it.
     const clock = require(path.join(DIST, 'collect', 'cpu-attributed.js')).attributedClock()
     const waiting = slot(-1)
+    waiting.start = performance.now() // what the recorder reads right before entry
     clock.leave(waiting, clock.enter(waiting))
   }
   // Callbacks that ran with a store of ours, as the two store-reading variants saw them.

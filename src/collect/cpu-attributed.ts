@@ -16,7 +16,7 @@ import type { Collector } from './collector.js'
  * The hooks are on only while they have something to see: a request whose listener returned before its
  * response ended (or with a `metrics.timed` block still running). A listener that ends its response before it
  * returns, as most synchronous routes do, is measured by `enter` and `leave` alone, and once no request is
- * waiting, the next such one turns the hooks off (below, `watch`).
+ * waiting, the next such one turns the hooks off (`leave`, below).
  *
  * Node runs one JavaScript callback at a time, so the thread time between two switches belongs to the request
  * whose AsyncLocalStorage store the callbacks carried. How `before` is learned depends on the Node version
@@ -137,9 +137,9 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
   return previous
 }
 
-// Skipping ended requests saves two of a request's six switches on the bench's tiny route: after the response
-// ends, Node still runs two callbacks in the request's context (the socket's write completion, the
-// response's close), each a switch in and a switch out that charged nothing anyone reads.
+// Skipping ended requests saves two switches a request while the hooks are on: after the response ends, Node
+// still runs two callbacks in the request's context (the socket's write completion, the response's close),
+// each a switch in and a switch out that charged nothing anyone reads.
 function onCallback(store: Slot | undefined): void {
   switchTo(store === undefined || !store.live ? OUTSIDE : store)
 }
@@ -150,13 +150,15 @@ function onCallback(store: Slot | undefined): void {
  * every other callback is OUTSIDE's, which is where `current` stays: the hooks would only confirm it. So a
  * listener that ends its response before returning turns them off when none is watched. Turning them off at
  * the last watched request's end instead would toggle them twice a request where requests come one at a time
- * (an off-on pair ≈ 0.8 µs, `bench/hook-cost.mjs`): off waits for a request that did not need them.
+ * (an off-on pair 615 ns on Node 24.22, 858 on 20.20: `bench/hook-cost.mjs`): off waits for a request that did not
+ * need them.
  *
  * Why: on a synchronous route the hooks only confirmed what `enter` and `leave` knew, at Node's dispatch of a
  * `before` for each of the request's ≈ 7 callbacks. `bench/instructions.mjs` on the tiny route, paired with
- * the build before: the default −6,005 instructions a request on Node 24.22 (+14,869 → +9,119 over bare;
- * `cpu: false` +6,713) and −10,543 on Node 20.20 (+30,013 → +19,864; `cpu: false` +14,411). Routes that
- * await keep the hooks on and pay what they did.
+ * the build before: the default −4,297 instructions a request on Node 24.22 (+13,515 → +9,261 over bare;
+ * `cpu: false` +6,536) and −10,121 on Node 20.20 (+31,984 → +22,139; `cpu: false` +13,725). Routes that
+ * await keep the hooks on and pay what they did. (On Node 24 only the `before` hook goes off: the V8 promise
+ * hook stays, cpu-switch-hook.ts says why.)
  */
 let switchHook: SwitchHook | undefined
 let watching = 0
@@ -230,7 +232,7 @@ function onThreadNow(c: Collector): number {
  * @example
  * const clock = attributedClock()
  * const previous = clock.enter(c)   // entry: c runs
- * clock.leave(previous)             // the listener returned
+ * clock.leave(c, previous)          // the listener returned
  * clock.close(c)                    // the response ended: c's CpuTime is fixed
  */
 export function attributedClock(): CpuClock {

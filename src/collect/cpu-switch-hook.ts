@@ -30,7 +30,7 @@ import { promiseHooks } from 'node:v8'
  * The mechanism in use: `'v8-promise-hooks'` (Node 24 with AsyncContextFrame) or `'async-hooks'`.
  *
  * @example
- * const kind: SwitchHookKind = installSwitchHook(requestContext, onStore)
+ * const kind: SwitchHookKind = installSwitchHook(requestContext, onStore).kind
  */
 export type SwitchHookKind = 'v8-promise-hooks' | 'async-hooks'
 
@@ -82,14 +82,28 @@ function frameSymbol(): symbol | undefined {
  * through its JavaScript trampoline: 2,300–2,700 instructions a request on bench/'s tiny route (Node 24.22,
  * `bench/instructions.mjs`, two runs of paired windows), for a case only bound callbacks have. The wrapper
  * costs those nothing; a bound call pays a frame and, on return, a switch.
+ *
+ * While the `before` hook is off (`hooks.on` false), no `before` follows the entry: the wrapper calls the bound
+ * function through `enterBound`, which hands the hook the store it runs with (read inside it, the resource's
+ * own, on every Node version). Without it a bound function called from a listener was billed to the listener's
+ * request with the hook off and to its own context with it on.
  */
-function boundScopes<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | undefined) => void, kFrame?: symbol): {
+function boundScopes<T>(
+  storage: AsyncLocalStorage<T>,
+  onStore: (store: T | undefined) => void,
+  hooks: { on: boolean },
+  kFrame?: symbol,
+): {
   before: () => void
   install: () => void
 } {
   // The frame of the resource whose `before` comes next; `pending` tells an undefined frame from none.
   let pending = false
   let frame: Map<unknown, T> | undefined
+  function enterBound(this: unknown, fn: (...args: unknown[]) => unknown, args: unknown[]): unknown {
+    onStore(storage.getStore())
+    return fn.apply(this, args)
+  }
   return {
     before() {
       if (!pending) return onStore(storage.getStore())
@@ -101,6 +115,13 @@ function boundScopes<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | unde
       AsyncResource.prototype.runInAsyncScope = function runInAsyncScope(
         this: AsyncResource, fn: (...args: unknown[]) => unknown, thisArg?: unknown, ...args: unknown[]
       ): unknown {
+        if (!hooks.on) {
+          try {
+            return run.call(this, enterBound, thisArg, fn, args)
+          } finally {
+            onStore(storage.getStore())
+          }
+        }
         if (kFrame !== undefined) {
           frame = (this as unknown as Record<symbol, Map<unknown, T> | undefined>)[kFrame]
           pending = true
@@ -117,8 +138,9 @@ function boundScopes<T>(storage: AsyncLocalStorage<T>, onStore: (store: T | unde
 }
 
 /**
- * The installed hooks: which mechanism, and the switches that turn its hooks on and off. Off, no callback and no
- * promise reaction calls `onStore` (bound functions still do, on return); on, every one does. Both are idempotent.
+ * The installed hooks: which mechanism, and the switches that turn its `before` hook on and off. Off, no
+ * callback of the loop calls `onStore` (timers, I/O, immediates, nextTick; bound functions still do, at entry
+ * and return, and promise reactions do on Node 24); on, every one does. Both are idempotent.
  *
  * @example
  * const hook = installSwitchHook(requestContext, onStore)
@@ -134,12 +156,18 @@ export interface SwitchHook {
 /**
  * Has `onStore(store)` called right before every callback the event loop runs (timers, I/O, immediates,
  * nextTick, promise reactions) while the returned hook is on, with the store of `storage` that callback runs
- * with, and, on or off, when a bound function returns to its caller (boundScopes above, which wraps
- * `AsyncResource.prototype.runInAsyncScope`). Process-wide and permanent; installed off.
+ * with, and, on or off, when a bound function is entered and when it returns to its caller (boundScopes above,
+ * which wraps `AsyncResource.prototype.runInAsyncScope`). Process-wide; installed off.
  *
- * Why on and off: with no hook enabled, Node dispatches no `before` and V8 keeps its fast `await`; the attributed
- * clock needs the hooks only while a request has callbacks still to come (cpu-attributed.ts). An off-on pair
- * costs ≈ 1 µs (`node bench/hook-cost.mjs --toggle`, Node 24.22 and 20.20).
+ * Why on and off: with its `before` hook off, Node dispatches nothing into JavaScript for a native callback, a
+ * nextTick or an immediate; the attributed clock needs that only while a request has callbacks still to come
+ * (cpu-attributed.ts). An off-on pair costs 615 ns on Node 24.22, 858 on 20.20 (`node bench/hook-cost.mjs`).
+ *
+ * Why the V8 promise hook stays on (Node 24): V8 gives an `await` the promise its hook is called with only when
+ * a hook is installed as the `await` runs. An `await` made with none runs its continuation without calling any
+ * hook, even one installed before it resumes: a request that awaited while the hook was off was billed nothing
+ * for the work after it (`test/collect/cpu-hooks.test.ts`, the waiting request). A request's first `await`
+ * comes in its listener, before `leave` can turn anything on.
  *
  * @example
  * const hook = installSwitchHook(requestContext, (store) => switchTo(store ?? OUTSIDE))
@@ -148,26 +176,23 @@ export function installSwitchHook<T>(storage: AsyncLocalStorage<T>, onStore: (st
   const onPromise = (): void => onStore(storage.getStore())
   const kFrame = frameSymbol()
   const onFrames = storesOnContextFrames() && kFrame !== undefined
-  const scopes = boundScopes(storage, onStore, onFrames ? kFrame : undefined)
+  const hooks = { on: false }
+  const scopes = boundScopes(storage, onStore, hooks, onFrames ? kFrame : undefined)
   scopes.install()
   const withoutPromises = onFrames && typeof promiseHooks?.onBefore === 'function' ? hookWithoutPromises(scopes.before) : undefined
-  if (withoutPromises !== undefined) {
-    let stopPromises: (() => void) | undefined
-    return {
-      kind: 'v8-promise-hooks',
-      on() {
-        if (stopPromises !== undefined) return
-        withoutPromises.enable()
-        stopPromises = promiseHooks.onBefore(onPromise) as () => void
-      },
-      off() {
-        if (stopPromises === undefined) return
-        withoutPromises.disable()
-        stopPromises()
-        stopPromises = undefined
-      },
-    }
+  if (withoutPromises !== undefined) promiseHooks.onBefore(onPromise)
+  const hook = withoutPromises ?? createHook({ before: scopes.before })
+  return {
+    kind: withoutPromises !== undefined ? 'v8-promise-hooks' : 'async-hooks',
+    on() {
+      if (hooks.on) return
+      hooks.on = true
+      hook.enable()
+    },
+    off() {
+      if (!hooks.on) return
+      hooks.on = false
+      hook.disable()
+    },
   }
-  const hook = createHook({ before: scopes.before })
-  return { kind: 'async-hooks', on: () => void hook.enable(), off: () => void hook.disable() }
 }
