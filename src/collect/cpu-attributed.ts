@@ -162,23 +162,18 @@ function onCallback(store: Slot | undefined): void {
  */
 let switchHook: SwitchHook | undefined
 let watching = 0
-let hooksOn = false
 
 /** `c` will have callbacks after its listener returned: the hooks must see them. */
 function watch(c: Slot): void {
   if (c.watched) return
   c.watched = true
   watching++
-  if (!hooksOn) {
-    hooksOn = true
-    switchHook!.on()
-  }
+  switchHook!.on()
 }
 
 /** `c`'s callbacks are billed to it no more: its response ended and its blocks are done. */
 function retire(c: Slot): void {
   c.live = false
-  c.res = null
   if (!c.watched) return
   c.watched = false
   watching--
@@ -204,7 +199,7 @@ function install(): void {
  * attributedHooks() // { on: false, watching: 0 } after a synchronous request, with nothing else open
  */
 export function attributedHooks(): { on: boolean, watching: number } {
-  return { on: hooksOn, watching }
+  return { on: switchHook?.isOn ?? false, watching }
 }
 
 /**
@@ -250,10 +245,7 @@ export function attributedClock(): CpuClock {
         watch(c)
       } else {
         c.live = false // its response ended: its last callbacks (the write completion, 'finish') are OUTSIDE's
-        if (hooksOn && watching === 0) {
-          hooksOn = false
-          switchHook!.off()
-        }
+        if (watching === 0) switchHook!.off()
       }
       switchBack(previous as Slot)
     },

@@ -149,6 +149,8 @@ function boundScopes<T>(
  */
 export interface SwitchHook {
   readonly kind: SwitchHookKind
+  /** Whether the `before` hook is on now. */
+  readonly isOn: boolean
   on(): void
   off(): void
 }
@@ -184,6 +186,9 @@ export function installSwitchHook<T>(storage: AsyncLocalStorage<T>, onStore: (st
   const hook = withoutPromises ?? createHook({ before: scopes.before })
   return {
     kind: withoutPromises !== undefined ? 'v8-promise-hooks' : 'async-hooks',
+    get isOn() {
+      return hooks.on
+    },
     on() {
       if (hooks.on) return
       hooks.on = true
