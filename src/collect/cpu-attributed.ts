@@ -65,6 +65,41 @@ const OUTSIDE: Slot = { onThread: 0, refunded: 0, end: 0, closed: false, blocks:
 const loop = performance.nodeTiming
 
 let current: Slot = OUTSIDE
+
+// The preemption guard. A hold longer than LONG_HOLD_MS is charged at most the thread CPU that passed since the
+// last CPU sample, minus the busy time of the holds between that sample and this hold (which used at most that
+// much CPU; what the OS took from them is the guard's error: the long hold is charged that much too little). A
+// sample is taken at a switch once `at.samplePeriod` of busy time has passed since the last one, so the reads
+// follow busy time, not requests or wall time: an idle server reads nothing.
+//
+// How often: as often as the preemption seen makes it worth it. Each sample measures the share of the busy
+// time since the one before that the thread did not run (busy − CPU); the next period is the longest whose
+// expected loss stays within MISSED_BUDGET_MS, between CPU_SAMPLE_MS and CPU_SAMPLE_MAX_MS (samplePeriodFor). A
+// long hold that was itself cut by more than the budget drops the period to CPU_SAMPLE_MS at once. So a server
+// that has its core to itself reads the CPU once per 8 ms of busy time, and one sharing a loaded core once per
+// 1 ms, as the guard always did. Why: on a VM with PTI and no `pcid` a read (two system calls) costs a json
+// request far more than its 3.4 µs, as the TLB refills after it; a fixed 4 ms period there cost 7.1 µs less
+// a json request (median of six paired runs, bench/README.md), but a fixed period longer than 1 ms lets the
+// error grow with it on a loaded core, where an adaptive one does not.
+const LONG_HOLD_MS = 1
+const CPU_SAMPLE_MS = 1
+const CPU_SAMPLE_MAX_MS = 8
+const MISSED_BUDGET_MS = 0.05
+
+/**
+ * The guard's next sample period (ms of busy time) after a sample that found `lostShare` of the busy time since
+ * the one before taken by the OS: the longest period whose expected loss is at most MISSED_BUDGET_MS.
+ *
+ * @example
+ * samplePeriodFor(0)     // 8: the thread had its core
+ * samplePeriodFor(0.01)  // 5
+ * samplePeriodFor(0.3)   // 1: a loaded core
+ */
+export function samplePeriodFor(lostShare: number): number {
+  if (!(lostShare * CPU_SAMPLE_MAX_MS > MISSED_BUDGET_MS)) return CPU_SAMPLE_MAX_MS
+  return Math.max(CPU_SAMPLE_MS, MISSED_BUDGET_MS / lostShare)
+}
+
 /**
  * The clock's numbers, as fields of one object rather than module-level `let`s: V8 keeps a double field in a
  * box it updates in place, while every store of a double into a module-level `let` allocates a new heap number
@@ -75,25 +110,16 @@ const at = {
   since: performance.now(),
   /** libuv's idle time at the last switch. */
   idleSince: loop.idleTime,
-  /** The thread's CPU (µs) at the last sample of the preemption guard (below). */
+  /** The thread's CPU (µs) at the last sample of the preemption guard (above). */
   sampledCpu: 0,
   /** Busy time (ms) of the holds since that sample. */
   busySinceSample: 0,
+  /** Busy time (ms) between samples: CPU_SAMPLE_MS … CPU_SAMPLE_MAX_MS (samplePeriodFor). */
+  samplePeriod: CPU_SAMPLE_MS,
+  /** The guard's CPU reads so far (attributedGuard, for tests and benches). */
+  reads: 0,
 }
 
-// The preemption guard. A hold longer than LONG_HOLD_MS is charged at most the thread CPU that passed since the
-// last CPU sample, minus the busy time of the holds between that sample and this hold (which used at most that
-// much CPU; what the OS took from them is the guard's error, at most CPU_SAMPLE_MS). A sample is taken at a
-// switch once CPU_SAMPLE_MS of busy time has passed since the last one: every read follows more than 1 ms of
-// busy time, so at most ~1,000 reads (≈ 0.84 µs each on Node 24, ≈ 1.8 µs on Node 20) per busy second,
-// 0.1–0.2% of a core, whatever the request rate and however long the loop idles (the guard before counted
-// wall time, so a lightly loaded server read the clock on nearly every request). Most switches read no CPU
-// clock at all. A sample every 4 ms was measured and not taken: a third of the reads and 4–16 µs less a
-// json request (median 7, six paired runs) where a read costs 3.4 µs (a VM with PTI), no difference that
-// resolved where it costs 0.83 µs, and 4 ms of busy time in which the OS's preemption goes uncounted instead
-// of 1 (bench/README.md).
-const LONG_HOLD_MS = 1
-const CPU_SAMPLE_MS = 1
 let readCpu: () => number = () => 0
 
 /** Charges the running slot up to now (idle time taken out) and makes `next` the running one. */
@@ -109,6 +135,16 @@ function switchBack(next: Slot): void {
   if (next !== current) switchAt(next, at.idleSince, performance.now())
 }
 
+/** The guard's periodic sample: the new baseline, and the period until the next one from the time the OS took. */
+function sample(): void {
+  const cpu = readCpu()
+  at.reads++
+  const busy = at.busySinceSample
+  at.samplePeriod = samplePeriodFor((busy - (cpu - at.sampledCpu) / 1000) / busy)
+  at.sampledCpu = cpu
+  at.busySinceSample = 0
+}
+
 /** The switch itself, at `now` (a `performance.now()` the caller may already hold: the request's start or end). */
 function switchAt(next: Slot, idle: number, now: number): Slot {
   const previous = current
@@ -116,16 +152,17 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
   let held = onThread
   if (held > LONG_HOLD_MS) {
     const cpu = readCpu()
+    at.reads++
     const cpuHeld = (cpu - at.sampledCpu) / 1000 - at.busySinceSample
-    if (cpuHeld < held) held = cpuHeld
+    if (cpuHeld < held) {
+      if (held - cpuHeld > MISSED_BUDGET_MS) at.samplePeriod = CPU_SAMPLE_MS
+      held = cpuHeld
+    }
     at.sampledCpu = cpu
     at.busySinceSample = 0
   } else if (held > 0) {
     at.busySinceSample += held
-    if (at.busySinceSample > CPU_SAMPLE_MS) {
-      at.sampledCpu = readCpu()
-      at.busySinceSample = 0
-    }
+    if (at.busySinceSample > at.samplePeriod) sample()
   }
   if (held > 0) {
     previous.onThread += held
@@ -200,6 +237,17 @@ function install(): void {
  */
 export function attributedHooks(): { on: boolean, watching: number } {
   return { on: switchHook?.isOn ?? false, watching }
+}
+
+/**
+ * The preemption guard's state: its CPU reads so far and its sample period now (ms of busy time). For tests and
+ * benches.
+ *
+ * @example
+ * attributedGuard() // { reads: 120, periodMs: 8 } on a server that has its core to itself
+ */
+export function attributedGuard(): { reads: number, periodMs: number } {
+  return { reads: at.reads, periodMs: at.samplePeriod }
 }
 
 /**

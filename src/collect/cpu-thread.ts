@@ -4,7 +4,7 @@ import { processCpuMicros } from './cpu-clock.js'
 /*
  * The CPU the JavaScript thread used, for the attributed clock's preemption guard. Chosen once (swap, don't
  * branch), the most truthful source the platform has at a price the guard can pay (it reads once per hold
- * longer than 1 ms and once per 1 ms of shorter ones: at most ~1,000 times per busy second). Costs from
+ * longer than 1 ms and once per 1–8 ms of shorter ones: at most ~1,000 times per busy second). Costs from
  * `node bench/clock-cost.mjs` (Node 20.20 and 24.22, 2-core x64 Linux VM):
  *
  *   'thread'     process.threadCpuUsage() (Node ≥ 23.9 and 22.x): this thread only, ≈ 0.30 µs a call

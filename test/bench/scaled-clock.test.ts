@@ -25,6 +25,8 @@ catch (error) { console.log(JSON.stringify({ error: error.message })) }`
 const THRESHOLDS = [
   ['cpu-attributed.js', 'const LONG_HOLD_MS'],
   ['cpu-attributed.js', 'const CPU_SAMPLE_MS'],
+  ['cpu-attributed.js', 'const CPU_SAMPLE_MAX_MS'],
+  ['cpu-attributed.js', 'const MISSED_BUDGET_MS'],
   ['gc-refund.js', 'exports.MIN_KEPT_MS'],
 ] as const
 
