@@ -147,6 +147,27 @@ for (const route of routes) {
       `${c.name === c.base || Number.isNaN(row.threadAddedUsPerReq) ? '—' : f(row.threadAddedUsPerReq, true)} |`)
   }
 }
+// A change's own effect: where a contender runs with its `…-before` twin (ROUTEMETER_BENCH_DIST_BEFORE), the
+// median over windows of after − before, window by window, and in how many windows after cost less.
+const changes = []
+const twins = list.filter((c) => c.name.endsWith('-before') && list.some((x) => x.name === c.name.slice(0, -'-before'.length)))
+if (twins.length > 0) {
+  console.log('\n| after − before | route | µs/request, median [min…max] of paired windows | windows where after cost less |')
+  console.log('|---|---|--:|--:|')
+  for (const route of routes) {
+    for (const twin of twins) {
+      const name = twin.name.slice(0, -'-before'.length)
+      const after = samples.get(`${name}|${route}`).cpu
+      const before = samples.get(`${twin.name}|${route}`).cpu
+      const diff = after.map((x, w) => x - before[w])
+      const less = diff.filter((d) => d < 0).length
+      changes.push({ server: name, route, afterMinusBeforeUsPerReq: median(diff),
+        afterMinusBeforeRange: [Math.min(...diff), Math.max(...diff)], windowsAfterLess: less, windows: diff.length })
+      console.log(`| ${name} | ${route} | ${f(median(diff), true)} [${f(Math.min(...diff), true)}…${f(Math.max(...diff), true)}] | ` +
+        `${less} of ${diff.length} |`)
+    }
+  }
+}
 if (args.count) {
   console.log('\nClock reads per request (median over windows; counted, so the CPU figures above are inflated):\n')
   console.log(`| server | route | ${CLOCK_CALLS.join(' | ')} |`)
@@ -160,5 +181,5 @@ if (args.count) {
 const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))
 fs.mkdirSync(path.dirname(out), { recursive: true })
 fs.writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), windows: WINDOWS, windowS: WINDOW_S,
-  repeat: REPEAT, connections: CONNECTIONS, counted: Boolean(args.count), rows }, null, 2))
+  repeat: REPEAT, connections: CONNECTIONS, counted: Boolean(args.count), rows, changes }, null, 2))
 log(`written ${path.relative(process.cwd(), out)} in ${Math.round((Date.now() - started) / 1000)} s`)
