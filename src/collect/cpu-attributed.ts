@@ -265,7 +265,10 @@ export function attributedMechanism(): { hook: SwitchHookKind, cpu: ThreadCpuKin
 function onThreadNow(c: Collector): number {
   if (current !== c) return c.onThread
   let held = performance.now() - at.since - (loop.idleTime - at.idleSince)
-  if (held > LONG_HOLD_MS) held = Math.min(held, (readCpu() - at.sampledCpu) / 1000 - at.busySinceSample)
+  if (held > LONG_HOLD_MS) {
+    held = Math.min(held, (readCpu() - at.sampledCpu) / 1000 - at.busySinceSample)
+    at.reads++
+  }
   return c.onThread + Math.max(held, 0)
 }
 
