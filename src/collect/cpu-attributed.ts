@@ -74,13 +74,18 @@ let current: Slot = OUTSIDE
 //
 // How often: as often as the preemption seen makes it worth it. Each sample measures the share of the busy
 // time since the one before that the thread did not run (busy − CPU); the next period is the longest whose
-// expected loss stays within MISSED_BUDGET_MS, between CPU_SAMPLE_MS and CPU_SAMPLE_MAX_MS (samplePeriodFor). A
-// long hold that was itself cut by more than the budget drops the period to CPU_SAMPLE_MS at once. So a server
-// that has its core to itself reads the CPU once per 8 ms of busy time, and one sharing a loaded core once per
-// 1 ms, as the guard always did. Why: on a VM with PTI and no `pcid` a read (two system calls) costs a json
-// request far more than its 3.4 µs, as the TLB refills after it; a fixed 4 ms period there cost 7.1 µs less
-// a json request (median of six paired runs, bench/README.md), but a fixed period longer than 1 ms lets the
-// error grow with it on a loaded core, where an adaptive one does not.
+// expected loss stays within MISSED_BUDGET_MS, between CPU_SAMPLE_MS and CPU_SAMPLE_MAX_MS (samplePeriodFor),
+// but never more than twice the last one: the period shortens at once and lengthens 1 → 2 → 4 → 8 ms, each
+// step only after a window as long as itself found the core free (one clean 1 ms window says little about
+// the next 8 ms). A long hold that was itself cut by more than the budget drops the period to CPU_SAMPLE_MS
+// at once. Measured on a 2-core VM (test/collect/cpu-guard.test.ts): a thread with its core to itself read
+// the CPU ≈ 0.3 times per ms of CPU, one sharing its core with a busy loop ≈ 0.6, a guard fixed at 1 ms
+// ≈ 0.9 (each sample covers a little more than its period). Why: on a VM with PTI and no `pcid` a read (two
+// system calls) costs a json request far more than its 3.4 µs, as the TLB refills after it; a fixed 4 ms
+// period there cost 7.1 µs less a json request (median of six paired runs, bench/README.md), but a fixed
+// period longer than 1 ms lets the error grow with it on a loaded core, where an adaptive one does not.
+// Where the only CPU clock is the process's (neither thread source: not Linux, Node < 22), the period stays
+// at 1 ms: the helper threads' CPU (GC, JIT) fills in what the OS took from this one and would hide it.
 const LONG_HOLD_MS = 1
 const CPU_SAMPLE_MS = 1
 const CPU_SAMPLE_MAX_MS = 8
@@ -88,16 +93,18 @@ const MISSED_BUDGET_MS = 0.05
 
 /**
  * The guard's next sample period (ms of busy time) after a sample that found `lostShare` of the busy time since
- * the one before taken by the OS: the longest period whose expected loss is at most MISSED_BUDGET_MS.
+ * the one before taken by the OS, when the period was `lastPeriod`: the longest period whose expected loss is at
+ * most MISSED_BUDGET_MS, at most twice `lastPeriod` and at most `cap`.
  *
  * @example
- * samplePeriodFor(0)     // 8: the thread had its core
- * samplePeriodFor(0.01)  // 5
- * samplePeriodFor(0.3)   // 1: a loaded core
+ * samplePeriodFor(0, 8)     // 8: the thread had its core
+ * samplePeriodFor(0, 1)     // 2: lengthens one step at a time
+ * samplePeriodFor(0.01, 8)  // 5
+ * samplePeriodFor(0.3, 8)   // 1: a loaded core
  */
-export function samplePeriodFor(lostShare: number): number {
-  if (!(lostShare * CPU_SAMPLE_MAX_MS > MISSED_BUDGET_MS)) return CPU_SAMPLE_MAX_MS
-  return Math.max(CPU_SAMPLE_MS, MISSED_BUDGET_MS / lostShare)
+export function samplePeriodFor(lostShare: number, lastPeriod: number, cap = CPU_SAMPLE_MAX_MS): number {
+  const fits = lostShare * CPU_SAMPLE_MAX_MS > MISSED_BUDGET_MS ? Math.max(CPU_SAMPLE_MS, MISSED_BUDGET_MS / lostShare) : CPU_SAMPLE_MAX_MS
+  return Math.min(fits, 2 * lastPeriod, cap)
 }
 
 /**
@@ -114,10 +121,14 @@ const at = {
   sampledCpu: 0,
   /** Busy time (ms) of the holds since that sample. */
   busySinceSample: 0,
-  /** Busy time (ms) between samples: CPU_SAMPLE_MS … CPU_SAMPLE_MAX_MS (samplePeriodFor). */
+  /** Busy time (ms) between samples: CPU_SAMPLE_MS … periodCap (samplePeriodFor). */
   samplePeriod: CPU_SAMPLE_MS,
-  /** The guard's CPU reads so far (attributedGuard, for tests and benches). */
+  /** The longest period the CPU source allows: CPU_SAMPLE_MAX_MS, or CPU_SAMPLE_MS for the process's CPU. */
+  periodCap: CPU_SAMPLE_MAX_MS,
+  /** The guard's CPU reads so far, its periodic samples, and the long holds cut past the budget (attributedGuard). */
   reads: 0,
+  samples: 0,
+  cuts: 0,
 }
 
 let readCpu: () => number = () => 0
@@ -139,8 +150,9 @@ function switchBack(next: Slot): void {
 function sample(): void {
   const cpu = readCpu()
   at.reads++
+  at.samples++
   const busy = at.busySinceSample
-  at.samplePeriod = samplePeriodFor((busy - (cpu - at.sampledCpu) / 1000) / busy)
+  at.samplePeriod = samplePeriodFor((busy - (cpu - at.sampledCpu) / 1000) / busy, at.samplePeriod, at.periodCap)
   at.sampledCpu = cpu
   at.busySinceSample = 0
 }
@@ -155,7 +167,10 @@ function switchAt(next: Slot, idle: number, now: number): Slot {
     at.reads++
     const cpuHeld = (cpu - at.sampledCpu) / 1000 - at.busySinceSample
     if (cpuHeld < held) {
-      if (held - cpuHeld > MISSED_BUDGET_MS) at.samplePeriod = CPU_SAMPLE_MS
+      if (held - cpuHeld > MISSED_BUDGET_MS) {
+        at.samplePeriod = CPU_SAMPLE_MS
+        at.cuts++
+      }
       held = cpuHeld
     }
     at.sampledCpu = cpu
@@ -221,6 +236,7 @@ function install(): void {
   if (mechanism !== undefined) return
   const cpu = threadCpuClock()
   readCpu = cpu.read
+  at.periodCap = cpu.kind === 'process' ? CPU_SAMPLE_MS : CPU_SAMPLE_MAX_MS
   at.sampledCpu = readCpu()
   at.since = performance.now()
   at.idleSince = loop.idleTime
@@ -240,14 +256,15 @@ export function attributedHooks(): { on: boolean, watching: number } {
 }
 
 /**
- * The preemption guard's state: its CPU reads so far and its sample period now (ms of busy time). For tests and
- * benches.
+ * The preemption guard's state, for tests and benches: its CPU reads so far (`samples` of them periodic), the
+ * long holds it found cut by more than the budget (`cuts`: each set the period to 1 ms), and its sample period
+ * now (ms of busy time).
  *
  * @example
- * attributedGuard() // { reads: 120, periodMs: 8 } on a server that has its core to itself
+ * attributedGuard() // { reads: 120, samples: 100, cuts: 0, periodMs: 8 } on a server with a core to itself
  */
-export function attributedGuard(): { reads: number, periodMs: number } {
-  return { reads: at.reads, periodMs: at.samplePeriod }
+export function attributedGuard(): { reads: number, samples: number, cuts: number, periodMs: number } {
+  return { reads: at.reads, samples: at.samples, cuts: at.cuts, periodMs: at.samplePeriod }
 }
 
 /**
