@@ -78,13 +78,13 @@ let current: Slot = OUTSIDE
 // but never more than twice the last one: the period shortens at once and lengthens 1 → 2 → 4 → 8 ms, each
 // step only after a window as long as itself found the core free (one clean 1 ms window says little about
 // the next 8 ms). A long hold that was itself cut by more than the budget drops the period to CPU_SAMPLE_MS
-// at once. Measured on a 2-core VM (test/collect/cpu-guard.test.ts): a thread with its core to itself read
-// the CPU ≈ 0.3 times per ms of CPU, one sharing its core with a busy loop ≈ 0.6, a guard fixed at 1 ms
-// ≈ 0.9 (each sample covers a little more than its period). Why: on a VM with PTI and no `pcid` a read (two
+// at once. Reads per ms of the thread's CPU in test/collect/cpu-guard.test.ts's scenario (2-core VM, Node 20
+// and 24): 0.14–0.21 with the core to itself (fixed at 1 ms: 0.95–1.00), 1.12–1.15 beside a process of
+// 0.2 ms bursts (1.26–1.31), 0.73–0.74 beside a busy loop (1.13–1.17). Why: on a VM with PTI and no `pcid` a read (two
 // system calls) costs a json request far more than its 3.4 µs, as the TLB refills after it; a fixed 4 ms
 // period there cost 7.1 µs less a json request (median of six paired runs, bench/README.md), but a fixed
 // period longer than 1 ms lets the error grow with it on a loaded core, where an adaptive one does not.
-// Where the only CPU clock is the process's (neither thread source: not Linux, Node < 22), the period stays
+// Where the only CPU clock is the process's (no thread source: Node 20 off Linux), the period stays
 // at 1 ms: the helper threads' CPU (GC, JIT) fills in what the OS took from this one and would hide it.
 const LONG_HOLD_MS = 1
 const CPU_SAMPLE_MS = 1
