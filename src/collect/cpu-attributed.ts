@@ -75,16 +75,15 @@ let current: Slot = OUTSIDE
 // How often: as often as the preemption seen makes it worth it. Each sample measures the share of the busy
 // time since the one before that the thread did not run (busy − CPU); the next period is the longest whose
 // expected loss stays within MISSED_BUDGET_MS, between CPU_SAMPLE_MS and CPU_SAMPLE_MAX_MS (samplePeriodFor),
-// but never more than twice the last one: the period shortens at once and lengthens 1 → 2 → 4 → 8 ms, each
-// step only after a window as long as itself found the core free (one clean 1 ms window says little about
-// the next 8 ms). A long hold that was itself cut by more than the budget drops the period to CPU_SAMPLE_MS
-// at once. Reads per ms of the thread's CPU in test/collect/cpu-guard.test.ts's scenario (2-core VM, Node 20
-// and 24): 0.14–0.21 with the core to itself (fixed at 1 ms: 0.95–1.00), 1.12–1.15 beside a process of
-// 0.2 ms bursts (1.26–1.31), 0.73–0.74 beside a busy loop (1.13–1.17). Why: on a VM with PTI and no `pcid` a read (two
+// but never more than twice the last one: the period shortens at once and at most doubles (1 → 2 → 4 → 8 ms
+// while the core stays free), each step only after a window as long as itself (one clean 1 ms window says
+// little about the next 8 ms). A long hold that was itself cut by more than the budget drops the period to
+// CPU_SAMPLE_MS at once. How often that reads, alone and beside other processes: README.md, "The preemption
+// guard reads the CPU as often as the OS takes the core". Why: on a VM with PTI and no `pcid` a read (two
 // system calls) costs a json request far more than its 3.4 µs, as the TLB refills after it; a fixed 4 ms
 // period there cost 7.1 µs less a json request (median of six paired runs, bench/README.md), but a fixed
-// period longer than 1 ms lets the error grow with it on a loaded core, where an adaptive one does not.
-// Where the only CPU clock is the process's (no thread source: Node 20 off Linux), the period stays
+// period longer than 1 ms lets the error grow with it on a loaded core, where an adaptive one shortens again.
+// Where the only CPU clock is the process's (no thread source: Node 20 off Linux, mostly), the period stays
 // at 1 ms: the helper threads' CPU (GC, JIT) fills in what the OS took from this one and would hide it.
 const LONG_HOLD_MS = 1
 const CPU_SAMPLE_MS = 1
@@ -98,11 +97,13 @@ const MISSED_BUDGET_MS = 0.05
  *
  * @example
  * samplePeriodFor(0, 8)     // 8: the thread had its core
+ * samplePeriodFor(NaN, 4)   // 4: nothing measured, nothing changed
  * samplePeriodFor(0, 1)     // 2: lengthens one step at a time
  * samplePeriodFor(0.01, 8)  // 5
  * samplePeriodFor(0.3, 8)   // 1: a loaded core
  */
 export function samplePeriodFor(lostShare: number, lastPeriod: number, cap = CPU_SAMPLE_MAX_MS): number {
+  if (!Number.isFinite(lostShare)) return Math.min(lastPeriod, cap) // no measure: no reason to change
   const fits = lostShare * CPU_SAMPLE_MAX_MS > MISSED_BUDGET_MS ? Math.max(CPU_SAMPLE_MS, MISSED_BUDGET_MS / lostShare) : CPU_SAMPLE_MAX_MS
   return Math.min(fits, 2 * lastPeriod, cap)
 }

@@ -16,7 +16,8 @@ import type { Competitor, GuardScenario } from './cpu-guard-scenario.js'
 test('the sample period is the longest whose expected loss stays within the budget, lengthening a step at a time', () => {
   assert.is(samplePeriodFor(0, 8), 8, 'nothing taken')
   assert.is(samplePeriodFor(-0.02, 8), 8, 'more CPU than busy time (the loop\'s epoll calls count as idle)')
-  assert.is(samplePeriodFor(Number.NaN, 8), 8)
+  assert.is(samplePeriodFor(Number.NaN, 4), 4, 'nothing measured: the period stays')
+  assert.is(samplePeriodFor(Number.POSITIVE_INFINITY, 2), 2)
   assert.is(samplePeriodFor(0.005, 8), 8, '0.04 ms in 8 ms')
   assert.is(samplePeriodFor(0.01, 8), 5)
   assert.is(samplePeriodFor(0.025, 8), 2)
@@ -38,21 +39,43 @@ if (!pinnable) {
 const real = pinnable ? test : test.skip
 const scenario = (competitor: Competitor) => runScenario<GuardScenario>('test/collect/cpu-guard-scenario.ts', { args: [core, competitor] })
 
+/**
+ * The scenario with nothing else on the core: run again (up to three times) while the OS took more than 6 % of
+ * the thread's busy time anyway, since such a run tells nothing of a free core. Other suites' processes or the
+ * hypervisor can land on any core of a 2-core machine for a moment. With the core free it loses 2–4 % (the
+ * loopback's network work, done in interrupts, is not the thread's CPU), beside the short competitor 27–28 %.
+ */
+async function aloneOnCore(): Promise<GuardScenario> {
+  let run = await scenario('alone')
+  for (let tries = 1; tries < 3 && run.lostShare > 0.06; tries++) run = await scenario('alone')
+  return run
+}
+
 real('under real scheduling the samples lengthen the period on a core of its own and shorten it on a shared one', async () => {
-  const alone = await scenario('alone')
+  const alone = await aloneOnCore()
+  if (alone.cpuKind === 'process') {
+    process.stderr.write('[skip] test/collect/cpu-guard.test.ts (real scheduling): no thread CPU clock here; the period stays at 1 ms\n')
+    return
+  }
   const short = await scenario('short')
   const busy = await scenario('busy')
   const rate = (s: GuardScenario) => s.reads / s.cpuMs
-  // Reads per ms of CPU in runs on a 2-core VM (Node 20 and 24), adaptive (fixed at 1 ms): alone 0.14–0.21
-  // (0.95–1.00), short 1.12–1.15 (1.26–1.31), busy 0.73–0.74 (1.13–1.17).
-  assert.is(alone.maxSampledMs, 8, `alone: ${JSON.stringify(alone)}`)
-  assert.ok(rate(alone) < 0.6, `alone: ${JSON.stringify(alone)}`)
-  // Preemptions shorter than a request's work cut no long hold: only the periodic samples can see them.
-  assert.is(short.minSampledMs, 1, `short: ${JSON.stringify(short)}`)
-  assert.ok(rate(short) > 2 * rate(alone), `short ${JSON.stringify(short)}, alone ${JSON.stringify(alone)}`)
+  const all = `alone ${JSON.stringify(alone)}\nshort ${JSON.stringify(short)}\nbusy ${JSON.stringify(busy)}`
+  // Reads per ms of CPU in runs on a 2-core VM (README.md, "The preemption guard reads the CPU as often as the OS
+  // takes the core"): alone 0.13–0.20 against 0.86–0.88 with the period fixed at 1 ms.
+  assert.ok(alone.lostShare <= 0.06, `the core was never free in three runs: ${all}`)
+  assert.is(alone.maxSampledMs, 8, all)
+  assert.ok(rate(alone) < 0.6, all)
+  // No sample lengthens the period more than twice, whatever it measured.
+  for (const run of [alone, short, busy]) assert.ok(run.maxStep <= 2, all)
+  // Preemptions shorter than a request's work cut no long hold: only the periodic samples can see them. When
+  // the OS took 10 % of the busy time, some window between two samples lost over 5 %, and its sample chose 1 ms.
+  assert.ok(short.lostShare >= 0.1, `the short competitor took too little to tell: ${all}`)
+  assert.is(short.minSampledMs, 1, all)
+  assert.ok(rate(short) > 2 * rate(alone), all)
   // A busy loop takes the core for milliseconds: long holds come out cut, and each drops the period to 1 ms.
-  assert.ok(busy.cuts > 0 && busy.minPeriodMs === 1, `busy: ${JSON.stringify(busy)}`)
-  assert.ok(rate(busy) > 2 * rate(alone), `busy ${JSON.stringify(busy)}, alone ${JSON.stringify(alone)}`)
+  assert.ok(busy.cuts > 0 && busy.minPeriodMs === 1, all)
+  assert.ok(rate(busy) > 2 * rate(alone), all)
 })
 
 test.run()
