@@ -104,7 +104,10 @@ const MISSED_BUDGET_MS = 0.05
  */
 export function samplePeriodFor(lostShare: number, lastPeriod: number, cap = CPU_SAMPLE_MAX_MS): number {
   if (!Number.isFinite(lostShare)) return Math.min(lastPeriod, cap) // no measure: no reason to change
-  const fits = lostShare * CPU_SAMPLE_MAX_MS > MISSED_BUDGET_MS ? Math.max(CPU_SAMPLE_MS, MISSED_BUDGET_MS / lostShare) : CPU_SAMPLE_MAX_MS
+  // A share of 0 or less (more CPU than busy time: the loop's epoll calls count as idle) fits any period.
+  const fits = lostShare * CPU_SAMPLE_MAX_MS > MISSED_BUDGET_MS
+    ? Math.max(CPU_SAMPLE_MS, MISSED_BUDGET_MS / lostShare)
+    : CPU_SAMPLE_MAX_MS
   return Math.min(fits, 2 * lastPeriod, cap)
 }
 

@@ -42,8 +42,9 @@ const scenario = (competitor: Competitor) => runScenario<GuardScenario>('test/co
 /**
  * The scenario with nothing else on the core: run again (up to three times) while the OS took more than 6 % of
  * the thread's busy time anyway, since such a run tells nothing of a free core. Other suites' processes or the
- * hypervisor can land on any core of a 2-core machine for a moment. With the core free it loses 2–4 % (the
- * loopback's network work, done in interrupts, is not the thread's CPU), beside the short competitor 27–28 %.
+ * hypervisor can land on any core of a 2-core machine for a moment. With the core free it lost 0–5 % in the runs
+ * kept in bench/results/2026-12-03-epyc-guard-scenario.jsonl (the loopback's network work, done in interrupts,
+ * is not the thread's CPU), beside the short competitor 27–31 %.
  */
 async function aloneOnCore(): Promise<GuardScenario> {
   let run = await scenario('alone')
