@@ -8,6 +8,11 @@ export const CONTENDERS = [
   { name: 'bare-loaded', base: 'bare', module: 'bare.mjs', options: { loadLibrary: true }, onlyWhenAsked: true },
   // Another, only when asked: bare plus two process.cpuUsage() calls a request, what the floor's system calls cost.
   { name: 'bare-syscalls', base: 'bare', module: 'bare.mjs', options: { syscalls: 2 }, onlyWhenAsked: true },
+  // A twin of bare, the same server started again: what the method itself reads between two identical servers
+  // (their order on the core, where each landed in memory), the size of a difference that means nothing.
+  { name: 'bare-twin', base: 'bare', module: 'bare.mjs', options: {}, onlyWhenAsked: true },
+  // Another: bare plus a 'gc' PerformanceObserver that does nothing, what Node's GC tracking costs by itself.
+  { name: 'bare-gc', base: 'bare', module: 'bare.mjs', options: { gcObserver: true }, onlyWhenAsked: true },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
   { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },

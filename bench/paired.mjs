@@ -11,9 +11,11 @@
 // --repeat N runs the whole thing N times with fresh processes and pools the windows. Each server is checked
 // like in run.mjs (answers, then what it recorded) before any window. Reported per contender and route: CPU
 // µs per request (median over windows) and added µs over its base: the median of the per-window paired
-// differences, [min…max]; and on Node ≥ 23.9 the same difference for the main thread's CPU alone, which tells
-// JavaScript-thread work from GC and other helper threads. Sharing the core changes absolute figures (each
-// server gets 1/N of it, with more context switches), not the comparison.
+// differences, [min…max], with a 95 % confidence interval for that median (lib/stats.mjs, medianInterval: the
+// range says how noisy a window is, the interval how well the median is known); and on Node ≥ 23.9 the same
+// difference for the main thread's CPU alone, which tells JavaScript-thread work from GC and other helper
+// threads. The JSON output keeps every window's difference, so separate runs can be pooled. Sharing the core
+// changes absolute figures (each server gets 1/N of it, with more context switches), not the comparison.
 //
 // --count also counts, per request, the clock reads each server's code makes (lib/clock-calls.mjs): the
 // attributed clock's switches (performance.now(), libuv idle time) and its guard's system calls. Counting
@@ -30,7 +32,7 @@ import { ROUTES, checkResponse } from './app.mjs'
 import { CONTENDERS } from './contenders.mjs'
 import { pathsFor } from './paths.mjs'
 import { ask, cpuPlan, killAll, pinSelf, spawnNode } from './lib/child.mjs'
-import { median } from './lib/stats.mjs'
+import { median, medianInterval } from './lib/stats.mjs'
 import { CLOCK_CALLS } from './lib/clock-calls.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
@@ -129,21 +131,27 @@ try {
 }
 const f = (x, sign) => (sign && x > 0 ? '+' : '') + x.toFixed(1)
 const rows = []
-console.log('| server | base | route | req/s | cpu µs/req | added µs/req, median [min…max] of paired windows | added / base | ' +
-  'main thread added |')
-console.log('|---|---|---|--:|--:|--:|--:|--:|')
+console.log('| server | base | route | req/s | cpu µs/req | added µs/req, median [min…max] of paired windows | 95 % CI of the median | ' +
+  'added / base [95 % CI] | main thread added |')
+console.log('|---|---|---|--:|--:|--:|--:|--:|--:|')
 for (const route of routes) {
   for (const c of list) {
     const s = samples.get(`${c.name}|${route}`)
     const base = median(samples.get(`${c.base}|${route}`).cpu)
     const added = median(s.added)
+    const interval = medianInterval(s.added)
+    // The windows themselves are kept, so that runs can be pooled later (bench/README.md, "Is it under 5 %?").
     const row = { server: c.name, base: c.base, route, rps: median(s.rps), cpuUsPerReq: median(s.cpu), addedUsPerReq: added,
-      addedUsPerReqRange: [Math.min(...s.added), Math.max(...s.added)], addedShare: added / base, windows: s.added.length,
-      threadUsPerReq: median(s.thread), threadAddedUsPerReq: median(s.threadAdded) }
+      addedUsPerReqRange: [Math.min(...s.added), Math.max(...s.added)], addedUsPerReqInterval: interval, addedShare: added / base,
+      addedShareInterval: interval.map((x) => x / base), windows: s.added.length,
+      threadUsPerReq: median(s.thread), threadAddedUsPerReq: median(s.threadAdded), baseCpuUsPerReq: base,
+      addedUsPerReqWindows: s.added.map((x) => Number(x.toFixed(3))) }
     rows.push(row)
+    const pct = (x) => `${(x * 100).toFixed(1)}%`
     console.log(`| ${c.name} | ${c.base} | ${route} | ${Math.round(row.rps)} | ${f(row.cpuUsPerReq)} | ` +
       `${c.name === c.base ? '—' : `${f(added, true)} [${f(row.addedUsPerReqRange[0], true)}…${f(row.addedUsPerReqRange[1], true)}]`} | ` +
-      `${c.name === c.base ? '—' : `${(row.addedShare * 100).toFixed(1)}%`} | ` +
+      `${c.name === c.base ? '—' : `${f(interval[0], true)}…${f(interval[1], true)}`} | ` +
+      `${c.name === c.base ? '—' : `${pct(row.addedShare)} [${pct(row.addedShareInterval[0])}…${pct(row.addedShareInterval[1])}]`} | ` +
       `${c.name === c.base || Number.isNaN(row.threadAddedUsPerReq) ? '—' : f(row.threadAddedUsPerReq, true)} |`)
   }
 }
@@ -152,8 +160,9 @@ for (const route of routes) {
 const changes = []
 const twins = list.filter((c) => c.name.endsWith('-before') && list.some((x) => x.name === c.name.slice(0, -'-before'.length)))
 if (twins.length > 0) {
-  console.log('\n| after − before | route | µs/request, median [min…max] of paired windows | windows where after cost less |')
-  console.log('|---|---|--:|--:|')
+  console.log('\n| after − before | route | µs/request, median [min…max] of paired windows | 95 % CI of the median | ' +
+    'windows where after cost less |')
+  console.log('|---|---|--:|--:|--:|')
   for (const route of routes) {
     for (const twin of twins) {
       const name = twin.name.slice(0, -'-before'.length)
@@ -161,10 +170,12 @@ if (twins.length > 0) {
       const before = samples.get(`${twin.name}|${route}`).cpu
       const diff = after.map((x, w) => x - before[w])
       const less = diff.filter((d) => d < 0).length
+      const interval = medianInterval(diff)
       changes.push({ server: name, route, afterMinusBeforeUsPerReq: median(diff),
-        afterMinusBeforeRange: [Math.min(...diff), Math.max(...diff)], windowsAfterLess: less, windows: diff.length })
+        afterMinusBeforeRange: [Math.min(...diff), Math.max(...diff)], afterMinusBeforeInterval: interval, windowsAfterLess: less,
+        windows: diff.length, afterMinusBeforeWindows: diff.map((x) => Number(x.toFixed(3))) })
       console.log(`| ${name} | ${route} | ${f(median(diff), true)} [${f(Math.min(...diff), true)}…${f(Math.max(...diff), true)}] | ` +
-        `${less} of ${diff.length} |`)
+        `${f(interval[0], true)}…${f(interval[1], true)} | ${less} of ${diff.length} |`)
     }
   }
 }

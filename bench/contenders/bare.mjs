@@ -9,17 +9,25 @@
 // discards the result: another control, for what a system call costs the request beyond its own duration on
 // the machine at hand (bench/clock-cost.mjs times the call alone). The floor makes two such calls a request;
 // the attributed clock's guard 0.1–0.55 (0.05–0.27 reads of two calls each, paired.mjs --count).
+//
+// With `gcObserver: true` (the `bare-gc` row) a PerformanceObserver of 'gc' entries that does nothing is
+// registered: a third control, for what Node's GC tracking costs a server by itself (the attributed clock's
+// GC refund needs one).
+import { PerformanceObserver } from 'node:perf_hooks'
 import { app } from '../app.mjs'
 import { distEntry } from '../lib/dist.mjs'
 
-export async function create({ loadLibrary = false, syscalls = 0 } = {}) {
+export async function create({ loadLibrary = false, syscalls = 0, gcObserver = false } = {}) {
+  let gcs = 0
+  if (gcObserver) new PerformanceObserver((list) => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   const loaded = loadLibrary ? await import(distEntry()) : null
   const detail = loaded === null
     ? `baseline, records nothing${syscalls > 0 ? `, ${syscalls} process.cpuUsage() a request` : ''}`
     : `baseline with the library loaded (${Object.keys(loaded).length} exports), unused`
+  const gcDetail = () => (gcObserver ? `, a 'gc' observer (${gcs} pauses seen)` : '')
   const listener = syscalls === 0 ? app : (req, res) => {
     for (let i = 0; i < syscalls; i++) process.cpuUsage()
     return app(req, res)
   }
-  return { listener, async verify(served) { return { ok: served > 0, detail } } }
+  return { listener, async verify(served) { return { ok: served > 0 && (!gcObserver || gcs > 0), detail: detail + gcDetail() } } }
 }

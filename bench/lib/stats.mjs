@@ -6,6 +6,33 @@ export function median(xs) {
   if (n === 0) return NaN
   return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2
 }
+
+/**
+ * A distribution-free confidence interval for the median of `xs` (default 95 %): the order statistics that
+ * bracket it with at least that probability, from the binomial distribution of how many values fall below the
+ * median. No assumption about the shape of the values, only that they are independent draws (paired windows
+ * one after another are nearly so). With 60 windows it runs from the 22nd smallest to the 22nd largest.
+ * [NaN, NaN] for fewer than 6 values, too few for 95 %.
+ *
+ * @example
+ * medianInterval(addedPerWindow) // [3.1, 6.8]: the median added µs/request lies in it, 95 % confidence
+ */
+export function medianInterval(xs, level = 0.95) {
+  const s = [...xs].sort((a, b) => a - b)
+  const n = s.length
+  // P(X ≤ k − 1) for X ~ Binomial(n, ½), summed until it passes the tail allowed on each side.
+  const tail = (1 - level) / 2
+  let k = 0
+  let below = 0
+  let term = 0.5 ** n
+  while (below + term <= tail) {
+    below += term
+    term = term * (n - k) / (k + 1)
+    k++
+  }
+  // k values below the interval are allowed: it starts at the (k+1)th smallest. k = 0: not enough values.
+  return k === 0 ? [NaN, NaN] : [s[k - 1], s[n - k]]
+}
 export const min = (xs) => Math.min(...xs)
 export const max = (xs) => Math.max(...xs)
 
