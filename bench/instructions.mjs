@@ -36,6 +36,7 @@ import { parseArgs } from 'node:util'
 import { CONTENDERS } from './contenders.mjs'
 import { pathFactory } from './paths.mjs'
 import { median } from './lib/stats.mjs'
+import { startReceivers } from './lib/receivers.mjs'
 import { CLOCK_CALLS } from './lib/clock-calls.mjs'
 import { DIST, DIST_BEFORE } from './lib/dist.mjs'
 import { scaledClockBuild } from './lib/scaled-clock.mjs'
@@ -51,8 +52,6 @@ const { values: args } = parseArgs({
 const wanted = new Set((args.only ?? 'floor,rm-discard,rm-discard-nocpu').split(','))
 for (const c of CONTENDERS) if (wanted.has(c.name)) wanted.add(c.base)
 const list = CONTENDERS.filter((c) => wanted.has(c.name))
-const unsupported = list.filter((c) => c.needs !== undefined)
-if (unsupported.length > 0) throw new Error(`instructions.mjs runs no receivers; drop ${unsupported.map((c) => c.name).join(', ')}`)
 const routes = (args.routes ?? 'tiny,json,await20').split(',')
 // V8 keeps tiering the request path up for a while: on Node 24's tiny route a Turbofan compile worth ~300 M
 // instructions came around request 19,500, and bare's count per request then fell from 54,000 to 44,000.
@@ -72,7 +71,7 @@ if (TOP > 0) NODE_FLAGS.push('--perf-basic-prof')
 // Records are named at flush, 500 at a time. With the default 1 s flush timer, a window held 2 to 4 flushes as
 // valgrind's pace allowed, and the naming work counted in it swung by 20 %. With flushes only every 500
 // records, a window of a multiple of 500 requests holds the same number of them wherever it starts.
-const ROUTEMETER_OPTIONS = JSON.stringify({ flushInterval: 3_600_000 })
+const ROUTEMETER_OPTIONS = { flushInterval: 3_600_000 }
 // Under callgrind the attributed clock sees every stretch ≈ 100× longer than it is and does its per-stretch work
 // (the GC refund's ring, the guard's CPU reads) far more often than at full speed. `--clock-scale N` runs the
 // routemeter rows on a copy of the build whose clock thresholds are N× theirs (lib/scaled-clock.mjs).
@@ -254,7 +253,8 @@ async function countServer(contender, route) {
   const out = path.join(os.tmpdir(), `routemeter-ir-${process.pid}-${contender.name}-${route}.out`)
   const child = spawn('valgrind', [
     '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-line=no', '--compress-strings=no', '--separate-threads=yes',
-    process.execPath, ...NODE_FLAGS, path.join(here, 'server.mjs'), contender.name, contender.routemeter ? ROUTEMETER_OPTIONS : '{}',
+    process.execPath, ...NODE_FLAGS, path.join(here, 'server.mjs'), contender.name,
+    JSON.stringify(contender.routemeter ? { ...ROUTEMETER_OPTIONS, ...receivers.optionsFor(contender) } : {}),
   ], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   let stderr = ''
   child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })
@@ -287,7 +287,8 @@ async function countServer(contender, route) {
     const verified = message(child, 'verified', contender.name)
     child.send({ type: 'verify' })
     const verdict = await verified
-    if (!verdict.ok) throw new Error(`VERIFY FAILED: ${verdict.detail}`)
+    const received = await receivers.check(contender, verdict.served)
+    if (!verdict.ok || !received.ok) throw new Error(`VERIFY FAILED: ${verdict.detail}; ${received.detail}`)
     if (TOP > 0) {
       const lines = topFunctions(perFunction, child.pid, TOP)
         .map(([name, cost]) => `  ${cost.toFixed(0).padStart(7)}  ${name.slice(0, 150)}`)
@@ -305,6 +306,9 @@ async function countServer(contender, route) {
   }
 }
 
+// What the Redis and StatsD rows send to (a redis-server of our own, UDP sockets): they run beside the counted
+// servers, outside valgrind.
+const receivers = await startReceivers(list)
 const perRequest = new Map() // `${contender}|${route}` → instructions per request, one per window
 const started = Date.now()
 log(`node ${process.version}; contenders ${list.map((c) => c.name).join(',')}; routes ${routes.join(',')}; ` +
@@ -326,6 +330,7 @@ try {
   await Promise.all(Array.from({ length: JOBS }, worker))
 } finally {
   for (const dist of scaledBuilds) fs.rmSync(path.dirname(dist), { recursive: true, force: true })
+  await receivers.close()
 }
 
 const fmt = (x) => Math.round(x).toLocaleString('en-US')

@@ -32,6 +32,7 @@ import { ROUTES, checkResponse } from './app.mjs'
 import { CONTENDERS } from './contenders.mjs'
 import { pathsFor } from './paths.mjs'
 import { ask, cpuPlan, killAll, pinSelf, spawnNode } from './lib/child.mjs'
+import { startReceivers } from './lib/receivers.mjs'
 import { median, medianInterval } from './lib/stats.mjs'
 import { CLOCK_CALLS } from './lib/clock-calls.mjs'
 
@@ -59,8 +60,11 @@ const log = (...xs) => console.error(...xs)
 async function once(samples) {
   const plan = cpuPlan()
   if (plan) pinSelf(plan.load)
+  // Receivers first (a redis-server, UDP sockets; on the load generators' core), so no contender sends into a closed port.
+  const receivers = await startReceivers(list, { cpu: plan?.load })
   const procs = await Promise.all(list.map(async (c) => {
-    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, '{}'], { cpu: plan?.server, env: serverEnv, nodeArgs })
+    const options = JSON.stringify(receivers.optionsFor(c))
+    const server = spawnNode(path.join(here, 'server.mjs'), [c.name, options], { cpu: plan?.server, env: serverEnv, nodeArgs })
     const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
     const { port } = await ask(server, null, 'ready', 60_000, c.name)
     await ask(load, null, 'ready', 30_000, `load for ${c.name}`)
@@ -112,10 +116,12 @@ async function once(samples) {
   }
   for (const { c, server } of procs) {
     const verdict = await ask(server, { type: 'verify' }, 'verified', 30_000, c.name)
-    if (!verdict.ok) throw new Error(`VERIFY FAILED, ${c.name}: ${verdict.detail}`)
+    const received = await receivers.check(c, verdict.served)
+    if (!verdict.ok || !received.ok) throw new Error(`VERIFY FAILED, ${c.name}: ${verdict.detail}; ${received.detail}`)
   }
   for (const { server, load } of procs) { server.send({ type: 'exit' }); load.kill() }
   await sleep(0.5)
+  await receivers.close()
   killAll()
 }
 
@@ -148,10 +154,13 @@ for (const route of routes) {
       addedUsPerReqWindows: s.added.map((x) => Number(x.toFixed(3))) }
     rows.push(row)
     const pct = (x) => `${(x * 100).toFixed(1)}%`
+    // Fewer than 6 windows give no 95 % interval: '—' for it.
+    const known = !Number.isNaN(interval[0])
+    const shareInterval = known ? ` [${pct(row.addedShareInterval[0])}…${pct(row.addedShareInterval[1])}]` : ''
     console.log(`| ${c.name} | ${c.base} | ${route} | ${Math.round(row.rps)} | ${f(row.cpuUsPerReq)} | ` +
       `${c.name === c.base ? '—' : `${f(added, true)} [${f(row.addedUsPerReqRange[0], true)}…${f(row.addedUsPerReqRange[1], true)}]`} | ` +
-      `${c.name === c.base ? '—' : `${f(interval[0], true)}…${f(interval[1], true)}`} | ` +
-      `${c.name === c.base ? '—' : `${pct(row.addedShare)} [${pct(row.addedShareInterval[0])}…${pct(row.addedShareInterval[1])}]`} | ` +
+      `${c.name === c.base || !known ? '—' : `${f(interval[0], true)}…${f(interval[1], true)}`} | ` +
+      `${c.name === c.base ? '—' : `${pct(row.addedShare)}${shareInterval}`} | ` +
       `${c.name === c.base || Number.isNaN(row.threadAddedUsPerReq) ? '—' : f(row.threadAddedUsPerReq, true)} |`)
   }
 }

@@ -24,7 +24,7 @@ import { ROUTES, checkResponse } from './app.mjs'
 import { pathsFor } from './paths.mjs'
 import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
 import { DIST_BEFORE, distEntry } from './lib/dist.mjs'
-import { statsdReceiver, startRedis } from './lib/receivers.mjs'
+import { startReceivers } from './lib/receivers.mjs'
 import { median, min, max, round, table } from './lib/stats.mjs'
 import { checkTargets } from './lib/targets.mjs'
 import { cpuTimes, foreignShare } from './lib/procstat.mjs'
@@ -113,16 +113,14 @@ async function main() {
   log(`config: ${JSON.stringify(config)}; routes ${routes.join(',')}; contenders ${list.map((c) => c.name).join(',')}`)
 
   // Receivers first, so no contender ever sends into a closed port.
-  const receivers = {}
-  const redis = list.some((c) => c.needs === 'redis') ? await startRedis({ cpu: plan?.load }) : null
-  for (const c of list) if (c.needs === 'statsd') receivers[c.name] = await statsdReceiver()
+  const receivers = await startReceivers(list, { cpu: plan?.load })
 
   const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
   await ask(load, null, 'ready', 30_000, 'load generator')
 
   const servers = new Map()
   await Promise.all(list.map(async (c) => {
-    const options = { statsdPort: receivers[c.name]?.port, redisUrl: redis?.url, stream: `routemeter-bench:${c.name}` }
+    const options = receivers.optionsFor(c)
     const child = spawnNode(path.join(here, 'server.mjs'), [c.name, JSON.stringify(options)], { cpu: plan?.server })
     const { port } = await ask(child, null, 'ready', 60_000, c.name)
     servers.set(c.name, { child, port })
@@ -192,23 +190,9 @@ async function main() {
     for (const route of routes) await drive(c, route, { measure: false, seconds: config.warmupS })
     const { child } = servers.get(c.name)
     const verdict = await ask(child, { type: 'verify' }, 'verified', 30_000, c.name)
-    let external = ''
-    if (c.needs === 'statsd') {
-      const { stats } = receivers[c.name]
-      for (let i = 0; i < 30 && stats.packets === 0; i++) await sleep(0.1)
-      if (stats.packets === 0) verdict.ok = false
-      external = `; UDP receiver got ${stats.packets} packets, ${stats.lines} lines, e.g. ${JSON.stringify(stats.sample[0] ?? '')}`
-    }
-    if (c.needs === 'redis') {
-      const key = `routemeter-bench:${c.name}`
-      let entries = 0
-      for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(0.1) }
-      // Each entry says how many records it carries (`n`, stream encoding v1): they must cover every request.
-      let records = 0
-      for (const { message } of await redis.client.xRange(key, '-', '+')) records += Number(message.n ?? 0)
-      if (entries === 0 || records < verdict.served) verdict.ok = false
-      external = `; redis stream ${key} holds ${entries} entries carrying ${records} records`
-    }
+    const received = await receivers.check(c, verdict.served)
+    if (!received.ok) verdict.ok = false
+    const external = received.detail ? `; ${received.detail}` : ''
     const line = `${c.name}: ${verdict.served} requests served; ${verdict.detail}${external}`
     if (!verdict.ok) throw new Error(`VERIFY FAILED, ${line}`)
     log(`verified ${line.length > 300 ? line.slice(0, 300) + '…' : line}`)
@@ -316,8 +300,7 @@ async function main() {
 
   for (const { child } of servers.values()) child.send({ type: 'exit' })
   load.kill()
-  for (const r of Object.values(receivers)) r.close()
-  await redis?.close()
+  await receivers.close()
 }
 
 process.on('SIGINT', () => { killAll(); process.exit(130) })

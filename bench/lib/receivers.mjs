@@ -64,3 +64,44 @@ export async function startRedis({ cpu } = {}) {
     },
   }
 }
+
+/**
+ * The receivers `list` needs (its contenders' `needs`): a UDP socket per StatsD contender, one redis-server
+ * (pinned to `cpu`) for all Redis ones. `optionsFor(c)` is what server.mjs passes the contender; `check(c,
+ * served)` says whether what arrived covers the requests served ({ ok, detail }); `close()` stops them all.
+ * Without this a Redis contender would write to the machine's own 6379 and a StatsD one into a closed port.
+ */
+export async function startReceivers(list, { cpu } = {}) {
+  const redis = list.some((c) => c.needs === 'redis') ? await startRedis({ cpu }) : null
+  const udp = {}
+  for (const c of list) if (c.needs === 'statsd') udp[c.name] = await statsdReceiver()
+  const streamOf = (c) => `routemeter-bench:${c.name}`
+  const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
+  return {
+    optionsFor: (c) => ({ statsdPort: udp[c.name]?.port, redisUrl: redis?.url, stream: streamOf(c) }),
+    async check(c, served) {
+      if (c.needs === 'statsd') {
+        const { stats } = udp[c.name]
+        for (let i = 0; i < 30 && stats.packets === 0; i++) await sleep(0.1)
+        return {
+          ok: stats.packets > 0,
+          detail: `UDP receiver got ${stats.packets} packets, ${stats.lines} lines, e.g. ${JSON.stringify(stats.sample[0] ?? '')}`,
+        }
+      }
+      if (c.needs === 'redis') {
+        const key = streamOf(c)
+        let entries = 0
+        for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(0.1) }
+        // Each entry says how many records it carries (`n`): they must cover every request.
+        let records = 0
+        for (const { message } of await redis.client.xRange(key, '-', '+')) records += Number(message.n ?? 0)
+        return { ok: entries > 0 && records >= served, detail: `redis stream ${key} holds ${entries} entries carrying ${records} records` }
+      }
+      return { ok: true, detail: '' }
+    },
+    async close() {
+      for (const r of Object.values(udp)) r.close()
+      await redis?.close()
+    },
+  }
+}

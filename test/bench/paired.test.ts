@@ -1,0 +1,59 @@
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { test } from 'uvu'
+import * as assert from 'uvu/assert'
+import { ROOT as root, runNode } from '../support/run-node.js'
+import { REDIS, servicesAvailable } from '../support/services.js'
+
+// bench/paired.mjs, the bench the CPU figures in README.md come from, must keep running: every contender it is
+// asked for answers, is checked, and gets a row with its windows and a confidence interval. The Redis and
+// StatsD rows send to receivers the bench starts itself: it once ran them with no receivers at all, so the
+// Redis row wrote to whatever listened on 127.0.0.1:6379 and the StatsD row into a closed port, and nothing
+// said so. Here those rows must have delivered every request to the bench's own redis-server (the check fails
+// the run otherwise). It asserts nothing about speed. Needs a built dist/ (`pretest` builds it).
+
+interface Row {
+  server: string
+  base: string
+  route: string
+  windows: number
+  addedUsPerReq: number
+  addedUsPerReqInterval: [number, number]
+  addedUsPerReqWindows: number[]
+}
+
+const it = servicesAvailable('test/bench/paired.test.ts', [REDIS]) ? test : test.skip
+
+it('bench/paired.mjs runs the Redis and StatsD rows against its own receivers and keeps every window', async () => {
+  assert.ok(fs.existsSync(path.join(root, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build first')
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-paired-test-'))
+  const out = path.join(dir, 'paired.json')
+  try {
+    const { code, stdout, stderr } = await runNode([
+      'bench/paired.mjs', '--only', 'bare-twin,rm-redis,rm-statsd', '--routes', 'tiny', '--windows', '6', '--window', '0.3',
+      '--connections', '4', '--out', out,
+    ], { coverage: false, timeoutMs: 120_000 })
+    assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
+    assert.match(stdout, /95 % CI of the median/)
+
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { node: string, rows: Row[] }
+    assert.is(result.node, process.version)
+    assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-twin', 'rm-redis', 'rm-statsd'])
+    for (const row of result.rows.filter((r) => r.server !== r.base)) {
+      assert.is(row.windows, 6, `${row.server}: windows`)
+      assert.is(row.addedUsPerReqWindows.length, 6, `${row.server}: every window kept`)
+      const [lo, hi] = row.addedUsPerReqInterval
+      // Six windows: the 95 % interval of the median runs from the smallest to the largest (1 − 2/64 ≥ 0.95).
+      const sorted = [...row.addedUsPerReqWindows].sort((a, b) => a - b)
+      // (The windows are kept to 3 decimals.)
+      assert.ok(Math.abs(lo - sorted[0]!) < 0.001 && Math.abs(hi - sorted[5]!) < 0.001,
+        `${row.server}: interval ${lo}…${hi}, windows ${sorted.join(' ')}`)
+      assert.ok(lo <= row.addedUsPerReq && row.addedUsPerReq <= hi, `${row.server}: the median lies in its interval`)
+    }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test.run()
