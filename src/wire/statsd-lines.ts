@@ -1,7 +1,7 @@
 import { canonicalName } from './metric-rules.js'
 import type { MetricRecord } from './record.js'
 import { countDrop } from '../util/drops.js'
-import { statsdWriter, type StatsdEncoding } from './statsd-encoder.js'
+import { statsdWriter, type StatsdEncoding, type StatsdSeries, type StatsdWriter } from './statsd-encoder.js'
 
 /**
  * A metric name as StatsD can carry it: every character but `[A-Za-z0-9_.-]` becomes `_`, no empty levels.
@@ -29,12 +29,34 @@ export function statsdSafe(name: string): string {
  */
 export function writeStatsd(batch: readonly MetricRecord[], encoding: StatsdEncoding, emit: (line: string) => void): void {
   const writer = statsdWriter(encoding, emit)
+  // The series of a plain request record (no prefix, no dimensions: what withMetrics writes unless told
+  // otherwise) depends on its route, method, status and whether it was aborted only, so one series per such
+  // group serves the batch: a flush of 500 requests on a few routes builds a few series, not 500.
+  const plain = new Map<string, Map<string, Map<number, StatsdSeries>>>()
   for (const record of batch) {
-    const series = writer.series(record)
+    const series = isPlain(record) ? plainSeries(plain, writer, record) : writer.series(record)
     for (const metric in record.timers) writer.timer(series, metric, record.timers[metric]!)
     for (const metric in record.counters) writer.counter(series, metric, record.counters[metric]!)
   }
   writer.end()
+}
+
+/** A request record without prefix or dimensions, of a whole status (the key below doubles it). */
+function isPlain(record: MetricRecord): boolean {
+  if (record.kind !== 'request' || record.prefix !== '' || !Number.isInteger(record.status)) return false
+  for (const _ in record.dimensions) return false
+  return true
+}
+
+function plainSeries(plain: Map<string, Map<string, Map<number, StatsdSeries>>>, writer: StatsdWriter, record: MetricRecord): StatsdSeries {
+  let byMethod = plain.get(record.route)
+  if (byMethod === undefined) plain.set(record.route, byMethod = new Map<string, Map<number, StatsdSeries>>())
+  let byStatus = byMethod.get(record.method)
+  if (byStatus === undefined) byMethod.set(record.method, byStatus = new Map<number, StatsdSeries>())
+  const status = 2 * record.status + (record.aborted ? 1 : 0)
+  let series = byStatus.get(status)
+  if (series === undefined) byStatus.set(status, series = writer.series(record))
+  return series
 }
 
 /**

@@ -54,6 +54,33 @@ test('timers go value by value, rounded to µs; counters are summed per name ove
   ])
 })
 
+test('one batch of plain records (no prefix, no dimensions) keeps each status, method and abort in its own series', () => {
+  // writeStatsd builds one series per route, method, status and abort of such records: a key that left one
+  // of them out would tag these with another record's status.
+  const plain = (over: Partial<MetricRecord>): MetricRecord =>
+    record({ dimensions: {}, timers: { RequestTime: 1 }, counters: { Failure: 1 }, ...over })
+  const lines = linesOf([
+    plain({}), plain({ aborted: true }), plain({ status: 404 }), plain({ method: 'POST' }), plain({}),
+    plain({ status: 100, aborted: true }), plain({ status: 200.5 }), plain({ dimensions: { tenant: 'a' } }), plain({ route: 'health' }),
+  ], { tags: true, statusCode: true })
+  const tags = (method: string, cls: string, code: number, more = ''): string =>
+    `|#method:${method},status_class:${cls},status_code:${code}${more}`
+  assert.equal(lines.filter((l) => l.includes('|ms')), [
+    `users.id.RequestTime:1|ms${tags('GET', '2xx', 200)}`, `users.id.RequestTime:1|ms${tags('GET', 'aborted', 200)}`,
+    `users.id.RequestTime:1|ms${tags('GET', '4xx', 404)}`, `users.id.RequestTime:1|ms${tags('POST', '2xx', 200)}`,
+    `users.id.RequestTime:1|ms${tags('GET', '2xx', 200)}`, `users.id.RequestTime:1|ms${tags('GET', 'aborted', 100)}`,
+    `users.id.RequestTime:1|ms${tags('GET', '2xx', 200)}`, `users.id.RequestTime:1|ms${tags('GET', '2xx', 200, ',tenant:a')}`,
+    `health.RequestTime:1|ms${tags('GET', '2xx', 200)}`,
+  ])
+  // 200 three times (the fractional 200.5 writes status_code 200 too), summed into one line.
+  assert.equal(lines.filter((l) => l.includes('|c')), [
+    `users.id.Failure:3|c${tags('GET', '2xx', 200)}`, `users.id.Failure:1|c${tags('GET', 'aborted', 200)}`,
+    `users.id.Failure:1|c${tags('GET', '4xx', 404)}`, `users.id.Failure:1|c${tags('POST', '2xx', 200)}`,
+    `users.id.Failure:1|c${tags('GET', 'aborted', 100)}`, `users.id.Failure:1|c${tags('GET', '2xx', 200, ',tenant:a')}`,
+    `health.Failure:1|c${tags('GET', '2xx', 200)}`,
+  ])
+})
+
 test('a process record has no route: prefix.Metric, and no method or status tags', () => {
   const process = record({
     kind: 'process', route: '', method: '', status: 0, dimensions: { host: 'a' },
@@ -123,7 +150,8 @@ test('a series key without a status (an agent group of a v=1 entry) is status 0:
   const lines: string[] = []
   const writer = statsdWriter(statsdEncoding({ tags: true, statusCode: true }, 'test'), (line) => lines.push(line))
   const series = writer.series({ kind: 'request', prefix: '', route: 'a', method: 'GET', dimensions: {} })
-  assert.equal(series, { stem: 'a.', tags: '|#method:GET,status_class:other,status_code:0' })
+  const tags = '|#method:GET,status_class:other,status_code:0'
+  assert.equal(series, { stem: 'a.', tags, key: `a.\0${tags}` })
   writer.timer(series, 'RequestTime', 1)
   writer.end()
   assert.equal(lines, ['a.RequestTime:1|ms|#method:GET,status_class:other,status_code:0'])
