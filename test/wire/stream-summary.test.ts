@@ -42,6 +42,25 @@ test('v=2 gives the agent the same series as v=1: exact counts, sums, min, max, 
   assert.equal(v2.get('request r1 GET 0 true aborted counter Aborted'), { count: 1, sum: 1, min: 1, max: 1, p50: NaN })
 })
 
+test('v=2 keeps apart records that differ in any one part of the group: kind, prefix, route, method, dimensions, status, abort', () => {
+  const base = request(1, { status: 200, method: 'GET', route: 'r1', dimensions: { service: 'shop' } })
+  const variants: Array<Partial<MetricRecord>> = [
+    {}, { kind: 'process' }, { prefix: 'shop' }, { route: 'r2' }, { method: 'POST' }, { dimensions: { service: 'cart' } },
+    { dimensions: {} }, { status: 201 }, { aborted: true },
+  ]
+  // Each variant twice, interleaved, so a group that two variants shared would count four.
+  const batch = [...variants, ...variants].map((over) => ({ ...base, ...over }))
+  const [entry] = encodeBatch(batch).entries
+  const groups = new Map<string, number>()
+  for (const s of aggregate(decodeEntry(entry!.v, entry!.p))) {
+    if (s.name !== 'RequestTime') continue
+    const g = s.group
+    groups.set([g.kind, g.prefix, g.route, g.method, JSON.stringify(g.dimensions), g.status, g.aborted].join(' '), s.count)
+  }
+  assert.is(groups.size, variants.length, [...groups.keys()].join('\n'))
+  assert.ok([...groups.values()].every((n) => n === 2), JSON.stringify([...groups]))
+})
+
 test('a v=2 entry of 2,000 requests takes under a sixth of the bytes of v=1, and never more than 1.5× at one request a group', () => {
   const big = Array.from({ length: 2000 }, (_, i) => request(i))
   const bytes = (b: MetricRecord[], version: 1 | 2): number =>
