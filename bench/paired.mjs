@@ -146,7 +146,8 @@ for (const route of routes) {
     const base = median(samples.get(`${c.base}|${route}`).cpu)
     const added = median(s.added)
     const interval = medianInterval(s.added)
-    // The windows themselves are kept, so that runs can be pooled later (bench/README.md, "Is it under 5 %?").
+    // The windows themselves are kept, so that runs can be pooled later (pool.mjs; bench/README.md, "How far to
+    // trust a median").
     const row = { server: c.name, base: c.base, route, rps: median(s.rps), cpuUsPerReq: median(s.cpu), addedUsPerReq: added,
       addedUsPerReqRange: [Math.min(...s.added), Math.max(...s.added)], addedUsPerReqInterval: interval, addedShare: added / base,
       addedShareInterval: interval.map((x) => x / base), windows: s.added.length,
@@ -184,7 +185,7 @@ if (twins.length > 0) {
         afterMinusBeforeRange: [Math.min(...diff), Math.max(...diff)], afterMinusBeforeInterval: interval, windowsAfterLess: less,
         windows: diff.length, afterMinusBeforeWindows: diff.map((x) => Number(x.toFixed(3))) })
       console.log(`| ${name} | ${route} | ${f(median(diff), true)} [${f(Math.min(...diff), true)}…${f(Math.max(...diff), true)}] | ` +
-        `${f(interval[0], true)}…${f(interval[1], true)} | ${less} of ${diff.length} |`)
+        `${Number.isNaN(interval[0]) ? '—' : `${f(interval[0], true)}…${f(interval[1], true)}`} | ${less} of ${diff.length} |`)
     }
   }
 }
