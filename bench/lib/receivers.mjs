@@ -1,6 +1,7 @@
 // What the contenders send their metrics to, so the bench can count what arrived before it times them:
 // a UDP socket per StatsD contender, and a redis-server of our own (never the machine's 6379).
 import dgram from 'node:dgram'
+import { setTimeout as sleep } from 'node:timers/promises'
 import net from 'node:net'
 import fs from 'node:fs'
 import os from 'node:os'
@@ -68,7 +69,8 @@ export async function startRedis({ cpu } = {}) {
 /**
  * The receivers `list` needs (its contenders' `needs`): a UDP socket per StatsD contender, one redis-server
  * (pinned to `cpu`) for all Redis ones. `optionsFor(c)` is what server.mjs passes the contender; `check(c,
- * served)` says whether what arrived covers the requests served ({ ok, detail }); `close()` stops them all.
+ * served)` ({ ok, detail }) says whether the Redis stream's records cover the requests served, or whether any
+ * StatsD packet arrived (UDP gives no count to hold lines to); `close()` stops them all.
  * Without this a Redis contender would write to the machine's own 6379 and a StatsD one into a closed port.
  */
 export async function startReceivers(list, { cpu } = {}) {
@@ -76,13 +78,12 @@ export async function startReceivers(list, { cpu } = {}) {
   const udp = {}
   for (const c of list) if (c.needs === 'statsd') udp[c.name] = await statsdReceiver()
   const streamOf = (c) => `routemeter-bench:${c.name}`
-  const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
   return {
     optionsFor: (c) => ({ statsdPort: udp[c.name]?.port, redisUrl: redis?.url, stream: streamOf(c) }),
     async check(c, served) {
       if (c.needs === 'statsd') {
         const { stats } = udp[c.name]
-        for (let i = 0; i < 30 && stats.packets === 0; i++) await sleep(0.1)
+        for (let i = 0; i < 30 && stats.packets === 0; i++) await sleep(100)
         return {
           ok: stats.packets > 0,
           detail: `UDP receiver got ${stats.packets} packets, ${stats.lines} lines, e.g. ${JSON.stringify(stats.sample[0] ?? '')}`,
@@ -91,7 +92,7 @@ export async function startReceivers(list, { cpu } = {}) {
       if (c.needs === 'redis') {
         const key = streamOf(c)
         let entries = 0
-        for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(0.1) }
+        for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(100) }
         // Each entry says how many records it carries (`n`): they must cover every request.
         let records = 0
         for (const { message } of await redis.client.xRange(key, '-', '+')) records += Number(message.n ?? 0)
