@@ -13,6 +13,8 @@ export const CONTENDERS = [
   { name: 'bare-twin', base: 'bare', module: 'bare.mjs', options: {}, onlyWhenAsked: true },
   // Another: bare plus a 'gc' PerformanceObserver that does nothing, what Node's GC tracking costs by itself.
   { name: 'bare-gc', base: 'bare', module: 'bare.mjs', options: { gcObserver: true }, onlyWhenAsked: true },
+  // Another: bare plus an XADD of its own a second (contenders/bare.mjs), what Redis traffic at a sink's pace costs.
+  { name: 'bare-redis', base: 'bare', module: 'bare.mjs', options: { redisEvery: 1000 }, needs: 'redis-client', onlyWhenAsked: true },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
   { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },

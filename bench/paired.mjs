@@ -118,6 +118,7 @@ async function once(samples) {
     const verdict = await ask(server, { type: 'verify' }, 'verified', 30_000, c.name)
     const received = await receivers.check(c, verdict.served)
     if (!verdict.ok || !received.ok) throw new Error(`VERIFY FAILED, ${c.name}: ${verdict.detail}; ${received.detail}`)
+    if (received.detail !== '') log(`${c.name}: ${received.detail}`)
   }
   for (const { server, load } of procs) { server.send({ type: 'exit' }); load.kill() }
   await sleep(0.5)

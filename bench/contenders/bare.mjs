@@ -13,16 +13,23 @@
 // With `gcObserver: true` (the `bare-gc` row) a PerformanceObserver of 'gc' entries that does nothing is
 // registered: a third control, for what Node's GC tracking costs a server by itself (the attributed clock's
 // GC refund needs one).
+//
+// With `redisEvery: ms` (the `bare-redis` row) the app has a node-redis client of its own and appends one small
+// entry to the bench's redis-server every `ms`: a fourth control, for what Redis traffic at a sink's pace costs
+// a server that records nothing (one XADD a second: a redisSink flushing on its timer, as it does below 500
+// requests a second; bench/redis-roundtrip.mjs prices one XADD alone).
 import { PerformanceObserver } from 'node:perf_hooks'
 import { app } from '../app.mjs'
 import { distEntry } from '../lib/dist.mjs'
 
-export async function create({ loadLibrary = false, syscalls = 0, gcObserver = false } = {}) {
+export async function create({ loadLibrary = false, syscalls = 0, gcObserver = false, redisEvery = 0, redisUrl, stream } = {}) {
+  if (redisEvery > 0) await sendToRedis(redisUrl, stream, redisEvery)
   let gcs = 0
   if (gcObserver) new PerformanceObserver((list) => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   const loaded = loadLibrary ? await import(distEntry()) : null
   const detail = loaded === null
-    ? `baseline, records nothing${syscalls > 0 ? `, ${syscalls} process.cpuUsage() a request` : ''}`
+    ? `baseline, records nothing${syscalls > 0 ? `, ${syscalls} process.cpuUsage() a request` : ''}` +
+      `${redisEvery > 0 ? `, an XADD of its own every ${redisEvery} ms` : ''}`
     : `baseline with the library loaded (${Object.keys(loaded).length} exports), unused`
   const gcDetail = () => (gcObserver ? `, a 'gc' observer (${gcs} pauses seen)` : '')
   const listener = syscalls === 0 ? app : (req, res) => {
@@ -30,4 +37,14 @@ export async function create({ loadLibrary = false, syscalls = 0, gcObserver = f
     return app(req, res)
   }
   return { listener, async verify(served) { return { ok: served > 0 && (!gcObserver || gcs > 0), detail: detail + gcDetail() } } }
+}
+
+/** An XADD of the fields a redisSink entry has, every `everyMs`, from a client of the app's own (unref'd). */
+async function sendToRedis(url, stream, everyMs) {
+  const { createClient } = await import('redis')
+  const client = createClient({ url })
+  await client.connect()
+  client.unref()
+  const fields = { v: '2', n: '0', p: '{"t":0}', s: 'bare-redis' }
+  setInterval(() => { client.xAdd(stream, '*', fields).catch(() => {}) }, everyMs).unref()
 }

@@ -68,13 +68,14 @@ export async function startRedis({ cpu } = {}) {
 
 /**
  * The receivers `list` needs (its contenders' `needs`): a UDP socket per StatsD contender, one redis-server
- * (pinned to `cpu`) for all Redis ones. `optionsFor(c)` is what server.mjs passes the contender; `check(c,
- * served)` ({ ok, detail }) says whether the Redis stream's records cover the requests served, or whether any
+ * (pinned to `cpu`) for all Redis ones (`redis`: a redisSink; `redis-client`: a control's client of its own).
+ * `optionsFor(c)` is what server.mjs passes the contender; `check(c, served)` ({ ok, detail }) says whether the
+ * Redis stream's records cover the requests served (a control's: whether its entries arrived), or whether any
  * StatsD packet arrived (UDP gives no count to hold lines to); `close()` stops them all.
  * Without this a Redis contender would write to the machine's own 6379 and a StatsD one into a closed port.
  */
 export async function startReceivers(list, { cpu } = {}) {
-  const redis = list.some((c) => c.needs === 'redis') ? await startRedis({ cpu }) : null
+  const redis = list.some((c) => c.needs === 'redis' || c.needs === 'redis-client') ? await startRedis({ cpu }) : null
   const udp = {}
   for (const c of list) if (c.needs === 'statsd') udp[c.name] = await statsdReceiver()
   const streamOf = (c) => `routemeter-bench:${c.name}`
@@ -88,6 +89,11 @@ export async function startReceivers(list, { cpu } = {}) {
           ok: stats.packets > 0,
           detail: `UDP receiver got ${stats.packets} packets, ${stats.lines} lines, e.g. ${JSON.stringify(stats.sample[0] ?? '')}`,
         }
+      }
+      if (c.needs === 'redis-client') {
+        // The app's own entries (bare-redis): they carry no records, so that some arrived is what can be checked.
+        const entries = await redis.client.xLen(streamOf(c))
+        return { ok: entries > 0, detail: `redis stream ${streamOf(c)} holds ${entries} entries of the app's own` }
       }
       if (c.needs === 'redis') {
         const key = streamOf(c)

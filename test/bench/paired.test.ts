@@ -11,7 +11,8 @@ import { REDIS, servicesAvailable } from '../support/services.js'
 // StatsD rows send to receivers the bench starts itself: it once ran them with no receivers at all, so the
 // Redis row wrote to whatever listened on 127.0.0.1:6379 and the StatsD row into a closed port, and nothing
 // said so. Here those rows must have delivered every request to the bench's own redis-server (the check fails
-// the run otherwise). It asserts nothing about speed. Needs a built dist/ (`pretest` builds it).
+// the run otherwise), and the `bare-redis` control's own entries must have reached it. It asserts nothing about
+// speed. Needs a built dist/ (`pretest` builds it).
 
 interface Row {
   server: string
@@ -31,15 +32,16 @@ it('bench/paired.mjs runs the Redis and StatsD rows against its own receivers an
   const out = path.join(dir, 'paired.json')
   try {
     const { code, stdout, stderr } = await runNode([
-      'bench/paired.mjs', '--only', 'bare-twin,rm-redis,rm-statsd', '--routes', 'tiny', '--windows', '6', '--window', '0.3',
+      'bench/paired.mjs', '--only', 'bare-twin,bare-redis,rm-redis,rm-statsd', '--routes', 'tiny', '--windows', '6', '--window', '0.3',
       '--connections', '4', '--out', out,
     ], { coverage: false, timeoutMs: 120_000 })
     assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
     assert.match(stdout, /95 % CI of the median/)
+    assert.match(stderr, /bare-redis: redis stream \S+ holds [1-9]\d* entries of the app's own/)
 
     const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { node: string, rows: Row[] }
     assert.is(result.node, process.version)
-    assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-twin', 'rm-redis', 'rm-statsd'])
+    assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-redis', 'bare-twin', 'rm-redis', 'rm-statsd'])
     for (const row of result.rows.filter((r) => r.server !== r.base)) {
       assert.is(row.windows, 6, `${row.server}: windows`)
       assert.is(row.addedUsPerReqWindows.length, 6, `${row.server}: every window kept`)
