@@ -92,7 +92,8 @@ export async function startReceivers(list, { cpu } = {}) {
       }
       if (c.needs === 'redis-client') {
         // The app's own entries (bare-redis): they carry no records, so that some arrived is what can be checked.
-        const entries = await redis.client.xLen(streamOf(c))
+        let entries = 0
+        for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(streamOf(c)); if (!entries) await sleep(100) }
         return { ok: entries > 0, detail: `redis stream ${streamOf(c)} holds ${entries} entries of the app's own` }
       }
       if (c.needs === 'redis') {
