@@ -10,8 +10,8 @@
 //   pipelined   100 XADDs issued at once, awaited together: node-redis' own work per command
 //   sequential  one XADD, await its reply, the next: adds the wait for each reply (the process sleeps in epoll
 //               and is woken by the reply)
-//   sparse      one XADD every `--gap` ms, as a sink flushing a few times a second does: adds whatever a call
-//               that runs rarely costs (code and data out of the caches, a wake-up for the reply)
+//   sparse      one XADD every `--gap` ms, far apart as a sink's (a flush every 500 records, else every second):
+//               adds whatever a call that runs rarely costs (code and data out of the caches, a wake-up for the reply)
 //   wake-up     no Redis: a 1 ms timer awaited, less an immediate awaited: what the process is charged each time
 //               it sleeps in epoll and is woken, the part of `sequential` that is not node-redis' work
 // Printed: the median round, with the lowest and highest, of (CPU with XADDs − CPU of its baseline) / XADDs.
