@@ -28,7 +28,7 @@ export interface MetricsOptions {
   enabled?: boolean
   /** Receives errors that happen off the request path (sink failures). Default: one warning per kind. */
   onError?: ErrorHandler
-  /** Milliseconds between flushes to the sink. Default 1000. */
+  /** At most this many milliseconds from one flush to the next (a full batch flushes sooner). Default 1000. */
   flushInterval?: number
   /** Records that trigger a flush before the interval. Default 500. */
   batchSize?: number

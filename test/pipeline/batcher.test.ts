@@ -42,6 +42,24 @@ test('push never sends on the request path; a full batch is sent in a later macr
   await b.close()
 })
 
+test('the interval counts from the last flush: after a full batch, the next timed flush is a whole interval off', async () => {
+  // A timer that ignored size-triggered flushes sent the records after a full batch at its own next tick, which
+  // here came ≈ 400 ms after the full batch; now they wait a whole interval from it. Timers only run late, so a
+  // loaded machine can only widen the gap measured.
+  const sent: Array<{ at: number, size: number }> = []
+  const sink: Sink = { async send(batch) { sent.push({ at: performance.now(), size: batch.length }) }, async flush() {}, async close() {} }
+  const b = createBatcher({ sink, toRecord, flushInterval: 1000, batchSize: 10, maxBuffer: 100, onError: () => {} })
+  await sleep(600)
+  for (let i = 0; i < 10; i++) b.push(collector(i))
+  await until(() => sent.length === 1, 'the full batch sent')
+  for (let i = 10; i < 13; i++) b.push(collector(i))
+  await until(() => sent.length === 2, 'the rest sent by the timer', 5000)
+  await b.close()
+  assert.equal(sent.map((s) => s.size), [10, 3])
+  const gap = sent[1]!.at - sent[0]!.at
+  assert.ok(gap >= 990, `the timer flushed ${gap.toFixed(0)} ms after the full batch, less than the 1000 ms interval`)
+})
+
 test('never two sends at once: records arriving during a send wait for the next one', async () => {
   const { sink, batches, maxInFlight } = slowSink(20)
   const b = createBatcher({ sink, toRecord, flushInterval: 5, batchSize: 2, maxBuffer: 1000, onError: () => {} })
