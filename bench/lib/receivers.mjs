@@ -79,6 +79,12 @@ export async function startReceivers(list, { cpu } = {}) {
   const udp = {}
   for (const c of list) if (c.needs === 'statsd') udp[c.name] = await statsdReceiver()
   const streamOf = (c) => `routemeter-bench:${c.name}`
+  /** Entries in `key`, waiting up to 3 s for the first (a sink's last flush may still be on its way). */
+  const entriesIn = async (key) => {
+    let entries = 0
+    for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(100) }
+    return entries
+  }
   return {
     optionsFor: (c) => ({ statsdPort: udp[c.name]?.port, redisUrl: redis?.url, stream: streamOf(c) }),
     async check(c, served) {
@@ -92,14 +98,12 @@ export async function startReceivers(list, { cpu } = {}) {
       }
       if (c.needs === 'redis-client') {
         // The app's own entries (bare-redis): they carry no records, so that some arrived is what can be checked.
-        let entries = 0
-        for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(streamOf(c)); if (!entries) await sleep(100) }
+        const entries = await entriesIn(streamOf(c))
         return { ok: entries > 0, detail: `redis stream ${streamOf(c)} holds ${entries} entries of the app's own` }
       }
       if (c.needs === 'redis') {
         const key = streamOf(c)
-        let entries = 0
-        for (let i = 0; i < 30 && entries === 0; i++) { entries = await redis.client.xLen(key); if (!entries) await sleep(100) }
+        const entries = await entriesIn(key)
         // Each entry says how many records it carries (`n`): they must cover every request.
         let records = 0
         for (const { message } of await redis.client.xRange(key, '-', '+')) records += Number(message.n ?? 0)
