@@ -118,7 +118,10 @@ async function once(samples) {
     const verdict = await ask(server, { type: 'verify' }, 'verified', 30_000, c.name)
     const received = await receivers.check(c, verdict.served)
     if (!verdict.ok || !received.ok) throw new Error(`VERIFY FAILED, ${c.name}: ${verdict.detail}; ${received.detail}`)
-    if (received.detail !== '') log(`${c.name}: ${received.detail}`)
+    if (received.detail !== '') {
+      log(`${c.name}: ${received.detail}`)
+      receivedBy[c.name] = [...(receivedBy[c.name] ?? []), received.detail]
+    }
   }
   for (const { server, load } of procs) { server.send({ type: 'exit' }); load.kill() }
   await sleep(0.5)
@@ -128,6 +131,8 @@ async function once(samples) {
 
 const started = Date.now()
 const samples = new Map()
+/** What each contender's receiver held after each repeat (entries and records a Redis stream got, packets a UDP port got). */
+const receivedBy = {}
 try {
   log(`node ${process.version}; contenders ${list.map((c) => c.name).join(',')}; routes ${routes.join(',')}; ` +
     `${WINDOWS} windows of ${WINDOW_S} s × ${REPEAT}, ${CONNECTIONS} connections each`)
@@ -203,5 +208,5 @@ if (args.count) {
 const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))
 fs.mkdirSync(path.dirname(out), { recursive: true })
 fs.writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), windows: WINDOWS, windowS: WINDOW_S,
-  repeat: REPEAT, connections: CONNECTIONS, counted: Boolean(args.count), rows, changes }, null, 2))
+  repeat: REPEAT, connections: CONNECTIONS, counted: Boolean(args.count), rows, changes, received: receivedBy }, null, 2))
 log(`written ${path.relative(process.cwd(), out)} in ${Math.round((Date.now() - started) / 1000)} s`)

@@ -39,8 +39,11 @@ it('bench/paired.mjs runs the Redis and StatsD rows against its own receivers an
     assert.match(stdout, /95 % CI of the median/)
     assert.match(stderr, /bare-redis: redis stream \S+ holds [1-9]\d* entries of the app's own/)
 
-    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { node: string, rows: Row[] }
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { node: string, rows: Row[], received: Record<string, string[]> }
     assert.is(result.node, process.version)
+    // What each receiver held is kept beside the figures (a flush-count comparison reads it later).
+    assert.match(result.received['rm-redis']?.[0] ?? '', /holds [1-9]\d* entries carrying [1-9]\d* records/)
+    assert.match(result.received['rm-statsd']?.[0] ?? '', /UDP receiver got [1-9]\d* packets/)
     assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-redis', 'bare-twin', 'rm-redis', 'rm-statsd'])
     for (const row of result.rows.filter((r) => r.server !== r.base)) {
       assert.is(row.windows, 6, `${row.server}: windows`)

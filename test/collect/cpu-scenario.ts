@@ -11,6 +11,7 @@
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { constants, PerformanceObserver } from 'node:perf_hooks'
 import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/index.js'
 import { fetchText, httpServer, listen } from '../support/http.js'
 import { sleep } from '../support/eventually.js'
@@ -79,8 +80,32 @@ setFlagsFromString('--expose-gc')
 export const collectGarbage = runInNewContext('gc') as () => void
 
 /**
+ * The thread CPU a sleeper's own code uses, its waits left out: when a sleeper is billed too much, this tells
+ * whether its own code was slow (a page fault, a GC inside it) or CPU from outside it was billed to it.
+ */
+function ownCode(): { wait: <T>(p: Promise<T>) => Promise<T>, spent: () => Burn } {
+  let spent = 0
+  let from = threadClock.read()
+  return {
+    async wait(p) {
+      spent += threadClock.read() - from
+      try {
+        return await p
+      } finally {
+        from = threadClock.read()
+      }
+    },
+    spent: () => {
+      const ms = (spent + threadClock.read() - from) / 1000
+      return { thread: ms, process: ms, wall: 0 }
+    },
+  }
+}
+
+/**
  * The scenario's app: `/burn` burns 20 ms, `/sleep` waits 20 ms, `/await-burn` waits 10 ms and then burns 20 ms,
- * each burn recorded in `burned` under the request's `x-id` header (also its `rid` dimension). With `io`, every
+ * each burn recorded in `burned` under the request's `x-id` header (also its `rid` dimension), and each sleeper's
+ * own code's CPU (ownCode). With `io`, every
  * request also awaits `io()` before and after each wait (a shared connection's replies, in cpu-pooled.test.ts).
  * The waits are the scenario itself: a sleeper's CpuTime must stay near zero while its neighbours burn.
  *
@@ -99,9 +124,13 @@ export function scenarioApp(
       if (io !== undefined) await io()
       burned.set(id, burn(20))
     } else if (req.url === '/sleep') {
-      if (io !== undefined) await io()
-      await sleep(20)
-      if (io !== undefined) await io()
+      const own = ownCode()
+      if (io !== undefined) await own.wait(io())
+      await own.wait(sleep(20))
+      if (io !== undefined) await own.wait(io())
+      res.end('done')
+      burned.set(id, own.spent())
+      return
     } else if (req.url === '/await-burn') {
       if (io !== undefined) await io()
       await sleep(10)
@@ -137,7 +166,8 @@ export function verdict(records: MetricRecord[], burned: Map<string, Burn>, with
     const cpu = r.timers.CpuTime!
     if (r.route === 'sleep') {
       sleepers.push(cpu)
-      if (cpu >= sleeperMs) failures.push(`a sleeper reported ${cpu.toFixed(2)} ms`)
+      const own = burned.get(r.dimensions.rid!)?.thread
+      if (cpu >= sleeperMs) failures.push(`a sleeper reported ${cpu.toFixed(2)} ms (its own code: ${own?.toFixed(2)} ms)`)
       continue
     }
     const own = burned.get(r.dimensions.rid!)
@@ -182,9 +212,43 @@ export async function runBurst(
   await flushSink(sink)
   sink.clear()
   collectGarbage()
+  const host = watchHost()
   await Promise.all(BURST.map((p, i) => fetchText(url + p, { headers: { 'x-id': String(i) } })))
   await flushSink(sink)
   await close()
   const records = sink.records()
-  return { records, verdict: verdict(records, burned, within, sleeperMs) }
+  const v = verdict(records, burned, within, sleeperMs)
+  return { records, verdict: { ...v, table: `${v.table}; during the burst: ${host()}` } }
+}
+
+const GC_KINDS: Record<number, string> = {
+  [constants.NODE_PERFORMANCE_GC_MINOR]: 'scavenge',
+  [constants.NODE_PERFORMANCE_GC_MAJOR]: 'mark-compact',
+  [constants.NODE_PERFORMANCE_GC_INCREMENTAL]: 'incremental',
+  [constants.NODE_PERFORMANCE_GC_WEAKCB]: 'weak callbacks',
+}
+
+/**
+ * What the process went through from now until the returned function is called: the GC pauses Node reported
+ * and the page faults and involuntary context switches the kernel counted. A failure prints them beside the
+ * verdict, so that a rare miss in CI says what it coincided with.
+ */
+function watchHost(): () => string {
+  const pauses: string[] = []
+  const start = performance.now()
+  const observer = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      if (e.startTime < start) continue // the collection just before, delivered a loop turn later
+      const kind = (e as { detail?: { kind?: number } }).detail?.kind ?? -1
+      pauses.push(`${GC_KINDS[kind] ?? kind} ${e.duration.toFixed(2)} ms`)
+    }
+  })
+  observer.observe({ entryTypes: ['gc'] })
+  const before = process.resourceUsage()
+  return () => {
+    observer.disconnect()
+    const after = process.resourceUsage()
+    return `GC pauses [${pauses.join(', ')}], ${after.minorPageFault - before.minorPageFault} minor page faults, ` +
+      `${after.involuntaryContextSwitches - before.involuntaryContextSwitches} involuntary context switches`
+  }
 }
