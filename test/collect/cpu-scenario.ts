@@ -104,9 +104,9 @@ function ownCode(): { wait: <T>(p: Promise<T>) => Promise<T>, spent: () => Burn 
 
 /**
  * The scenario's app: `/burn` burns 20 ms, `/sleep` waits 20 ms, `/await-burn` waits 10 ms and then burns 20 ms,
- * each burn recorded in `burned` under the request's `x-id` header (also its `rid` dimension), and each sleeper's
- * own code's CPU (ownCode). With `io`, every
- * request also awaits `io()` before and after each wait (a shared connection's replies, in cpu-pooled.test.ts).
+ * each burn recorded in `burned` under the request's `x-id` header (also its `rid` dimension), and so is the CPU
+ * each sleeper's own code used (ownCode). With `io`, every request also awaits `io()` before and after each wait
+ * (a shared connection's replies, in cpu-pooled.test.ts).
  * The waits are the scenario itself: a sleeper's CpuTime must stay near zero while its neighbours burn.
  *
  * @example
