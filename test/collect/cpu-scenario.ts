@@ -57,6 +57,8 @@ export interface Burn {
   thread: number
   process: number
   wall: number
+  /** The minor page faults the process took meanwhile (a sleeper's own code only). */
+  faults?: number
 }
 
 /** Burns about `ms` of CPU and returns what it cost. */
@@ -80,24 +82,35 @@ setFlagsFromString('--expose-gc')
 export const collectGarbage = runInNewContext('gc') as () => void
 
 /**
- * The thread CPU a sleeper's own code uses, its waits left out: when a sleeper is billed too much, this tells
- * whether its own code was slow (a page fault, a GC inside it) or CPU from outside it was billed to it.
+ * The thread CPU a sleeper's own code uses, its waits left out, and the minor page faults the process took
+ * meanwhile: when a sleeper is billed too much, this tells whether its own code was slow (memory touched for
+ * the first time, a GC inside it) or CPU from outside it was billed to it.
  */
 function ownCode(): { wait: <T>(p: Promise<T>) => Promise<T>, spent: () => Burn } {
   let spent = 0
+  let faults = 0
   let from = threadClock.read()
+  let faultsFrom = process.resourceUsage().minorPageFault
+  const pause = () => {
+    spent += threadClock.read() - from
+    faults += process.resourceUsage().minorPageFault - faultsFrom
+  }
+  const resume = () => {
+    faultsFrom = process.resourceUsage().minorPageFault
+    from = threadClock.read()
+  }
   return {
     async wait(p) {
-      spent += threadClock.read() - from
+      pause()
       try {
         return await p
       } finally {
-        from = threadClock.read()
+        resume()
       }
     },
     spent: () => {
-      const ms = (spent + threadClock.read() - from) / 1000
-      return { thread: ms, process: ms, wall: 0 }
+      pause()
+      return { thread: spent / 1000, process: spent / 1000, wall: 0, faults }
     },
   }
 }
@@ -166,8 +179,10 @@ export function verdict(records: MetricRecord[], burned: Map<string, Burn>, with
     const cpu = r.timers.CpuTime!
     if (r.route === 'sleep') {
       sleepers.push(cpu)
-      const own = burned.get(r.dimensions.rid!)?.thread
-      if (cpu >= sleeperMs) failures.push(`a sleeper reported ${cpu.toFixed(2)} ms (its own code: ${own?.toFixed(2)} ms)`)
+      const own = burned.get(r.dimensions.rid!)
+      if (cpu >= sleeperMs) {
+        failures.push(`a sleeper reported ${cpu.toFixed(2)} ms (its own code: ${own?.thread.toFixed(2)} ms, ${own?.faults} page faults)`)
+      }
       continue
     }
     const own = burned.get(r.dimensions.rid!)
