@@ -120,7 +120,8 @@ async function once(samples) {
     if (!verdict.ok || !received.ok) throw new Error(`VERIFY FAILED, ${c.name}: ${verdict.detail}; ${received.detail}`)
     if (received.detail !== '') {
       log(`${c.name}: ${received.detail}`)
-      receivedBy[c.name] = [...(receivedBy[c.name] ?? []), received.detail]
+      const kept = receivedBy[c.name] ??= []
+      kept.push(received.detail)
     }
   }
   for (const { server, load } of procs) { server.send({ type: 'exit' }); load.kill() }
