@@ -5,6 +5,9 @@
 //                                                       answers {type:'connected'} once every connection
 //                                                       has had a response (steady state can begin)
 //   {type:'mark', on}                                   record latencies only while on (the window)
+//   {type:'pause'}                                      send no more requests; answers {type:'paused'} once
+//                                                       none is in flight (the server is idle)
+//   {type:'resume'}                                     send `pipelining` requests on each connection again
 //   {type:'end'}                                        stop, let in-flight requests finish, answer
 //                                                       {type:'done', total, errors, non2xx, p50Ms, p99Ms}
 //
@@ -29,6 +32,8 @@ function start({ port, route, connections, pipelining }) {
   const nextRequest = requestFactory(route)
   const run = {
     running: true,
+    /** Paused by {type:'pause'}: responses are read, nothing more is sent. */
+    paused: false,
     recording: false,
     latencies: new Float64Array(1 << 16),
     n: 0,
@@ -146,7 +151,7 @@ function start({ port, route, connections, pipelining }) {
       if (head > 4096) { sent.splice(0, head); head = 0 }
       run.total += completed
       run.inFlight -= completed
-      if (run.running) send(completed)
+      if (run.running && !run.paused) send(completed)
       else if (run.inFlight === 0 && run.onIdle) run.onIdle()
     })
     run.sockets.push(socket)
@@ -186,6 +191,20 @@ process.on('message', (msg) => {
       return
     case 'mark':
       if (current) current.recording = msg.on
+      return
+    case 'pause': {
+      const run = current
+      if (!run) return process.send({ type: 'paused', error: 'no run in progress' })
+      run.paused = true
+      run.onIdle = () => { run.onIdle = null; process.send({ type: 'paused' }) }
+      if (run.inFlight === 0) run.onIdle()
+      return
+    }
+    case 'resume':
+      if (current?.paused) {
+        current.paused = false
+        for (const go of current.starters) go()
+      }
       return
     case 'end': {
       const run = current

@@ -6,7 +6,7 @@
 //
 //   node bench/paired.mjs --only floor,rm-memory,rm-memory-nocpu [--routes tiny,json,await20]
 //                         [--windows 12] [--window 1] [--connections 16] [--repeat 1] [--out path] [--count]
-//                         [--node-args='--flag …']
+//                         [--node-args='--flag …'] [--turns]
 //
 // --repeat N runs the whole thing N times with fresh processes and pools the windows. Each server is checked
 // like in run.mjs (answers, then what it recorded) before any window. Reported per contender and route: CPU
@@ -20,6 +20,14 @@
 // --count also counts, per request, the clock reads each server's code makes (lib/clock-calls.mjs): the
 // attributed clock's switches (performance.now(), libuv idle time) and its guard's system calls. Counting
 // costs CPU itself: take CPU figures from runs without it.
+//
+// --turns loads one server at a time instead: in each window every contender gets a turn alone on the core (its
+// load generator resumed, 0.25 s to settle, the window, then paused until nothing is in flight), in an order
+// rotated by one each window. It shows a server with a core of its own, as production gives one, where sharing
+// the core preempts each server every few ms, which the attributed clock's preemption guard answers by reading
+// the CPU more often (bench/README.md, "Alone on the core"). The turns of one window are seconds apart, so the
+// machine's drifts no longer cancel: on the 2-core VM, bare-twin's 95 % interval on json was −12.9…+24.5 µs over
+// 12 windows, against ±3 µs together. Use it with --count (counts per request do not drift), not for CPU figures.
 //
 // --node-args='--trace-gc-nvp' passes flags to every server's node (space-separated; write it with `=`, since
 // it starts with a dash). Servers share the terminal, so what they print interleaves; V8's GC trace names its pid.
@@ -41,7 +49,7 @@ const { values: args } = parseArgs({
   options: {
     only: { type: 'string' }, routes: { type: 'string' }, windows: { type: 'string' }, window: { type: 'string' },
     connections: { type: 'string' }, repeat: { type: 'string' }, out: { type: 'string' }, count: { type: 'boolean' },
-    'node-args': { type: 'string' },
+    'node-args': { type: 'string' }, turns: { type: 'boolean' },
   },
 })
 const wanted = new Set((args.only ?? 'floor,rm-memory,rm-memory-nocpu').split(','))
@@ -52,10 +60,39 @@ const WINDOWS = Number(args.windows ?? 12)
 const WINDOW_S = Number(args.window ?? 1)
 const CONNECTIONS = Number(args.connections ?? 16)
 const REPEAT = Number(args.repeat ?? 1)
+const TURNS = Boolean(args.turns)
+const TURN_SETTLE_S = 0.25
 const nodeArgs = args['node-args'] ? args['node-args'].split(' ') : []
 const serverEnv = args.count ? { ...process.env, ROUTEMETER_BENCH_COUNT: '1' } : undefined
 const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
+
+/** One window with every server loaded at once: what each served and the CPU it took. */
+async function together(procs) {
+  await Promise.all(procs.map((p) => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)))
+  await sleep(WINDOW_S)
+  return Promise.all(procs.map((p) => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)))
+}
+
+/**
+ * One window in turns (--turns): each server loaded alone for WINDOW_S, the others idle, starting with the
+ * `w`-th so that no contender always follows the same one. A server that just woke runs its first requests
+ * from cold caches: TURN_SETTLE_S of load before its window opens.
+ */
+async function turns(procs, w) {
+  const got = new Array(procs.length)
+  for (let k = 0; k < procs.length; k++) {
+    const i = (w + k) % procs.length
+    const p = procs[i]
+    p.load.send({ type: 'resume' })
+    await sleep(TURN_SETTLE_S)
+    await ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)
+    await sleep(WINDOW_S)
+    got[i] = await ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)
+    await ask(p.load, { type: 'pause' }, 'paused', 10_000, `load for ${p.c.name}`)
+  }
+  return got
+}
 
 async function once(samples) {
   const plan = cpuPlan()
@@ -87,10 +124,9 @@ async function once(samples) {
     })
     await Promise.all(runs.map((r) => r.connected))
     await sleep(1.5) // warm-up under load
+    if (TURNS) await Promise.all(procs.map((p) => ask(p.load, { type: 'pause' }, 'paused', 10_000, `load for ${p.c.name}`)))
     for (let w = 0; w < WINDOWS; w++) {
-      await Promise.all(procs.map((p) => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)))
-      await sleep(WINDOW_S)
-      const got = await Promise.all(procs.map((p) => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)))
+      const got = TURNS ? await turns(procs, w) : await together(procs)
       const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
       for (const c of list) {
         const key = `${c.name}|${route}`
@@ -136,7 +172,7 @@ const samples = new Map()
 const receivedBy = {}
 try {
   log(`node ${process.version}; contenders ${list.map((c) => c.name).join(',')}; routes ${routes.join(',')}; ` +
-    `${WINDOWS} windows of ${WINDOW_S} s × ${REPEAT}, ${CONNECTIONS} connections each`)
+    `${WINDOWS} windows of ${WINDOW_S} s × ${REPEAT}, ${CONNECTIONS} connections each${TURNS ? ', in turns' : ''}`)
   for (let i = 0; i < REPEAT; i++) await once(samples)
 } catch (err) {
   killAll()
@@ -209,5 +245,5 @@ if (args.count) {
 const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))
 fs.mkdirSync(path.dirname(out), { recursive: true })
 fs.writeFileSync(out, JSON.stringify({ node: process.version, date: new Date().toISOString(), windows: WINDOWS, windowS: WINDOW_S,
-  repeat: REPEAT, connections: CONNECTIONS, counted: Boolean(args.count), rows, changes, received: receivedBy }, null, 2))
+  repeat: REPEAT, connections: CONNECTIONS, turns: TURNS, counted: Boolean(args.count), rows, changes, received: receivedBy }, null, 2))
 log(`written ${path.relative(process.cwd(), out)} in ${Math.round((Date.now() - started) / 1000)} s`)

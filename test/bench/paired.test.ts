@@ -61,4 +61,31 @@ it('bench/paired.mjs runs the Redis and StatsD rows against its own receivers an
   }
 })
 
+test('bench/paired.mjs --turns loads each server alone in turn and measures every one in every window', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-paired-test-'))
+  const out = path.join(dir, 'paired.json')
+  try {
+    const { code, stdout, stderr } = await runNode([
+      'bench/paired.mjs', '--only', 'bare-twin,rm-discard', '--routes', 'tiny', '--windows', '2', '--window', '0.3',
+      '--connections', '4', '--turns', '--count', '--out', out,
+    ], { coverage: false, timeoutMs: 120_000 })
+    assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
+    assert.match(stderr, /connections each, in turns/)
+    assert.match(stdout, /Clock reads per request/)
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { turns: boolean, rows: Array<Row & { rps: number, cpuUsPerReq: number,
+      clockCallsPerReq: Record<string, number> }> }
+    assert.is(result.turns, true)
+    assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-twin', 'rm-discard'])
+    for (const row of result.rows) {
+      // A load generator that did not resume after a pause would leave its server a window with no request.
+      assert.ok(row.rps > 0 && Number.isFinite(row.cpuUsPerReq), `${row.server}: ${JSON.stringify(row)}`)
+    }
+    // The attributed clock reads its clocks on its own server's requests, and only there.
+    const reads = (server: string) => result.rows.find((r) => r.server === server)!.clockCallsPerReq['now']!
+    assert.ok(reads('rm-discard') > 0 && reads('bare') === 0, JSON.stringify(result.rows.map((r) => [r.server, r.clockCallsPerReq])))
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test.run()
