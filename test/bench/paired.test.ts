@@ -24,6 +24,13 @@ interface Row {
   addedUsPerReqWindows: number[]
 }
 
+/** A row of a `--count` run. */
+interface CountedRow extends Row {
+  rps: number
+  cpuUsPerReq: number
+  clockCallsPerReq: Record<string, number>
+}
+
 const it = servicesAvailable('test/bench/paired.test.ts', [REDIS]) ? test : test.skip
 
 it('bench/paired.mjs runs the Redis and StatsD rows against its own receivers and keeps every window', async () => {
@@ -72,8 +79,7 @@ test('bench/paired.mjs --turns loads each server alone in turn and measures ever
     assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
     assert.match(stderr, /connections each, in turns/)
     assert.match(stdout, /Clock reads per request/)
-    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { turns: boolean, rows: Array<Row & { rps: number, cpuUsPerReq: number,
-      clockCallsPerReq: Record<string, number> }> }
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { turns: boolean, rows: CountedRow[] }
     assert.is(result.turns, true)
     assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-twin', 'rm-discard'])
     for (const row of result.rows) {
