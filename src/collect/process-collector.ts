@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks'
 import { takeUnreportedDrops } from '../util/drops.js'
+import { unixMs } from '../util/wall-clock.js'
 import { Collector } from './collector.js'
 import { windowClock } from './cpu-clock.js'
 import type { MetricRecord } from '../wire/record.js'
@@ -37,6 +38,6 @@ export function takeProcessRecord(): MetricRecord | undefined {
     dimensions: NO_DIMENSIONS,
     counters: drops === undefined ? { ...c.counters } : { ...c.counters, ...drops },
     timers: { ...c.timers },
-    timestamp: performance.timeOrigin + c.start,
+    timestamp: unixMs(c.start),
   }
 }

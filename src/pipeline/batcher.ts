@@ -3,6 +3,7 @@ import type { MetricRecord } from '../wire/record.js'
 import type { Sink } from '../sinks/sink.js'
 import { countDrop as countProcessDrop } from '../util/drops.js'
 import { report, warn, type ErrorHandler } from '../util/warn.js'
+import { syncWallClock } from '../util/wall-clock.js'
 
 /**
  *   response ends ─► push(c) ─► buffer ─┬─ size ≥ batchSize ─────────────────────► setImmediate ×2 ─┐
@@ -119,6 +120,7 @@ export function createBatcher(options: BatcherOptions): Batcher {
   }
 
   function build(items: Collector[]): MetricRecord[] {
+    syncWallClock() // the records' timestamps follow the system clock if it was stepped (util/wall-clock.ts)
     const batch: MetricRecord[] = []
     for (const c of items) {
       try {

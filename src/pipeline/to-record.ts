@@ -1,9 +1,9 @@
 import { METHODS } from 'node:http'
-import { performance } from 'node:perf_hooks'
 import type { Collector } from '../collect/collector.js'
 import { setOwn } from '../wire/metric-rules.js'
 import type { MetricRecord } from '../wire/record.js'
 import type { RouteNamer } from '../collect/route-namer.js'
+import { unixMs } from '../util/wall-clock.js'
 
 const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS)
 
@@ -47,7 +47,7 @@ export function recordBuilder(options: { prefix: string, namer: RouteNamer }): (
       dimensions: c.dimensions,
       counters,
       timers,
-      timestamp: performance.timeOrigin + c.start,
+      timestamp: unixMs(c.start),
     }
   }
 }

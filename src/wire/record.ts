@@ -31,6 +31,9 @@ export interface MetricRecord {
   readonly counters: Readonly<Record<string, number>>
   /** Timers in milliseconds: `RequestTime`, `CpuTime` (unless `cpu: false`), plus the app's (summed per name). */
   readonly timers: Readonly<Record<string, number>>
-  /** Start of the request (or of the interval), milliseconds since the Unix epoch. */
+  /**
+   * Start of the request (or of the interval), milliseconds since the Unix epoch, by the system clock as it stood
+   * at the flush that sent the record (within 1 ms of `Date.now()`, also after the clock was stepped).
+   */
   readonly timestamp: number
 }
