@@ -25,9 +25,10 @@
 // load generator resumed, 0.25 s to settle, the window, then paused until nothing is in flight), in an order
 // rotated by one each window. It shows a server with a core of its own, as production gives one, where sharing
 // the core preempts each server every few ms, which the attributed clock's preemption guard answers by reading
-// the CPU more often (bench/README.md, "Alone on the core"). The turns of one window are seconds apart, so the
-// machine's drifts no longer cancel: on the 2-core VM, bare-twin's 95 % interval on json was −12.9…+24.5 µs over
-// 12 windows, against ±3 µs together. Use it with --count (counts per request do not drift), not for CPU figures.
+// the CPU more often (bench/README.md, "Alone on the core"). The turns of one window are apart, so the machine's
+// drifts cancel less: on the 2-core VM, bare-twin's 95 % interval on json was −12.9…+24.5 µs over 12 windows of
+// 1 s, against ±3 µs together; short turns and many windows (--window 0.3 --windows 90, pooled with pool.mjs)
+// brought it to ±7 µs over 150. Counts per request (--count) do not drift.
 //
 // --node-args='--trace-gc-nvp' passes flags to every server's node (space-separated; write it with `=`, since
 // it starts with a dash). Servers share the terminal, so what they print interleaves; V8's GC trace names its pid.
