@@ -28,7 +28,7 @@
 // the CPU more often (bench/README.md, "Alone on the core"). The turns of one window are apart, so the machine's
 // drifts cancel less: on the 2-core VM, bare-twin's 95 % interval on json was −12.9…+24.5 µs over 12 windows of
 // 1 s, against ±3 µs together; short turns and many windows (--window 0.3 --windows 90, pooled with pool.mjs)
-// brought it to ±7 µs over 150. Counts per request (--count) do not drift.
+// brought it to ±4 µs over 420. Counts per request (--count) do not drift.
 //
 // --node-args='--trace-gc-nvp' passes flags to every server's node (space-separated; write it with `=`, since
 // it starts with a dash). Servers share the terminal, so what they print interleaves; V8's GC trace names its pid.
