@@ -13,8 +13,8 @@ import { performance } from 'node:perf_hooks'
  * once per batch, never on the request path) and a record is stamped with the offset of the flush that sends it.
  */
 
-/** The offset in use: Unix ms at `performance.now()` 0. A field, not a `let`: a double field is updated in place. */
-const wallClock = { offset: performance.timeOrigin }
+/** The offset in use: Unix ms at `performance.now()` 0. */
+let offset = performance.timeOrigin
 
 /**
  * The offset to hold after a new `reading` of `Date.now() − performance.now()` when `held` was held.
@@ -43,7 +43,7 @@ export function nextOffset(held: number, reading: number): number {
  * const records = closed.map((c) => ({ ...fields(c), timestamp: unixMs(c.start) }))
  */
 export function syncWallClock(): void {
-  wallClock.offset = nextOffset(wallClock.offset, Date.now() - performance.now())
+  offset = nextOffset(offset, Date.now() - performance.now())
 }
 
 /**
@@ -53,5 +53,5 @@ export function syncWallClock(): void {
  * const timestamp = unixMs(c.start) // 1796308474611.25
  */
 export function unixMs(now: number): number {
-  return wallClock.offset + now
+  return offset + now
 }

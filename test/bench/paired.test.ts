@@ -31,67 +31,64 @@ interface CountedRow extends Row {
   clockCallsPerReq: Record<string, number>
 }
 
+/**
+ * Runs bench/paired.mjs with `args` (and `--out` into a temporary directory), checks that it exited 0, and returns
+ * what it printed and the results file.
+ */
+async function runPaired<T>(args: string[]): Promise<{ stdout: string, stderr: string, result: T }> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-paired-test-'))
+  const out = path.join(dir, 'paired.json')
+  try {
+    const { code, stdout, stderr } = await runNode(['bench/paired.mjs', ...args, '--out', out], { coverage: false, timeoutMs: 120_000 })
+    assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
+    return { stdout, stderr, result: JSON.parse(fs.readFileSync(out, 'utf8')) as T }
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 const it = servicesAvailable('test/bench/paired.test.ts', [REDIS]) ? test : test.skip
 
 it('bench/paired.mjs runs the Redis and StatsD rows against its own receivers and keeps every window', async () => {
   assert.ok(fs.existsSync(path.join(root, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build first')
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-paired-test-'))
-  const out = path.join(dir, 'paired.json')
-  try {
-    const { code, stdout, stderr } = await runNode([
-      'bench/paired.mjs', '--only', 'bare-twin,bare-redis,rm-redis,rm-statsd', '--routes', 'tiny', '--windows', '6', '--window', '0.3',
-      '--connections', '4', '--out', out,
-    ], { coverage: false, timeoutMs: 120_000 })
-    assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
-    assert.match(stdout, /95 % CI of the median/)
-    assert.match(stderr, /bare-redis: redis stream \S+ holds [1-9]\d* entries of the app's own/)
-
-    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { node: string, rows: Row[], received: Record<string, string[]> }
-    assert.is(result.node, process.version)
-    // What each receiver held is kept beside the figures (a flush-count comparison reads it later).
-    assert.match(result.received['rm-redis']?.[0] ?? '', /holds [1-9]\d* entries carrying [1-9]\d* records/)
-    assert.match(result.received['rm-statsd']?.[0] ?? '', /UDP receiver got [1-9]\d* packets/)
-    assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-redis', 'bare-twin', 'rm-redis', 'rm-statsd'])
-    for (const row of result.rows.filter((r) => r.server !== r.base)) {
-      assert.is(row.windows, 6, `${row.server}: windows`)
-      assert.is(row.addedUsPerReqWindows.length, 6, `${row.server}: every window kept`)
-      const [lo, hi] = row.addedUsPerReqInterval
-      // Six windows: the 95 % interval of the median runs from the smallest to the largest (1 − 2/64 ≥ 0.95).
-      const sorted = [...row.addedUsPerReqWindows].sort((a, b) => a - b)
-      // (The windows are kept to 3 decimals.)
-      assert.ok(Math.abs(lo - sorted[0]!) < 0.001 && Math.abs(hi - sorted[5]!) < 0.001,
-        `${row.server}: interval ${lo}…${hi}, windows ${sorted.join(' ')}`)
-      assert.ok(lo <= row.addedUsPerReq && row.addedUsPerReq <= hi, `${row.server}: the median lies in its interval`)
-    }
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+  const { stdout, stderr, result } = await runPaired<{ node: string, rows: Row[], received: Record<string, string[]> }>([
+    '--only', 'bare-twin,bare-redis,rm-redis,rm-statsd', '--routes', 'tiny', '--windows', '6', '--window', '0.3', '--connections', '4',
+  ])
+  assert.match(stdout, /95 % CI of the median/)
+  assert.match(stderr, /bare-redis: redis stream \S+ holds [1-9]\d* entries of the app's own/)
+  assert.is(result.node, process.version)
+  // What each receiver held is kept beside the figures (a flush-count comparison reads it later).
+  assert.match(result.received['rm-redis']?.[0] ?? '', /holds [1-9]\d* entries carrying [1-9]\d* records/)
+  assert.match(result.received['rm-statsd']?.[0] ?? '', /UDP receiver got [1-9]\d* packets/)
+  assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-redis', 'bare-twin', 'rm-redis', 'rm-statsd'])
+  for (const row of result.rows.filter((r) => r.server !== r.base)) {
+    assert.is(row.windows, 6, `${row.server}: windows`)
+    assert.is(row.addedUsPerReqWindows.length, 6, `${row.server}: every window kept`)
+    const [lo, hi] = row.addedUsPerReqInterval
+    // Six windows: the 95 % interval of the median runs from the smallest to the largest (1 − 2/64 ≥ 0.95).
+    const sorted = [...row.addedUsPerReqWindows].sort((a, b) => a - b)
+    // (The windows are kept to 3 decimals.)
+    assert.ok(Math.abs(lo - sorted[0]!) < 0.001 && Math.abs(hi - sorted[5]!) < 0.001,
+      `${row.server}: interval ${lo}…${hi}, windows ${sorted.join(' ')}`)
+    assert.ok(lo <= row.addedUsPerReq && row.addedUsPerReq <= hi, `${row.server}: the median lies in its interval`)
   }
 })
 
 test('bench/paired.mjs --turns loads each server alone in turn and measures every one in every window', async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-paired-test-'))
-  const out = path.join(dir, 'paired.json')
-  try {
-    const { code, stdout, stderr } = await runNode([
-      'bench/paired.mjs', '--only', 'bare-twin,rm-discard', '--routes', 'tiny', '--windows', '2', '--window', '0.3',
-      '--connections', '4', '--turns', '--count', '--out', out,
-    ], { coverage: false, timeoutMs: 120_000 })
-    assert.is(code, 0, `paired.mjs exited ${code}:\n${stderr.slice(-3000)}`)
-    assert.match(stderr, /connections each, in turns/)
-    assert.match(stdout, /Clock reads per request/)
-    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as { turns: boolean, rows: CountedRow[] }
-    assert.is(result.turns, true)
-    assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-twin', 'rm-discard'])
-    for (const row of result.rows) {
-      // A load generator that did not resume after a pause would leave its server a window with no request.
-      assert.ok(row.rps > 0 && Number.isFinite(row.cpuUsPerReq), `${row.server}: ${JSON.stringify(row)}`)
-    }
-    // The attributed clock reads its clocks on its own server's requests, and only there.
-    const reads = (server: string) => result.rows.find((r) => r.server === server)!.clockCallsPerReq['now']!
-    assert.ok(reads('rm-discard') > 0 && reads('bare') === 0, JSON.stringify(result.rows.map((r) => [r.server, r.clockCallsPerReq])))
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true })
+  const { stdout, stderr, result } = await runPaired<{ turns: boolean, rows: CountedRow[] }>([
+    '--only', 'bare-twin,rm-discard', '--routes', 'tiny', '--windows', '2', '--window', '0.3', '--connections', '4', '--turns', '--count',
+  ])
+  assert.match(stderr, /connections each, in turns/)
+  assert.match(stdout, /Clock reads per request/)
+  assert.is(result.turns, true)
+  assert.equal(result.rows.map((r) => r.server).sort(), ['bare', 'bare-twin', 'rm-discard'])
+  for (const row of result.rows) {
+    // A load generator that did not resume after a pause would leave its server a window with no request.
+    assert.ok(row.rps > 0 && Number.isFinite(row.cpuUsPerReq), `${row.server}: ${JSON.stringify(row)}`)
   }
+  // The attributed clock reads its clocks on its own server's requests, and only there.
+  const reads = (server: string) => result.rows.find((r) => r.server === server)!.clockCallsPerReq['now']!
+  assert.ok(reads('rm-discard') > 0 && reads('bare') === 0, JSON.stringify(result.rows.map((r) => [r.server, r.clockCallsPerReq])))
 })
 
 test.run()
