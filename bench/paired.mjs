@@ -68,11 +68,17 @@ const serverEnv = args.count ? { ...process.env, ROUTEMETER_BENCH_COUNT: '1' } :
 const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
+/** A server's measured window opens; closing it answers what the server served and the CPU it took. */
+const openWindow = (p) => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)
+const closeWindow = (p) => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)
+/** A server's load generator stops sending; answered once nothing is in flight. */
+const pauseLoad = (p) => ask(p.load, { type: 'pause' }, 'paused', 10_000, `load for ${p.c.name}`)
+
 /** One window with every server loaded at once: what each served and the CPU it took. */
 async function together(procs) {
-  await Promise.all(procs.map((p) => ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)))
+  await Promise.all(procs.map(openWindow))
   await sleep(WINDOW_S)
-  return Promise.all(procs.map((p) => ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)))
+  return Promise.all(procs.map(closeWindow))
 }
 
 /**
@@ -87,10 +93,10 @@ async function turns(procs, w) {
     const p = procs[i]
     p.load.send({ type: 'resume' })
     await sleep(TURN_SETTLE_S)
-    await ask(p.server, { type: 'start' }, 'started', 10_000, p.c.name)
+    await openWindow(p)
     await sleep(WINDOW_S)
-    got[i] = await ask(p.server, { type: 'stop' }, 'stopped', 10_000, p.c.name)
-    await ask(p.load, { type: 'pause' }, 'paused', 10_000, `load for ${p.c.name}`)
+    got[i] = await closeWindow(p)
+    await pauseLoad(p)
   }
   return got
 }
@@ -125,7 +131,7 @@ async function once(samples) {
     })
     await Promise.all(runs.map((r) => r.connected))
     await sleep(1.5) // warm-up under load
-    if (TURNS) await Promise.all(procs.map((p) => ask(p.load, { type: 'pause' }, 'paused', 10_000, `load for ${p.c.name}`)))
+    if (TURNS) await Promise.all(procs.map(pauseLoad))
     for (let w = 0; w < WINDOWS; w++) {
       const got = TURNS ? await turns(procs, w) : await together(procs)
       const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
