@@ -66,35 +66,29 @@ for (const read of cpuReaders) {
 }
 
 let sink = 0
-function nsPerCall(read) {
+function nsPerCall(read, calls = CALLS) {
   const t0 = performance.now()
-  for (let i = 0; i < CALLS; i++) sink += read()
-  return ((performance.now() - t0) * 1e6) / CALLS
+  for (let i = 0; i < calls; i++) sink += read()
+  return ((performance.now() - t0) * 1e6) / calls
 }
 
 const devNull = openSync('/dev/null', 'r')
 const byte = Buffer.alloc(1)
-const systemCall = () => readSync(devNull, byte, 0, 1, null)
+/** `read` right after a system call; the system call alone is `afterSystemCall(() => 0)`, timed the same way. */
+const afterSystemCall = (read) => () => readSync(devNull, byte, 0, 1, null) + read()
 // A tenth of the calls: each costs a system call (≈ 2 µs with PTI).
 const AFTER_CALLS = Math.max(1, Math.round(CALLS / 10))
-function nsAfterSystemCall(read) {
-  const t0 = performance.now()
-  for (let i = 0; i < AFTER_CALLS; i++) sink += systemCall() + read()
-  return ((performance.now() - t0) * 1e6) / AFTER_CALLS
-}
+const alone = afterSystemCall(() => 0)
+const afterReads = clocks.map(([, read]) => afterSystemCall(read))
 
-const noRead = () => 0
-for (const [, read] of clocks) {
-  nsPerCall(read)
-  nsAfterSystemCall(read)
-}
-nsAfterSystemCall(noRead)
+for (const [, read] of clocks) nsPerCall(read)
+for (const read of [alone, ...afterReads]) nsPerCall(read, AFTER_CALLS)
 const samples = clocks.map(() => [])
 const afterSamples = clocks.map(() => [])
 for (let round = 0; round < ROUNDS; round++) {
   clocks.forEach(([, read], i) => samples[i].push(nsPerCall(read)))
-  const alone = nsAfterSystemCall(noRead)
-  clocks.forEach(([, read], i) => afterSamples[i].push(nsAfterSystemCall(read) - alone))
+  const aloneNs = nsPerCall(alone, AFTER_CALLS)
+  afterReads.forEach((read, i) => afterSamples[i].push(nsPerCall(read, AFTER_CALLS) - aloneNs))
 }
 
 /** The median round, with the fastest and slowest. */

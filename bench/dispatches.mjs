@@ -5,51 +5,36 @@
 // hook's price on a route is these counts times what one call costs there (bench/README.md, "Where json's
 // cost goes on Node 24").
 //
-//   node bench/dispatches.mjs [--routes tiny,json,await20] [--requests 4000] [--connections 16]
+//   node bench/dispatches.mjs [--routes tiny,json,await20] [--window 2] [--connections 16]
 //
-// The bench's own app on bare node:http, no library: the counts are Node's, for the app. The load comes from a
-// child process (this script again, with --client), so its callbacks are not counted; a first pass of the same
-// size warms the server up uncounted. Checks: every request answered 200, and each reached a handler.
+// The bench's own app on bare node:http, no library: the counts are Node's, for the app. The load is the bench's
+// load generator (load.mjs, a child process, so its callbacks are not counted): warmed up for a second, paused,
+// then resumed for a window of `--window` seconds and paused again, so every request counted starts and ends
+// inside it. Counting stops in the IPC callback that says the load has paused, before anything of this script
+// runs. Checks: the load saw no error and no non-2xx answer, and requests reached a handler.
 import { createHook } from 'node:async_hooks'
-import { execFile } from 'node:child_process'
 import http from 'node:http'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { parseArgs, promisify } from 'node:util'
+import { parseArgs } from 'node:util'
 import { promiseHooks } from 'node:v8'
-import { app, ROUTES, served } from './app.mjs'
-import { pathFactory } from './paths.mjs'
+import { ROUTES, app, served } from './app.mjs'
+import { ask, spawnNode } from './lib/child.mjs'
 
 const { values: args } = parseArgs({
   options: {
-    routes: { type: 'string', default: 'tiny,json,await20' }, requests: { type: 'string', default: '4000' },
-    connections: { type: 'string', default: '16' }, client: { type: 'string' },
+    routes: { type: 'string', default: 'tiny,json,await20' }, window: { type: 'string', default: '2' },
+    connections: { type: 'string', default: '16' },
   },
 })
-const REQUESTS = Number(args.requests)
+const WINDOW_MS = Number(args.window) * 1000
 const CONNECTIONS = Number(args.connections)
+const WARM_UP_MS = 1000
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-if (args.client !== undefined) await client(Number(args.client), args.routes)
-else await main()
-
-/** The load: REQUESTS requests to `route` over CONNECTIONS keep-alive connections; exits 1 on any non-200. */
-async function client(port, route) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS })
-  const nextPath = pathFactory(route)
-  let sent = 0
-  const get = () => new Promise((resolve, reject) => {
-    http.get({ port, host: '127.0.0.1', path: nextPath(), agent }, (res) => {
-      res.resume()
-      res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`status ${res.statusCode}`))))
-    }).on('error', reject)
-  })
-  const worker = async () => { while (sent < REQUESTS) { sent++; await get() } }
-  await Promise.all(Array.from({ length: CONNECTIONS }, worker))
-  agent.destroy()
-}
+await main()
 
 async function main() {
-  const run = promisify(execFile)
-  const self = fileURLToPath(import.meta.url)
   const types = new Map()
   let counts = null
   // `trackPromises: false` (Node ≥ 24.14) keeps promises out of this hook, as the clock's own hook does; on older
@@ -69,32 +54,55 @@ async function main() {
   const server = http.createServer(app)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = server.address().port
-  const load = (route) => run(process.execPath, [self, '--client', String(port), '--routes', route,
-    '--requests', String(REQUESTS), '--connections', String(CONNECTIONS)])
+  const load = spawnNode(path.join(path.dirname(fileURLToPath(import.meta.url)), 'load.mjs'), [])
+  await ask(load, null, 'ready', 30_000, 'load')
 
-  console.log(`node ${process.version}; ${REQUESTS} requests a route over ${CONNECTIONS} connections; callbacks per request`)
+  /** Counts the callbacks of one window of load; returns them with the requests served in it. */
+  function countedWindow() {
+    return new Promise((resolve) => {
+      const before = served.count
+      const seen = {}
+      // Registered before anything else waits for 'paused', so no callback of this script's is counted.
+      const onPaused = (m) => {
+        if (m.type !== 'paused') return
+        load.off('message', onPaused)
+        counts = null
+        resolve({ seen, requests: served.count - before })
+      }
+      load.on('message', onPaused)
+      counts = seen
+      load.send({ type: 'resume' })
+      setTimeout(() => load.send({ type: 'pause' }), WINDOW_MS)
+    })
+  }
+
+  console.log(`node ${process.version}; ${args.window} s of load a route over ${CONNECTIONS} connections; callbacks per request`)
   const rows = []
   for (const route of args.routes.split(',')) {
     if (!(route in ROUTES)) throw new TypeError(`unknown route ${route}; routes: ${Object.keys(ROUTES).join(', ')}`)
-    await load(route)
-    const before = served.count
-    counts = {}
-    await load(route)
-    const seen = counts
-    counts = null
-    if (served.count - before !== REQUESTS) throw new Error(`${route}: ${served.count - before} of ${REQUESTS} requests reached a handler`)
-    rows.push([route, seen])
+    const connected = ask(load, null, 'connected', 60_000, 'load')
+    const done = ask(load, { type: 'run', port, route, connections: CONNECTIONS, pipelining: 1 }, 'done', 600_000, 'load')
+    await connected
+    await sleep(WARM_UP_MS)
+    await ask(load, { type: 'pause' }, 'paused', 10_000, 'load')
+    const { seen, requests } = await countedWindow()
+    load.send({ type: 'end' })
+    const report = await done
+    if (report.errors > 0 || report.non2xx > 0) throw new Error(`${route}: the load saw ${report.errors} errors, ${report.non2xx} non-2xx`)
+    if (requests === 0) throw new Error(`${route}: no request reached a handler in the window`)
+    rows.push([route, seen, requests])
   }
   server.close()
+  load.disconnect()
 
-  // Kinds under 0.005 a request on every route are the load's child process and the first connections.
+  // Kinds under 0.005 a request on every route are this script's: its timer and the load's IPC messages.
   const kinds = [...new Set(rows.flatMap(([, seen]) => Object.keys(seen)))].sort()
-    .filter((kind) => rows.some(([, seen]) => (seen[kind] ?? 0) / REQUESTS >= 0.005))
-  console.log(`| route | async_hooks \`before\`, all | ${kinds.join(' | ')} |`)
-  console.log(`|---|--:|${kinds.map(() => '--:').join('|')}|`)
-  for (const [route, seen] of rows) {
-    const perRequest = (kind) => (seen[kind] ?? 0) / REQUESTS
+    .filter((kind) => rows.some(([, seen, requests]) => (seen[kind] ?? 0) / requests >= 0.005))
+  console.log(`| route | requests | async_hooks \`before\`, all | ${kinds.join(' | ')} |`)
+  console.log(`|---|--:|--:|${kinds.map(() => '--:').join('|')}|`)
+  for (const [route, seen, requests] of rows) {
+    const perRequest = (kind) => (seen[kind] ?? 0) / requests
     const befores = Object.keys(seen).filter((k) => k !== 'promise reaction').reduce((sum, k) => sum + perRequest(k), 0)
-    console.log(`| ${route} | ${befores.toFixed(2)} | ${kinds.map((k) => perRequest(k).toFixed(2)).join(' | ')} |`)
+    console.log(`| ${route} | ${requests} | ${befores.toFixed(2)} | ${kinds.map((k) => perRequest(k).toFixed(2)).join(' | ')} |`)
   }
 }
