@@ -5,11 +5,8 @@
 // callgrind a json request takes ≈ 10 ms instead of ≈ 0.1, so almost every stretch is kept and every request
 // reads the CPU at least once, work the clock does once every 5–40 requests at full speed. Scaling those
 // thresholds by the slowdown makes it decide as it would at full speed, so an instruction count prices the clock
-// as it runs in production. The copy sits in a temporary folder with the repository's package.json and a link to
-// its node_modules, so it loads like dist/.
-import fs from 'node:fs'
-import os from 'node:os'
-import path from 'node:path'
+// as it runs in production. The copy loads like dist/ (build-copy.mjs).
+import { patchedBuild } from './build-copy.mjs'
 
 /** Each threshold: the file that holds it and the compiled line, whose number is scaled. */
 const THRESHOLDS = [
@@ -28,23 +25,8 @@ const THRESHOLDS = [
  * process.env.ROUTEMETER_BENCH_DIST = scaledClockBuild(DIST, 70)
  */
 export function scaledClockBuild(dist, scale) {
-  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-scaled-clock-'))
-  try {
-    const copy = path.join(root, 'dist')
-    fs.cpSync(dist, copy, { recursive: true })
-    const repo = path.dirname(dist)
-    fs.copyFileSync(path.join(repo, 'package.json'), path.join(root, 'package.json'))
-    fs.symlinkSync(path.join(repo, 'node_modules'), path.join(root, 'node_modules'))
-    for (const { file, line } of THRESHOLDS) {
-      const target = path.join(copy, file)
-      const text = fs.readFileSync(target, 'utf8')
-      const found = text.match(new RegExp(line.source, 'gm')) ?? []
-      if (found.length !== 1) throw new Error(`${file}: expected one line matching ${line}, found ${found.length}`)
-      fs.writeFileSync(target, text.replace(line, (whole, value) => whole.replace(value, String(Number(value) * scale))))
-    }
-    return copy
-  } catch (error) {
-    fs.rmSync(root, { recursive: true, force: true })
-    throw error
-  }
+  const edits = THRESHOLDS.map(({ file, line }) => ({
+    file, line, replace: (whole, value) => whole.replace(value, String(Number(value) * scale)),
+  }))
+  return patchedBuild(dist, edits, 'routemeter-scaled-clock-')
 }
