@@ -39,6 +39,15 @@ export const CONTENDERS = [
     name: 'rm-discard-nocpu-hooks', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', cpu: false, hooks: 'switch' },
     routemeter: true, onlyWhenAsked: true,
   },
+  // The default with parts of its clock taken out (lib/clock-ablation.mjs): what its idle reads and all its reads cost.
+  {
+    name: 'rm-discard-noidle', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', dist: 'no-idle' },
+    routemeter: true, onlyWhenAsked: true,
+  },
+  {
+    name: 'rm-discard-noreads', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', dist: 'no-reads' },
+    routemeter: true, onlyWhenAsked: true,
+  },
   {
     name: 'rm-discard-before', base: 'bare', module: 'routemeter.mjs', options: { sink: 'discard', dist: 'before' },
     routemeter: true, onlyWhenAsked: true,

@@ -4,15 +4,19 @@
 // run, interleaved with the current one, so "before" and "after" share every noisy minute of the machine.
 import path from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { ABLATIONS, ablatedBuild } from './clock-ablation.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 
 export const DIST = path.resolve(process.env.ROUTEMETER_BENCH_DIST ?? path.join(here, '..', '..', 'dist'))
 export const DIST_BEFORE = process.env.ROUTEMETER_BENCH_DIST_BEFORE ? path.resolve(process.env.ROUTEMETER_BENCH_DIST_BEFORE) : null
 
-/** The entry file URL of the build a contender uses (`dist: 'before'` for the older build). */
+/**
+ * The entry file URL of the build a contender uses: `dist: 'before'` for the older build, the name of a clock
+ * ablation (lib/clock-ablation.mjs) for a copy of DIST with it applied.
+ */
 export function distEntry(which) {
-  const dir = which === 'before' ? DIST_BEFORE : DIST
+  const dir = which === 'before' ? DIST_BEFORE : Object.hasOwn(ABLATIONS, which ?? '') ? ablatedBuild(DIST, which) : DIST
   if (dir === null) throw new Error('the …-before contenders need ROUTEMETER_BENCH_DIST_BEFORE')
   return pathToFileURL(path.join(dir, 'index.js')).href
 }
