@@ -10,11 +10,12 @@
 //
 // The default minus no-reads is what the clock's reads cost a request; the default minus no-idle, the idle reads.
 // Each server of a run asks for its copy (lib/dist.mjs); the first builds it, under a name made from the build's
-// contents and the edits, and the others, and later runs, reuse it (in the system's temporary folder).
+// contents and this file's, and the others, and later runs, reuse it (in the system's temporary folder).
 import crypto from 'node:crypto'
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { patchedBuild } from './build-copy.mjs'
 
 const FILE = 'collect/cpu-attributed.js'
@@ -66,10 +67,10 @@ function digestOf(dir, hash = crypto.createHash('sha256'), base = dir) {
  * const entry = path.join(ablatedBuild(DIST, 'no-reads'), 'index.js')
  */
 export function ablatedBuild(dist, name) {
-  const edits = ABLATIONS[name]
+  const edits = Object.hasOwn(ABLATIONS, name) ? ABLATIONS[name] : undefined
   if (edits === undefined) throw new Error(`unknown clock ablation ${name}; known: ${Object.keys(ABLATIONS).join(', ')}`)
   const hash = digestOf(dist)
-  for (const { line } of edits) hash.update(line.source)
+  hash.update(fs.readFileSync(fileURLToPath(import.meta.url))) // the edits
   const home = path.join(os.tmpdir(), `routemeter-ablation-${name}-${hash.digest('hex').slice(0, 16)}`)
   if (fs.existsSync(path.join(home, 'dist'))) return path.join(home, 'dist')
   const copy = patchedBuild(dist, edits, `routemeter-ablation-${name}-tmp-`)
