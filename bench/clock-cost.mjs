@@ -23,6 +23,7 @@ import path from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { DIST } from './lib/dist.mjs'
+import { max, median, min } from './lib/stats.mjs'
 
 const require = createRequire(import.meta.url)
 const { processCpuMicros } = require(path.join(DIST, 'collect', 'cpu-clock.js'))
@@ -92,10 +93,7 @@ for (let round = 0; round < ROUNDS; round++) {
 }
 
 /** The median round, with the fastest and slowest. */
-function summary(values) {
-  const s = values.slice().sort((a, b) => a - b)
-  return `${s[Math.floor(s.length / 2)].toFixed(0).padStart(6)}   [${s[0].toFixed(0)}…${s[s.length - 1].toFixed(0)}]`
-}
+const summary = (values) => `${median(values).toFixed(0).padStart(6)}   [${min(values).toFixed(0)}…${max(values).toFixed(0)}]`
 console.log(`node ${process.version}, ${process.platform}/${process.arch}, ${CALLS} calls × ${ROUNDS} rounds; ns per call`)
 const width = Math.max(...clocks.map(([name]) => name.length))
 console.log(`${''.padEnd(width)}  ${'tight loop'.padEnd(22)}after a system call (${AFTER_CALLS} calls, the call's own time taken out)`)

@@ -15,6 +15,7 @@
 import { createHook } from 'node:async_hooks'
 import http from 'node:http'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { promiseHooks } from 'node:v8'
@@ -30,7 +31,6 @@ const { values: args } = parseArgs({
 const WINDOW_MS = Number(args.window) * 1000
 const CONNECTIONS = Number(args.connections)
 const WARM_UP_MS = 1000
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 await main()
 
