@@ -31,7 +31,9 @@ function occurrences(build: string, text: string): number {
 
 /**
  * CpuTime of three requests to a server wrapped by the build in `build`, each burning 4 ms before and after a
- * `setImmediate` hop: ≈ 8 ms each with a clock that reads, ≈ 0 with one that does not.
+ * `setImmediate` hop: ≈ 8 ms each with a clock that reads, ≈ 0 with one that does not. The burns run for 8 ms of
+ * wall time, and the clock bills thread CPU: with the test suites sharing the cores, CI saw 5.8 ms. Above 2 ms
+ * tells a clock that measures from one that reads nothing (under 0.01 ms) with room on both sides.
  */
 async function cpuTimes(build: string): Promise<number[]> {
   const script = `const rm = require(${JSON.stringify(path.join(build, 'index.js'))})
@@ -65,7 +67,7 @@ test('no-idle: the switches read no idle time, and the copy still measures', asy
     // switchTo, enter and close read it in the build; the install, `at` and a block's running read keep theirs.
     assert.is(occurrences(copy!, 'loop.idleTime'), occurrences(dist, 'loop.idleTime') - 3)
     assert.is(occurrences(copy!, 'performance.now()'), occurrences(dist, 'performance.now()'))
-    for (const cpu of await cpuTimes(copy!)) assert.ok(cpu > 6 && cpu < 40, `CpuTime ${cpu} ms for 8 ms of burns`)
+    for (const cpu of await cpuTimes(copy!)) assert.ok(cpu > 2 && cpu < 40, `CpuTime ${cpu} ms for 8 ms of burns`)
   } finally {
     fs.rmSync(path.dirname(copy!), { recursive: true, force: true })
   }
@@ -78,7 +80,7 @@ test('no-reads: the switches read no clock, and CpuTime comes out ≈ 0 where th
     assert.is(occurrences(copy!, 'loop.idleTime'), occurrences(dist, 'loop.idleTime') - 3)
     assert.is(occurrences(copy!, 'performance.now()'), occurrences(dist, 'performance.now()') - 2)
     for (const cpu of await cpuTimes(copy!)) assert.ok(cpu >= 0 && cpu < 0.01, `CpuTime ${cpu} ms without clock reads`)
-    for (const cpu of await cpuTimes(dist)) assert.ok(cpu > 6 && cpu < 40, `CpuTime ${cpu} ms for 8 ms of burns`)
+    for (const cpu of await cpuTimes(dist)) assert.ok(cpu > 2 && cpu < 40, `CpuTime ${cpu} ms for 8 ms of burns`)
   } finally {
     fs.rmSync(path.dirname(copy!), { recursive: true, force: true })
   }
