@@ -23,6 +23,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { createClient } from 'redis'
@@ -52,7 +53,6 @@ const REQUESTS = Number(values.requests)
 const PER_ENTRY = Number(values['per-entry'])
 const INFLUX_REQUESTS = Number(values['influx-requests'])
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms))
 const freePort = () => new Promise((resolve) => {
   const s = createServer().listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)) })
 })

@@ -15,6 +15,7 @@
 // Server and client share the process, as in the test; each run gets a fresh server and wrapper.
 import fs from 'node:fs'
 import http from 'node:http'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
 import { distEntry } from './lib/dist.mjs'
@@ -64,7 +65,6 @@ function burn(ms) {
   const threadMs = threadMicros ? (threadMicros.read() - thread) / 1000 : Math.min(wallMs, processMs)
   return { thread: threadMs, process: Math.max(processMs, threadMs), wall: wallMs }
 }
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 let redis = null
 const burned = new Map()

@@ -14,13 +14,12 @@
 // runs. Checks: the load saw no error and no non-2xx answer, and requests reached a handler.
 import { createHook } from 'node:async_hooks'
 import http from 'node:http'
-import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { promiseHooks } from 'node:v8'
 import { ROUTES, app, served } from './app.mjs'
-import { ask, spawnNode } from './lib/child.mjs'
+import { ask } from './lib/child.mjs'
+import { spawnLoad, startLoad } from './lib/load-run.mjs'
 
 const { values: args } = parseArgs({
   options: {
@@ -54,8 +53,7 @@ async function main() {
   const server = http.createServer(app)
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
   const port = server.address().port
-  const load = spawnNode(path.join(path.dirname(fileURLToPath(import.meta.url)), 'load.mjs'), [])
-  await ask(load, null, 'ready', 30_000, 'load')
+  const load = await spawnLoad()
 
   /** Counts the callbacks of one window of load; returns them with the requests served in it. */
   function countedWindow() {
@@ -80,15 +78,11 @@ async function main() {
   const rows = []
   for (const route of args.routes.split(',')) {
     if (!(route in ROUTES)) throw new TypeError(`unknown route ${route}; routes: ${Object.keys(ROUTES).join(', ')}`)
-    const connected = ask(load, null, 'connected', 60_000, 'load')
-    const done = ask(load, { type: 'run', port, route, connections: CONNECTIONS, pipelining: 1 }, 'done', 600_000, 'load')
-    await connected
+    const run = await startLoad(load, { port, route, connections: CONNECTIONS })
     await sleep(WARM_UP_MS)
     await ask(load, { type: 'pause' }, 'paused', 10_000, 'load')
     const { seen, requests } = await countedWindow()
-    load.send({ type: 'end' })
-    const report = await done
-    if (report.errors > 0 || report.non2xx > 0) throw new Error(`${route}: the load saw ${report.errors} errors, ${report.non2xx} non-2xx`)
+    await run.finish()
     if (requests === 0) throw new Error(`${route}: no request reached a handler in the window`)
     rows.push([route, seen, requests])
   }

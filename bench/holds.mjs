@@ -14,12 +14,12 @@ import fs from 'node:fs'
 import http from 'node:http'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ROUTES, app, served } from './app.mjs'
 import { patchedBuild } from './lib/build-copy.mjs'
-import { ask, spawnNode } from './lib/child.mjs'
 import { DIST } from './lib/dist.mjs'
+import { spawnLoad, startLoad } from './lib/load-run.mjs'
 
 const { values: args } = parseArgs({
   options: { cases: { type: 'string', default: 'json:16,json:1,await20:16,tiny:16' }, seconds: { type: 'string', default: '4' } },
@@ -29,7 +29,6 @@ const cases = args.cases.split(',').map((c) => {
   if (!(route in ROUTES) || !(Number(connections) >= 1)) throw new TypeError(`--cases: route:connections, got ${c}`)
   return { route, connections: Number(connections) }
 })
-const here = path.dirname(fileURLToPath(import.meta.url))
 const REPORT = 'globalThis[Symbol.for("routemeter.bench.hold")]'
 
 const copy = patchedBuild(DIST, [{
@@ -66,11 +65,8 @@ try {
   console.log('|---|--:|--:|--:|--:|--:|--:|--:|')
   const us = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} µs` : '—')
   for (const { route, connections } of cases) {
-    const load = spawnNode(path.join(here, 'load.mjs'), [])
-    await ask(load, null, 'ready', 30_000, 'load')
-    const connected = ask(load, null, 'connected', 30_000, 'load')
-    const done = ask(load, { type: 'run', port, route, connections, pipelining: 1 }, 'done', 60_000, 'load')
-    await connected
+    const load = await spawnLoad()
+    const run = await startLoad(load, { port, route, connections })
     await sleep(1000)
     const before = served.count
     tally = fresh()
@@ -78,12 +74,8 @@ try {
     const t = tally
     tally = undefined
     const requests = served.count - before
-    load.send({ type: 'end' })
-    const report = await done
+    await run.finish()
     load.disconnect()
-    if (report.errors > 0 || report.non2xx > 0) {
-      throw new Error(`${route}: the load saw ${report.errors} errors, ${report.non2xx} non-2xx`)
-    }
     if (requests === 0 || t.holds === 0) throw new Error(`${route}: ${requests} requests, ${t.holds} holds counted`)
     const share = (n) => `${((100 * n) / t.holds).toFixed(1)} %`
     const perRequest = (t.holds / requests).toFixed(2)

@@ -34,6 +34,7 @@
 // it starts with a dash). Servers share the terminal, so what they print interleaves; V8's GC trace names its pid.
 import fs from 'node:fs'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
@@ -44,6 +45,7 @@ import { ask, cpuPlan, killAll, pinSelf, spawnNode } from './lib/child.mjs'
 import { startReceivers } from './lib/receivers.mjs'
 import { median, medianInterval } from './lib/stats.mjs'
 import { CLOCK_CALLS } from './lib/clock-calls.mjs'
+import { spawnLoad, startLoad } from './lib/load-run.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const { values: args } = parseArgs({
@@ -65,7 +67,6 @@ const TURNS = Boolean(args.turns)
 const TURN_SETTLE_S = 0.25
 const nodeArgs = args['node-args'] ? args['node-args'].split(' ') : []
 const serverEnv = args.count ? { ...process.env, ROUTEMETER_BENCH_COUNT: '1' } : undefined
-const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
 /** A server's measured window opens; closing it answers what the server served and the CPU it took. */
@@ -77,7 +78,7 @@ const pauseLoad = (p) => ask(p.load, { type: 'pause' }, 'paused', 10_000, `load 
 /** One window with every server loaded at once: what each served and the CPU it took. */
 async function together(procs) {
   await Promise.all(procs.map(openWindow))
-  await sleep(WINDOW_S)
+  await sleep(WINDOW_S * 1000)
   return Promise.all(procs.map(closeWindow))
 }
 
@@ -92,9 +93,9 @@ async function turns(procs, w) {
     const i = (w + k) % procs.length
     const p = procs[i]
     p.load.send({ type: 'resume' })
-    await sleep(TURN_SETTLE_S)
+    await sleep(TURN_SETTLE_S * 1000)
     await openWindow(p)
-    await sleep(WINDOW_S)
+    await sleep(WINDOW_S * 1000)
     got[i] = await closeWindow(p)
     await pauseLoad(p)
   }
@@ -109,9 +110,8 @@ async function once(samples) {
   const procs = await Promise.all(list.map(async (c) => {
     const options = JSON.stringify(receivers.optionsFor(c))
     const server = spawnNode(path.join(here, 'server.mjs'), [c.name, options], { cpu: plan?.server, env: serverEnv, nodeArgs })
-    const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
+    const load = await spawnLoad({ cpu: plan?.load, label: `load for ${c.name}` })
     const { port } = await ask(server, null, 'ready', 60_000, c.name)
-    await ask(load, null, 'ready', 30_000, `load for ${c.name}`)
     return { c, server, load, port }
   }))
   for (const { c, port } of procs) {
@@ -124,13 +124,10 @@ async function once(samples) {
     }
   }
   for (const route of routes) {
-    const runs = procs.map((p) => {
-      const connected = ask(p.load, null, 'connected', 60_000, `load for ${p.c.name}`)
-      const done = ask(p.load, { type: 'run', port: p.port, route, connections: CONNECTIONS, pipelining: 1 }, 'done', 600_000, 'load')
-      return { p, connected, done }
-    })
-    await Promise.all(runs.map((r) => r.connected))
-    await sleep(1.5) // warm-up under load
+    const runs = await Promise.all(procs.map((p) => startLoad(p.load, {
+      port: p.port, route, connections: CONNECTIONS, label: `load for ${p.c.name}`,
+    })))
+    await sleep(1500) // warm-up under load
     if (TURNS) await Promise.all(procs.map(pauseLoad))
     for (let w = 0; w < WINDOWS; w++) {
       const got = TURNS ? await turns(procs, w) : await together(procs)
@@ -150,11 +147,7 @@ async function once(samples) {
         s.threadAdded.push(threadOf(c.name) - threadOf(c.base))
       }
     }
-    for (const r of runs) r.p.load.send({ type: 'end' })
-    const results = await Promise.all(runs.map((r) => r.done))
-    for (const [i, result] of results.entries()) {
-      if (result.error || result.errors || result.non2xx) throw new Error(`${runs[i].p.c.name} on ${route}: ${JSON.stringify(result)}`)
-    }
+    await Promise.all(runs.map((run) => run.finish()))
     log(`${route}: ${WINDOWS} windows done`)
   }
   for (const { c, server } of procs) {
@@ -168,7 +161,7 @@ async function once(samples) {
     }
   }
   for (const { server, load } of procs) { server.send({ type: 'exit' }); load.kill() }
-  await sleep(0.5)
+  await sleep(500)
   await receivers.close()
   killAll()
 }

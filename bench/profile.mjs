@@ -11,11 +11,13 @@ import os from 'node:os'
 import path from 'node:path'
 import { SourceMap } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { CONTENDERS } from './contenders.mjs'
 import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
 import { statsdReceiver, startRedis } from './lib/receivers.mjs'
 import { DIST } from './lib/dist.mjs'
+import { spawnLoad, startLoad } from './lib/load-run.mjs'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const dist = DIST
@@ -31,17 +33,11 @@ const { values: args, positionals } = parseArgs({
 const name = positionals[0] ?? 'rm-memory'
 const spec = CONTENDERS.find((c) => c.name === name)
 if (!spec) throw new Error(`unknown contender ${name}; one of ${CONTENDERS.map((c) => c.name).join(', ')}`)
-const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 
 async function drive(load, port, seconds) {
-  const done = ask(
-    load, { type: 'run', port, route: args.route, connections: Number(args.connections), pipelining: 1 }, 'done', 120_000, 'load',
-  )
-  await sleep(seconds)
-  load.send({ type: 'end' })
-  const result = await done
-  if (result.errors || result.non2xx) throw new Error(`load: ${result.errors} errors, ${result.non2xx} non-2xx (${result.firstError})`)
-  return result
+  const run = await startLoad(load, { port, route: args.route, connections: Number(args.connections) })
+  await sleep(seconds * 1000)
+  return run.finish()
 }
 
 const CLOCKS = new Set(['cpuUsage', 'now', 'hrtime', 'bigint', 'resourceUsage'])
@@ -132,8 +128,7 @@ async function main() {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'routemeter-profile-'))
   const redis = spec.needs === 'redis' ? await startRedis({ cpu: plan?.load }) : null
   const udp = spec.needs === 'statsd' ? await statsdReceiver() : null
-  const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
-  await ask(load, null, 'ready', 30_000, 'load')
+  const load = await spawnLoad({ cpu: plan?.load })
   const options = { statsdPort: udp?.port, redisUrl: redis?.url, stream: `routemeter-bench:${name}` }
   const server = spawnNode(path.join(here, 'server.mjs'), [name, JSON.stringify(options)], {
     cpu: plan?.server, nodeArgs: ['--cpu-prof', '--cpu-prof-dir', dir],

@@ -16,6 +16,7 @@
 import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { request } from 'undici'
@@ -24,6 +25,7 @@ import { ROUTES, checkResponse } from './app.mjs'
 import { pathsFor } from './paths.mjs'
 import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
 import { DIST_BEFORE, distEntry } from './lib/dist.mjs'
+import { spawnLoad, startLoad } from './lib/load-run.mjs'
 import { startReceivers } from './lib/receivers.mjs'
 import { median, min, max, round, table } from './lib/stats.mjs'
 import { checkTargets } from './lib/targets.mjs'
@@ -66,7 +68,6 @@ const routes = args.routes ? args.routes.split(',') : Object.keys(ROUTES)
 const outPath = path.resolve(args.out ?? path.join(here, 'results', 'latest.json'))
 const NOISY_FOREIGN = 0.15 // other work took more than 15% of the server's CPU during the window
 const UNSATURATED_ELU = 0.85 // the server idled more than 15%: the load generator was starved
-const sleep = (s) => new Promise((resolve) => setTimeout(resolve, s * 1000))
 const log = (...xs) => console.error(...xs)
 
 async function selectContenders() {
@@ -115,8 +116,7 @@ async function main() {
   // Receivers first, so no contender ever sends into a closed port.
   const receivers = await startReceivers(list, { cpu: plan?.load })
 
-  const load = spawnNode(path.join(here, 'load.mjs'), [], { cpu: plan?.load })
-  await ask(load, null, 'ready', 30_000, 'load generator')
+  const load = await spawnLoad({ cpu: plan?.load, label: 'load generator' })
 
   const servers = new Map()
   await Promise.all(list.map(async (c) => {
@@ -143,31 +143,23 @@ async function main() {
   // window that starts `lead` seconds in (connections open, steady state) and lasts `window` seconds.
   async function drive(c, route, { measure, seconds }) {
     const { child, port } = servers.get(c.name)
-    const connected = ask(load, null, 'connected', 60_000, 'load generator')
-    const done = ask(
-      load, { type: 'run', port, route, connections: config.connections, pipelining: config.pipelining }, 'done', 120_000, 'load generator',
-    )
-    await connected
+    const run = await startLoad(load, {
+      port, route, connections: config.connections, pipelining: config.pipelining, label: `load against ${c.name}`, runMs: 120_000,
+    })
     let sample = null
     if (measure) {
-      await sleep(config.leadS)
+      await sleep(config.leadS * 1000)
       const before = plan ? cpuTimes(plan.server) : null
       await ask(child, { type: 'start' }, 'started', 10_000, c.name)
       load.send({ type: 'mark', on: true })
-      await sleep(config.windowS)
+      await sleep(config.windowS * 1000)
       sample = await ask(child, { type: 'stop' }, 'stopped', 10_000, c.name)
       load.send({ type: 'mark', on: false })
       sample.noise = foreignShare(before, plan ? cpuTimes(plan.server) : null, sample.cpuUs)
     } else {
-      await sleep(seconds)
+      await sleep(seconds * 1000)
     }
-    load.send({ type: 'end' })
-    const result = await done
-    if (result.error) throw new Error(`load generator failed against ${c.name}: ${result.error}`)
-    if (result.errors || result.non2xx) {
-      throw new Error(`${c.name} on ${route}: ${result.errors} errors, ${result.non2xx} non-2xx responses` +
-        `${result.firstError ? `; first error: ${result.firstError}` : ''}`)
-    }
+    const result = await run.finish()
     if (!measure) return result
     if (sample.requests === 0) throw new Error(`${c.name} on ${route}: served nothing in the measured window`)
     return {

@@ -19,6 +19,7 @@
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { pathToFileURL } from 'node:url'
 import { createClient } from 'redis'
@@ -44,8 +45,6 @@ const MEASURE_S = Number(values.seconds)
 /** Distinct entries encoded per producer; each second a producer writes the next one round. */
 const VARIANTS = 4
 const TICK_US = 10_000
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * One producer's entries: `perSecond` records over `routes` routes each, `VARIANTS` of them, encoded once and
