@@ -64,8 +64,8 @@ try {
     'the shortest of those | the least idle time in one |')
   console.log('|---|--:|--:|--:|--:|--:|--:|--:|')
   const us = (x) => (Number.isFinite(x) ? `${x.toFixed(1)} µs` : '—')
+  const load = await spawnLoad()
   for (const { route, connections } of cases) {
-    const load = await spawnLoad()
     const run = await startLoad(load, { port, route, connections })
     await sleep(1000)
     const before = served.count
@@ -75,13 +75,13 @@ try {
     tally = undefined
     const requests = served.count - before
     await run.finish()
-    load.disconnect()
     if (requests === 0 || t.holds === 0) throw new Error(`${route}: ${requests} requests, ${t.holds} holds counted`)
     const share = (n) => `${((100 * n) / t.holds).toFixed(1)} %`
     const perRequest = (t.holds / requests).toFixed(2)
     console.log(`| ${route} × ${connections} | ${requests} | ${perRequest} | ${share(t.under3)} | ${share(t.under10)} | ` +
       `${t.withIdle} | ${us(t.shortestWithIdle)} | ${us(t.leastIdle)} |`)
   }
+  load.disconnect()
   server.close()
   await rm.metrics.close()
 } finally {

@@ -16,7 +16,12 @@ export const DIST_BEFORE = process.env.ROUTEMETER_BENCH_DIST_BEFORE ? path.resol
  * ablation (lib/clock-ablation.mjs) for a copy of DIST with it applied.
  */
 export function distEntry(which) {
-  const dir = which === 'before' ? DIST_BEFORE : Object.hasOwn(ABLATIONS, which ?? '') ? ablatedBuild(DIST, which) : DIST
-  if (dir === null) throw new Error('the …-before contenders need ROUTEMETER_BENCH_DIST_BEFORE')
+  let dir = DIST
+  if (which === 'before') {
+    if (DIST_BEFORE === null) throw new Error('the …-before contenders need ROUTEMETER_BENCH_DIST_BEFORE')
+    dir = DIST_BEFORE
+  } else if (which !== undefined && Object.hasOwn(ABLATIONS, which)) {
+    dir = ablatedBuild(DIST, which)
+  }
   return pathToFileURL(path.join(dir, 'index.js')).href
 }
