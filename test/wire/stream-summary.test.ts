@@ -177,6 +177,12 @@ test('a hand-built record with an impossible status still travels (as status 0)'
   assert.is(decodeEntry(e.v, e.p).groups[0].status, 0)
 })
 
+test('a hand-built record without dimensions makes the encoder throw (the sink counts the batch), never an entry the agent refuses', () => {
+  for (const batch of [[request(1, { dimensions: undefined as never })], [request(1, { dimensions: null as never })]]) {
+    assert.throws(() => encodeBatch(batch))
+  }
+})
+
 test('a group whose values are each within ±1e15 but sum beyond it still decodes, with the exact sum', () => {
   // Each value passed the door; the group's sum (1.2e15) is over the per-value bound, and the agent took the
   // whole entry, every route of the flush, for malformed.
