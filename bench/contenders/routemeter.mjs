@@ -6,7 +6,7 @@ import { distEntry } from '../lib/dist.mjs'
 
 const MEMORY_SINK_MAX = 10_000
 
-export async function create({ sink: sinkName, cpu, dist, hooks, statsdPort, redisUrl, stream, flushInterval }) {
+export async function create({ sink: sinkName, cpu, dist, hooks, statsdPort, redisUrl, stream, flushInterval, batchSize }) {
   const lib = await import(distEntry(dist))
   if (hooks === 'switch') await installIdleSwitchHook(dist)
   const rm = lib.withMetrics ? lib : lib.default
@@ -29,6 +29,7 @@ export async function create({ sink: sinkName, cpu, dist, hooks, statsdPort, red
   const options = { sink, onError: (err) => errors.push(err) }
   if (cpu !== undefined) options.cpu = cpu
   if (flushInterval !== undefined) options.flushInterval = flushInterval
+  if (batchSize !== undefined) options.batchSize = batchSize
   const listener = rm.withMetrics(app, options)
 
   return {
