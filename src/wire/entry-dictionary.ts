@@ -1,3 +1,5 @@
+const NONE_YET = Symbol('no dimensions asked for yet')
+
 /**
  * The dictionaries one stream entry carries, in every schema version: each string once (`s`), and each
  * distinct dimension set once as pairs of string indices (`d`), so rows and groups hold small integers.
@@ -12,6 +14,10 @@ export class EntryDictionary {
   // before the set is keyed by its content.
   readonly #dimByObject = new Map<Readonly<Record<string, string>>, number>()
   readonly #dimByKey = new Map<string, number>()
+  // The last object asked about: records of a flush share one, so most calls end at this comparison. Not
+  // `undefined` at first: a record without dimensions must reach `Object.keys` and throw.
+  #lastDimensions: unknown = NONE_YET
+  #lastSet = 0
 
   /**
    * The index of `s`, adding it on first use.
@@ -36,8 +42,15 @@ export class EntryDictionary {
    * dict.dimensionSet({ service: 'shop', env: 'prod' }) // 0, and 0 again for an equal object
    */
   dimensionSet(dimensions: Readonly<Record<string, string>>): number {
+    if (dimensions === this.#lastDimensions) return this.#lastSet
     let d = this.#dimByObject.get(dimensions)
-    if (d !== undefined) return d
+    if (d === undefined) d = this.#addSet(dimensions)
+    this.#lastDimensions = dimensions
+    this.#lastSet = d
+    return d
+  }
+
+  #addSet(dimensions: Readonly<Record<string, string>>): number {
     const pairs: number[] = []
     let key = ''
     for (const k of Object.keys(dimensions).sort()) {
@@ -50,7 +63,7 @@ export class EntryDictionary {
       // ({ tenant: 'a\0zone\0b' } and { tenant: 'a', zone: 'b' } were one set).
       key += ki + ',' + vi + ','
     }
-    d = this.#dimByKey.get(key)
+    let d = this.#dimByKey.get(key)
     if (d === undefined) {
       d = this.dimSets.length
       this.dimSets.push(pairs)

@@ -58,14 +58,14 @@ class Slots<T extends { readonly name: string }> {
   }
 }
 
-/** A group's identity, its header (as written, record count last), and its metrics. */
+/**
+ * A group: its strings (compared as they are, not by dictionary index), its header as written (kind, the strings'
+ * indices, dimension set, status, aborted, record count), and its metrics.
+ */
 interface GroupAcc {
-  readonly kind: number
-  readonly prefix: string
+  readonly route: string
   readonly method: string
-  readonly d: number
-  readonly status: number
-  readonly aborted: number
+  readonly prefix: string
   readonly header: number[]
   readonly counters: Slots<CounterAcc>
   readonly timers: Slots<TimerAcc>
@@ -79,8 +79,6 @@ interface RouteGroups { readonly list: GroupAcc[], byKey: Map<string, GroupAcc> 
  * (methods × statuses), and the key string cost a concatenation and a hash per record.
  */
 const SCANNED_GROUPS = 8
-
-const NO_DIMENSIONS_YET = Symbol('no dimensions yet')
 
 /**
  * Encodes records `start…end` of `batch` as a v=2 payload. Returns `undefined` when no record carried
@@ -104,28 +102,23 @@ export function encodeSummarySlice(
   const groups: GroupAcc[] = []
   const byRoute = new Map<string, RouteGroups>()
   let last: GroupAcc | undefined
-  let lastRoute = ''
-  // Not `undefined`: a hand-built record without dimensions must reach `dimensionSet` and throw there, as it did.
-  let lastDimensions: unknown = NO_DIMENSIONS_YET
-  let lastD = 0
   let base = Infinity
   let skipped = 0
   let count = 0
   for (let i = start; i < end; i++) {
     const r = batch[i]
     if (r.timestamp < base) base = r.timestamp
-    if (r.dimensions !== lastDimensions) { lastD = dict.dimensionSet(r.dimensions); lastDimensions = r.dimensions }
-    const d = lastD
+    const d = dict.dimensionSet(r.dimensions)
     const kind = r.kind === 'process' ? 1 : 0
     // The decoder refuses a status outside 0…999, so a hand-built record with one is written as 0.
     const status = r.status >= 0 && r.status < 1000 ? r.status | 0 : 0
     const aborted = r.aborted ? 1 : 0
     let g: GroupAcc | undefined = last
-    if (g === undefined || r.route !== lastRoute || !sameGroup(g, r, kind, d, status, aborted)) {
+    if (g === undefined || !sameGroup(g, r, kind, d, status, aborted)) {
       g = findGroup(byRoute, r, kind, d, status, aborted)
       if (g === undefined) {
         g = {
-          kind, prefix: r.prefix, method: r.method, d, status, aborted,
+          route: r.route, method: r.method, prefix: r.prefix,
           header: [kind, dict.string(r.prefix), dict.string(r.route), dict.string(r.method), d, status, aborted, 0],
           counters: new Slots(), timers: new Slots(),
         }
@@ -133,7 +126,6 @@ export function encodeSummarySlice(
         addGroup(byRoute, r, g)
       }
       last = g
-      lastRoute = r.route
     }
     g.header[7]++
     count++
@@ -182,7 +174,9 @@ export function encodeSummarySlice(
 }
 
 function sameGroup(g: GroupAcc, r: MetricRecord, kind: number, d: number, status: number, aborted: number): boolean {
-  return g.status === status && g.method === r.method && g.d === d && g.aborted === aborted && g.kind === kind && g.prefix === r.prefix
+  const h = g.header
+  return h[5] === status && g.route === r.route && g.method === r.method && h[4] === d && h[6] === aborted && h[0] === kind &&
+    g.prefix === r.prefix
 }
 
 function findGroup(
@@ -199,7 +193,8 @@ function addGroup(byRoute: Map<string, RouteGroups>, r: MetricRecord, g: GroupAc
   if (route === undefined) { route = { list: [], byKey: undefined }; byRoute.set(r.route, route) }
   if (route.list.length < SCANNED_GROUPS) { route.list.push(g); return }
   route.byKey ??= new Map()
-  route.byKey.set(groupKey(r, g.kind, g.d, g.status, g.aborted), g)
+  const h = g.header
+  route.byKey.set(groupKey(r, h[0], h[4], h[5], h[6]), g)
 }
 
 function groupKey(r: MetricRecord, kind: number, d: number, status: number, aborted: number): string {

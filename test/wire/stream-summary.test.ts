@@ -86,6 +86,28 @@ test('v=2 matches v=1 where the encoder leaves its fast path: a route with more 
   assert.is(groups.size, 48)
 })
 
+test('the v=2 payload of a fixed batch is, byte for byte, the one the encoder wrote before its fast path (2026-12-04)', () => {
+  // Two routes, two methods, two statuses, two dimension objects, and records whose counters come in another order
+  // and set (`Hits` first): the expected text was written by the build before the change.
+  const shop = { service: 'shop' }
+  const batch = Array.from({ length: 12 }, (_, i): MetricRecord => ({
+    kind: 'request', prefix: '', route: i % 3 ? 'users.id' : 'orders', method: i % 4 ? 'GET' : 'POST', status: i % 5 ? 200 : 404,
+    aborted: false, dimensions: i % 6 ? shop : { service: 'cart' },
+    counters: i % 7 ? { Failure: 0, ClientError: i % 5 ? 0 : 1 } : { Hits: 2, Failure: 0 },
+    timers: { RequestTime: 1 + i / 4, CpuTime: i / 8 }, timestamp: 1763798400000 + i,
+  }))
+  assert.is(
+    encodeBatch(batch).entries[0]!.p,
+    '{"t":1763798400000,"s":["service","cart","","orders","POST","Hits","Failure","RequestTime","CpuTime","shop","u' +
+    'sers.id","GET","ClientError"],"d":[[0,1],[0,9]],"g":[0,2,3,4,0,404,0,1,0,2,10,11,1,200,0,4,0,2,3,11,1,200,0,2,' +
+    '0,2,10,4,1,200,0,2,0,2,10,11,1,404,0,2,0,2,3,11,0,200,0,1],"m":[2,5,1,2,6,1,0,2,7,1,1,8,1,0,3,6,4,0,0,0,12,3,0' +
+    ',0,0,5,1,2,2,7,4,9.25,1.25,3.75,0,8,11,1,-7,1,-27,1,-14,1,0,8,4,2.625,0.125,1.375,0,8,-96,1,-31,1,-57,1,-20,1,' +
+    '0,2,6,2,0,0,0,12,2,0,0,0,2,7,2,5,1.75,3.25,0,4,26,1,-28,1,0,8,2,1.5,0.375,1.125,0,4,-45,1,-50,1,0,2,6,2,0,0,0,' +
+    '12,2,0,0,0,2,7,2,5,2,3,0,4,32,1,-18,1,0,8,2,1.5,0.5,1,0,4,-32,1,-31,1,0,2,6,2,0,0,0,12,2,2,1,1,2,7,2,5.75,2.25' +
+    ',3.5,0,4,38,1,-19,1,0,8,2,1.875,0.625,1.25,0,4,-21,1,-31,1,0,2,6,1,0,12,1,0,2,7,1,2.5,8,1,0.75]}',
+  )
+})
+
 test('a v=2 entry of 2,000 requests takes under a sixth of the bytes of v=1, and never more than 1.5× at one request a group', () => {
   const big = Array.from({ length: 2000 }, (_, i) => request(i))
   const bytes = (b: MetricRecord[], version: 1 | 2): number =>
