@@ -15,6 +15,11 @@ export const CONTENDERS = [
   { name: 'bare-gc', base: 'bare', module: 'bare.mjs', options: { gcObserver: true }, onlyWhenAsked: true },
   // Another: bare plus an XADD of its own a second (contenders/bare.mjs), what Redis traffic at a sink's pace costs.
   { name: 'bare-redis', base: 'bare', module: 'bare.mjs', options: { redisEvery: 1000 }, needs: 'redis-client', onlyWhenAsked: true },
+  // Another: an XADD of a sink-sized entry after every 500 requests, the Redis sink's traffic without its work.
+  {
+    name: 'bare-redis500', base: 'bare', module: 'bare.mjs', options: { redisPerRequests: 500 }, needs: 'redis-client',
+    onlyWhenAsked: true,
+  },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
   { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },

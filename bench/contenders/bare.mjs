@@ -18,22 +18,32 @@
 // entry to the bench's redis-server every `ms`: a fourth control, for what Redis traffic at a sink's pace costs
 // a server that records nothing (one XADD a second: a redisSink flushing on its timer, as it does below 500
 // requests a second; bench/redis-roundtrip.mjs prices one XADD alone).
+//
+// With `redisPerRequests: n` (the `bare-redis500` row) the same client appends an entry after every n-th request
+// instead, in an immediate as the batcher's flush comes, with a 6,000-byte payload (500 requests at ≈ 12 bytes
+// each, the size of a v=2 entry of the bench's routes): the Redis sink's traffic at load without its records,
+// encoder or delivery, so `rm-redis` − `rm-discard` can be set against it.
 import { PerformanceObserver } from 'node:perf_hooks'
 import { app } from '../app.mjs'
 import { distEntry } from '../lib/dist.mjs'
 
-export async function create({ loadLibrary = false, syscalls = 0, gcObserver = false, redisEvery = 0, redisUrl, stream } = {}) {
+export async function create({
+  loadLibrary = false, syscalls = 0, gcObserver = false, redisEvery = 0, redisPerRequests = 0, redisUrl, stream,
+} = {}) {
   if (redisEvery > 0) await sendToRedis(redisUrl, stream, redisEvery)
+  const afterRequest = redisPerRequests > 0 ? await redisEveryNth(redisUrl, stream, redisPerRequests) : null
   let gcs = 0
   if (gcObserver) new PerformanceObserver((list) => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   const loaded = loadLibrary ? await import(distEntry()) : null
   const detail = loaded === null
     ? `baseline, records nothing${syscalls > 0 ? `, ${syscalls} process.cpuUsage() a request` : ''}` +
-      `${redisEvery > 0 ? `, an XADD of its own every ${redisEvery} ms` : ''}`
+      `${redisEvery > 0 ? `, an XADD of its own every ${redisEvery} ms` : ''}` +
+      `${redisPerRequests > 0 ? `, an XADD of its own every ${redisPerRequests} requests` : ''}`
     : `baseline with the library loaded (${Object.keys(loaded).length} exports), unused`
   const gcDetail = () => (gcObserver ? `, a 'gc' observer (${gcs} pauses seen)` : '')
-  const listener = syscalls === 0 ? app : (req, res) => {
+  const listener = syscalls === 0 && afterRequest === null ? app : (req, res) => {
     for (let i = 0; i < syscalls; i++) process.cpuUsage()
+    afterRequest?.()
     return app(req, res)
   }
   return { listener, async verify(served) { return { ok: served > 0 && (!gcObserver || gcs > 0), detail: detail + gcDetail() } } }
@@ -47,4 +57,17 @@ async function sendToRedis(url, stream, everyMs) {
   client.unref()
   const fields = { v: '2', n: '0', p: '{"t":0}', s: 'bare-redis' }
   setInterval(() => { client.xAdd(stream, '*', fields).catch(() => {}) }, everyMs).unref()
+}
+
+/** A function to call on each request that, every `n`-th time, queues an XADD of a sink-sized entry in an immediate. */
+async function redisEveryNth(url, stream, n) {
+  const { createClient } = await import('redis')
+  const client = createClient({ url })
+  await client.connect()
+  client.unref()
+  const fields = { v: '2', n: String(n), p: 'x'.repeat(6000), s: 'bare-redis' }
+  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } }
+  const send = () => { client.xAdd(stream, '*', fields, trim).catch(() => {}) }
+  let seen = 0
+  return () => { if (++seen % n === 0) setImmediate(send) }
 }
