@@ -20,6 +20,11 @@ export const CONTENDERS = [
     name: 'bare-redis500', base: 'bare', module: 'bare.mjs', options: { redisPerRequests: 500 }, needs: 'redis-client',
     onlyWhenAsked: true,
   },
+  // The same entries as hand-written RESP on a plain socket: what node-redis adds to that traffic.
+  {
+    name: 'bare-redis500-raw', base: 'bare', module: 'bare.mjs', options: { redisPerRequests: 500, redisRaw: true },
+    needs: 'redis-client', onlyWhenAsked: true,
+  },
   { name: 'floor', base: 'bare', module: 'floor.mjs', options: {} },
   { name: 'floor-als', base: 'bare', module: 'floor.mjs', options: { als: true } },
   { name: 'rm-memory', base: 'bare', module: 'routemeter.mjs', options: { sink: 'memory' }, routemeter: true },

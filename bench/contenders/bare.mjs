@@ -21,24 +21,26 @@
 //
 // With `redisPerRequests: n` (the `bare-redis500` row) the same client appends an entry after every n-th request
 // instead, in an immediate as the batcher's flush comes, with a 6,000-byte payload (500 requests at ≈ 12 bytes
-// each, the size of a v=2 entry of the bench's routes): the Redis sink's traffic at load without its records,
-// encoder or delivery, so `rm-redis` − `rm-discard` can be set against it.
+// each, inside the 5–18 bytes a request the README gives a v=2 entry): the Redis sink's traffic at load without its records,
+// encoder or delivery, so `rm-redis` − `rm-discard` can be set against it. With `redisRaw: true` as well (the
+// `bare-redis500-raw` row) the entry goes as hand-written RESP on a plain `net` socket, replies read and dropped:
+// the same bytes both ways without node-redis, what the client adds to them.
 import { PerformanceObserver } from 'node:perf_hooks'
 import { app } from '../app.mjs'
 import { distEntry } from '../lib/dist.mjs'
 
 export async function create({
-  loadLibrary = false, syscalls = 0, gcObserver = false, redisEvery = 0, redisPerRequests = 0, redisUrl, stream,
+  loadLibrary = false, syscalls = 0, gcObserver = false, redisEvery = 0, redisPerRequests = 0, redisRaw = false, redisUrl, stream,
 } = {}) {
   if (redisEvery > 0) await sendToRedis(redisUrl, stream, redisEvery)
-  const afterRequest = redisPerRequests > 0 ? await redisEveryNth(redisUrl, stream, redisPerRequests) : null
+  const afterRequest = redisPerRequests > 0 ? await (redisRaw ? rawEveryNth : redisEveryNth)(redisUrl, stream, redisPerRequests) : null
   let gcs = 0
   if (gcObserver) new PerformanceObserver((list) => { gcs += list.getEntries().length }).observe({ entryTypes: ['gc'] })
   const loaded = loadLibrary ? await import(distEntry()) : null
   const detail = loaded === null
     ? `baseline, records nothing${syscalls > 0 ? `, ${syscalls} process.cpuUsage() a request` : ''}` +
       `${redisEvery > 0 ? `, an XADD of its own every ${redisEvery} ms` : ''}` +
-      `${redisPerRequests > 0 ? `, an XADD of its own every ${redisPerRequests} requests` : ''}`
+      `${redisPerRequests > 0 ? `, an XADD of its own every ${redisPerRequests} requests${redisRaw ? ' on a raw socket' : ''}` : ''}`
     : `baseline with the library loaded (${Object.keys(loaded).length} exports), unused`
   const gcDetail = () => (gcObserver ? `, a 'gc' observer (${gcs} pauses seen)` : '')
   const listener = syscalls === 0 && afterRequest === null ? app : (req, res) => {
@@ -68,6 +70,22 @@ async function redisEveryNth(url, stream, n) {
   const fields = { v: '2', n: String(n), p: 'x'.repeat(6000), s: 'bare-redis' }
   const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } }
   const send = () => { client.xAdd(stream, '*', fields, trim).catch(() => {}) }
+  let seen = 0
+  return () => { if (++seen % n === 0) setImmediate(send) }
+}
+
+/** `redisEveryNth` without node-redis: the XADD as RESP bytes built once, written on a plain socket. */
+async function rawEveryNth(url, stream, n) {
+  const { connect } = await import('node:net')
+  const { hostname, port } = new URL(url)
+  const socket = connect(Number(port), hostname)
+  await new Promise((resolve, reject) => { socket.once('connect', resolve).once('error', reject) })
+  socket.setNoDelay(true)
+  socket.unref()
+  socket.on('data', () => {}) // replies read and dropped: the stream's length shows the entries arrived
+  const args = ['XADD', stream, 'MAXLEN', '~', '10000', '*', 'v', '2', 'n', String(n), 'p', 'x'.repeat(6000), 's', 'bare-redis']
+  const command = Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`)
+  const send = () => { socket.write(command) }
   let seen = 0
   return () => { if (++seen % n === 0) setImmediate(send) }
 }
