@@ -254,7 +254,9 @@ async function countServer(contender, route) {
   const child = spawn('valgrind', [
     '--tool=callgrind', `--callgrind-out-file=${out}`, '--dump-line=no', '--compress-strings=no', '--separate-threads=yes',
     process.execPath, ...NODE_FLAGS, path.join(here, 'server.mjs'), contender.name,
-    JSON.stringify(contender.routemeter ? { ...ROUTEMETER_OPTIONS, ...receivers.optionsFor(contender) } : {}),
+    // A control with a receiver of its own (bare-redis…) gets its address too, or its client would find the machine's Redis.
+    JSON.stringify(contender.routemeter ? { ...ROUTEMETER_OPTIONS, ...receivers.optionsFor(contender) }
+      : contender.needs ? receivers.optionsFor(contender) : {}),
   ], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
   let stderr = ''
   child.stderr.on('data', (chunk) => { stderr = (stderr + chunk).slice(-4000) })

@@ -32,6 +32,10 @@ import { distEntry } from '../lib/dist.mjs'
 export async function create({
   loadLibrary = false, syscalls = 0, gcObserver = false, redisEvery = 0, redisPerRequests = 0, redisRaw = false, redisUrl, stream,
 } = {}) {
+  // node-redis given no URL would find whatever listens on 127.0.0.1:6379, the machine's own server here.
+  if ((redisEvery > 0 || redisPerRequests > 0) && redisUrl === undefined) {
+    throw new TypeError('bare: a Redis row needs the bench\'s redisUrl')
+  }
   if (redisEvery > 0) await sendToRedis(redisUrl, stream, redisEvery)
   const afterRequest = redisPerRequests > 0 ? await (redisRaw ? rawEveryNth : redisEveryNth)(redisUrl, stream, redisPerRequests) : null
   let gcs = 0
