@@ -55,27 +55,39 @@ export async function create({
   return { listener, async verify(served) { return { ok: served > 0 && (!gcObserver || gcs > 0), detail: detail + gcDetail() } } }
 }
 
-/** An XADD of the fields a redisSink entry has, every `everyMs`, from a client of the app's own (unref'd). */
-async function sendToRedis(url, stream, everyMs) {
+/** The payload of a redisPerRequests entry: 500 requests at ≈ 12 bytes each (above), the same for both clients. */
+const SINK_SIZED_PAYLOAD = 'x'.repeat(6000)
+/** The sink's default stream cap (`maxLen`), sent by both clients. */
+const MAX_LEN = 10_000
+
+/** A node-redis client of the app's own, connected and unref'd. */
+async function ownClient(url) {
   const { createClient } = await import('redis')
   const client = createClient({ url })
   await client.connect()
   client.unref()
+  return client
+}
+
+/** A function to call on each request that runs `send` in an immediate every `n`-th time, as a flush comes. */
+function everyNth(n, send) {
+  let seen = 0
+  return () => { if (++seen % n === 0) setImmediate(send) }
+}
+
+/** An XADD of the fields a redisSink entry has, every `everyMs`, from a client of the app's own (unref'd). */
+async function sendToRedis(url, stream, everyMs) {
+  const client = await ownClient(url)
   const fields = { v: '2', n: '0', p: '{"t":0}', s: 'bare-redis' }
   setInterval(() => { client.xAdd(stream, '*', fields).catch(() => {}) }, everyMs).unref()
 }
 
-/** A function to call on each request that, every `n`-th time, queues an XADD of a sink-sized entry in an immediate. */
+/** A function to call on each request that, every `n`-th time, queues an XADD of a sink-sized entry (everyNth). */
 async function redisEveryNth(url, stream, n) {
-  const { createClient } = await import('redis')
-  const client = createClient({ url })
-  await client.connect()
-  client.unref()
-  const fields = { v: '2', n: String(n), p: 'x'.repeat(6000), s: 'bare-redis' }
-  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: 10_000 } }
-  const send = () => { client.xAdd(stream, '*', fields, trim).catch(() => {}) }
-  let seen = 0
-  return () => { if (++seen % n === 0) setImmediate(send) }
+  const client = await ownClient(url)
+  const fields = { v: '2', n: String(n), p: SINK_SIZED_PAYLOAD, s: 'bare-redis' }
+  const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: MAX_LEN } }
+  return everyNth(n, () => { client.xAdd(stream, '*', fields, trim).catch(() => {}) })
 }
 
 /**
@@ -91,9 +103,7 @@ async function rawEveryNth(url, stream, n) {
   socket.unref()
   socket.on('data', () => {}) // replies read and dropped: the stream's length shows the entries arrived
   socket.on('error', () => {}) // a lost Redis must not end the server mid-run; the check finds the entries missing
-  const args = ['XADD', stream, 'MAXLEN', '~', '10000', '*', 'v', '2', 'n', String(n), 'p', 'x'.repeat(6000), 's', 'bare-redis']
+  const args = ['XADD', stream, 'MAXLEN', '~', String(MAX_LEN), '*', 'v', '2', 'n', String(n), 'p', SINK_SIZED_PAYLOAD, 's', 'bare-redis']
   const command = Buffer.from(`*${args.length}\r\n${args.map((a) => `$${Buffer.byteLength(a)}\r\n${a}\r\n`).join('')}`)
-  const send = () => { socket.write(command) }
-  let seen = 0
-  return () => { if (++seen % n === 0) setImmediate(send) }
+  return everyNth(n, () => { socket.write(command) })
 }
