@@ -14,7 +14,7 @@
 import type { RedisClientType } from 'redis'
 import { OptionError } from '../util/option-check.js'
 import { redactor, secretForms, urlSecrets, type Redact } from '../util/redact.js'
-import { redisUrlText, resolveRedisUrl } from './url.js'
+import { redisUrlText, resolveRedisUrl, type RedisServer } from './url.js'
 
 /** How a connection should behave; the sink and the agent want different things. */
 export interface RedisTuning {
@@ -37,6 +37,8 @@ export interface RedisTarget {
    * answer the same stream commands (`xAdd`, `xReadGroup`, …), which is all routemeter uses.
    */
   create(tuning: RedisTuning): Promise<RedisClientType>
+  /** The one server of a `standalone` target, for a client of its own (the sink's); undefined for the others. */
+  readonly server?: RedisServer
 }
 
 // Credentials run to the LAST `@` of the authority (greedy), as the URL parser reads a single server's URL: a
@@ -58,7 +60,7 @@ export function resolveRedisTarget(url: unknown, option: string, owner = ''): Re
   if (multi === null) {
     const single = resolveRedisUrl(text, option, owner)
     return {
-      kind: 'standalone', safe: single.safe, redact: single.redact,
+      kind: 'standalone', safe: single.safe, redact: single.redact, server: single.server,
       async create(tuning) {
         const { createClient } = await import('redis')
         return createClient({

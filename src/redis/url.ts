@@ -22,6 +22,21 @@ export interface RedisUrl {
   readonly safe: string
   /** Removes the password, in every spelling (raw, percent-encoded, JSON-escaped…), from any text. */
   readonly redact: Redact
+  /** The URL's parts, decoded, as a client without a URL parser needs them. */
+  readonly server: RedisServer
+}
+
+/** One Redis server as the URL names it: where, whether over TLS, who, and which database. */
+export interface RedisServer {
+  /** A host name or an IP address (an IPv6 one without its brackets). */
+  readonly host: string
+  /** 6379 unless the URL says otherwise, for `rediss://` too. */
+  readonly port: number
+  readonly tls: boolean
+  readonly username?: string
+  readonly password?: string
+  /** The URL's path (`/2`); 0 without one. */
+  readonly db: number
 }
 
 /**
@@ -58,6 +73,22 @@ export function resolveRedisUrl(url: unknown, option: string, owner = ''): Redis
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new OptionError(owner, option, `must use redis:// or rediss://, got ${parsed.protocol}//`)
   }
+  const db = /^\/?$/.test(parsed.pathname) ? 0 : /^\/\d{1,9}$/.test(parsed.pathname) ? Number(parsed.pathname.slice(1)) : -1
+  if (db < 0) throw new OptionError(owner, option, 'must name the database as a number, if at all: redis://host:6379/2')
+  let server: RedisServer
+  try {
+    server = {
+      // No host (`redis://:pw@/1`) is the local one, as for node-redis.
+      host: parsed.hostname === '' ? 'localhost' : parsed.hostname.replace(/^\[([0-9a-fA-F:.]+)\]$/, '$1'),
+      port: parsed.port === '' ? 6379 : Number(parsed.port),
+      tls: parsed.protocol === 'rediss:',
+      ...(parsed.username === '' ? {} : { username: decodeURIComponent(parsed.username) }),
+      ...(parsed.password === '' ? {} : { password: decodeURIComponent(parsed.password) }),
+      db,
+    }
+  } catch {
+    throw new OptionError(owner, option, 'has malformed percent-encoding in its credentials (the URL is not shown: it may hold a password)')
+  }
   // The password as the URL parser read it (up to the last `@` of the authority, re-encoded: what the client
   // sends) and as written in the text: a server echoing AUTH shows the one, a stack trace may show the other.
   const secrets = urlSecrets(href)
@@ -66,5 +97,5 @@ export function resolveRedisUrl(url: unknown, option: string, owner = ''): Redis
     try { secrets.push(...secretForms(decodeURIComponent(parsed.password))) } catch { /* the encoded form is all there is */ }
     parsed.password = '***'
   }
-  return { href, safe: parsed.toString(), redact: redactor(secrets) }
+  return { href, safe: parsed.toString(), redact: redactor(secrets), server }
 }

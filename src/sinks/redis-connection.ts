@@ -1,5 +1,5 @@
 /**
- * The Redis sink's connection: one node-redis client at a time, opened on first use, replaced after a failure.
+ * The Redis sink's connection: one client at a time, opened on first use, replaced after a failure.
  *
  * ```
  * idle ──open()──► connecting ──connected──► up ──error / end / a failed command──► down ──backoff 100 ms…5 s──► connecting
@@ -7,27 +7,45 @@
  * any ──close()──► closed
  * ```
  *
- * Why the sink owns reconnection instead of node-redis: node-redis' offline queue is unbounded and its
- * reconnect sleep is a ref'd timer (it would hold the app open while Redis is away). With
- * `disableOfflineQueue` and `reconnectStrategy: false` every byte waiting for Redis sits in the sink's bounded
- * Backlog, and every timer and socket here is unref'd.
+ * An outage (one warning, a backoff that grows) lasts until Redis takes an XADD again, not until a connect.
+ *
+ * The client is a {@link StreamWriter}: the sink's own socket for one server (`redis-socket.ts`), node-redis
+ * for Cluster and Sentinel (`redis-client-writer.ts`). Either way the sink owns reconnection: node-redis' offline
+ * queue is unbounded and its reconnect sleep is a ref'd timer (it would hold the app open while Redis is away).
+ * Every byte waiting for Redis sits in the sink's bounded Backlog, and every timer and socket here is unref'd.
  */
-import type { RedisClientType } from 'redis'
-import type { RedisTarget } from '../redis/target.js'
+import type { EncodedEntry } from '../wire/stream-encoding.js'
 import { backoffDelay } from '../util/backoff.js'
 
 /** Where the connection is: `idle` (never opened), `connecting`, `up`, `down` (waiting to reconnect), `closed`. */
 export type ConnectionState = 'idle' | 'connecting' | 'up' | 'down' | 'closed'
 
+/** One connection's client, as the sink uses it: connect once, append entries, close. */
+export interface StreamWriter {
+  /** Resolves once the server has answered on the new connection (its AUTH and SELECT, if any, accepted). */
+  connect(): Promise<void>
+  /** Appends one entry to the sink's stream. */
+  xadd(entry: EncodedEntry): Promise<void>
+  /** Ends the connection once the commands in flight are answered. */
+  close(): Promise<void>
+  /** Ends the connection now. */
+  destroy(): void
+}
+
+/**
+ * A new, unconnected, unref'd client; `lost` hears of a failure after `connect()` resolved. Rejects only when
+ * no client can be made at all (the `redis` package cannot be loaded).
+ */
+export type WriterFactory = (lost: (error: unknown) => void) => Promise<StreamWriter>
+
 /** What {@link redisConnection} needs. */
 export interface ConnectionOptions {
-  readonly target: RedisTarget
-  readonly connectTimeoutMs: number
+  readonly open: WriterFactory
   /** The connection came up or went down: deliver, or release whoever waits for delivery. */
   readonly changed: (state: ConnectionState) => void
   /** The first failure of an outage (once until a connection succeeds again), with what went wrong. */
   readonly outage: (reason: string) => void
-  /** The `redis` package could not be loaded: nothing is retried until `open()`. */
+  /** No client could be made (the `redis` package could not be loaded): nothing is retried until `open()`. */
   readonly unavailable: (reason: string) => void
 }
 
@@ -39,10 +57,10 @@ export interface RedisConnection {
   /** Connects now: from `idle`, or from `down` without waiting for the backoff timer. Otherwise nothing. */
   open(): void
   /**
-   * Runs `command` on the client while `up`. A rejection ends that client (the connection goes `down` and
-   * reconnects), then rejects the returned promise as well; a rejection while not `up` changes nothing.
+   * Appends `entry` while `up`. A rejection ends that client (the connection goes `down` and reconnects), then
+   * rejects the returned promise as well; while not `up` it rejects and changes nothing.
    */
-  run(command: (client: RedisClientType) => Promise<unknown>): Promise<void>
+  xadd(entry: EncodedEntry): Promise<void>
   /** Closes the client (destroyed after 1 s if it does not close) and stops reconnecting. */
   close(): Promise<void>
 }
@@ -51,24 +69,25 @@ const RECONNECT_MIN_MS = 100
 const RECONNECT_MAX_MS = 5000
 
 /**
- * A connection to `options.target` for the sink: no offline queue, no reconnection by node-redis, unref'd.
+ * A connection through the clients `options.open` makes, reconnecting with backoff, unref'd.
  *
  * @example
- * const connection = redisConnection({ target, connectTimeoutMs: 2000, changed: () => delivery.wake(), outage: warn, unavailable: warn })
+ * const connection = redisConnection({ open: socketWriter(server, writerOptions), changed: () => delivery.wake(),
+ *   outage: warn, unavailable: warn })
  * connection.open()
- * await connection.run((client) => client.xAdd('routemeter', '*', fields))
+ * await connection.xadd(entry)
  */
 export function redisConnection(options: ConnectionOptions): RedisConnection {
-  const { target, connectTimeoutMs, changed, outage, unavailable } = options
+  const { open, changed, outage, unavailable } = options
   let state: ConnectionState = 'idle'
-  let client: RedisClientType | undefined
+  let client: StreamWriter | undefined
   let attempt = 0
   let reconnectTimer: NodeJS.Timeout | undefined
   let warnedThisOutage = false
   let outages = 0
 
-  const lost = (from: RedisClientType, error: unknown): void => {
-    if (from !== client || state === 'closed') return
+  const lost = (from: StreamWriter | undefined, error: unknown): void => {
+    if (from === undefined || from !== client || state === 'closed') return
     client = undefined
     state = 'down'
     try { from.destroy() } catch { /* already gone */ }
@@ -87,21 +106,15 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
     if (state === 'closed') return
     state = 'connecting'
     void (async () => {
-      let next: RedisClientType | undefined
+      let next: StreamWriter | undefined
       try {
-        next = await target.create({ disableOfflineQueue: true, reconnect: false, connectTimeoutMs })
-        if ((state as ConnectionState) === 'closed') return
+        next = await open((error) => lost(next, error))
+        if ((state as ConnectionState) === 'closed') { next.destroy(); return }
         client = next
         const mine = next
-        mine.on('error', (error: unknown) => lost(mine, error))
-        mine.on('end', () => lost(mine, new Error('connection closed')))
-        // Standalone clients can unref their socket; Cluster and Sentinel clients cannot (documented).
-        if (typeof mine.unref === 'function') mine.unref()
         await mine.connect()
         if (client !== mine || (state as ConnectionState) === 'closed') { try { mine.destroy() } catch { /* closed */ } return }
         state = 'up'
-        attempt = 0
-        warnedThisOutage = false
         changed('up')
       } catch (error) {
         if (next !== undefined && client === next) lost(next, error)
@@ -123,12 +136,15 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
       connect()
     },
-    run(command) {
+    xadd(entry) {
       const c = client
       if (state !== 'up' || c === undefined) return Promise.reject(new Error(`not connected (${state})`))
-      let result: Promise<unknown>
-      try { result = command(c) } catch (error) { result = Promise.reject(error) }
-      return result.then(() => {}, (error: unknown) => { lost(c, error); throw error })
+      let result: Promise<void>
+      try { result = c.xadd(entry) } catch (error) { result = Promise.reject(error) }
+      // The outage ends at the first XADD Redis takes, not at the connect: a Redis that accepts connections but
+      // refuses the XADD (WRONGTYPE, OOM, a read-only replica) is one outage, warned about once and retried
+      // with a growing backoff, not every 100 ms.
+      return result.then(() => { attempt = 0; warnedThisOutage = false }, (error: unknown) => { lost(c, error); throw error })
     },
     async close() {
       state = 'closed'

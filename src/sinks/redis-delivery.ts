@@ -80,7 +80,7 @@ export interface RedisDelivery {
  * "The app side").
  *
  * @example
- * const delivery = redisDelivery({ connection, xadd: (e) => connection.run((c) => c.xAdd(stream, '*', fields(e))), maxBacklog: 100_000,
+ * const delivery = redisDelivery({ connection, xadd: (entry) => connection.xadd(entry), maxBacklog: 100_000,
  *   maxEntryBytes: 1 << 20, encoding: 2, flushTimeoutMs: 5000, destination: `Redis at ${target.safe}`, report })
  * delivery.send(batch)
  */

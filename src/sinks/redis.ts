@@ -3,18 +3,22 @@
  * p <payload> s <host:pid>`), read later by `routemeter agent` (and `routemeter top`).
  *
  * ```
- * send(batch) ─► redis-delivery.ts ─────────── XADD ───────────► redis-connection.ts ─► Redis
- *                encode, Backlog, ≤ 32 in flight,  ◄── wake() ──   one client; up/down; one warning an outage;
- *                failed XADDs back in front                       reconnect with backoff, unref'd
+ * send(batch) ─► redis-delivery.ts ─────────── XADD ───────────► redis-connection.ts ─► redis-socket.ts ─► Redis
+ *                encode, Backlog, ≤ 32 in flight,  ◄── wake() ──   one client; up/down;      (one server) or
+ *                failed XADDs back in front                       one warning an outage;    redis-client-writer.ts
+ *                                                                 reconnect with backoff    (Cluster, Sentinel)
  * ```
  *
- * This file reads the options once and wires the two halves: the delivery asks the connection for its
- * state and hands it each XADD; the connection wakes the delivery when it comes up or goes down.
+ * This file reads the options once and wires the parts: the delivery asks the connection for its state and
+ * hands it each XADD; the connection wakes the delivery when it comes up or goes down, and makes its clients
+ * with the writer that suits the URL.
  */
 import { hostname } from 'node:os'
 import type { ErrorHandler, Sink } from './sink.js'
 import { DEFAULT_MAX_ENTRY_BYTES } from '../wire/stream-encoding.js'
 import { redisConnection } from './redis-connection.js'
+import { clientWriter } from './redis-client-writer.js'
+import { socketWriter } from './redis-socket.js'
 import { redisDelivery, type RedisDelivery } from './redis-delivery.js'
 import { resolveRedisTarget } from '../redis/target.js'
 import { optionChecks, optionsObject } from '../util/option-check.js'
@@ -40,6 +44,12 @@ export interface RedisSinkOptions {
   flushTimeoutMs?: number
   /** Connection attempt timeout in ms. Default 2,000. */
   connectTimeoutMs?: number
+  /**
+   * A reply from Redis later than this many ms ends the connection, which reconnects and sends the entry again
+   * (a Redis that stopped answering). 0: wait for ever. Default 5,000. One server only: node-redis applies its
+   * own 5 s to Cluster and Sentinel.
+   */
+  commandTimeoutMs?: number
   /** Receives outage warnings and undeliverable-data reports (passwords redacted). Default: a `RouteMeterWarning` (README, Warnings). */
   onError?: ErrorHandler
   /**
@@ -79,7 +89,8 @@ export interface RedisSink extends Sink {
  * A sink that appends each batch to a Redis stream for `routemeter agent` to publish. Never blocks or
  * throws into the app: while Redis is unreachable batches wait in a bounded backlog, one warning is given
  * per outage, and the backlog is delivered once Redis is back (backlog drops reported as the counter
- * `routemeter.dropped.backlog`). Uses node-redis (`redis`), loaded on first send.
+ * `routemeter.dropped.backlog`). One server is written to on a socket of the sink's own; Cluster and Sentinel
+ * through node-redis (`redis`), loaded on first send.
  *
  * @example
  * import http from 'node:http'
@@ -99,26 +110,26 @@ export function redisSink(options: RedisSinkOptions = {}): RedisSink {
   const maxEntryBytes = check.integer('maxEntryBytes', o.maxEntryBytes, DEFAULT_MAX_ENTRY_BYTES, 256, Number.MAX_SAFE_INTEGER)
   const flushTimeoutMs = check.integer('flushTimeoutMs', o.flushTimeoutMs, 5000, 0, Number.MAX_SAFE_INTEGER)
   const connectTimeoutMs = check.integer('connectTimeoutMs', o.connectTimeoutMs, 2000, 0, Number.MAX_SAFE_INTEGER)
+  const commandTimeoutMs = check.integer('commandTimeoutMs', o.commandTimeoutMs, 5000, 0, 2 ** 31 - 1)
   const onError: ErrorHandler = check.func<ErrorHandler>('onError', o.onError, 'a function (error) => void') ?? warningHandler('RM_REDIS')
   const encoding = check.oneOf('encoding', o.encoding, 2, [1, 2] as const)
-  // Trim arguments are built once; the per-entry XADD only adds the four fields. `s` names the producing
-  // process (host:pid), so a reader of the stream (`routemeter top`) can tell how many apps write to it.
+  // `s` names the producing process (host:pid), so a reader of the stream (`routemeter top`) can tell how many
+  // apps write to it.
   const source = `${hostname()}:${process.pid}`
-  const trim = maxLen > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold: maxLen } } : undefined
+  const writer = { stream, maxLen, source, connectTimeoutMs }
   const report = (message: string): void => {
     try { onError(new Error(`redisSink: ${url.redact(message)}`)) } catch { /* the hook must not break us */ }
   }
 
   const connection = redisConnection({
-    target: url,
-    connectTimeoutMs,
+    open: url.server === undefined ? clientWriter(url, writer) : socketWriter(url.server, { ...writer, commandTimeoutMs }),
     changed: () => { delivery.wake() },
     outage: (reason) => { report(`Redis at ${url.safe} is unreachable (${reason}); keeping up to ${maxBacklog} records and retrying`) },
     unavailable: (reason) => { report(`cannot load the redis client (${reason}); install the \`redis\` package`) },
   })
   const delivery: RedisDelivery = redisDelivery({
     connection,
-    xadd: (entry) => connection.run((client) => client.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p, s: source }, trim)),
+    xadd: (entry) => connection.xadd(entry),
     maxBacklog, maxEntryBytes, encoding, flushTimeoutMs, destination: `Redis at ${url.safe}`, report,
   })
 

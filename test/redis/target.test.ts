@@ -23,6 +23,10 @@ test('a plain URL is one server; the password is redacted', () => {
   assert.is(t.kind, 'standalone')
   assert.is(t.safe, 'redis://app:***@cache:6380/2')
   assert.is(t.redact('auth s@cret failed'), 'auth *** failed')
+  // What the sink's own socket connects with: decoded credentials, the database from the path.
+  assert.equal(t.server, { host: 'cache', port: 6380, tls: false, username: 'app', password: 's@cret', db: 2 })
+  assert.equal(resolveRedisTarget('rediss://[::1]', 'url').server, { host: '::1', port: 6379, tls: true, db: 0 })
+  assert.is(resolveRedisTarget('redis+cluster://a:1,b:2', 'url').server, undefined)
 })
 
 test('redis+cluster:// lists nodes; redis+sentinel:// lists sentinels and names the master', () => {
@@ -39,6 +43,7 @@ test('unusable URLs throw an OptionError naming the option and its owner, never 
   const bad = [
     'redis+sentinel://:hunter2@s1:26379', 'redis+cluster://:hunter2@h1:99999', 'redis+cluster://:hunter2@h1:1,,h2:2', 'http://:hunter2@x',
     'redis://:hunter2@[x', 'redis+cluster://:hunter2%zz@h1:1', 'redis+sentinel://:hunter2@s1/%zz', new URL('redis://:hunter2@h'), 42,
+    'redis://:hunter2@h/abc', 'redis://:hunter2@h/1/2', 'redis://:hunter2%zz@h',
   ]
   for (const url of bad) {
     try { resolveRedisTarget(url, 'redis', 'startAgent'); assert.unreachable(String(url)) } catch (e) {

@@ -20,6 +20,8 @@ export interface RedisServer {
   start(): Promise<void>
   /** SIGKILL, no save. */
   kill(): Promise<void>
+  /** SIGSTOP (`true`) or SIGCONT (`false`): a server that accepts bytes and answers nothing, until resumed. */
+  freeze(frozen: boolean): void
   /** With `{ tls: true }`: `rediss://127.0.0.1:<tlsPort>` and the self-signed certificate to trust (NODE_EXTRA_CA_CERTS). */
   readonly tls?: { readonly url: string, readonly caFile: string }
 }
@@ -84,6 +86,7 @@ export async function startRedis(options: { password?: string, tls?: boolean, cl
     ...(options.tls === true ? { tls: { url: `rediss://${auth}127.0.0.1:${tlsPort}`, caFile: certFile } } : {}),
     start,
     kill: () => halt('SIGKILL'),
+    freeze(frozen) { child?.kill(frozen ? 'SIGSTOP' : 'SIGCONT') },
     async stop({ keepData = true } = {}) {
       await halt('SIGTERM')
       if (!keepData) rmSync(dir, { recursive: true, force: true })
