@@ -9,7 +9,8 @@
  * ```
  *
  * (`rediss+cluster://` and `rediss+sentinel://` for TLS.) Credentials are the data nodes' (ACL user or
- * `requirepass`). The client library is node-redis (`redis`), loaded on first connect.
+ * `requirepass`). `create` makes node-redis (`redis`) clients, loaded on first connect; the sink writes to one
+ * server on a socket of its own, from `server`.
  */
 import type { RedisClientType } from 'redis'
 import { OptionError } from '../util/option-check.js'

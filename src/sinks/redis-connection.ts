@@ -33,7 +33,7 @@ export interface StreamWriter {
 }
 
 /**
- * A new, unconnected, unref'd client; `lost` hears of a failure after `connect()` resolved. Rejects only when
+ * A new, unref'd client, not yet usable; `lost` hears of a failure after `connect()` resolved. Rejects only when
  * no client can be made at all (the `redis` package cannot be loaded).
  */
 export type WriterFactory = (lost: (error: unknown) => void) => Promise<StreamWriter>
@@ -43,7 +43,7 @@ export interface ConnectionOptions {
   readonly open: WriterFactory
   /** The connection came up or went down: deliver, or release whoever waits for delivery. */
   readonly changed: (state: ConnectionState) => void
-  /** The first failure of an outage (once until a connection succeeds again), with what went wrong. */
+  /** The first failure of an outage (once until Redis takes an XADD again), with what went wrong. */
   readonly outage: (reason: string) => void
   /** No client could be made (the `redis` package could not be loaded): nothing is retried until `open()`. */
   readonly unavailable: (reason: string) => void
@@ -109,7 +109,7 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
       let next: StreamWriter | undefined
       try {
         next = await open((error) => lost(next, error))
-        if ((state as ConnectionState) === 'closed') { next.destroy(); return }
+        if ((state as ConnectionState) === 'closed') { try { next.destroy() } catch { /* never connected */ } return }
         client = next
         const mine = next
         await mine.connect()

@@ -28,7 +28,7 @@ import { countDrop } from '../util/drops.js'
 export const DROPPED_BACKLOG_COUNTER = 'routemeter.dropped.backlog'
 
 /**
- * XADDs in flight at most. node-redis pipelines them on one socket, so a drained backlog of 1,000 entries goes
+ * XADDs in flight at most. They are pipelined on one socket, so a drained backlog of 1,000 entries goes
  * out in ≈ 30 round trips, while a single slow reply never holds more than 32 entries out of the queue.
  *
  * @example
