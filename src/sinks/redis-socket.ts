@@ -121,6 +121,9 @@ export function socketWriter(server: RedisServer, options: SocketWriterOptions):
 
     const writer: StreamWriter = {
       connect: () => new Promise<void>((resolve, reject) => {
+        // Called right after the factory returns, before any socket event can run; if one ever did, the
+        // failure it brought must not leave connect() waiting for ever.
+        if (failure !== undefined) { reject(failure); return }
         const timer = connectTimeoutMs > 0
           ? setTimeout(() => fail(new Error(`connection timed out after ${connectTimeoutMs} ms`)), connectTimeoutMs).unref()
           : undefined
