@@ -3,17 +3,7 @@
  * slot or the current master. One server gets the sink's own socket instead (`redis-socket.ts`).
  */
 import type { RedisTarget } from '../redis/target.js'
-import type { WriterFactory } from './redis-connection.js'
-
-/** What the XADDs say besides each entry's fields. */
-export interface ClientWriterOptions {
-  readonly stream: string
-  /** `MAXLEN ~ maxLen`; 0: no trimming. */
-  readonly maxLen: number
-  /** The `s` field: who writes (`host:pid`). */
-  readonly source: string
-  readonly connectTimeoutMs: number
-}
+import type { WriterFactory, WriterOptions } from './redis-connection.js'
 
 /**
  * A factory of node-redis clients to `target`, as {@link StreamWriter}s: no offline queue, no reconnection of
@@ -23,7 +13,7 @@ export interface ClientWriterOptions {
  * const open = clientWriter(resolveRedisTarget('redis+cluster://a:6379,b:6379', 'url'), { stream: 'routemeter',
  *   maxLen: 10_000, source: 'web-1:4242', connectTimeoutMs: 2000 })
  */
-export function clientWriter(target: RedisTarget, options: ClientWriterOptions): WriterFactory {
+export function clientWriter(target: RedisTarget, options: WriterOptions): WriterFactory {
   const { stream, source, connectTimeoutMs } = options
   const threshold = options.maxLen
   const trim = threshold > 0 ? { TRIM: { strategy: 'MAXLEN' as const, strategyModifier: '~' as const, threshold } } : undefined

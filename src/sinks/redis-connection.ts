@@ -32,6 +32,16 @@ export interface StreamWriter {
   destroy(): void
 }
 
+/** What every writer's XADDs say besides each entry's fields, and how long it waits to connect. */
+export interface WriterOptions {
+  readonly stream: string
+  /** `MAXLEN ~ maxLen`; 0: no trimming. */
+  readonly maxLen: number
+  /** The `s` field: who writes (`host:pid`). */
+  readonly source: string
+  readonly connectTimeoutMs: number
+}
+
 /**
  * A new, unref'd client, not yet usable; `lost` hears of a failure after `connect()` resolved. Rejects only when
  * no client can be made at all (the `redis` package cannot be loaded).

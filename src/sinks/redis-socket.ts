@@ -18,17 +18,11 @@ import net from 'node:net'
 import tls from 'node:tls'
 import type { EncodedEntry } from '../wire/stream-encoding.js'
 import type { RedisServer } from '../redis/url.js'
-import type { StreamWriter, WriterFactory } from './redis-connection.js'
+import type { StreamWriter, WriterFactory, WriterOptions } from './redis-connection.js'
 import { replyReader } from './resp-replies.js'
 
-/** What the XADDs say besides each entry's fields, and how long to wait. */
-export interface SocketWriterOptions {
-  readonly stream: string
-  /** `MAXLEN ~ maxLen`; 0: no trimming. */
-  readonly maxLen: number
-  /** The `s` field: who writes (`host:pid`). */
-  readonly source: string
-  readonly connectTimeoutMs: number
+/** A writer's options, and how long a reply may take. */
+export interface SocketWriterOptions extends WriterOptions {
   /** A reply later than this ends the connection (a Redis that stopped answering); 0: wait for ever. */
   readonly commandTimeoutMs: number
 }
@@ -54,6 +48,8 @@ export function socketWriter(server: RedisServer, options: SocketWriterOptions):
   // Everything before the entry's own fields is the same for every XADD: built once.
   const head = `*${argc}\r\n${bulk('XADD')}${bulk(options.stream)}` +
     `${options.maxLen > 0 ? `${bulk('MAXLEN')}${bulk('~')}${bulk(String(options.maxLen))}` : ''}${bulk('*')}${bulk('v')}`
+  const nField = bulk('n')
+  const pField = bulk('p')
   const tail = `${bulk('s')}${bulk(options.source)}`
   const handshake: string[][] = []
   const { username, password } = server
@@ -137,7 +133,7 @@ export function socketWriter(server: RedisServer, options: SocketWriterOptions):
           Promise.all(handshake.map((args) => send(command(args)))).then(() => connected?.(undefined), (error: Error) => fail(error))
         })
       }),
-      xadd: (entry: EncodedEntry) => send(`${head}${bulk(entry.v)}${bulk('n')}${bulk(String(entry.n))}${bulk('p')}${bulk(entry.p)}${tail}`),
+      xadd: (entry: EncodedEntry) => send(`${head}${bulk(entry.v)}${nField}${bulk(String(entry.n))}${pField}${bulk(entry.p)}${tail}`),
       close: () => new Promise<void>((resolve) => {
         closing = true
         if (failure !== undefined) { resolve(); return }
