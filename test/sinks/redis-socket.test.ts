@@ -6,9 +6,11 @@
 import { createClient } from 'redis'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
+import { resolveRedisUrl } from '../../src/redis/url.js'
 import { redisSink, type RedisSinkOptions } from '../../src/sinks/redis.js'
+import { socketWriter } from '../../src/sinks/redis-socket.js'
 import { command, redisSuite, startRedis } from '../support/redis-server.js'
-import { sleep, waitFor } from '../support/services.js'
+import { freePort, sleep, waitFor } from '../support/services.js'
 
 const password = 'p@ss:w0rd'
 const { test, it, redis: server, cleanup } = redisSuite('redisSink socket', { file: 'test/sinks/redis-socket.test.ts', password })
@@ -107,6 +109,20 @@ it('a handshake Redis never answers (AUTH): the connection attempt ends after co
   assert.ok(Date.now() - started < 2000)
   redis.freeze(false)
   await waitFor('delivery after resuming', () => s.stats().delivered === 1, 10_000, 20)
+})
+
+it('connect() on a socket that already failed rejects at once with its failure, with no connect timeout to end it', async () => {
+  const port = await freePort() // nothing listens there: the connection is refused
+  const open = socketWriter(resolveRedisUrl(`redis://127.0.0.1:${port}`, 'url').server,
+    { stream: 'refused', maxLen: 0, source: 'test', connectTimeoutMs: 0, commandTimeoutMs: 0 })
+  const lost: unknown[] = []
+  const writer = await open((error) => lost.push(error))
+  await waitFor('the refused connection reported', () => lost.length > 0, 5000, 10)
+  const outcome = await Promise.race([
+    writer.connect().then(() => 'connected', (error: Error) => `rejected: ${error.message}`),
+    sleep(2000).then(() => 'still waiting after 2 s'),
+  ])
+  assert.match(outcome, /^rejected: .*ECONNREFUSED/)
 })
 
 test.run()
