@@ -18,8 +18,8 @@
 // changes absolute figures (each server gets 1/N of it, with more context switches), not the comparison.
 //
 // --count also counts, per request, the clock reads each server's code makes (lib/clock-calls.mjs): the
-// attributed clock's switches (performance.now(), libuv idle time) and its guard's system calls. Counting
-// costs CPU itself: take CPU figures from runs without it.
+// attributed clock's switches (performance.now(), libuv idle time) and its guard's system calls, in total and
+// by the two functions that made each read. Counting costs CPU itself: take CPU figures from runs without it.
 //
 // --turns loads one server at a time instead: in each window every contender gets a turn alone on the core (its
 // load generator resumed, 0.25 s to settle, the window, then paused until nothing is in flight), in an order
@@ -134,10 +134,11 @@ async function once(samples) {
       const perReq = new Map(got.map((g, i) => [procs[i].c.name, g.cpuUs / g.requests]))
       for (const c of list) {
         const key = `${c.name}|${route}`
-        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [], thread: [], threadAdded: [], calls: [] })
+        if (!samples.has(key)) samples.set(key, { cpu: [], added: [], rps: [], thread: [], threadAdded: [], calls: [], callers: [] })
         const s = samples.get(key)
         const g = got[list.indexOf(c)]
         if (g.calls) s.calls.push(Object.fromEntries(CLOCK_CALLS.map((k) => [k, g.calls[k] / g.requests])))
+        if (g.callers) s.callers.push(Object.fromEntries(Object.entries(g.callers).map(([k, v]) => [k, v / g.requests])))
         s.cpu.push(perReq.get(c.name))
         s.added.push(perReq.get(c.name) - perReq.get(c.base))
         s.rps.push(g.requests / WINDOW_S)
@@ -240,6 +241,16 @@ if (args.count) {
     const calls = samples.get(`${row.server}|${row.route}`).calls
     row.clockCallsPerReq = Object.fromEntries(CLOCK_CALLS.map((k) => [k, median(calls.map((x) => x[k]))]))
     console.log(`| ${row.server} | ${row.route} | ${CLOCK_CALLS.map((k) => row.clockCallsPerReq[k].toFixed(3)).join(' | ')} |`)
+  }
+  console.log('\nThe same reads by who made them (read ← caller ← its caller; median over windows, a window without one counts 0):\n')
+  console.log('| server | route | read ← caller ← its caller | per request |')
+  console.log('|---|---|---|--:|')
+  for (const row of rows) {
+    const windows = samples.get(`${row.server}|${row.route}`).callers
+    const where = [...new Set(windows.flatMap((w) => Object.keys(w)))]
+    row.clockCallsByCaller = Object.fromEntries(where.map((k) => [k, median(windows.map((w) => w[k] ?? 0))])
+      .filter(([, n]) => n >= 0.005).sort((a, b) => b[1] - a[1]))
+    for (const [k, n] of Object.entries(row.clockCallsByCaller)) console.log(`| ${row.server} | ${row.route} | ${k} | ${n.toFixed(3)} |`)
   }
 }
 const out = path.resolve(args.out ?? path.join(here, 'results', 'paired-latest.json'))

@@ -33,7 +33,7 @@ process.on('message', async (msg) => {
       case 'start':
         window = quiet(() => ({
           cpu: process.cpuUsage(), thread: threadCpu(), t: performance.now(), served: served.count, elu: performance.eventLoopUtilization(),
-          calls: clockCalls?.read(),
+          calls: clockCalls?.read(), callers: clockCalls?.readByCaller(),
         }))
         return process.send({ type: 'started' })
       case 'stop': {
@@ -42,10 +42,13 @@ process.on('message', async (msg) => {
           const calls = clockCalls
             ? Object.fromEntries(Object.entries(clockCalls.read()).map(([k, v]) => [k, v - window.calls[k]]))
             : undefined
+          const callers = clockCalls
+            ? Object.fromEntries(Object.entries(clockCalls.readByCaller()).map(([k, v]) => [k, v - (window.callers[k] ?? 0)]))
+            : undefined
           return {
             type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs: threadCpu() - window.thread, requests: served.count - window.served,
             ms: performance.now() - window.t, elu: performance.eventLoopUtilization(window.elu).utilization,
-            rssMb: process.memoryUsage.rss() / 2 ** 20, calls,
+            rssMb: process.memoryUsage.rss() / 2 ** 20, calls, callers,
           }
         })
         window = null
