@@ -117,13 +117,14 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
     state = 'connecting'
     void (async () => {
       let next: StreamWriter | undefined
+      // A destroy() below that throws lands in the catch, which ignores a client that is no longer the current one.
       try {
         next = await open((error) => lost(next, error))
-        if ((state as ConnectionState) === 'closed') { try { next.destroy() } catch { /* never connected */ } return }
+        if ((state as ConnectionState) === 'closed') { next.destroy(); return }
         client = next
         const mine = next
         await mine.connect()
-        if (client !== mine || (state as ConnectionState) === 'closed') { try { mine.destroy() } catch { /* closed */ } return }
+        if (client !== mine || (state as ConnectionState) === 'closed') { mine.destroy(); return }
         state = 'up'
         changed('up')
       } catch (error) {
