@@ -22,6 +22,9 @@ const server = http.createServer(contender.listener)
 server.keepAliveTimeout = 30_000
 
 let window = null
+// Present only in a build from lib/flush-phases.mjs (flush-cost.mjs): what the flushes took, summed.
+const flushPhases = () => globalThis.__routemeterFlushPhases === undefined ? undefined : { ...globalThis.__routemeterFlushPhases }
+const since = (now, then) => now && Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (then?.[k] ?? 0)]))
 // The main thread's share (Node ≥ 23.9; NaN before): tells CPU spent by JavaScript from GC and other helper threads.
 const threadCpu = typeof process.threadCpuUsage === 'function'
   ? () => { process.cpuUsage(); const u = process.threadCpuUsage(); return u.user + u.system }
@@ -33,7 +36,7 @@ process.on('message', async (msg) => {
       case 'start':
         window = quiet(() => ({
           cpu: process.cpuUsage(), thread: threadCpu(), t: performance.now(), served: served.count, elu: performance.eventLoopUtilization(),
-          calls: clockCalls?.read(), callers: clockCalls?.readByCaller(),
+          calls: clockCalls?.read(), callers: clockCalls?.readByCaller(), flush: flushPhases(),
         }))
         return process.send({ type: 'started' })
       case 'stop': {
@@ -48,7 +51,7 @@ process.on('message', async (msg) => {
           return {
             type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs: threadCpu() - window.thread, requests: served.count - window.served,
             ms: performance.now() - window.t, elu: performance.eventLoopUtilization(window.elu).utilization,
-            rssMb: process.memoryUsage.rss() / 2 ** 20, calls, callers,
+            rssMb: process.memoryUsage.rss() / 2 ** 20, calls, callers, flush: since(flushPhases(), window.flush),
           }
         })
         window = null
