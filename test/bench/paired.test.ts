@@ -29,6 +29,7 @@ interface CountedRow extends Row {
   rps: number
   cpuUsPerReq: number
   clockCallsPerReq: Record<string, number>
+  clockCallsByCaller: Record<string, number>
 }
 
 /**
@@ -92,6 +93,20 @@ test('bench/paired.mjs --turns loads each server alone in turn and measures ever
   // The attributed clock reads its clocks on its own server's requests, and only there.
   const reads = (server: string) => result.rows.find((r) => r.server === server)!.clockCallsPerReq['now']!
   assert.ok(reads('rm-discard') > 0 && reads('bare') === 0, JSON.stringify(result.rows.map((r) => [r.server, r.clockCallsPerReq])))
+  // And says who read them: on tiny, the recorder's start and end and the clock's entry and return, once a request.
+  const byCaller = (server: string) => result.rows.find((r) => r.server === server)!.clockCallsByCaller
+  assert.match(stdout, /The same reads by who made them/)
+  assert.equal(byCaller('bare'), {})
+  const callers = byCaller('rm-discard')
+  const once = [
+    'now ← begin (recorder.js)', 'now ← close (recorder.js)',
+    'idleTime ← enter (cpu-attributed.js)', 'now ← switchBack (cpu-attributed.js)',
+  ]
+  for (const read of once) {
+    const found = Object.entries(callers).filter(([where]) => where.startsWith(read))
+    assert.is(found.length, 1, `${read}: ${JSON.stringify(callers)}`)
+    assert.ok(Math.abs(found[0]![1] - 1) < 0.05, `${read}: ${found[0]![1]} a request`)
+  }
 })
 
 test.run()
