@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { CONTENDERS } from './contenders.mjs'
 import { spawnNode, ask, killAll, cpuPlan, pinSelf } from './lib/child.mjs'
-import { statsdReceiver, startRedis } from './lib/receivers.mjs'
+import { startReceivers } from './lib/receivers.mjs'
 import { DIST } from './lib/dist.mjs'
 import { flushPhasesBuild } from './lib/flush-phases.mjs'
 import { spawnLoad, startLoad } from './lib/load-run.mjs'
@@ -47,11 +47,9 @@ const WINDOW_S = Number(args.window)
 /** One contender, loaded: its windows' figures, per request. */
 async function measure(name, build, plan, load) {
   const spec = CONTENDERS.find((c) => c.name === name)
-  const redis = spec.needs === 'redis' ? await startRedis({ cpu: plan?.load }) : null
-  const udp = spec.needs === 'statsd' ? await statsdReceiver() : null
+  const receivers = await startReceivers([spec], { cpu: plan?.load })
   try {
-    const options = { statsdPort: udp?.port, redisUrl: redis?.url, stream: `routemeter-bench:${name}` }
-    const server = spawnNode(path.join(here, 'server.mjs'), [name, JSON.stringify(options)], {
+    const server = spawnNode(path.join(here, 'server.mjs'), [name, JSON.stringify(receivers.optionsFor(spec))], {
       cpu: plan?.server, env: { ...process.env, ROUTEMETER_BENCH_DIST: build },
     })
     const { port } = await ask(server, null, 'ready', 60_000, name)
@@ -80,8 +78,7 @@ async function measure(name, build, plan, load) {
     await exited
     return windows
   } finally {
-    udp?.close()
-    await redis?.close()
+    await receivers.close()
   }
 }
 

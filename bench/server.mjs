@@ -24,6 +24,7 @@ server.keepAliveTimeout = 30_000
 let window = null
 // Present only in a build from lib/flush-phases.mjs (flush-cost.mjs): what the flushes took, summed.
 const flushPhases = () => globalThis.__routemeterFlushPhases === undefined ? undefined : { ...globalThis.__routemeterFlushPhases }
+/** A window's share of running totals (the clock reads, by kind and by caller; the flush phases); undefined when not kept. */
 const since = (now, then) => now && Object.fromEntries(Object.entries(now).map(([k, v]) => [k, v - (then?.[k] ?? 0)]))
 // The main thread's share (Node ≥ 23.9; NaN before): tells CPU spent by JavaScript from GC and other helper threads.
 const threadCpu = typeof process.threadCpuUsage === 'function'
@@ -42,16 +43,12 @@ process.on('message', async (msg) => {
       case 'stop': {
         const stopped = quiet(() => {
           const cpu = process.cpuUsage(window.cpu)
-          const calls = clockCalls
-            ? Object.fromEntries(Object.entries(clockCalls.read()).map(([k, v]) => [k, v - window.calls[k]]))
-            : undefined
-          const callers = clockCalls
-            ? Object.fromEntries(Object.entries(clockCalls.readByCaller()).map(([k, v]) => [k, v - (window.callers[k] ?? 0)]))
-            : undefined
           return {
             type: 'stopped', cpuUs: cpu.user + cpu.system, threadUs: threadCpu() - window.thread, requests: served.count - window.served,
             ms: performance.now() - window.t, elu: performance.eventLoopUtilization(window.elu).utilization,
-            rssMb: process.memoryUsage.rss() / 2 ** 20, calls, callers, flush: since(flushPhases(), window.flush),
+            rssMb: process.memoryUsage.rss() / 2 ** 20,
+            calls: since(clockCalls?.read(), window.calls), callers: since(clockCalls?.readByCaller(), window.callers),
+            flush: since(flushPhases(), window.flush),
           }
         })
         window = null
