@@ -35,18 +35,18 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '16' }, out: { type: 'string' },
   },
 })
-const names = args.only.split(',')
-for (const name of names) {
+const specs = args.only.split(',').map((name) => {
   const spec = CONTENDERS.find((c) => c.name === name)
   const known = CONTENDERS.filter((c) => c.routemeter).map((c) => c.name)
   if (!spec?.routemeter) throw new Error(`${name} is not a routemeter contender; one of ${known.join(', ')}`)
-}
+  return spec
+})
 const WINDOWS = Number(args.windows)
 const WINDOW_S = Number(args.window)
 
 /** One contender, loaded: its windows' figures, per request. */
-async function measure(name, build, plan, load) {
-  const spec = CONTENDERS.find((c) => c.name === name)
+async function measure(spec, build, plan, load) {
+  const name = spec.name
   const receivers = await startReceivers([spec], { cpu: plan?.load })
   try {
     const server = spawnNode(path.join(here, 'server.mjs'), [name, JSON.stringify(receivers.optionsFor(spec))], {
@@ -89,7 +89,7 @@ async function main() {
   const load = await spawnLoad({ cpu: plan?.load })
   const results = {}
   try {
-    for (const name of names) results[name] = await measure(name, build, plan, load)
+    for (const spec of specs) results[spec.name] = await measure(spec, build, plan, load)
   } finally {
     load.kill()
     fs.rmSync(path.dirname(build), { recursive: true, force: true })
