@@ -44,10 +44,10 @@ export async function flushSink(sink: Sink): Promise<void> {
 }
 
 /**
- * What `metrics.close()` does, within `timeoutMs` (default 5000) in all: every batcher flushes and stops
- * (what it gives up on at the bound is counted as `close` drops), then each distinct sink is closed once, so
- * a sink shared by several wrappers (the default one) is not closed while one of them still sends to it.
- * Forgets every batcher.
+ * What `metrics.close()` does, within `timeoutMs` (default 5000) in all, and 50 ms for the sinks to count what they
+ * give up on: every batcher flushes and stops (what it gives up on at the bound is counted as `close` drops),
+ * then each distinct sink is closed once with what is left of the bound, so a sink shared by several wrappers
+ * (the default one) is not closed while one of them still sends to it. Forgets every batcher.
  *
  * @example
  * process.on('SIGTERM', () => closeAll(5000).then(() => process.exit(0)))
@@ -57,14 +57,26 @@ export async function closeAll(timeoutMs = 5000): Promise<void> {
   batchers.clear()
   const deadline = Date.now() + timeoutMs
   await Promise.all(all.map((b) => b.close(timeoutMs)))
+  // Each sink is told the rest of the bound, and waited for a little longer, so that it has given up and counted
+  // what it gave up on before this resolves: a SIGTERM handler exits right after. Before, a sink kept its own
+  // bound, the Redis sink 5 s like this one but started later, and counted its backlog after close() had
+  // resolved: `await metrics.close(); process.exit(0)` lost it uncounted.
+  const left = Math.max(0, deadline - Date.now())
   const closing = Promise.all(distinctSinks(all).map(([sink, onError]) =>
-    Promise.resolve().then(() => sink.close()).catch((error: unknown) => report(onError, error))))
+    Promise.resolve().then(() => sink.close(left)).catch((error: unknown) => report(onError, error))))
   let timer: NodeJS.Timeout | undefined
   // Not unref'd, like the batchers' bound: whoever awaits close() (a SIGTERM handler) wants it to finish.
-  const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, deadline - Date.now())) })
+  const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, left + SINK_CLOSE_GRACE_MS) })
   await Promise.race([closing, bound])
   clearTimeout(timer)
 }
+
+/**
+ * How long past its bound `metrics.close()` waits for a sink to finish giving up: the sink's own timer falls due
+ * with the bound, and counting what it gives up on takes promise jobs and, for the Redis sink, one loop turn.
+ * It also caps the wait for a sink that does not keep to the bound it is given.
+ */
+const SINK_CLOSE_GRACE_MS = 50
 
 /** Each sink fed by `all` once, with the error hook of the first batcher feeding it. */
 function distinctSinks(all: Batcher[]): Array<[Sink, Batcher['onError']]> {

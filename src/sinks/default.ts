@@ -49,6 +49,6 @@ export function announced(sink: Sink, where: string): Sink {
       return sink.send(batch)
     },
     flush: () => sink.flush(),
-    close: () => sink.close(),
+    close: (timeoutMs) => sink.close(timeoutMs),
   }
 }

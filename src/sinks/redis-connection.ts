@@ -71,8 +71,11 @@ export interface RedisConnection {
    * rejects the returned promise as well; while not `up` it rejects and changes nothing.
    */
   xadd(entry: EncodedEntry): Promise<void>
-  /** Closes the client (destroyed after 1 s if it does not close) and stops reconnecting. */
-  close(): Promise<void>
+  /**
+   * Stops reconnecting and closes the client once the commands in flight are answered, destroying it after
+   * `graceMs` (default 1000) if it has not closed by then; at once, failing every command in flight, for 0.
+   */
+  close(graceMs?: number): Promise<void>
 }
 
 const RECONNECT_MIN_MS = 100
@@ -157,13 +160,17 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
       // with a growing backoff, not every 100 ms.
       return result.then(() => { attempt = 0; warnedThisOutage = false }, (error: unknown) => { lost(c, error); throw error })
     },
-    async close() {
+    async close(graceMs = 1000) {
       state = 'closed'
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
       const c = client
       client = undefined
       if (c === undefined) return
-      const timer = setTimeout(() => { try { c.destroy() } catch { /* closed */ } }, 1000)
+      if (graceMs === 0) {
+        try { c.destroy() } catch { /* closed */ }
+        return
+      }
+      const timer = setTimeout(() => { try { c.destroy() } catch { /* closed */ } }, graceMs)
       timer.unref()
       try { await c.close() } catch { /* already closed */ }
       clearTimeout(timer)

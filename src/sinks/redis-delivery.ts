@@ -67,8 +67,11 @@ export type DeliveryStats = Omit<RedisSinkStats, 'state' | 'outages'>
 export interface RedisDelivery {
   readonly send: (batch: MetricRecord[]) => void
   readonly flush: () => Promise<void>
-  /** Flushes, counts what is left as `close` drops, closes the connection. Idempotent. */
-  readonly close: () => Promise<void>
+  /**
+   * Flushes within `timeoutMs` (at most `flushTimeoutMs`; that when left out), counts what is left as `close`
+   * drops, closes the connection. Idempotent: a second call joins the first.
+   */
+  readonly close: (timeoutMs?: number) => Promise<void>
   /** The connection changed state: deliver if it is up, release `flush()` waiters if it is down. */
   readonly wake: () => void
   readonly stats: () => DeliveryStats
@@ -103,7 +106,8 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
   // Drops are reported with the dimensions and prefix of the app's own records, so they land beside its series.
   let lastDimensions: Readonly<Record<string, string>> = {}
   let lastPrefix = ''
-  let waiters: Array<() => void> = []
+  /** Who waits in `flush()` for the backlog to empty; a waiter whose bound passed leaves (none piles up in a long stall). */
+  const waiters = new Set<() => void>()
   let closing: Promise<void> | undefined
 
   const isClosed = (): boolean => connection.state === 'closed'
@@ -111,8 +115,8 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
   const settleWaiters = (): void => {
     const state: ConnectionState = connection.state
     if (inFlight > 0 || (backlog.entries > 0 && (state === 'up' || state === 'connecting'))) return
-    const ready = waiters
-    waiters = []
+    const ready = [...waiters]
+    waiters.clear()
     for (const resolve of ready) resolve()
   }
 
@@ -235,7 +239,7 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
     }
   }
 
-  const flush = async (): Promise<void> => {
+  const flush = async (timeoutMs = flushTimeoutMs): Promise<void> => {
     if (isClosed() && closing === undefined) return
     // During an outage, one delivery attempt now instead of at the next backoff tick: a flush before exit
     // should not lose a backlog to a Redis that came back a second ago.
@@ -247,17 +251,18 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
       // Deliberately ref'd: whoever awaits flush() or close() (a SIGTERM handler after server.close()) wants
       // the data out, and with an unref'd socket nothing else may keep the process alive until it is. Bounded
       // by flushTimeoutMs; when nobody waits, nothing is ref'd.
-      const timer = setTimeout(resolve, flushTimeoutMs)
-      waiters.push(() => { clearTimeout(timer); resolve() })
+      const done = (): void => { clearTimeout(timer); resolve() }
+      const timer = setTimeout(() => { waiters.delete(done); resolve() }, timeoutMs)
+      waiters.add(done)
     })
   }
 
   return {
     send,
-    flush,
-    close: () => {
+    flush: () => flush(),
+    close: (timeoutMs?: number) => {
       closing ??= (async () => {
-        await flush()
+        await flush(Math.min(flushTimeoutMs, timeoutMs ?? flushTimeoutMs))
         const left = backlog.clear() + failed.reduce((n, f) => n + f.entry.n, 0)
         failed = []
         if (left > 0) {
@@ -265,7 +270,16 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
           countDrop('close', left)
           report(`closed with ${left} records not delivered to ${destination}; counted as dropped ('close')`)
         }
-        await connection.close()
+        // XADDs still unanswered at the bound are given up on: the connection ends now and they fail, counted as
+        // `close` drops (settled) before this resolves. Waiting for them as a quiet close does (1 s more) counted
+        // them after `metrics.close()` had resolved, when a SIGTERM handler has already exited.
+        if (inFlight > 0) {
+          await connection.close(0)
+          // Ending the connection failed them at once; their handlers count them within this turn's promise jobs.
+          await new Promise<void>((resolve) => { setImmediate(resolve) })
+        } else {
+          await connection.close()
+        }
         settleWaiters()
       })()
       return closing

@@ -34,10 +34,13 @@ export interface Sink {
    */
   flush(): Promise<void>
   /**
-   * Flushes within a bounded time, then releases sockets and timers. Idempotent. `metrics.close()` calls it
-   * once per sink, after every batcher feeding it has flushed.
+   * Flushes within a bounded time, counts what it gives up on as `close` drops, then releases sockets and
+   * timers. Idempotent. `metrics.close()` calls it once per sink, after every batcher feeding it has flushed,
+   * with `timeoutMs`: what is left of its own bound, which it waits out, and 50 ms more. A sink that gives up by
+   * then has counted its losses before `metrics.close()` resolves (a SIGTERM handler exits right after). Left
+   * out, the sink's own bound applies.
    */
-  close(): Promise<void>
+  close(timeoutMs?: number): Promise<void>
 }
 
 export type { ErrorHandler } from '../util/warn.js'

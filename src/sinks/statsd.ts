@@ -195,19 +195,20 @@ export function statsdSink(options?: StatsdSinkOptions): Sink {
         }),
       )
     },
-    close() {
+    close(timeoutMs) {
       closing ??= (async () => {
         closed = true
+        const limit = Math.min(closeTimeout, timeoutMs ?? closeTimeout)
         // Not unref'd, like the batcher's bound: whoever awaits close() wants the queue sent, and it is bounded.
         let timer: NodeJS.Timeout | undefined
-        const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, closeTimeout) })
+        const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, limit) })
         await Promise.race([queue.until(() => queue.packets() === 0, true), bound])
         clearTimeout(timer)
         const left = queue.clear()
         queue.release()
         if (left > 0) {
           countDrop('close', left)
-          onError(new Error(`close() gave up after ${closeTimeout} ms with ${left} lines not sent (counted as dropped: close)`))
+          onError(new Error(`close() gave up after ${limit} ms with ${left} lines not sent (counted as dropped: close)`))
         }
         resolver?.close()
         await new Promise<void>((resolve) =>

@@ -2,11 +2,16 @@
  * What a Redis sink's close() gives up on is counted, like the batcher's: no Redis is needed, since the
  * point is a Redis that never answers (a loopback port nothing listens on).
  */
+import http from 'node:http'
+import net from 'node:net'
+import { once } from 'node:events'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { redisSink } from '../../src/sinks/redis.js'
 import { dropTotals } from '../../src/util/drops.js'
+import { metrics, withMetrics } from '../../src/index.js'
+import { fetchText, listen } from '../support/http.js'
 
 const record = (i: number): MetricRecord => ({
   kind: 'request', prefix: '', route: 'users.id', method: 'GET', status: 200, aborted: false, dimensions: {},
@@ -27,6 +32,38 @@ test('close() counts the backlog it could not deliver, and records sent after cl
   assert.is(sink.stats().droppedClose, 122)
   assert.ok((dropTotals().close ?? 0) - before >= 122)
   assert.is(sink.stats().backlog, 0)
+})
+
+test('metrics.close() resolves only once the Redis sink has counted what it gave up on: XADDs Redis never answered', async () => {
+  // A peer that answers the handshake's PING and then nothing: a Redis stuck mid-command. Only such a fake can
+  // hold every XADD unanswered on a live connection.
+  const peers = new Set<net.Socket>()
+  const stuck = net.createServer((socket) => {
+    peers.add(socket)
+    socket.on('data', (d: Buffer) => { if (d.includes('PING')) socket.write('+PONG\r\n') })
+    socket.on('close', () => peers.delete(socket))
+  })
+  stuck.listen(0, '127.0.0.1')
+  await once(stuck, 'listening')
+  const port = (stuck.address() as net.AddressInfo).port
+  // The sink's own bound stays at its default, 5 s: longer than the bound given to metrics.close() below.
+  const sink = redisSink({ url: `redis://127.0.0.1:${port}`, onError: () => {} })
+  const app = await listen(http.createServer(withMetrics((_req, res) => { res.end('ok') }, { sink })))
+  try {
+    for (let i = 0; i < 30; i++) await fetchText(`${app.url}/users/${i}`)
+    const before = dropTotals().close ?? 0
+    const started = Date.now()
+    await metrics.close(800)
+    const took = Date.now() - started
+    // Read at once, as a SIGTERM handler that exits right after would: before, these came 4 s later.
+    assert.is(sink.stats().droppedClose, 30)
+    assert.ok((dropTotals().close ?? 0) - before >= 30)
+    assert.ok(took < 1500, `metrics.close(800) took ${took} ms`)
+  } finally {
+    await app.close()
+    for (const socket of peers) socket.destroy()
+    stuck.close()
+  }
 })
 
 test('a batch whose encoding throws (a hand-built record) is counted as a sink drop, never thrown', async () => {

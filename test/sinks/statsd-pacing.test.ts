@@ -11,6 +11,7 @@ import type { OptionError } from '../../src/util/option-check.js'
 import { Collector } from '../../src/collect/collector.js'
 import { offClock } from '../../src/collect/cpu-clock.js'
 import { createBatcher } from '../../src/pipeline/batcher.js'
+import { register } from '../../src/pipeline/registry.js'
 import { udpCollector } from '../support/udp.js'
 import { until } from '../support/eventually.js'
 import { runNode } from '../support/run-node.js'
@@ -167,6 +168,29 @@ test('a send the batcher gives up on at close is counted once, by the sink, in l
     assert.not.ok(udp.lines.some((l) => l.startsWith('kept')))
   } finally {
     await sink.close()
+    udp.close()
+  }
+})
+
+test('metrics.close() gives the sink what is left of its bound: the lines it gives up on are counted when it resolves', async () => {
+  const udp = await udpCollector()
+  // closeTimeout stays at its default, 3 s, while 1,000 lines at 1 a millisecond take a second to leave.
+  const sink = statsdSink({ port: udp.port, linesPerMs: 1, burstLines: 1, onError: () => {} })
+  const toRecord = (c: Collector): MetricRecord => records(1, c.url)[0]!
+  const b = createBatcher({ sink, toRecord, flushInterval: 60_000, batchSize: 1000, maxBuffer: 10_000, onError: () => {} })
+  register(b)
+  const before = dropped('close')
+  try {
+    for (let i = 0; i < 200; i++) b.push(new Collector(offClock, null, `r${i}`, 'GET', {}, 0))
+    const started = performance.now()
+    await metrics.close(300)
+    const took = performance.now() - started
+    // Read at once: before, the sink still waited out its own 3 s here, and had counted nothing.
+    const lost = dropped('close') - before
+    assert.ok(lost > 0 && lost < 1000, `${lost} of 1,000 lines counted as close when metrics.close() resolved`)
+    assert.ok(took < 1000, `metrics.close(300) took ${took} ms`)
+    await udp.waitFor((lines) => lines.length === 1000 - lost, 200)
+  } finally {
     udp.close()
   }
 })
