@@ -29,7 +29,12 @@ export interface StatsdSinkOptions {
   statusCode?: boolean
   /** Bytes per UDP packet; lines are buffered up to it. Default 1400 (fits a 1500-byte Ethernet MTU). */
   maxBufferSize?: number
-  /** Milliseconds before a partly filled packet is sent anyway. Default 100. */
+  /**
+   * Unused: a partly filled packet leaves as soon as its batch is written (paced, like the others). Still
+   * checked (a number of milliseconds, 1 to 2^31 - 1), so that options written for earlier versions keep working.
+   *
+   * @deprecated packets no longer wait in hot-shots' buffer; nothing to tune.
+   */
   bufferFlushInterval?: number
   /** Receives DNS, socket and send errors. Default: one warning per error code. */
   onError?: ErrorHandler
@@ -97,8 +102,7 @@ export function statsdSink(options?: StatsdSinkOptions): Sink {
   const dnsTtl = check.number('dnsTtl', o.dnsTtl, 60_000, 0, Infinity, { above: true })
   // 65,507 bytes is the largest UDP payload over IPv4: a bigger packet fails every send with EMSGSIZE.
   const maxBufferSize = check.integer('maxBufferSize', o.maxBufferSize, 1400, 64, 65_507)
-  // hot-shots' own bounds: outside them it prints to the console and flushes every 1000 ms instead.
-  const bufferFlushInterval = check.number('bufferFlushInterval', o.bufferFlushInterval, 100, 0, MAX_TIMER_MS, { above: true })
+  check.number('bufferFlushInterval', o.bufferFlushInterval, 100, 0, MAX_TIMER_MS, { above: true })
   const linesPerMs = check.number('linesPerMs', o.linesPerMs, 100, 0, Infinity, { above: true })
   const burstLines = check.integer('burstLines', o.burstLines, 1000, 1, Number.MAX_SAFE_INTEGER)
   const maxQueuedLines = check.integer('maxQueuedLines', o.maxQueuedLines, 100_000, 0, Number.MAX_SAFE_INTEGER)
@@ -112,30 +116,35 @@ export function statsdSink(options?: StatsdSinkOptions): Sink {
   // answers from its cache; hot-shots' own cacheDns looked up per packet while unresolved, unshared.
   const resolver = isIP(host) !== 0 ? undefined
     : hostResolver({ host, family: 4, timeoutMs: dnsTimeout, ttlMs: dnsTtl, retryMs: DNS_RETRY_MS, onError })
-  // hot-shots is the transport (socket, buffering, errorHandler); the lines and the packets are built by
-  // writeStatsd and the packer, and handed over a packet at a time.
+  // hot-shots is the transport (socket, DNS, errorHandler); the lines and the packets are built by writeStatsd and
+  // the packer, and handed over a packet at a time. Unbuffered (maxBufferSize 0), so that each packet is one
+  // datagram whose send reports back to its own callback: buffered, hot-shots sent several packets in one datagram
+  // and told only errorHandler when the send failed, and the lines it lost (EACCES, ENETUNREACH) went uncounted.
   const client = new StatsD({
     host,
     port,
-    maxBufferSize,
-    bufferFlushInterval,
+    maxBufferSize: 0,
     errorHandler: onError,
     // hot-shots makes a udp4 socket for a host name; the resolver asks for IPv4 to match.
     ...(resolver === undefined ? {} : { udpSocketOptions: { type: 'udp4', lookup: resolver.lookup } }),
   })
   let closing: Promise<void> | undefined
   let closed = false
-  // `send(message)` is hot-shots' raw entry point (every typed method ends in it), present in every version
-  // we support but missing from its .d.ts; checked here so an incompatible version fails at startup.
-  const raw = client as unknown as { send?: (message: string) => void }
+  // `send(message, tags, callback)` is hot-shots' raw entry point (every typed method ends in it), present in every
+  // version we support but missing from its .d.ts; checked here so an incompatible version fails at startup.
+  const raw = client as unknown as { send?: (message: string, tags: undefined, callback: (error?: Error | null) => void) => void }
   if (typeof raw.send !== 'function') throw new TypeError('routemeter: statsdSink needs hot-shots ^17 (client.send is missing)')
   const handOver = (packet: string, lines: number): void => {
-    // hot-shots reports send errors to errorHandler; a throw all the same would escape from the pacing timer.
-    try {
-      raw.send!(packet)
-    } catch (error) {
+    const failed = (error: unknown): void => {
       countDrop('sink', lines)
       report(hook, error)
+    }
+    // Unbuffered, the callback hears how this packet's datagram went (and errorHandler does not); a throw all
+    // the same would escape from the pacing timer.
+    try {
+      raw.send!(packet, undefined, (error) => { if (error) failed(error) })
+    } catch (error) {
+      failed(error)
     }
   }
   const queue = pacedQueue({ linesPerMs, burstLines, send: handOver })

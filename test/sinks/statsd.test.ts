@@ -132,7 +132,7 @@ test('an unresolvable host never throws into the app: the error goes to onError'
   assert.match(errors[0]!.message, /^getaddrinfo (ENOTFOUND|EAI_AGAIN) no-such-host\.invalid$/)
 })
 
-test('an onError hook that throws on a send error does not crash the process, and the sink still flushes and closes', async () => {
+test('a send error is counted, line by line, and an onError hook that throws on it does not crash the process', async () => {
   const udp = await udpCollector()
   // 1,000 lines in 15 packets (20 kB): few enough that loopback's receive buffer holds them all, where the
   // 2,000 records of 149 packets lost some.
@@ -154,6 +154,7 @@ test('an onError hook that throws on a send error does not crash the process, an
   const uncaught: unknown[] = []
   const onUncaught = (error: unknown): void => { uncaught.push(error) }
   process.on('uncaughtException', onUncaught)
+  const before = metrics.stats().dropped.sink ?? 0
   try {
     await sink.send(batch())
     await flushSink(sink)
@@ -164,6 +165,8 @@ test('an onError hook that throws on a send error does not crash the process, an
   }
   assert.is(calls, udp.packets)
   assert.equal(uncaught.map(String), [])
+  // Buffered in hot-shots, the lines of a failed datagram were reported and never counted.
+  assert.is((metrics.stats().dropped.sink ?? 0) - before, 200 * 5, 'every line of every failed packet counted as a sink drop')
 })
 
 test('lines are packed into packets no larger than maxBufferSize, none lost or split', async () => {
