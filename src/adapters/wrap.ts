@@ -49,11 +49,18 @@ export function withMetrics<L extends RequestListener<any, any>>(listener: L, op
     if (c === undefined) return listener.call(this, req, res)
     const result = runAsRequest(clock, c, listener, this, req, res)
     if (!isThenable(result)) return result
-    // Only async listeners pay for this closure. The returned promise settles as the listener's does, so a
-    // rejection is still unhandled (or handled) exactly where it was.
-    return Promise.resolve(result).then(undefined, (error: unknown) => {
-      c.threw = true
-      throw error
-    })
+    // Only async listeners pay for this closure. The listener's own `then` makes the returned promise, so it is of
+    // the listener's kind and settles as its does: a rejection is still unhandled (or handled) exactly where it
+    // was, by the rules of that promise library. A `then` that throws hands the value back as it came (Node
+    // ignores what a listener returns). A rejection after the response ended does not count as a Failure: the
+    // record may have left already, and a count that depended on when the next flush came would not be a metric.
+    try {
+      return result.then(undefined, (error: unknown) => {
+        if (!c.closed) c.threw = true
+        throw error
+      })
+    } catch {
+      return result
+    }
   } as L
 }

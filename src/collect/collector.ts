@@ -32,6 +32,8 @@ export class Collector {
   blocks = 0
   /** Queued behind another response on a pipelining connection (the recorder keeps it in that connection's set). */
   queued = false
+  /** The recorder's box holding this request's response as its connection's last one; emptied when it ends. */
+  connectionSlot: { res: unknown } | null = null
   /** Window CPU mode: `process.cpuUsage()` user+system µs at entry. At the response's end, in both modes: `CpuTime` in ms. */
   cpu = 0
   status = 0

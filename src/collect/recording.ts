@@ -98,16 +98,29 @@ export const recording: Recording = {
       settle(c, name, startedAt, cpuAt)
       return result
     }
-    return (result as unknown as PromiseLike<unknown>).then(
-      (value) => {
-        settle(c, name, startedAt, cpuAt)
-        return value
-      },
-      (error: unknown) => {
-        settle(c, name, startedAt, cpuAt)
-        throw error
-      },
-    ) as T
+    // Once: a thenable that is not a promise may call both callbacks, one twice, or one and then throw.
+    let running = true
+    const end = (): void => {
+      if (!running) return
+      running = false
+      settle(c, name, startedAt, cpuAt)
+    }
+    try {
+      return (result as unknown as PromiseLike<unknown>).then(
+        (value) => {
+          end()
+          return value
+        },
+        (error: unknown) => {
+          end()
+          throw error
+        },
+      ) as T
+    } catch {
+      // A `then` that throws (a hostile Proxy): the block ends now, and the app gets its value back as it came.
+      end()
+      return result
+    }
   },
   dimension(name, value) {
     openRequest('dimension')?.dimension(name, value)

@@ -2,6 +2,8 @@ import http from 'node:http'
 import http2 from 'node:http2'
 import net from 'node:net'
 import { once } from 'node:events'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { memorySink, metrics, withMetrics } from '../../src/index.js'
@@ -175,6 +177,88 @@ test('a rejected promise reaches the caller with the same reason, with Failure r
   assert.is(caught, boom)
   assert.is(status, 200)
   assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]), [['x', 200, 1]])
+})
+
+test('a rejection after the response ended is no Failure, whenever the record is built', async () => {
+  const sink = memorySink()
+  const boom = new Error('after the response')
+  const wrapped = withMetrics(async (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.end('ok')
+    await new Promise((resolve) => res.once('finish', resolve))
+    await sleep(20)
+    throw boom
+  }, { sink })
+  let caught: unknown
+  const server = http.createServer((req, res) => {
+    (wrapped(req, res) as Promise<unknown>).catch((error) => (caught = error))
+  })
+  const { url, close } = await listen(server)
+  await fetchText(`${url}/x`)
+  // The record is built after the rejection: before, it then said Failure 1, and 0 when a flush came between.
+  await until(() => caught !== undefined, 'the rejection to reach the caller')
+  const records = await recorded(sink, 1)
+  await close()
+  assert.is(caught, boom)
+  assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]), [['x', 200, 0]])
+})
+
+test("a listener's return value whose `then` cannot be read, or throws, goes back as it came", async () => {
+  const sink = memorySink()
+  const unreadable = new Proxy({}, { get() { throw new Error('no property of mine may be read') } })
+  const throwing = { then() { throw new Error('then() throws') } }
+  const returned: unknown[] = []
+  let uncaught: unknown
+  const onUncaught = (error: unknown) => { uncaught = error }
+  process.on('uncaughtException', onUncaught)
+  const wrapped = withMetrics((req: http.IncomingMessage, res: http.ServerResponse) => {
+    res.end('ok')
+    return req.url === '/unreadable' ? unreadable : throwing
+  }, { sink })
+  const server = http.createServer((req, res) => { returned.push(wrapped(req, res)) })
+  const { url, close } = await listen(server)
+  try {
+    assert.is((await fetchText(`${url}/unreadable`)).status, 200)
+    assert.is((await fetchText(`${url}/throwing`)).status, 200)
+    const records = await recorded(sink, 2)
+    assert.equal(records.map((r) => [r.route, r.counters.Failure]).sort(), [['throwing', 0], ['unreadable', 0]])
+  } finally {
+    await close()
+    process.off('uncaughtException', onUncaught)
+  }
+  assert.is(uncaught, undefined)
+  assert.is(returned[0], unreadable)
+  assert.is(returned[1], throwing)
+})
+
+test('an idle keep-alive connection does not keep its last request and response alive', async () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const sink = memorySink()
+  const refs: Array<WeakRef<object>> = []
+  const server = http.createServer(withMetrics((req, res) => {
+    refs.push(new WeakRef(req), new WeakRef(res))
+    res.end('ok')
+  }, { sink }))
+  const { port, close } = await listen(server)
+  const socket = net.connect(port, '127.0.0.1')
+  await once(socket, 'connect')
+  let answer = ''
+  socket.setEncoding('utf8')
+  socket.on('data', (d: string) => { answer += d })
+  socket.write('GET /x HTTP/1.1\r\nHost: x\r\n\r\n')
+  try {
+    await until(() => answer.endsWith('ok'), 'the response')
+    await recorded(sink, 1)
+    // The connection stays open and idle, as a keep-alive client leaves it between requests.
+    await until(async () => {
+      gc()
+      await sleep(10)
+      return refs.every((r) => r.deref() === undefined)
+    }, 'the request and the response to be collected while their connection stays open', 3000)
+  } finally {
+    socket.destroy()
+    await close()
+  }
 })
 
 test('keeps `this` and the return value of the listener', async () => {

@@ -5,6 +5,7 @@ import { memorySink, metrics, withMetrics, type MetricRecord } from '../../src/i
 import { fetchText, listen } from '../support/http.js'
 import { recorded } from '../support/records.js'
 import { sleep, until } from '../support/eventually.js'
+import { attributedHooks } from '../../src/collect/cpu-attributed.js'
 
 /** The request record of one GET /x through `handler`, in a one-element array. */
 async function one(handler: (req: http.IncomingMessage, res: http.ServerResponse) => unknown): Promise<MetricRecord[]> {
@@ -125,6 +126,21 @@ test('timed resolves and rejects as an async fn does and records the block both 
   assertTimed(r!, 'ok', spans.ok)
   assert.ok(r!.timers.ok! >= spans.slept, `ok ${r!.timers.ok} ms for a wait of ${spans.slept} ms`)
   assertTimed(r!, 'fails', spans.fails)
+})
+
+test('timed hands back a value whose `then` cannot be read or throws, records the block once and lets the request go', async () => {
+  const unreadable = new Proxy({}, { get() { throw new Error('no property of mine may be read') } })
+  const throwing = { then(ok: () => void) { ok(); throw new Error('then() throws after calling back') } }
+  const got: unknown[] = []
+  const [r] = await one((_req, res) => {
+    got.push(metrics.timed('unreadable', () => unreadable), metrics.timed('throwing', () => throwing))
+    res.end()
+  })
+  assert.is(got[0], unreadable)
+  assert.is(got[1], throwing)
+  assert.ok(r!.timers.unreadable! >= 0 && r!.timers.throwing! >= 0, JSON.stringify(r!.timers))
+  // A block still open would keep the request's callbacks watched for ever.
+  await until(() => attributedHooks().watching === 0, 'no request left watched')
 })
 
 test('route() wins over the path; dimension() tags the request', async () => {
