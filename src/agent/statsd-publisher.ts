@@ -135,7 +135,9 @@ export function statsdPublisher(options?: StatsdPublisherOptions): Publisher {
   const transport = protocol === 'udp'
     ? pacedUdp(host, port, linesPerMs, burstLines, report)
     // The UDP path's resolver, so a name is looked up one lookup at a time, cached, off the app's thread pool.
-    : statsdTcp({ host, port, ...TCP, resolver: isIP(host) !== 0 ? undefined : hostResolver({ host, family: 4, ...DNS, onError: report }) })
+    : statsdTcp({
+      host, port, ...TCP, report, resolver: isIP(host) !== 0 ? undefined : hostResolver({ host, family: 4, ...DNS, onError: report }),
+    })
   const packer = packetPacker(MAX_DATAGRAM, (packet, lines) => transport.send(packet, lines))
   const add = (line: string): void => packer.add(line)
 
@@ -187,6 +189,10 @@ export function statsdPublisher(options?: StatsdPublisherOptions): Publisher {
       if (transport.refused()) {
         throw new PublishError(`StatsD ${host}:${port} refused the datagrams (nothing listening): will retry`, { permanent: false })
       }
+      // Over TCP the same turns let a server's FIN or reset in: a server that closes each connection as it comes
+      // took every line into our kernel and read none of it, and each publish resolved (5 entries acked, 0 bytes
+      // read). A connection that failed meanwhile rejects here, and the publish goes again.
+      await transport.drained(0)
     },
     close: () => transport.close(),
   }

@@ -40,6 +40,11 @@ export interface StatsdTcpOptions {
   stallTimeoutMs: number
   /** For the tests: the socket's `highWaterMark` (bytes `write()` takes before it returns false). Default Node's, 16 KiB. */
   highWaterMark?: number
+  /**
+   * Hears of a connection that failed while no publish was waiting on it (after the last one resolved), found at
+   * the next `ready()`: the lines of that publish may not have reached the server, and nothing else would say so.
+   */
+  report?: (error: Error) => void
 }
 
 /** The StatsD transport over TCP, with the bytes it holds itself (for the tests and for a curious caller). */
@@ -63,13 +68,15 @@ interface Waiter { n: number, resolve: () => void, reject: (error: PublishError)
  * await tcp.drained(0) // rejects with a transient PublishError if the connection failed before taking it all
  */
 export function statsdTcp(options: StatsdTcpOptions): StatsdTcp {
-  const { host, port, resolver, connectTimeoutMs, stallTimeoutMs, highWaterMark } = options
+  const { host, port, resolver, connectTimeoutMs, stallTimeoutMs, highWaterMark, report } = options
   const where = `StatsD ${host}:${port} over TCP`
   let socket: net.Socket | undefined
   let connectedTo: string | undefined
   let connecting: Promise<void> | undefined
   /** Why the current socket failed; cleared by the next connect. */
   let failure: PublishError | undefined
+  /** Whether a publish heard of `failure` (a `drained` rejected with it): else `ready()` reports it. */
+  let failureTold = false
   let closed = false
   /** Packets (newline-terminated) that wait for 'drain' before they are written, oldest at `head`. */
   let waiting: string[] = []
@@ -102,8 +109,12 @@ export function statsdTcp(options: StatsdTcpOptions): StatsdTcp {
   const settle = (): void => {
     for (let i = waiters.length - 1; i >= 0; i--) {
       const waiter = waiters[i]!
-      if (failure !== undefined) waiters.splice(i, 1)[0]!.reject(failure)
-      else if (closed || queued() <= waiter.n) waiters.splice(i, 1)[0]!.resolve()
+      if (failure !== undefined) {
+        failureTold = true
+        waiters.splice(i, 1)[0]!.reject(failure)
+      } else if (closed || queued() <= waiter.n) {
+        waiters.splice(i, 1)[0]!.resolve()
+      }
     }
     if (socket !== undefined && queued() === 0) markBusy(socket, false)
   }
@@ -153,6 +164,7 @@ export function statsdTcp(options: StatsdTcpOptions): StatsdTcp {
   async function connect(address: string): Promise<void> {
     socket?.destroy()
     failure = undefined
+    failureTold = false
     forget()
     busy = false
     // An IP literal: net does no lookup of its own (the resolver above answered for a name).
@@ -170,6 +182,7 @@ export function statsdTcp(options: StatsdTcpOptions): StatsdTcp {
       s.once('close', () => resolve(false))
     })
     if (!connected || failure !== undefined) {
+      failureTold = true // the publish that asked for this connection rejects with it
       throw failure ?? new PublishError(`${where}: connection closed: will retry`, { permanent: false })
     }
     if (closed) {
@@ -181,7 +194,10 @@ export function statsdTcp(options: StatsdTcpOptions): StatsdTcp {
   }
 
   const drained = (n: number): Promise<void> => {
-    if (failure !== undefined) return Promise.reject(failure)
+    if (failure !== undefined) {
+      failureTold = true
+      return Promise.reject(failure)
+    }
     if (closed || queued() <= n) return Promise.resolve()
     return new Promise<void>((resolve, reject) => { waiters.push({ n, resolve, reject }) })
   }
@@ -195,6 +211,11 @@ export function statsdTcp(options: StatsdTcpOptions): StatsdTcp {
       // Connected, healthy, and still where DNS points: nothing to do. Otherwise (first publish, a failure,
       // a new address after the TTL) a new connection; ready() comes between publishes, so nothing is queued.
       if (socket !== undefined && failure === undefined && address === connectedTo) return
+      if (socket !== undefined && failure !== undefined && !failureTold) {
+        failureTold = true
+        const what = failure.message.replace(/: will retry$/, '')
+        report?.(new Error(`${what} after the last publish had resolved: its lines may not have arrived`))
+      }
       connecting = connect(address).finally(() => { connecting = undefined })
       await connecting
     },

@@ -344,6 +344,44 @@ test('over TCP with nothing listening, publish rejects as transient; once a serv
   }
 })
 
+test('a server that closes each connection as it comes makes each publish reject as transient: nothing is acked unread', async () => {
+  // Every line went into our kernel before the server's FIN came back, so each publish had resolved and its
+  // entries were acked: 5 publishes, 0 bytes read, nothing said.
+  const closer = await tcpCollector(0, (socket) => socket.destroy())
+  const errors: string[] = []
+  const pub = statsdPublisher({ port: closer.port, protocol: 'tcp', onError: (e) => errors.push(e.message) })
+  try {
+    for (let i = 0; i < 5; i++) {
+      const error = await pub.publish([entry(`${i}-0`, [record()])]).then(() => undefined, (e: unknown) => e)
+      assert.ok(error instanceof PublishError && !error.permanent, `publish ${i}: ${String(error)}`)
+    }
+    assert.is(closer.data(), '')
+  } finally {
+    await pub.close()
+    await closer.close()
+  }
+})
+
+test('a connection that fails after its publish resolved is reported at the next publish, which goes on a new one', async () => {
+  // The server reads, then hangs up 100 ms later: after the publish resolved, when no publish waits to hear it.
+  const tcp = await tcpCollector(0, (socket) => { socket.once('data', () => { setTimeout(() => socket.destroy(), 100) }) })
+  const errors: string[] = []
+  const pub = statsdPublisher({ port: tcp.port, protocol: 'tcp', onError: (e) => errors.push(e.message) })
+  try {
+    await pub.publish([entry('1-0', [record()])])
+    await tcp.waitFor(() => tcp.connections[0]?.destroyed === true, 'the server to hang up')
+    await sleep(50)
+    assert.equal(errors, [])
+    await pub.publish([entry('2-0', [record()])])
+    assert.is(errors.length, 1, errors.join('\n'))
+    assert.match(errors[0]!, /after the last publish had resolved: its lines may not have arrived/)
+    assert.is(tcp.connections.length, 2)
+  } finally {
+    await pub.close()
+    await tcp.close()
+  }
+})
+
 test('the server dropping the connection mid-publish rejects it as transient; the retry to a restarted server delivers all', async () => {
   const big = bigPublish(20)
   const port = await freePort()
