@@ -10,6 +10,7 @@
 import type { Writable } from 'node:stream'
 import { Sketch } from '../wire/sketch.js'
 import { optionChecks, optionsObject } from '../util/option-check.js'
+import { showable } from '../util/printable.js'
 import { PublishError, type AgentEntry, type Publisher, type Series } from './publisher.js'
 
 /**
@@ -150,7 +151,8 @@ function table(entries: readonly AgentEntry[]): string {
   const header = ['route', 'method', 'requests', 'avg ms', 'p50 ms', 'p99 ms', 'max ms', '5xx', '4xx']
   const q = (r: Row, at: number): string => (r.sketch === undefined || r.sketch.count === 0 ? '-' : r.sketch.quantile(at).toFixed(2))
   const body = [...rows.values()].sort((a, b) => b.requests - a.requests).map((r) => [
-    r.route, r.method, String(r.requests),
+    // A name with a line break or an escape sequence would forge rows or drive the terminal.
+    showable(r.route), showable(r.method), String(r.requests),
     r.time === undefined ? '-' : (r.time.sum / r.time.count).toFixed(2),
     q(r, 0.5), q(r, 0.99),
     r.time === undefined ? '-' : r.time.max.toFixed(2),

@@ -22,6 +22,7 @@
 import { STANDARD_METRICS } from '../wire/metric-rules.js'
 import { bucketIndex } from '../wire/sketch.js'
 import { optionChecks } from '../util/option-check.js'
+import { wellFormed } from '../util/printable.js'
 import type { Series } from './publisher.js'
 
 /**
@@ -90,13 +91,16 @@ export function labelName(key: string): string {
 }
 
 /**
- * A label value in the text format: backslash, double quote and line feed escaped.
+ * A label value in the text format: backslash, double quote and line feed escaped, and a lone surrogate written
+ * as the U+FFFD it becomes in UTF-8, so that two routes differing only there share one label text, and so one
+ * series (written as two, Prometheus kept one of them: 3 requests sent, 2 stored).
  *
  * @example
  * labelValue('a"b') // 'a\\"b'
  */
 export function labelValue(value: string): string {
-  return /[\\"\n]/.test(value) ? value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : value
+  const text = wellFormed(value)
+  return /[\\"\n]/.test(text) ? text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n') : text
 }
 
 // HELP text escapes only `\\` and line feeds; JSON's escaping of control characters, backslashes turned to

@@ -18,6 +18,7 @@ import { formatCount, formatPct, formatRate, formatWindow, UNKNOWN } from './for
 import { cut, lineWidth, render, type Line, type Segment } from './line.js'
 import type { RouteRow, Snapshot } from './snapshot.js'
 import { fitTable, pctStyle, tableHeading, tableRow } from './table.js'
+import { showable } from '../util/printable.js'
 
 /** The terminal and the keys' state a frame is drawn for. */
 export interface View {
@@ -96,7 +97,7 @@ function header(snapshot: Snapshot, width: number): Line[] {
       [{ text: `processes ${formatCount(snapshot.processes)}` }],
       [{ text: `lag ${formatCount(snapshot.lag)}` }],
       [{ text: `stream length ${formatCount(snapshot.streamLength)}` }],
-      ...dropped.map((reason): Line => [{ text: `dropped ${reason} ${formatCount(snapshot.dropped[reason])}`, style: 'yellow' }]),
+      ...dropped.map((reason): Line => [{ text: `dropped ${showable(reason)} ${formatCount(snapshot.dropped[reason])}`, style: 'yellow' }]),
       ...(unreadable > 0 ? [[{ text: `unreadable entries ${formatCount(unreadable)}`, style: 'yellow' }] satisfies Line] : []),
     ],
   ], width)

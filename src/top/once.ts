@@ -7,6 +7,7 @@ import { formatCount, formatMs, formatPct, formatRate, formatWindow, UNKNOWN } f
 import { render, type Line } from './line.js'
 import type { Snapshot } from './snapshot.js'
 import { fitTable, pctStyle, tableHeading, tableRow } from './table.js'
+import { showable } from '../util/printable.js'
 
 /** Options of {@link formatTable}. */
 export interface TableOptions {
@@ -61,7 +62,7 @@ export function formatTable(snapshot: Snapshot, options: TableOptions): string {
       [{ text: `processes ${formatCount(s.processes)}` }], [{ text: `lag ${formatCount(s.lag)}` }],
       [{ text: `stream length ${formatCount(s.streamLength)}` }],
       ...Object.keys(s.dropped).sort().filter((reason) => s.dropped[reason] !== 0)
-        .map((reason): Line => [{ text: `dropped ${reason} ${formatCount(s.dropped[reason])}`, style: 'yellow' }]),
+        .map((reason): Line => [{ text: `dropped ${showable(reason)} ${formatCount(s.dropped[reason])}`, style: 'yellow' }]),
       ...(s.unreadable === undefined ? [] : [[{ text: `unreadable entries ${formatCount(s.unreadable)}`, style: 'yellow' as Style }]]),
     ]),
     [],

@@ -13,6 +13,7 @@ import { formatMs, formatPct, formatRate, UNKNOWN } from './format.js'
 import { shortenMiddle, type Line, type Segment } from './line.js'
 import type { RouteRow } from './snapshot.js'
 import { sparkline } from './sparkline.js'
+import { showable } from '../util/printable.js'
 
 export type ColumnKey = 'method' | 'rps' | 'p50' | 'p99' | 'cpuMean' | 'cpuShare' | 'failure' | 'clientError' | 'aborted'
 
@@ -137,10 +138,11 @@ export function tableHeading(fit: TableFit): Line {
  * tableRow(fit, snapshot.routes[0])
  */
 export function tableRow(fit: TableFit, row: RouteRow): Line {
-  const line: Segment[] = [{ text: shortenMiddle(row.route, fit.routeWidth).padEnd(fit.routeWidth) }]
+  // Names come from the stream: a line break or an escape sequence in one would forge rows or drive the terminal.
+  const line: Segment[] = [{ text: shortenMiddle(showable(row.route), fit.routeWidth).padEnd(fit.routeWidth) }]
   for (const column of fit.columns) {
     const cell = column.cell(row)
-    const text = pad(shortenMiddle(cell.text, column.width), column.width, column.align)
+    const text = pad(shortenMiddle(showable(cell.text), column.width), column.width, column.align)
     line.push({ text: ' '.repeat(GAP) }, { text, style: cell.style })
   }
   if (fit.sparkWidth > 0) line.push({ text: ' '.repeat(GAP) }, { text: sparkline(row.spark, fit.sparkWidth), style: 'green' })

@@ -36,6 +36,17 @@ test('the table has a row per route and method, busiest first: avg, p50 and p99 
   assert.match(lines[2], /^health\s+GET\s+1\s+1\.00\s+1\.00\s+1\.00\s+1\.00\s+0\s+0$/)
 })
 
+test('a route name with a line break or an escape sequence stays on its row, without its control characters', async () => {
+  const out = capture()
+  const pub = consolePublisher({ output: out })
+  await pub.publish([entry('1-0', [record('evil\nFAKE-ROW  GET  999999', 2), record('\x1b[2J\x1b]0;owned\x07x', 1)])])
+  const lines = out.text.trim().split('\n')
+  assert.is(lines.length, 3, out.text)
+  // eslint-disable-next-line no-control-regex
+  assert.not.match(out.text, /[\0-\x09\x0b-\x1f\x7f-\x9f]/)
+  assert.match(lines[1], /^evil\ufffdFAKE-ROW {2}GET {2}999999\s+GET\s+1\s/)
+})
+
 test('json: true prints one parseable line per series per entry', async () => {
   const out = capture()
   const pub = consolePublisher({ json: true, output: out })

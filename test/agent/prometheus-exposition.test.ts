@@ -144,6 +144,20 @@ test('names, labels and values are escaped; the status code is opt-in; dimension
   assert.is(parsed.samples.find((s) => s.name === 'routemeter_cart_items_total')!.value, 3)
 })
 
+test('routes that differ only in a lone surrogate are one series, as they are one label text on the wire', () => {
+  const state = new PrometheusState({})
+  const request = (route: string): MetricRecord => ({
+    kind: 'request', prefix: '', route, method: 'GET', status: 200, aborted: false, dimensions: { team: 'x\udfff' },
+    counters: { Failure: 0 }, timers: { RequestTime: 2 }, timestamp: 1763798400000,
+  })
+  state.merge(entryOf('1-0', [request('a\ud800'), request('a\udc00'), request('a\ufffd')]).series())
+  const text = state.render()
+  // Written out, a lone surrogate is U+FFFD: three series with one label text, of which Prometheus kept one.
+  const counts = parse(text).samples.filter((s) => s.name === 'http_server_request_duration_seconds_count')
+  assert.equal(counts.map((c) => [c.labels.http_route, c.labels.team, c.value]), [['a\ufffd', 'x\ufffd', 3]])
+  assert.not.match(text, /[\uD800-\uDFFF]/u)
+})
+
 test('past maxSeries new label sets merge into one overflow series per metric, so totals stay exact', () => {
   const state = new PrometheusState({ maxSeries: 5 })
   const batch: MetricRecord[] = Array.from({ length: 20 }, (_, i) => ({

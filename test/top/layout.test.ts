@@ -76,6 +76,21 @@ t('a 60×15 terminal drops columns from the right (sparkline, Abort, 4xx, Fail, 
   ])
 })
 
+t('names from the stream reach the screen without their control characters: no forged row, no escape sequence', () => {
+  const routes = [
+    row('evil\nFAKE-ROW  GET  999999', { method: 'G\x1b[2JET' }),
+    row('\x1b]0;owned\x07x\ud800', { rps: 1 }),
+  ]
+  const lines = layout(snapshot({ routes, dropped: { 'x\ry': 1 } }), view(80, 12))
+  assert.is(lines.length, 12)
+  for (const line of lines) {
+    // eslint-disable-next-line no-control-regex
+    assert.not.match(line, /[\0-\x1f\x7f-\x9f]|[\uD800-\uDFFF]/u, JSON.stringify(line))
+  }
+  assert.ok(lines.some((line) => /^evil\ufffdF…999999 +G\ufffd\[2JET /.test(line)), lines.join('\n'))
+  assert.ok(lines.some((line) => line.includes('dropped x\ufffdy 1')), lines.join('\n'))
+})
+
 t('a 32×14 terminal keeps route, req/s and p99 and nothing else, and wraps the header into more lines', () => {
   assert.equal(layout(snapshot(), view(32, 14)), [
     'routemeter top',
