@@ -27,6 +27,7 @@ export function clientWriter(target: RedisTarget, options: WriterOptions): Write
       connect: async () => { await client.connect() },
       xadd: async (entry) => { await client.xAdd(stream, '*', { v: entry.v, n: String(entry.n), p: entry.p, s: source }, trim) },
       close: () => client.close(),
+      end: () => { client.close().catch(() => { /* ends anyway */ }) },
       destroy: () => { client.destroy() },
     }
   }

@@ -28,6 +28,8 @@ export interface StreamWriter {
   xadd(entry: EncodedEntry): Promise<void>
   /** Ends the connection once the commands in flight are answered. */
   close(): Promise<void>
+  /** The same, without holding the process open meanwhile and without waiting for it. */
+  end(): void
   /** Ends the connection now. */
   destroy(): void
 }
@@ -80,6 +82,8 @@ export interface RedisConnection {
 
 const RECONNECT_MIN_MS = 100
 const RECONNECT_MAX_MS = 5000
+/** How long a client that is ending may wait for the replies in flight before it is destroyed. */
+const GRACE_MS = 1000
 
 /**
  * A connection through the clients `options.open` makes, reconnecting with backoff, unref'd.
@@ -99,11 +103,22 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
   let warnedThisOutage = false
   let outages = 0
 
-  const lost = (from: StreamWriter | undefined, error: unknown): void => {
+  /**
+   * `from` failed: the connection goes down and reconnects after a backoff. `answered`: Redis refused a command
+   * (an error reply), so the connection itself still works and the replies of the XADDs sent after that one are
+   * on their way: it ends once they are in (1 s at most). Destroyed at once instead, their XADDs failed, and those
+   * Redis had applied were sent again (8 duplicates of 11 records after one -OOM, replies arriving a byte at a time).
+   */
+  const lost = (from: StreamWriter | undefined, error: unknown, answered = false): void => {
     if (from === undefined || from !== client || state === 'closed') return
     client = undefined
     state = 'down'
-    try { from.destroy() } catch { /* already gone */ }
+    if (answered) {
+      try { from.end() } catch { /* already gone */ }
+      setTimeout(() => { try { from.destroy() } catch { /* closed */ } }, GRACE_MS).unref()
+    } else {
+      try { from.destroy() } catch { /* already gone */ }
+    }
     if (!warnedThisOutage) {
       warnedThisOutage = true
       outages++
@@ -158,9 +173,11 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
       // The outage ends at the first XADD Redis takes, not at the connect: a Redis that accepts connections but
       // refuses the XADD (WRONGTYPE, OOM, a read-only replica) is one outage, warned about once and retried
       // with a growing backoff, not every 100 ms.
-      return result.then(() => { attempt = 0; warnedThisOutage = false }, (error: unknown) => { lost(c, error); throw error })
+      // A connection that failed told `lost` already (through the writer), so reaching it here first means Redis
+      // answered this XADD with an error.
+      return result.then(() => { attempt = 0; warnedThisOutage = false }, (error: unknown) => { lost(c, error, true); throw error })
     },
-    async close(graceMs = 1000) {
+    async close(graceMs = GRACE_MS) {
       state = 'closed'
       if (reconnectTimer !== undefined) clearTimeout(reconnectTimer)
       const c = client

@@ -143,6 +143,10 @@ export function socketWriter(server: RedisServer, options: SocketWriterOptions):
         socket.once('close', () => resolve())
         if (pending.length === 0) socket.end()
       }),
+      end: () => {
+        closing = true
+        if (failure === undefined && pending.length === 0) socket.end()
+      },
       destroy: () => { closing = true; fail(new Error('destroyed')) },
     }
     return writer
