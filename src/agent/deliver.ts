@@ -69,17 +69,32 @@ export async function deliver(entries: readonly AgentEntry[], ctx: DeliverContex
   if (entries.length === 0) return new Map()
   // One count per entry, shared by the publishers: an attempt is a delivery whichever publisher made it.
   const delivered = new Map(entries.map((e) => [e.id, ctx.deliveries(e.id)]))
-  const results = await Promise.all(ctx.publishers.map((p) => publishTo(p, entries, ctx, delivered)))
+  const keep = keeper(entries, ctx)
+  const results = await Promise.all(ctx.publishers.map((p) => publishTo(p, entries, ctx, delivered, keep)))
   const refused = new Map<string, Refusal>()
   for (const result of results) for (const [id, refusal] of result) if (!refused.has(id)) refused.set(id, refusal)
   return refused
 }
 
+/**
+ * Keeps the whole read alive, at most once per `keepAliveMs`, whichever publisher or isolated entry is waiting:
+ * every entry of it is pending until the agent acks them all after `deliver`. Keeping alive only the entries of
+ * the call that retried (one, while isolating) let another agent reclaim the rest and publish them again
+ * (with claimIdleMs 300 ms, an entry published by both agents 1.2 s apart, a dead letter written twice).
+ */
+function keeper(held: readonly AgentEntry[], ctx: DeliverContext): () => void {
+  let last = Date.now()
+  return () => {
+    if (Date.now() - last < ctx.keepAliveMs) return
+    last = Date.now()
+    ctx.keepAlive(held)
+  }
+}
+
 async function publishTo(
-  publisher: Publisher, entries: readonly AgentEntry[], ctx: DeliverContext, delivered: Map<string, number>,
+  publisher: Publisher, entries: readonly AgentEntry[], ctx: DeliverContext, delivered: Map<string, number>, keep: () => void,
 ): Promise<Map<string, Refusal>> {
   let attempt = 0
-  let lastKeepAlive = Date.now()
   for (;;) {
     if (ctx.signal.aborted) throw new DeliveryAborted('delivery aborted at the drain deadline')
     let error: unknown
@@ -112,11 +127,14 @@ async function publishTo(
     if (entries.length > 1 && kind !== 'transient') {
       // Isolate the bad entry: one by one, so the good ones still land and only the bad one is counted on.
       const refused = new Map<string, Refusal>()
-      for (const entry of entries) for (const [id, refusal] of await publishTo(publisher, [entry], ctx, delivered)) refused.set(id, refusal)
+      for (const entry of entries) {
+        keep()
+        for (const [id, refusal] of await publishTo(publisher, [entry], ctx, delivered, keep)) refused.set(id, refusal)
+      }
       return refused
     }
     ctx.onRetry(publisher, error, attempt)
-    if (Date.now() - lastKeepAlive >= ctx.keepAliveMs) { lastKeepAlive = Date.now(); ctx.keepAlive(entries) }
+    keep()
     // Never sleep past the keep-alive period, or the entries could look abandoned to other agents.
     await sleep(Math.min(backoffDelay(attempt++, ctx.retryMinMs, ctx.retryMaxMs), ctx.keepAliveMs), ctx.signal)
   }

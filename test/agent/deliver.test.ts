@@ -128,6 +128,17 @@ test('while retrying, the entries are kept alive at least every keepAliveMs', as
   assert.equal(log.keptAlive, [['1-0', '2-0'], ['1-0', '2-0'], ['1-0', '2-0']])
 })
 
+test('while isolating entries one by one, the whole read is kept alive, not only the entry being retried', async () => {
+  // The batch is refused, so each entry goes alone; the second then meets an outage twice.
+  const pub = publisher('pub', (ids, call) => ids.length > 1 ? new PublishError('400: bad entry', { permanent: true })
+    : ids[0] === '2-0' && call <= 4 ? new PublishError('503', { permanent: false }) : undefined)
+  const { ctx, log } = context([pub], { keepAliveMs: 0 })
+  await deliver([entry('1-0'), entry('2-0'), entry('3-0')], ctx)
+  // Before, only ['2-0'] was: another agent could reclaim 1-0 and 3-0 meanwhile and publish them again.
+  assert.ok(log.keptAlive.length >= 2, JSON.stringify(log.keptAlive))
+  for (const held of log.keptAlive) assert.equal(held, ['1-0', '2-0', '3-0'])
+})
+
 test('the abort signal ends a retry at once with DeliveryAborted, mid-sleep', async () => {
   const controller = new AbortController()
   const down = publisher('down', () => new PublishError('503', { permanent: false }))
