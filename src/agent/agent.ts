@@ -93,10 +93,11 @@ export function startAgent(options: AgentOptions): Agent {
   const ready = new Promise<void>((resolve, reject) => { readyResolve = resolve; readyReject = reject })
   ready.catch(() => {})
 
-  // Entries every publisher took (or dead-lettered) whose XACK failed with its connection (Redis stopped mid-ack): they
-  // stay pending, and recoverOwn would publish them again after the reconnect (a StatsD counting them twice, stats()
-  // too). This agent knows they are done, so only their XACK is sent again. At most one read's worth: a failed ack
-  // ends the turn. The XACK may have been applied with only its reply lost: sent again, it acks nothing.
+  // Entries every publisher took (or dead-lettered) whose XACK, or a dead-letter XADD of the same read, failed with its
+  // connection (Redis stopped mid-ack): they stay pending, and recoverOwn would publish them again after the reconnect
+  // (a StatsD counting them twice, stats() too). This agent knows they are done, so only their XACK is sent again. At
+  // most one read's worth: a failed ack ends the turn. The XACK may have been applied with only its reply lost: sent
+  // again, it acks nothing.
   const unacked = new Set<string>()
   const ack = async (ids: string[]): Promise<void> => {
     if (ids.length === 0) return
@@ -162,6 +163,9 @@ export function startAgent(options: AgentOptions): Agent {
         void client.xClaimJustId(stream, group, consumer, 0, entry.id, { RETRYCOUNT: delivery }).catch(() => {})
       },
     })
+    // Entries every publisher took are done, whatever happens below: should a dead-letter XADD fail with its
+    // connection, recovery acks them rather than publishing them again (an entry published twice, before).
+    for (const entry of good) if (!refused.has(entry.id)) unacked.add(entry.id)
     for (const entry of good) {
       const refusal = refused.get(entry.id)
       const fields = fieldsOf.get(entry.id) as Record<string, string>

@@ -445,6 +445,40 @@ it('an XACK lost with its connection (Redis stopped mid-ack) is sent again, not 
   assert.is(a.stats().entries, 1)
 })
 
+it('a dead-letter XADD lost with its connection does not publish the good entries of its read again', async () => {
+  const stream = `s${++n}`
+  const good = await add(stream, records(1))
+  const bad = await add(stream, records(1, 1))
+  const pub = recorder()
+  pub.fail = (entries) => (entries.some((e) => e.id === bad) ? new PublishError('400: a bad entry', { permanent: true }) : undefined)
+  const publish = pub.publish.bind(pub)
+  let paused = false
+  // The bad entry's own publish, alone, pauses Redis' writes: the dead-letter XADD that follows waits in Redis until
+  // its connection is killed, as when Redis stops between an agent's publish and its dead letter.
+  pub.publish = async (entries) => {
+    if (!paused && entries.length === 1 && entries[0]!.id === bad) {
+      paused = true
+      await redis.sendCommand(['CLIENT', 'PAUSE', '10000', 'WRITE'])
+    }
+    await publish(entries)
+  }
+  const a = agent({ stream, publishers: [pub] })
+  try {
+    let client: number | undefined
+    await until(async () => {
+      client = (await redis.clientList()).find((c) => c.cmd === 'xadd' && c.flags.includes('b'))?.id
+      return client !== undefined
+    }, 'the dead-letter XADD to wait in the paused Redis')
+    await redis.sendCommand(['CLIENT', 'KILL', 'ID', String(client)])
+  } finally { await redis.sendCommand(['CLIENT', 'UNPAUSE']) }
+  await until(async () => (await redis.xPending(stream, 'g')).pending === 0, 'both entries to be acked after the reconnect')
+  // Before, the good entry went out again with the recovery of the read's pending entries.
+  assert.equal(pub.ids, [good], 'the good entry published once')
+  const dead = ((await redis.xRange(`${stream}:dead`, '-', '+')) ?? []).map((d) => (d.message as Record<string, string>)._id)
+  assert.equal(dead, [bad])
+  assert.is(a.stats().deadLettered, 1)
+})
+
 /** The group's `lag` as Redis itself replies to XINFO GROUPS: a number, null (nil: it cannot count), undefined (no field: < 7.0). */
 async function lagInRedis(stream: string): Promise<unknown> {
   const reply = await redis.sendCommand(['XINFO', 'GROUPS', stream]) as Array<unknown[] | Record<string, unknown>>
