@@ -3,6 +3,7 @@
  * with the exact command that creates it. Without this a fresh install retried a 404 forever, and the log
  * said only "database not found".
  */
+import { responseText } from './response-text.js'
 
 /**
  * `CREATE DATABASE "<db>"`, the name quoted as an InfluxQL identifier (`\` and `"` escaped).
@@ -48,7 +49,7 @@ export async function createDatabase(
       body: new URLSearchParams({ q: createDatabaseStatement(db) }).toString(),
       signal: AbortSignal.timeout(timeoutMs),
     })
-    const text = await res.text()
+    const text = await responseText(res)
     // influxd answers 200 with {"results":[{"error":…}]} for a statement it refused, so both are checked.
     let error: string | undefined
     try {

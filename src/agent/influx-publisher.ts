@@ -19,6 +19,7 @@ import type { AgentEntry, Publisher } from './publisher.js'
 import { PublishError } from './publisher.js'
 import { entryTimestampNs, seriesToLines } from '../wire/influx-line.js'
 import { createDatabase, createDatabaseHint } from './influx-database.js'
+import { responseText } from './response-text.js'
 import { basicAuthSecrets, redactor, secretForms } from '../util/redact.js'
 import { warningHandler } from '../util/warn.js'
 import { OptionError, optionChecks, optionsObject } from '../util/option-check.js'
@@ -137,8 +138,9 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
     try {
       const res = await fetch(writeUrl, { method: 'POST', headers, body, signal: AbortSignal.timeout(timeoutMs) })
       status = res.status
-      // The whole body is read and redacted before it is cut: a cut through a secret hides it from redaction.
-      text = status === 204 ? '' : redact((await res.text()).trim()).slice(0, 500)
+      // Redacted before it is cut to 500 characters: a cut through a secret hides it from redaction. Read up to
+      // 64 KB only: a hostile or broken backend's body can be any size.
+      text = status === 204 ? '' : redact((await responseText(res)).trim()).slice(0, 500)
       if (status === 204) await res.body?.cancel()
     } catch (error) {
       const cause = (error as { cause?: { name?: unknown, code?: unknown, message?: unknown } } | undefined)?.cause

@@ -213,6 +213,38 @@ it('an unreachable server is a transient failure', async () => {
   }
 })
 
+test('an error answer with an endless body is read up to 64 KB: the publish fails at once with its status, not its timeout', async () => {
+  let sent = 0
+  const server = createServer((req, res) => {
+    req.resume()
+    res.writeHead(503, { 'content-type': 'text/plain' })
+    const chunk = 'overloaded '.repeat(1500)
+    // As much as the connection takes, for as long as it stays open.
+    const pump = (): void => {
+      while (!res.destroyed && res.write(chunk)) sent += chunk.length
+      if (!res.destroyed) res.once('drain', pump)
+    }
+    pump()
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const pub = influxPublisher({ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, db: 'x', timeoutMs: 10_000 })
+  const started = performance.now()
+  try {
+    const error = await pub.publish([entry('1763798400000-0', [record()])]).then(() => undefined, (e: unknown) => e)
+    const took = performance.now() - started
+    assert.instance(error, PublishError)
+    assert.match((error as Error).message, /503/)
+    assert.match((error as Error).message, /overloaded/)
+    // Before, the whole body was read: this one never ends, so the write only failed at its 10 s timeout.
+    assert.ok(took < 3000, `failed after ${took} ms`)
+  } finally {
+    await pub.close()
+    server.closeAllConnections()
+    server.close()
+  }
+  assert.ok(sent < 64 * 1024 * 1024, `the server wrote ${sent} bytes before the agent let go`)
+})
+
 /** A real HTTP server answering each request with `answer`, recording what it received. */
 interface Received { url: string, headers: IncomingHttpHeaders, body: string }
 async function recordingServer(answer: (req: Received) => { status: number, body: string }) {
