@@ -132,7 +132,7 @@ export function startAgent(options: AgentOptions): Agent {
         continue
       }
       try {
-        const entry = agentEntry(m.id, decodeEntry(m.message.v, m.message.p))
+        const entry = agentEntry(m.id, decodeEntry(m.message.v, m.message.p), stream)
         // Aggregated here, not lazily inside a publisher: the same data fails the same way every time, so
         // a throw is the entry's, and it is dead-lettered at once like a decode error.
         entry.series()

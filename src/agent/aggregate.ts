@@ -67,9 +67,9 @@ function aggregateRows(batch: DecodedBatch): Series[] {
  * Wraps a decoded batch as an {@link AgentEntry} whose `series()` is computed once, on first call.
  *
  * @example
- * const entry = agentEntry('1763798400000-0', decodeEntry(fields.v, fields.p))
+ * const entry = agentEntry('1763798400000-0', decodeEntry(fields.v, fields.p), 'routemeter')
  */
-export function agentEntry(id: string, batch: DecodedBatch): AgentEntry {
+export function agentEntry(id: string, batch: DecodedBatch, stream?: string): AgentEntry {
   let cached: Series[] | undefined
-  return { id, batch, series: () => (cached ??= aggregate(batch)) }
+  return { id, stream, batch, series: () => (cached ??= aggregate(batch)) }
 }

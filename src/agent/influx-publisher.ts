@@ -191,7 +191,7 @@ export function influxPublisher(options: InfluxPublisherOptions): Publisher {
             'and later entries share its millisecond'
           throw new PublishError(`refused: no InfluxDB timestamp for this entry id (${why}): ${entry.id}`, { permanent: true })
         }
-        const lines = seriesToLines(entry.series(), timestamp, lineOptions)
+        const lines = seriesToLines(entry.series(), timestamp, { ...lineOptions, stream: entry.stream })
         if (lines === '') continue
         body += body === '' ? lines : '\n' + lines
       }

@@ -23,7 +23,7 @@ import { countDrop } from '../util/drops.js'
 import type { Series } from './series.js'
 
 // Tags the agent sets itself win over dimensions of the same name; `time` cannot be a tag key in InfluxQL.
-const RESERVED_TAGS = new Set(['route', 'method', 'prefix', 'time', 'status_class'])
+const RESERVED_TAGS = new Set(['route', 'method', 'prefix', 'time', 'status_class', 'stream'])
 
 /** Options of {@link seriesToLines}. */
 export interface LineOptions {
@@ -32,6 +32,12 @@ export interface LineOptions {
    * written). Default false: `status_class` (`2xx`…`5xx`, `aborted`) only, so series stay few.
    */
   statusCode?: boolean
+  /**
+   * The stream the entry came from, as the `stream` tag of every point: entry ids, and so the points' timestamps,
+   * repeat across streams (each stream's first entry in a millisecond is `<ms>-0`), and two streams written into
+   * one database overwrote each other's points (40 of 100 requests left). Left out when undefined.
+   */
+  stream?: string
 }
 
 // Control characters cannot travel in a name: line breaks end the line, and influxd skips a leading NUL or
@@ -122,7 +128,7 @@ export function seriesToLines(series: readonly Series[], timestampNs: string, op
     if (forgesStandard(s.name, s.type)) { collisions.n++; continue }
     let tags = tagCache.get(s.group)
     if (tags === undefined) {
-      tags = renderTags(s, statusCode, collisions)
+      tags = renderTags(s, statusCode, options.stream, collisions)
       tagCache.set(s.group, tags)
     }
     let key = escapeMeasurement(s.name) + tags
@@ -237,10 +243,11 @@ export function quantileFromSums(columns: readonly string[], values: readonly un
   return buckets[buckets.length - 1][0]
 }
 
-function renderTags(s: Series, statusCode: boolean, collisions: { n: number }): string {
+function renderTags(s: Series, statusCode: boolean, stream: string | undefined, collisions: { n: number }): string {
   const group = s.group
   // Escaped before sorting and comparing: keys that differ only in what escaping cannot keep apart meet here.
   const pairs: Array<[string, string]> = []
+  if (stream !== undefined && stream !== '') pairs.push(['stream', escapeTag(stream)])
   if (group.route !== '') pairs.push(['route', escapeTag(group.route)])
   if (group.method !== '') pairs.push(['method', escapeTag(group.method)])
   if (group.prefix !== '') pairs.push(['prefix', escapeTag(group.prefix)])

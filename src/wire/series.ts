@@ -10,6 +10,11 @@ import type { DecodedBatch, DecodedGroup } from './stream-encoding.js'
 export interface AgentEntry {
   /** Stream entry id, `<ms>-<seq>`. Publishers derive deterministic point identities from it. */
   readonly id: string
+  /**
+   * The stream it was read from: ids are unique within one stream only, so a point identity derived from the id
+   * includes it (InfluxDB's `stream` tag). Undefined for an entry read from no stream (a test's, a replay's).
+   */
+  readonly stream?: string
   readonly batch: DecodedBatch
   /** count/sum/min/max per (group, metric), in first-seen order. Computed once per entry. */
   series(): readonly Series[]

@@ -177,6 +177,21 @@ it('publishing the same entry twice leaves the counts unchanged (exactly-once)',
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 20)
 })
 
+it('entries of two streams with the same id are two points, tagged with their stream; each stays exactly-once', async () => {
+  const db = await newDb()
+  const pub = influxPublisher({ url: influx.url, db })
+  // Each stream's first entry in a millisecond is `<ms>-0`: the same id, so the same timestamp, in both.
+  const eu = { ...entry('1763798400000-0', [record(), record()]), stream: 'routemeter:{eu}' }
+  const us = { ...entry('1763798400000-0', [record(), record(), record()]), stream: 'routemeter:{us}' }
+  await pub.publish([eu])
+  await pub.publish([us])
+  await pub.publish([eu, us]) // redelivered: overwrites its own points
+  await pub.close()
+  // Before, the second overwrote the first: 3 requests of 5.
+  assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), 5)
+  assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime" WHERE "stream" = \'routemeter:{eu}\''), 2)
+})
+
 it('a point InfluxDB refuses (400) rejects with a permanent PublishError', async () => {
   const db = await newDb()
   // A string field `count` first: our integer `count` then conflicts, which InfluxDB answers with 400.

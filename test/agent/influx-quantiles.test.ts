@@ -108,9 +108,10 @@ it('p50/p90/p99 per route over the whole range and per 10 s are within the sketc
     '5xx': count((status) => status === 503),
   })
 
-  // Redelivery of every entry (an agent killed before its acks): the same points again, nothing added.
+  // Redelivery of every entry (an agent killed before its acks): the same points again, nothing added. Read from
+  // the same stream, so tagged with it as the agent's were.
   const again = influxPublisher({ url: influx.url, db })
-  await again.publish(entries.map(decoded))
+  await again.publish(entries.map((e) => ({ ...decoded(e), stream: 'q' })))
   assert.is(await influx.scalar(db, 'SELECT sum("count") FROM "RequestTime"'), total)
   const resum = await influx.query(db, `SELECT sum(*) FROM "RequestTime" WHERE ${range} GROUP BY "route"`)
   assert.equal(resum, perRoute)
