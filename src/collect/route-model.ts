@@ -84,10 +84,13 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
   function addNext(node: Node | null, word: string, delta: number): void {
     if (node === null || VERSION.test(word)) return
     const next = node.next ?? (node.next = new Map<string, number>())
-    const count = (next.get(word) ?? 0) + delta
+    const before = next.get(word) ?? 0
+    const count = before + delta
     if (count > 0) next.set(word, count)
     else next.delete(word)
     node.pairs += delta
+    if (before < 2 && count >= 2) node.sharedNext++
+    else if (before >= 2 && count < 2) node.sharedNext--
   }
 
   /** Runs the rules at `node`; true when it was learned (the model changed). */
@@ -209,6 +212,7 @@ export function createRouteModel(options: { maxNodes?: number } = {}): RouteMode
   function recount(node: Node): void {
     node.next = null
     node.pairs = 0
+    node.sharedNext = 0
     if (node.words !== null) for (const child of node.words.values()) countChild(node, child)
     if (node.param !== null) countChild(node, node.param)
   }

@@ -2,12 +2,34 @@ import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { pathTokens } from '../../src/collect/normalize-path.js'
 import { createRouteModel, type RouteModel } from '../../src/collect/route-model.js'
-import { LEAF_VALUES } from '../../src/collect/route-rules.js'
+import { LEAF_VALUES, newNode, sharesSecondContinuations } from '../../src/collect/route-rules.js'
 
 const name = (model: RouteModel, path: string): string => model.name(pathTokens(path))
 
 /** Feeds `paths` in order and returns their names. */
 const feed = (model: RouteModel, paths: readonly string[]): string[] => paths.map((path) => name(model, path))
+
+test('the rule one level further stops reading once the words it found rule it out', () => {
+  // 200 children of one word, each with 50 children of its own leading to a word of their own: 10,000 nodes the
+  // rule read whole on every new word three levels down (a scanner's distinct paths, quadratic in the model).
+  const top = newNode(null, 'atk')
+  top.words = new Map()
+  let reads = 0
+  for (let c = 0; c < 200; c++) {
+    const child = newNode(top, `w${c}`)
+    child.words = new Map()
+    top.words.set(child.key, child)
+    for (let g = 0; g < 50; g++) {
+      const grandchild = newNode(child, `g${c}x${g}`)
+      const leaf = newNode(grandchild, `l${c}x${g}`)
+      const words = new Map([[leaf.key, leaf]])
+      Object.defineProperty(grandchild, 'words', { get: () => { reads++; return words } })
+      child.words.set(grandchild.key, grandchild)
+    }
+  }
+  assert.is(sharesSecondContinuations(top), false)
+  assert.ok(reads <= 2 * 101, `read ${reads} of 10,000 grandchildren`)
+})
 
 test('learns a plain-word parameter from the route words that follow its values', () => {
   const model = createRouteModel()
