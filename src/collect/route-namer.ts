@@ -16,6 +16,12 @@ export const UNMATCHED_ROUTE = 'unmatched'
 // fromPath), framework templates, mount bases and explicit names, each → its name. Bounded and simply cleared
 // when full: an LRU would cost a delete+set on every hit, and a clear costs one miss per entry.
 const PATH_CACHE_SIZE = 10_000
+// Keys longer than this are not cached: a cache bounded by entries alone held 10,000 paths of 15 KB each (Node takes
+// request targets up to its 16 KB header limit), 151 MB, from one client's distinct long paths. Real route paths
+// are shorter; a longer one is named again each time.
+const MAX_CACHED_KEY_LENGTH = 256
+// Admitted names re-checked per call while the route budget is full (see `sweep`).
+const SWEEP_STEP = 64
 
 interface Resolved {
   readonly name: string
@@ -67,18 +73,34 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
   // names differently (minted before their position was learned) give their place back.
   const learned = new Set<string>()
   let sweptAt = 0
+  /** Where the sweep in progress is in `learned` (see `sweep`); undefined between sweeps. */
+  let sweeping: Iterator<string> | undefined
   const pathCache = new Map<string, Resolved>()
   const templateCache = new Map<string, string>()
   const explicitCache = new Map<string, string>()
   const baseCache = new Map<string, string>()
 
+  // A sweep re-checks SWEEP_STEP names per call, going on where it left off, until it has seen every one: done
+  // whole, every new name after a learning event cost a rename of each admitted one, and with the budget full a
+  // scanner whose paths taught the model something every 4 requests cost 80 µs a request (62 in steps of all of
+  // them; 11 with an unbounded budget). A place freed this way is found within maxRoutes / SWEEP_STEP calls.
   function sweep(): void {
-    if (model === null || sweptAt === model.version) return
-    sweptAt = model.version
-    for (const name of learned) {
-      if (model.rename(name) !== name) {
-        learned.delete(name)
-        admitted.delete(name)
+    if (model === null) return
+    if (sweeping === undefined) {
+      if (sweptAt === model.version) return
+      sweptAt = model.version
+      sweeping = learned.values()
+    }
+    for (let n = 0; n < SWEEP_STEP; n++) {
+      const next = sweeping.next()
+      if (next.done === true) {
+        sweeping = undefined
+        return
+      }
+      // Deleting the name the iterator just gave is safe: a Set's iterator goes on from the next one.
+      if (model.rename(next.value) !== next.value) {
+        learned.delete(next.value)
+        admitted.delete(next.value)
       }
     }
   }
@@ -116,8 +138,10 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
     let baseName = baseCache.get(base)
     if (baseName === undefined) {
       baseName = normalizePath(base)
-      if (baseCache.size >= PATH_CACHE_SIZE) baseCache.clear()
-      baseCache.set(base, baseName)
+      if (base.length <= MAX_CACHED_KEY_LENGTH) {
+        if (baseCache.size >= PATH_CACHE_SIZE) baseCache.clear()
+        baseCache.set(base, baseName)
+      }
     }
     if (name === 'root') return baseName
     return baseName === 'root' ? name : `${baseName}.${name}`
@@ -127,9 +151,11 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
     const path = pathOf(url)
     let resolved = pathCache.get(path)
     if (resolved !== undefined) return resolved
+    let valued = false
     for (const pattern of patterns) {
       if (pattern.test(path)) {
         resolved = { name: pattern.name, declared: true }
+        valued = pattern.valued
         break
       }
     }
@@ -141,8 +167,9 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
     }
     // A path with an id in it is almost never seen twice (fresh ids per request), so caching it costs a
     // hash, a set and evictions for no hit (1.6% of the tiny route's CPU in a profile, when model names were
-    // cached too). Only paths whose name kept every segment (`/pages/about`, `/health`) are cached.
-    if (!hasIdSegment(resolved.name)) {
+    // cached too). Only paths whose name kept every segment (`/pages/about`, `/health`) are cached; not those
+    // a declared pattern with a parameter matched (`/users/:userId`: `users.userId`, a value in every path).
+    if (!valued && !hasIdSegment(resolved.name) && path.length <= MAX_CACHED_KEY_LENGTH) {
       if (pathCache.size >= PATH_CACHE_SIZE) pathCache.clear()
       pathCache.set(path, resolved)
     }
@@ -190,6 +217,8 @@ function hasIdSegment(name: string): boolean {
 
 interface CompiledPattern {
   readonly name: string
+  /** It has a parameter (`:id`, `*rest`): the paths it matches differ by a value. */
+  readonly valued: boolean
   test(path: string): boolean
 }
 
@@ -200,7 +229,7 @@ function compilePattern(pattern: string): CompiledPattern {
   } catch (error) {
     throw new OptionError('', 'routes', `has an invalid path-to-regexp pattern ${JSON.stringify(pattern)}: ${(error as Error).message}`)
   }
-  return { name: templateToName(pattern), test: (path) => fn(path) !== false }
+  return { name: templateToName(pattern), valued: /[:*]/.test(pattern), test: (path) => fn(path) !== false }
 }
 
 /**
@@ -209,11 +238,14 @@ function compilePattern(pattern: string): CompiledPattern {
  *
  * @example
  * templateToName('/api/users/:userId') // 'api.users.userId'
+ * templateToName('/files/*') // 'files._'
  */
 export function templateToName(template: string, separator = '/'): string {
   const parts: string[] = []
   for (const raw of template.split(separator === '/' ? /[/.]/ : '.')) {
-    const segment = raw.replace(/[{}()?*+:]/g, '').replace(/[^A-Za-z0-9_-]/g, '_')
+    // A bare wildcard (Fastify's `/files/*`) stands for the rest of the path, like the `_` that ends a path cut
+    // at its depth; dropped, `/files/*` and `/files` shared the name `files`.
+    const segment = raw === '*' ? '_' : raw.replace(/[{}()?*+:]/g, '').replace(/[^A-Za-z0-9_-]/g, '_')
     if (segment.length > 0) parts.push(segment.length > 64 ? segment.slice(0, 64) : segment)
     if (parts.length >= 16) break
   }

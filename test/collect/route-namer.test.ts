@@ -1,3 +1,5 @@
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import { test } from 'uvu'
 import * as assert from 'uvu/assert'
 import { Collector } from '../../src/collect/collector.js'
@@ -63,6 +65,8 @@ test('templateToName drops parameter markers and groups and replaces what a back
     ['', 'root'],
     ['/weird name/x|y', 'weird_name.x_y'],
     ['/report.:format', 'report.format'],
+    // Fastify's bare wildcard: dropped, `/files/*` and `/files` shared the name `files`.
+    ['/files/*', 'files._'],
   ]
   for (const [template, name] of cases) assert.is(templateToName(template), name, template)
   assert.is(templateToName('shop.checkout step', '.'), 'shop.checkout_step')
@@ -103,6 +107,33 @@ test('names minted before a position was learned give their place in the budget 
   assert.equal(later, ['health', 'ready', 'metrics', 'version'])
   assert.is((metrics.stats().dropped.route ?? 0) - before, 0)
   assert.is(namer.name(closed('/status')), 'other')
+})
+
+test('names that went stale are found while the budget is full, a few at a time', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 200 })
+  // 199 names minted before their position was learned, then learned: `nodes.id` takes the 200th place.
+  for (let i = 0; i < 199; i++) namer.name(closed(`/nodes/n${String.fromCharCode(97 + (i % 26))}${i}x`))
+  assert.is(namer.name(closed('/nodes/last-one')), 'nodes.id')
+  // The budget is full of stale names; a sweep looks at 64 of them per new name, so within four new names
+  // every stale one has given its place back.
+  const names = ['/a', '/b', '/c', '/d', '/e', '/f'].map((path) => namer.name(closed(path)))
+  assert.equal(names.slice(3), ['d', 'e', 'f'], names.join(' '))
+})
+
+test('long paths and paths a parameterised pattern matched are not cached: the cache stays small in bytes', () => {
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const heap = (): number => { gc(); return process.memoryUsage().heapUsed }
+  const namer = createRouteNamer({ routes: ['/users/:userId'], maxRoutes: 1000, learn: false })
+  const long = 'x'.repeat(15_000)
+  const before = heap()
+  for (let i = 0; i < 1000; i++) {
+    assert.is(namer.name(closed(`/users/${i}${long}`, 404)), 'users.userId')
+    namer.name(closed(`/a/b/c/d/e/f/g/h/${i}${long}`))
+  }
+  const grown = heap() - before
+  // Each of those paths was kept as a key: 2,000 × 15 KB.
+  assert.ok(grown < 8e6, `the heap grew by ${(grown / 1e6).toFixed(1)} MB`)
 })
 
 test('unclaimed 404s teach the model nothing, so scanners cannot turn route words into ids', () => {
