@@ -20,7 +20,7 @@ const PATH_CACHE_SIZE = 10_000
 // request targets up to its 16 KB header limit), 151 MB, from one client's distinct long paths. Real route paths
 // are shorter; a longer one is named again each time.
 const MAX_CACHED_KEY_LENGTH = 256
-// Admitted names re-checked per call while the route budget is full (see `sweep`).
+// Admitted names re-checked per call at most while the route budget is full (see `sweep`).
 const SWEEP_STEP = 64
 
 interface Resolved {
@@ -80,10 +80,10 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
   const explicitCache = new Map<string, string>()
   const baseCache = new Map<string, string>()
 
-  // A sweep re-checks SWEEP_STEP names per call, going on where it left off, until it has seen every one: done
-  // whole, every new name after a learning event cost a rename of each admitted one, and with the budget full a
-  // scanner whose paths taught the model something every 4 requests cost 80 µs a request (62 in steps of all of
-  // them; 11 with an unbounded budget). A place freed this way is found within maxRoutes / SWEEP_STEP calls.
+  // A sweep re-checks names until one gives its place back, at most SWEEP_STEP per call, going on where it left
+  // off, until it has seen every one. Done whole, every new name after a learning event cost a rename of each
+  // admitted one: with the budget full, a scanner whose paths taught the model something every 4 requests cost
+  // 80 µs a request (12 with an unbounded budget).
   function sweep(): void {
     if (model === null) return
     if (sweeping === undefined) {
@@ -101,6 +101,7 @@ export function createRouteNamer(options: RouteNamerOptions): RouteNamer {
       if (model.rename(next.value) !== next.value) {
         learned.delete(next.value)
         admitted.delete(next.value)
+        return
       }
     }
   }
