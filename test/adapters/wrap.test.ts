@@ -19,6 +19,15 @@ async function serve(listener: http.RequestListener, options: Parameters<typeof 
   return { sink, ...handle }
 }
 
+/** A server whose listener calls `wrapped` and keeps the rejection its promise ends with. */
+async function catching(wrapped: (req: http.IncomingMessage, res: http.ServerResponse) => unknown) {
+  let caught: unknown
+  const server = http.createServer((req, res) => {
+    (wrapped(req, res) as Promise<unknown>).catch((error) => (caught = error))
+  })
+  return { ...(await listen(server)), caught: () => caught }
+}
+
 test('records one record per request with route, method, status and the standard metrics', async () => {
   const { sink, url, close } = await serve((req, res) => {
     res.statusCode = req.url!.startsWith('/missing') ? 404 : req.url!.startsWith('/boom') ? 503 : 200
@@ -165,16 +174,12 @@ test('a rejected promise reaches the caller with the same reason, with Failure r
     res.end('sent before failing')
     throw boom
   }, { sink })
-  let caught: unknown
-  const server = http.createServer((req, res) => {
-    (wrapped(req, res) as Promise<unknown>).catch((error) => (caught = error))
-  })
-  const { url, close } = await listen(server)
+  const { url, close, caught } = await catching(wrapped)
   const { status } = await fetchText(`${url}/x`)
-  await until(() => caught !== undefined, 'the rejection to reach the caller')
+  await until(() => caught() !== undefined, 'the rejection to reach the caller')
   const records = await recorded(sink, 1)
   await close()
-  assert.is(caught, boom)
+  assert.is(caught(), boom)
   assert.is(status, 200)
   assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]), [['x', 200, 1]])
 })
@@ -188,17 +193,13 @@ test('a rejection after the response ended is no Failure, whenever the record is
     await sleep(20)
     throw boom
   }, { sink })
-  let caught: unknown
-  const server = http.createServer((req, res) => {
-    (wrapped(req, res) as Promise<unknown>).catch((error) => (caught = error))
-  })
-  const { url, close } = await listen(server)
+  const { url, close, caught } = await catching(wrapped)
   await fetchText(`${url}/x`)
   // The record is built after the rejection: before, it then said Failure 1, and 0 when a flush came between.
-  await until(() => caught !== undefined, 'the rejection to reach the caller')
+  await until(() => caught() !== undefined, 'the rejection to reach the caller')
   const records = await recorded(sink, 1)
   await close()
-  assert.is(caught, boom)
+  assert.is(caught(), boom)
   assert.equal(records.map((r) => [r.route, r.status, r.counters.Failure]), [['x', 200, 0]])
 })
 
