@@ -144,6 +144,9 @@ export function redisDelivery(options: DeliveryOptions): RedisDelivery {
     }
     backlog.unshift(...back)
     noteDrops()
+    // The connection may be up again already (a client ending after an error reply answers after the new one
+    // connected, whose wake found these still out): without this they waited for the app's next batch.
+    if (connection.state === 'up') pump()
   }
 
   /**
