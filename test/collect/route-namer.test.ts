@@ -109,15 +109,23 @@ test('names minted before a position was learned give their place in the budget 
   assert.is(namer.name(closed('/status')), 'other')
 })
 
-test('names that went stale are found while the budget is full, a few at a time', () => {
-  const namer = createRouteNamer({ routes: [], maxRoutes: 200 })
-  // 199 names minted before their position was learned, then learned: `nodes.id` takes the 200th place.
-  for (let i = 0; i < 199; i++) namer.name(closed(`/nodes/n${String.fromCharCode(97 + (i % 26))}${i}x`))
-  assert.is(namer.name(closed('/nodes/last-one')), 'nodes.id')
-  // The budget is full of stale names; a sweep looks at 64 of them per new name, so within four new names
-  // every stale one has given its place back.
-  const names = ['/a', '/b', '/c', '/d', '/e', '/f'].map((path) => namer.name(closed(path)))
-  assert.equal(names.slice(3), ['d', 'e', 'f'], names.join(' '))
+test('with the budget full, every name that went stale gives its place back, found a few at a time', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 120 })
+  // 30 positions, each named by three values before the leaf rule learns it: 90 stale names and 30 `p<k>.id`.
+  for (let k = 0; k < 30; k++) for (const v of ['alpha', 'beta', 'gamma', 'delta', 'epsilon']) namer.name(closed(`/p${k}/${v}`))
+  const names = Array.from({ length: 100 }, (_, i) => namer.name(closed(`/q${i}`)))
+  // Each new name sweeps on from where the last stopped: all 90 stale places are found, then the budget is full.
+  assert.equal(names.slice(0, 90), Array.from({ length: 90 }, (_, i) => `q${i}`))
+  assert.equal(names.slice(90), Array(10).fill('other'))
+})
+
+test('a sweep reads at most 64 names a call and goes on from there at the next new name', () => {
+  const namer = createRouteNamer({ routes: [], maxRoutes: 94 })
+  // 70 current names first, then 18 stale ones and 6 `p<k>.id` behind them: the budget is full.
+  for (let i = 0; i < 70; i++) namer.name(closed(`/s${i}`))
+  for (let k = 0; k < 6; k++) for (const v of ['alpha', 'beta', 'gamma', 'delta', 'epsilon']) namer.name(closed(`/p${k}/${v}`))
+  // The first call reads 64 current names and frees nothing; the next one goes on to the stale ones.
+  assert.equal(['/q0', '/q1', '/q2', '/q3'].map((path) => namer.name(closed(path))), ['other', 'q1', 'q2', 'q3'])
 })
 
 test('long paths and paths a parameterised pattern matched are not cached: the cache stays small in bytes', () => {
