@@ -43,7 +43,8 @@ export function koaMetrics(options?: MetricsOptions): KoaMiddleware {
         await runAsRequest(clock, c, next, undefined, undefined, undefined)
       }
     } catch (error) {
-      if (!isClientError(error)) c.threw = true
+      // As withMetrics: a throw after the response ended is no Failure (its record may have left already).
+      if (!isClientError(error) && !c.closed) c.threw = true
       throw error
     } finally {
       readRoute(c, ctx)

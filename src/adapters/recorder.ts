@@ -94,6 +94,7 @@ export function createRecorder(options?: MetricsOptions): Recorder {
     c.res = null
     if (c.queued) queued.get(connectionOf(req)!)?.delete(res)
     else if (c.connectionSlot?.res === res) c.connectionSlot.res = null
+    c.connectionSlot = null
     // Express sets `req.route` on the raw request when a route handled it; reading it here gives withMetrics
     // route templates on Express without the middleware.
     if (c.template === undefined && req.route !== undefined && typeof req.route?.path === 'string') {

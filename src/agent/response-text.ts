@@ -1,4 +1,9 @@
-/** Bytes of an error response's body read at most: enough for any backend's message, bounded for a hostile one. */
+/**
+ * Bytes of an error response's body read at most: enough for any backend's message, bounded for a hostile one.
+ *
+ * @example
+ * await responseText(res, MAX_ERROR_BODY_BYTES) // the same as responseText(res)
+ */
 export const MAX_ERROR_BODY_BYTES = 64 * 1024
 
 /**

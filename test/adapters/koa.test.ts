@@ -65,6 +65,37 @@ test('koaMetrics re-throws downstream errors unchanged, so Koa answers exactly a
   assert.equal(seen[1], seen[0])
 })
 
+test('a middleware that throws after the response ended is no Failure, as with withMetrics', async () => {
+  const sink = memorySink()
+  const app = new Koa()
+  app.silent = true
+  let thrown = false
+  app.use(koaMetrics({ sink }) as Koa.Middleware)
+  app.use(async (ctx) => {
+    ctx.respond = false
+    ctx.res.statusCode = 200
+    ctx.res.end('ok')
+    await new Promise((resolve) => ctx.res.once('finish', resolve))
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    thrown = true
+    throw new Error('after the response')
+  })
+  const { url, close } = await listen(httpServer(app.callback()))
+  let status: number
+  let records: Awaited<ReturnType<typeof recorded>>
+  try {
+    status = (await fetchText(`${url}/late`)).status
+    await new Promise((resolve) => setTimeout(resolve, 50))
+    // Built after the throw: before, the record then said Failure 1, and 0 when a flush came in between.
+    records = await recorded(sink, 1)
+  } finally {
+    await close()
+  }
+  assert.is(status, 200)
+  assert.ok(thrown)
+  assert.equal(records.map((r) => [r.status, r.counters.Failure]), [[200, 0]])
+})
+
 test('withMetrics(app.callback()) measures a Koa app too, and koaMetrics inside it adds the template without double counting', async () => {
   const sink = memorySink()
   const plain = memorySink()
