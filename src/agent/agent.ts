@@ -124,11 +124,18 @@ export function startAgent(options: AgentOptions): Agent {
     const good: AgentEntry[] = []
     const fieldsOf = new Map<string, Record<string, string>>()
     const doneIds: string[] = []
+    // Done (published everywhere, or dead-lettered) is final whatever fails later in this read: should a dead-letter
+    // XADD fail with its connection, recovery acks these rather than handling them again (an entry published twice,
+    // a dead letter written twice, before).
+    const done = (id: string): void => {
+      doneIds.push(id)
+      unacked.add(id)
+    }
     for (const m of messages) {
       const count = deliveries?.get(m.id) ?? 1
       if (count > maxDeliveries) {
         await deadLetter(m.id, m.message, `delivered ${count} times without being acked (maxDeliveries ${maxDeliveries})`, count)
-        doneIds.push(m.id)
+        done(m.id)
         continue
       }
       try {
@@ -141,7 +148,7 @@ export function startAgent(options: AgentOptions): Agent {
       } catch (error) {
         // StreamDecodeError for anything unreadable; an unknown version is dead-lettered at once as well.
         await deadLetter(m.id, m.message, failureMessage(error), count)
-        doneIds.push(m.id)
+        done(m.id)
       }
     }
     const refused = await deliver(good, {
@@ -163,15 +170,18 @@ export function startAgent(options: AgentOptions): Agent {
         void client.xClaimJustId(stream, group, consumer, 0, entry.id, { RETRYCOUNT: delivery }).catch(() => {})
       },
     })
-    // Entries every publisher took are done, whatever happens below: should a dead-letter XADD fail with its
-    // connection, recovery acks them rather than publishing them again (an entry published twice, before).
-    for (const entry of good) if (!refused.has(entry.id)) unacked.add(entry.id)
+    for (const entry of good) {
+      if (refused.has(entry.id)) continue
+      stats.entries++
+      stats.records += entry.batch.count
+      stats.requests += entry.batch.requests
+      done(entry.id)
+    }
     for (const entry of good) {
       const refusal = refused.get(entry.id)
-      const fields = fieldsOf.get(entry.id) as Record<string, string>
-      if (refusal !== undefined) await deadLetter(entry.id, fields, refusal.reason, refusal.deliveries)
-      else { stats.entries++; stats.records += entry.batch.count; stats.requests += entry.batch.requests }
-      doneIds.push(entry.id)
+      if (refusal === undefined) continue
+      await deadLetter(entry.id, fieldsOf.get(entry.id) as Record<string, string>, refusal.reason, refusal.deliveries)
+      done(entry.id)
     }
     await ack(doneIds)
   }
