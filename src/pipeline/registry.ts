@@ -52,11 +52,12 @@ export async function flushSink(sink: Sink): Promise<void> {
  * @example
  * process.on('SIGTERM', () => closeAll(5000).then(() => process.exit(0)))
  */
-export async function closeAll(timeoutMs = 5000): Promise<void> {
+export async function closeAll(timeoutMs?: number): Promise<void> {
+  const bound = closeBound(timeoutMs)
   const all = [...batchers]
   batchers.clear()
-  const deadline = Date.now() + timeoutMs
-  await Promise.all(all.map((b) => b.close(timeoutMs)))
+  const deadline = Date.now() + bound
+  await Promise.all(all.map((b) => b.close(bound)))
   // Each sink is told the rest of the bound, and waited for a little longer, so that it has given up and counted
   // what it gave up on before this resolves: a SIGTERM handler exits right after. Before, a sink kept its own
   // bound, the Redis sink 5 s like this one but started later, and counted its backlog after close() had
@@ -66,8 +67,8 @@ export async function closeAll(timeoutMs = 5000): Promise<void> {
     Promise.resolve().then(() => sink.close(left)).catch((error: unknown) => report(onError, error))))
   let timer: NodeJS.Timeout | undefined
   // Not unref'd, like the batchers' bound: whoever awaits close() (a SIGTERM handler) wants it to finish.
-  const bound = new Promise<void>((resolve) => { timer = setTimeout(resolve, left + SINK_CLOSE_GRACE_MS) })
-  await Promise.race([closing, bound])
+  const expired = new Promise<void>((resolve) => { timer = setTimeout(resolve, left + SINK_CLOSE_GRACE_MS) })
+  await Promise.race([closing, expired])
   clearTimeout(timer)
 }
 
@@ -77,6 +78,23 @@ export async function closeAll(timeoutMs = 5000): Promise<void> {
  * It also caps the wait for a sink that does not keep to the bound it is given.
  */
 const SINK_CLOSE_GRACE_MS = 50
+
+/** The longest delay a Node timer takes (2^31 - 1 ms); a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
+/**
+ * `metrics.close()`'s bound in ms, from whatever the app passed: 5000 when left out or not a number (NaN told every
+ * sink to give up at once), 0 for a negative one, and short enough that no timer of it overflows (one past
+ * 2^31 - 1 ms fires after 1 ms). Never throws: `metrics.*` does not.
+ *
+ * @example
+ * closeBound(undefined) // 5000
+ * closeBound(-1) // 0
+ */
+export function closeBound(timeoutMs: unknown): number {
+  if (typeof timeoutMs !== 'number' || Number.isNaN(timeoutMs)) return 5000
+  return Math.min(Math.max(timeoutMs, 0), MAX_TIMER_MS - SINK_CLOSE_GRACE_MS)
+}
 
 /** Each sink fed by `all` once, with the error hook of the first batcher feeding it. */
 function distinctSinks(all: Batcher[]): Array<[Sink, Batcher['onError']]> {

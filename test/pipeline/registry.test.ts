@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert'
 import { Collector } from '../../src/collect/collector.js'
 import { offClock } from '../../src/collect/cpu-clock.js'
 import { createBatcher, type Batcher } from '../../src/pipeline/batcher.js'
-import { closeAll, flushAll, flushSink, register } from '../../src/pipeline/registry.js'
+import { closeAll, closeBound, flushAll, flushSink, register } from '../../src/pipeline/registry.js'
 import type { Sink } from '../../src/sinks/sink.js'
 import type { MetricRecord } from '../../src/wire/record.js'
 import { sleep } from '../support/eventually.js'
@@ -93,6 +93,26 @@ test("closeAll keeps its bound when a sink's close never ends, and reports a fai
   const took = Date.now() - started
   assert.ok(took >= 140 && took < 1000, `bounded by its timeout: took ${took} ms`)
   assert.equal(errors, ['close failed'])
+})
+
+test('a sink is told what is left of the bound; a bound that is not a number is the default, a negative one 0', async () => {
+  await closeAll(1000)
+  const told: Array<number | undefined> = []
+  const sink = (): Sink => loggingSink('s', [], { close: async (timeoutMs) => { told.push(timeoutMs) } })
+  batcher(sink())
+  await closeAll(400)
+  batcher(sink())
+  await closeAll(Number.NaN)
+  batcher(sink())
+  const started = Date.now()
+  await closeAll(-5)
+  assert.ok(Date.now() - started < 500, 'a negative bound is 0')
+  assert.is(told.length, 3)
+  assert.ok(told[0]! > 300 && told[0]! <= 400, `told ${told[0]} of 400`)
+  // NaN told every sink to give up at once (a timer of NaN ms fires after 1).
+  assert.ok(told[1]! > 4000 && told[1]! <= 5000, `told ${told[1]} for NaN`)
+  assert.is(told[2], 0)
+  assert.is(closeBound(2 ** 40), 2 ** 31 - 1 - 50)
 })
 
 test('the first registered batcher is the primary one, until the registry is emptied', async () => {
