@@ -62,7 +62,10 @@ export interface StatsdSinkOptions {
    * many tags); 0 sends only what the bucket takes.
    */
   maxQueuedLines?: number
-  /** Milliseconds `close()` lets the queue drain; lines still waiting then are dropped and counted (`close`). Default 3000. */
+  /**
+   * Milliseconds `close()` lets the queue drain; lines still waiting then are dropped and counted (`close`). Default
+   * 3000. From `metrics.close()`, no longer than what is left of its bound.
+   */
   closeTimeout?: number
 }
 

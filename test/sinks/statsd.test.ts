@@ -148,8 +148,8 @@ test('a send error is counted, line by line, and an onError hook that throws on 
     udp.close()
   }
   let calls = 0
-  // A datagram to the broadcast address without SO_BROADCAST fails in dgram's send callback (EACCES), where
-  // hot-shots calls the hook.
+  // A datagram to the broadcast address without SO_BROADCAST fails in dgram's send callback (EACCES), which
+  // reaches the hook through the sink's send callback.
   const sink = statsdSink({ host: '255.255.255.255', port: udp.port, onError: () => { calls++; throw new Error('hook bug') } })
   const uncaught: unknown[] = []
   const onUncaught = (error: unknown): void => { uncaught.push(error) }
