@@ -30,7 +30,8 @@ Options:
   --window LENGTH  the window rates and percentiles are taken over: 5s to 15m, e.g. 10s, 1m, 5m
                    (default 1m)
   --sort KEY       rps, p99, cpu or errors (default rps)
-  --once           print one snapshot of the window as a table and exit
+  --once           print one snapshot of the window as a table and exit (what
+                   top does by itself when stdout is not a terminal)
   --json           with --once: the snapshot as one JSON object
   -h, --help       show this help
 

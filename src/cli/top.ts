@@ -37,7 +37,14 @@ export async function runTop(argv: readonly string[], io: TopIo = process): Prom
     return 2
   }
   if (command.help) { io.stdout.write(TOP_HELP); return 0 }
-  return command.once ? await once(command, io) : await live(command, io)
+  if (command.once) return await once(command, io)
+  // The live screen into a pipe or a file wrote its escape codes there, redrawn every second, until killed: what
+  // `routemeter top | head` or `> file` wants is the table, once.
+  if (io.stdout.isTTY !== true) {
+    io.stderr.write('routemeter top: stdout is not a terminal: printing one snapshot, as --once does\n')
+    return await once(command, io)
+  }
+  return await live(command, io)
 }
 
 async function once(command: TopRun, io: TopIo): Promise<number> {

@@ -160,6 +160,17 @@ it('--once without --json: the live view\'s table, plain when NO_COLOR is set or
   assert.ok(Math.abs(rates[1] / rates[0] - 1.5) < 0.1 && Math.abs(rates[2] / rates[0] - 7.5) < 0.3, `rates ${rates.join(', ')}`)
 })
 
+it('without --once into a pipe: one snapshot, as --once prints it, and a line on stderr saying so', async () => {
+  const { stream } = await serve()
+  // Before, the live screen wrote its escape codes into the pipe every second until killed (here: the 20 s timeout).
+  const piped = await top(['--redis', redis.url, '--stream', stream], { NO_COLOR: '1' })
+  assert.is(piped.code, 0)
+  assert.match(piped.stderr, /stdout is not a terminal: printing one snapshot, as --once does/)
+  assert.not.ok(piped.stdout.includes('\x1b['), 'no escape code')
+  assert.match(piped.stdout.split('\n')[0]!, new RegExp(`^routemeter top · stream ${stream} · up · window 1m`))
+  assert.ok(piped.stdout.split('\n').some((line) => /^users\.id\s+GET\s/.test(line)), piped.stdout)
+})
+
 it('rates within 10 % of a steady load that is still running', async () => {
   const stream = 'top-once-steady'
   // Flushes every 200 ms: while the stream is younger than the window, its newest requests (not flushed yet)
