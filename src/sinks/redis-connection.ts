@@ -106,7 +106,7 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
   const ending = new Set<StreamWriter>()
   const retire = (c: StreamWriter): void => {
     ending.delete(c)
-    try { c.destroy() } catch { /* closed */ }
+    destroyQuietly(c)
   }
 
   /**
@@ -124,7 +124,7 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
       ending.add(from)
       setTimeout(() => { retire(from) }, GRACE_MS).unref()
     } else {
-      try { from.destroy() } catch { /* already gone */ }
+      destroyQuietly(from)
     }
     if (!warnedThisOutage) {
       warnedThisOutage = true
@@ -194,15 +194,20 @@ export function redisConnection(options: ConnectionOptions): RedisConnection {
       if (graceMs === 0) for (const old of [...ending]) retire(old)
       if (c === undefined) return
       if (graceMs === 0) {
-        try { c.destroy() } catch { /* closed */ }
+        destroyQuietly(c)
         return
       }
-      const timer = setTimeout(() => { try { c.destroy() } catch { /* closed */ } }, graceMs)
+      const timer = setTimeout(() => { destroyQuietly(c) }, graceMs)
       timer.unref()
       try { await c.close() } catch { /* already closed */ }
       clearTimeout(timer)
     },
   }
+}
+
+/** Ends `c` now; one already gone may throw, which changes nothing. */
+function destroyQuietly(c: StreamWriter): void {
+  try { c.destroy() } catch { /* already gone */ }
 }
 
 /**

@@ -20,6 +20,7 @@
 import { forgesStandard } from './metric-rules.js'
 import { bucketValue, Sketch } from './sketch.js'
 import { countDrop } from '../util/drops.js'
+import { wellFormed } from '../util/printable.js'
 import type { Series } from './series.js'
 
 // Tags the agent sets itself win over dimensions of the same name; `time` cannot be a tag key in InfluxQL.
@@ -46,10 +47,9 @@ export interface LineOptions {
 // comparison below must see U+FFFD too.
 const NEEDS_CLEANING = /[\0-\x1f\x7f\uD800-\uDFFF]/
 const CONTROL = /[\0-\x1f\x7f]/g
-const LONE_SURROGATE = /[\uD800-\uDFFF]/gu
 
 function printable(text: string): string {
-  return NEEDS_CLEANING.test(text) ? text.replace(CONTROL, ' ').replace(LONE_SURROGATE, '\uFFFD') : text
+  return NEEDS_CLEANING.test(text) ? wellFormed(text.replace(CONTROL, ' ')) : text
 }
 
 /**

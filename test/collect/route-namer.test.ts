@@ -109,7 +109,7 @@ test('names minted before a position was learned give their place in the budget 
   assert.is(namer.name(closed('/status')), 'other')
 })
 
-test('with the budget full, every name that went stale gives its place back, found a few at a time', () => {
+test('with the budget full, every name that went stale gives its place back', () => {
   const namer = createRouteNamer({ routes: [], maxRoutes: 120 })
   // 30 positions, each named by three values before the leaf rule learns it: 90 stale names and 30 `p<k>.id`.
   for (let k = 0; k < 30; k++) for (const v of ['alpha', 'beta', 'gamma', 'delta', 'epsilon']) namer.name(closed(`/p${k}/${v}`))
